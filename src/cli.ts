@@ -1,0 +1,59 @@
+// The command-line front: `gradstream <command> [flags]`.
+// Bad input (flags, files, data) prints one line on stderr and exits with code 2; no
+// stack traces for anything the user can fix.
+
+import { GradstreamError } from './errors.ts'
+import type { Io } from './cli/train-command.ts'
+import { TRAIN_USAGE, trainCommand } from './cli/train-command.ts'
+import { UsageError } from './cli/usage.ts'
+
+const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
+
+usage: gradstream <command> [flags]
+  train      train a model of the zoo on MNIST digits or a CSV/NDJSON file
+  help       this text
+
+${TRAIN_USAGE}`
+
+type Command = (args: readonly string[], io: Io) => Promise<void>
+
+const COMMANDS: Record<string, Command> = {
+  train: trainCommand,
+  help: async (_args, io) => void io.stdout.write(`${USAGE}\n`),
+}
+
+/** Runs a command line; resolves to the exit code. */
+export const main = async (argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> => {
+  const [name = 'help', ...rest] = argv
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  try {
+    if (command === undefined) throw new UsageError(`expected a command (${Object.keys(COMMANDS).join(', ')}), got ${JSON.stringify(name)}`)
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(`${USAGE}\n`)
+      return 0
+    }
+    await command(rest, io)
+    return 0
+  } catch (e) {
+    if (e instanceof GradstreamError) {
+      io.stderr.write(`gradstream ${name}: ${e.message}\n`)
+      return 2
+    }
+    throw e
+  }
+}
+
+/** Runs main on the process's arguments and sets the exit code (the bin and `npm start`). */
+export const run = (): void => {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (e: unknown) => {
+      process.stderr.write(`gradstream: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+      process.exitCode = 1
+    },
+  )
+}
+
+if (process.argv[1] !== undefined && /(^|[\\/])cli\.ts$/.test(process.argv[1])) run()

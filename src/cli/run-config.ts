@@ -1,0 +1,116 @@
+// A training run, fully described as JSON: the flags of `gradstream train` after
+// defaults. Everything a run does follows from this record and the data, so a run
+// directory that stores it can be resumed, replayed and forked.
+
+import { GradstreamError } from '../errors.ts'
+import { flattenImages, loadMnist } from '../io/mnist.ts'
+import { formatOf, loadTabular } from '../io/tabular.ts'
+import type { TabularFormat } from '../io/tabular.ts'
+import { softmaxCrossEntropy } from '../models/loss.ts'
+import type { AnyObjective } from '../models/objective.ts'
+import { supervised } from '../models/objective.ts'
+import type { Optimizer, OptimizerSpec } from '../models/optimizers.ts'
+import { optimizerFromSpec } from '../models/optimizers.ts'
+import type { ScheduleSpec } from '../models/schedule.ts'
+import type { Sequential } from '../models/sequential.ts'
+import type { ScheduleName, ZooName } from '../models/zoo/index.ts'
+import { zooEntry } from '../models/zoo/index.ts'
+import type { Activation } from '../models/zoo/mlp.ts'
+import type { Shape } from '../tensor.ts'
+import type { BatchSource, Dataset } from '../streams/source.ts'
+import { arraySource } from '../streams/source.ts'
+
+export interface RunConfig {
+  readonly version: 1
+  readonly model: ZooName
+  readonly hidden?: readonly number[]
+  readonly activation?: Activation
+  /** 'mnist' or a path to a CSV / NDJSON file. */
+  readonly data: string
+  readonly label?: string
+  readonly format?: TabularFormat
+  readonly epochs: number
+  readonly batch: number
+  readonly optimizer: OptimizerSpec['type']
+  readonly lr: number
+  readonly momentum?: number
+  readonly weightDecay?: number
+  readonly schedule: ScheduleName
+  readonly shift: number
+  readonly seed: number
+  /** Worker threads for data-parallel steps (results are identical for any count). */
+  readonly threads?: number
+}
+
+/** Everything a run needs, built from its config. */
+export interface PreparedRun {
+  readonly config: RunConfig
+  readonly layer: Sequential
+  readonly objective: AnyObjective
+  readonly optimizer: Optimizer
+  readonly source: BatchSource
+  readonly train: Dataset
+  readonly test: Dataset
+  readonly inShape: Shape
+  readonly classes: readonly string[]
+  /** Rows of a tabular file that were rejected (line, reason). */
+  readonly rejected: readonly { readonly line: number; readonly reason: string; readonly detail: string }[]
+}
+
+export const scheduleSpec = (name: ScheduleName, lr: number, totalSteps: number): ScheduleSpec => {
+  switch (name) {
+    case 'constant':
+      return { type: 'constant', lr }
+    case 'cosine':
+      return { type: 'cosine', lr, steps: totalSteps }
+    case 'step':
+      // A tenth of the rate at 50% and 75% of training.
+      return { type: 'step', lr, every: Math.max(1, Math.round(totalSteps / 4)), gamma: Math.sqrt(0.1) }
+    case 'exponential':
+      // Down to a hundredth of the rate by the end.
+      return { type: 'exponential', lr, gamma: Math.pow(0.01, 1 / Math.max(1, totalSteps)) }
+    default:
+      throw new GradstreamError(`schedule: expected constant, cosine, step or exponential, got ${JSON.stringify(name)}`)
+  }
+}
+
+export const loadData = (
+  config: RunConfig,
+): { train: Dataset; test: Dataset; classes: readonly string[]; rejected: PreparedRun['rejected'] } => {
+  const entry = zooEntry(config.model)
+  if (config.data === 'mnist') {
+    const m = loadMnist()
+    const classes = Array.from({ length: 10 }, (_, i) => String(i))
+    return entry.input === 'image'
+      ? { train: m.train, test: m.test, classes, rejected: [] }
+      : { train: flattenImages(m.train), test: flattenImages(m.test), classes, rejected: [] }
+  }
+  if (entry.input === 'image')
+    throw new GradstreamError(
+      `model ${config.model} expects 28x28x1 images (--data mnist); for tabular data ${config.data} use --model mlp`,
+    )
+  if (config.label === undefined) throw new GradstreamError(`--label: expected the name of the label column of ${config.data}`)
+  const format = config.format ?? formatOf(config.data)
+  if (format === undefined) throw new GradstreamError(`--data: expected mnist, a .csv or a .ndjson file, got ${config.data}`)
+  const t = loadTabular(config.data, { label: config.label, format, seed: config.seed })
+  return { train: t.train, test: t.test, classes: t.classes, rejected: t.rejected }
+}
+
+export const prepareRun = (config: RunConfig): PreparedRun => {
+  const { train, test, classes, rejected } = loadData(config)
+  const entry = zooEntry(config.model)
+  const inShape = train.x.shape.slice(1)
+  const layer = entry.build({ hidden: config.hidden, activation: config.activation, classes: Math.max(2, train.classes ?? classes.length) })
+  const source = arraySource(train, { batchSize: config.batch })
+  const steps = config.epochs * (source.batchesPerEpoch ?? 1)
+  const lr = scheduleSpec(config.schedule, config.lr, steps)
+  const optimizer = optimizerFromSpec(
+    config.optimizer === 'adam'
+      ? { type: 'adam', lr, weightDecay: config.weightDecay }
+      : config.optimizer === 'sgd'
+        ? { type: 'sgd', lr, weightDecay: config.weightDecay }
+        : { type: config.optimizer, lr, momentum: config.momentum, weightDecay: config.weightDecay },
+  )
+  const objective = supervised(layer, softmaxCrossEntropy(), inShape) as AnyObjective
+  return { config, layer, objective, optimizer, source, train, test, inShape, classes, rejected }
+}

@@ -1,0 +1,215 @@
+// `gradstream train`: flags -> RunConfig -> a training stream with progress, per-epoch
+// evaluation, an ASCII loss chart, and optional run-directory output.
+
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { lastValueFrom, tap } from 'rxjs'
+import { countParams } from '../tree.ts'
+import type { ZooName } from '../models/zoo/index.ts'
+import { ZOO, ZOO_NAMES } from '../models/zoo/index.ts'
+import { ACTIVATIONS } from '../models/zoo/mlp.ts'
+import { randomShift } from '../streams/augment.ts'
+import { evaluateEvery } from '../streams/evaluate.ts'
+import type { Mean } from '../streams/metrics.ts'
+import { mean, MeanMonoid } from '../streams/metrics.ts'
+import { progress } from '../streams/progress.ts'
+import type { Snapshot } from '../streams/snapshot.ts'
+import { hashParams } from '../streams/snapshot.ts'
+import { trainObjective } from '../streams/train.ts'
+import { asciiChart } from './chart.ts'
+import { progressDisplay } from './progress-bar.ts'
+import type { PreparedRun, RunConfig } from './run-config.ts'
+import { prepareRun } from './run-config.ts'
+import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
+
+export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|')}] [--hidden 256,128]
+       [--activation ${ACTIVATIONS.join('|')}] [--data mnist|FILE.csv|FILE.ndjson] [--label COL]
+       [--epochs N] [--batch B] [--optimizer sgd|momentum|nesterov|adam] [--lr X] [--momentum M]
+       [--weight-decay W] [--schedule constant|cosine|step|exponential] [--shift PIXELS]
+       [--seed S] [--out DIR] [--json]
+Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift) that
+reaches its accuracy target on the MNIST digits; flags override it.`
+
+const FLAGS = {
+  model: { type: 'string' },
+  hidden: { type: 'string' },
+  activation: { type: 'string' },
+  data: { type: 'string' },
+  label: { type: 'string' },
+  format: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  optimizer: { type: 'string' },
+  lr: { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  schedule: { type: 'string' },
+  shift: { type: 'string' },
+  seed: { type: 'string' },
+  threads: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+export interface TrainFlags {
+  readonly config: RunConfig
+  readonly out?: string
+  readonly json: boolean
+}
+
+export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
+  const { values: v } = parseFlags(args, FLAGS)
+  const model = choiceFlag('model', v.model, ZOO_NAMES) ?? ('cnn' as ZooName)
+  const recipe = ZOO[model].recipe
+  const config: RunConfig = {
+    version: 1,
+    model,
+    hidden: listFlag('hidden', v.hidden),
+    activation: choiceFlag('activation', v.activation, ACTIVATIONS),
+    data: typeof v.data === 'string' ? v.data : 'mnist',
+    label: typeof v.label === 'string' ? v.label : undefined,
+    format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
+    epochs: intFlag('epochs', v.epochs) ?? recipe.epochs,
+    batch: intFlag('batch', v.batch) ?? recipe.batch,
+    optimizer: choiceFlag('optimizer', v.optimizer, ['sgd', 'momentum', 'nesterov', 'adam'] as const) ?? recipe.optimizer,
+    lr: numFlag('lr', v.lr, (n) => n > 0, 'a positive number') ?? recipe.lr,
+    momentum: numFlag('momentum', v.momentum, (n) => n >= 0 && n < 1, 'a number in [0, 1)') ?? recipe.momentum,
+    weightDecay: numFlag('weight-decay', v['weight-decay'], (n) => n >= 0, 'a number >= 0') ?? recipe.weightDecay,
+    schedule: choiceFlag('schedule', v.schedule, ['constant', 'cosine', 'step', 'exponential'] as const) ?? recipe.schedule,
+    shift: intFlag('shift', v.shift, 0) ?? recipe.shift,
+    seed: intFlag('seed', v.seed, 0) ?? 0,
+    threads: intFlag('threads', v.threads),
+  }
+  if (config.data !== 'mnist' && config.label === undefined)
+    throw new UsageError(`--label: expected the label column of ${config.data}`)
+  if (config.shift > 0 && ZOO[model].input !== 'image' && config.data !== 'mnist')
+    throw new UsageError('--shift: random shifts apply to images; use --shift 0 for tabular data')
+  return { config, out: typeof v.out === 'string' ? v.out : undefined, json: v.json === true }
+}
+
+export interface EpochRow {
+  readonly epoch: number
+  readonly trainLoss: number
+  readonly testLoss: number
+  readonly testAccuracy: number
+}
+
+export interface TrainSummary {
+  readonly model: string
+  readonly params: number
+  readonly epochs: number
+  readonly steps: number
+  readonly seconds: number
+  readonly samplesPerSecond: number
+  readonly trainLoss: number
+  readonly testLoss: number
+  readonly testAccuracy: number
+  readonly hash: string
+  readonly seed: number
+  readonly history: readonly EpochRow[]
+}
+
+export interface Io {
+  readonly stdout: NodeJS.WriteStream
+  readonly stderr: NodeJS.WriteStream
+}
+
+const pct = (v: number): string => `${(100 * v).toFixed(2)}%`
+
+/** Runs a prepared training run to the end, printing as it goes. */
+export const runTraining = async (run: PreparedRun, flags: Omit<TrainFlags, 'config'>, io: Io): Promise<TrainSummary> => {
+  const { config, objective, optimizer, source, test } = run
+  const say = (line: string): void => void io.stdout.write(`${line}\n`)
+  const display = progressDisplay(io.stdout, config.epochs)
+  const init = objective.init({ k0: 0, k1: 0 })
+  const params = init._tag === 'Right' ? countParams(init.right.params) : 0
+  say(
+    `gradstream: ${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.data}: ` +
+      `${run.train.x.shape[0]} train / ${run.test.x.shape[0]} test, ${config.epochs} epochs, batch ${config.batch}, ` +
+      `${config.optimizer} lr ${config.lr} ${config.schedule}${config.shift ? `, shift ${config.shift}` : ''}, seed ${config.seed}`,
+  )
+  if (run.rejected.length > 0) {
+    say(`skipped ${run.rejected.length} bad rows of ${config.data}:`)
+    for (const r of run.rejected.slice(0, 10)) say(`  line ${r.line}: ${r.reason} (${r.detail})`)
+    if (run.rejected.length > 10) say(`  ... and ${run.rejected.length - 10} more`)
+  }
+  if (flags.out) {
+    mkdirSync(flags.out, { recursive: true })
+    writeFileSync(join(flags.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
+    writeFileSync(join(flags.out, 'metrics.ndjson'), '')
+  }
+  const rows: EpochRow[] = []
+  let epochLoss: Mean = MeanMonoid.empty
+  let pending: string[] = []
+  let last: Snapshot | undefined
+  const t0 = performance.now()
+  const flush = (): void => {
+    if (flags.out && pending.length > 0) appendFileSync(join(flags.out, 'metrics.ndjson'), pending.join(''))
+    pending = []
+  }
+  await lastValueFrom(
+    trainObjective(objective, optimizer, {
+      data: source,
+      epochs: config.epochs,
+      seed: config.seed,
+      augment: config.shift > 0 ? [(k) => randomShift(config.shift, k)] : [],
+    }).pipe(
+      progress((p) => display.update(p), { batchesPerEpoch: source.batchesPerEpoch }),
+      tap((s) => {
+        last = s
+        if (Number.isFinite(s.metrics.loss)) epochLoss = MeanMonoid.concat(epochLoss, { sum: s.metrics.loss, count: 1 })
+        if (flags.out)
+          pending.push(
+            `${JSON.stringify({ step: s.step, epoch: s.epoch, loss: s.metrics.loss, lr: s.lr, accuracy: s.metrics.accuracy, skipped: s.metrics.skipped })}\n`,
+          )
+      }),
+      evaluateEvery(objective, test),
+      tap((s) => {
+        if (!s.evaluation) return
+        display.clear()
+        const row = { epoch: s.epoch + 1, trainLoss: mean(epochLoss), testLoss: s.evaluation.loss, testAccuracy: s.evaluation.accuracy ?? NaN }
+        rows.push(row)
+        epochLoss = MeanMonoid.empty
+        flush()
+        say(
+          `epoch ${row.epoch}/${config.epochs}: train loss ${row.trainLoss.toFixed(4)}, test loss ${row.testLoss.toFixed(4)}, ` +
+            `test accuracy ${pct(row.testAccuracy)} (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
+        )
+      }),
+    ),
+    { defaultValue: undefined },
+  )
+  flush()
+  const seconds = (performance.now() - t0) / 1000
+  const final = rows[rows.length - 1]
+  say('')
+  for (const line of asciiChart([
+    { name: 'train loss', mark: '*', values: rows.map((r) => r.trainLoss) },
+    { name: 'test loss', mark: 'o', values: rows.map((r) => r.testLoss) },
+  ]))
+    say(line)
+  say('')
+  const summary: TrainSummary = {
+    model: config.model,
+    params,
+    epochs: config.epochs,
+    steps: last?.step ?? 0,
+    seconds: Math.round(seconds * 10) / 10,
+    samplesPerSecond: Math.round((last?.seen ?? 0) / seconds),
+    trainLoss: final?.trainLoss ?? NaN,
+    testLoss: final?.testLoss ?? NaN,
+    testAccuracy: final?.testAccuracy ?? NaN,
+    hash: last ? hashParams(last) : '',
+    seed: config.seed,
+    history: rows,
+  }
+  say(`final test accuracy ${pct(summary.testAccuracy)} after ${summary.epochs} epochs (${summary.steps} steps, ${summary.seconds}s, ${summary.samplesPerSecond} samples/s)`)
+  if (flags.out) writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
+  if (flags.json) say(JSON.stringify(summary))
+  return summary
+}
+
+export const trainCommand = async (args: readonly string[], io: Io): Promise<void> => {
+  const flags = parseTrainFlags(args)
+  await runTraining(prepareRun(flags.config), flags, io)
+}

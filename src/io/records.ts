@@ -1,0 +1,183 @@
+// Decoding records (CSV rows or JSON objects) into a feature vector and a class label,
+// with a reason for every record that cannot be used. A rejected record never reaches
+// a parameter; callers count and report it (with its line number) and go on.
+
+import * as E from 'fp-ts/lib/Either.js'
+import { GradstreamError } from '../errors.ts'
+import { parseCsvLine } from './csv.ts'
+
+export type RejectReason =
+  | 'invalid json'
+  | 'invalid csv'
+  | 'not an object'
+  | 'wrong field count'
+  | 'missing field'
+  | 'non-numeric feature'
+  | 'non-finite feature'
+  | 'missing label'
+  | 'unknown class'
+  | 'invalid label'
+
+export interface Rejection {
+  readonly line: number
+  readonly reason: RejectReason
+  readonly detail: string
+}
+
+export interface Example {
+  readonly line: number
+  readonly features: Float32Array
+  readonly label: number
+}
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype'])
+
+/**
+ * Class labels to indices: a fixed list, or learned in order of first appearance.
+ * Integer labels (numbers, or strings of digits when `integerLabels`) index directly.
+ * Backed by a Map, so no label can reach Object.prototype.
+ */
+export class LabelMap {
+  private readonly index = new Map<string, number>()
+  private readonly names: string[] = []
+  constructor(
+    readonly fixed: readonly string[] | undefined,
+    readonly integerLabels = false,
+  ) {
+    for (const c of fixed ?? []) this.add(c)
+  }
+  private add(name: string): number {
+    const i = this.names.length
+    this.names.push(name)
+    this.index.set(name, i)
+    return i
+  }
+  get classes(): readonly string[] {
+    return this.names
+  }
+  /** Classes seen as integers (labels that index directly). */
+  private maxInteger = -1
+  /** Number of classes known so far. */
+  get count(): number {
+    return Math.max(this.names.length, this.maxInteger + 1)
+  }
+  /**
+   * The class index of a raw label, or a rejection reason. JSON numbers (and digit
+   * strings when `integerLabels`) are class indices; other strings are names.
+   */
+  lookup(raw: unknown): E.Either<RejectReason, number> {
+    if (raw === undefined || raw === null || raw === '') return E.left('missing label')
+    const asInt = typeof raw === 'number' ? raw : this.integerLabels && typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : undefined
+    if (asInt !== undefined) {
+      if (!Number.isInteger(asInt) || asInt < 0) return E.left('invalid label')
+      if (this.fixed && asInt >= this.fixed.length) return E.left('unknown class')
+      this.maxInteger = Math.max(this.maxInteger, asInt)
+      return E.right(asInt)
+    }
+    if (typeof raw !== 'string' && typeof raw !== 'boolean') return E.left('invalid label')
+    const name = String(raw)
+    const i = this.index.get(name)
+    if (i !== undefined) return E.right(i)
+    if (this.fixed) return E.left('unknown class')
+    return E.right(this.add(name))
+  }
+}
+
+export interface Schema {
+  /** Feature columns in order. */
+  readonly features: readonly string[]
+  readonly label: string
+}
+
+export const checkColumnName = (name: string): void => {
+  if (FORBIDDEN.has(name)) throw new GradstreamError(`column: expected an ordinary column name, got ${JSON.stringify(name)}`)
+}
+
+const numeric = (raw: unknown): E.Either<RejectReason, number> => {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? E.right(raw) : E.left('non-finite feature')
+  if (typeof raw === 'string') {
+    const t = raw.trim()
+    if (t === '') return E.left('missing field')
+    const v = Number(t)
+    if (Number.isNaN(v) && !/^nan$/i.test(t)) return E.left('non-numeric feature')
+    return Number.isFinite(v) ? E.right(v) : E.left('non-finite feature')
+  }
+  if (raw === undefined || raw === null) return E.left('missing field')
+  return E.left('non-numeric feature')
+}
+
+const reject = (line: number, reason: RejectReason, detail: string): E.Either<Rejection, Example> =>
+  E.left({ line, reason, detail })
+
+/** A JSON object (one NDJSON line, already parsed) into an example. */
+export const decodeObject = (obj: unknown, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return reject(line, 'not an object', 'expected a JSON object')
+  const rec = obj as Record<string, unknown>
+  const get = (k: string): unknown => (Object.hasOwn(rec, k) ? rec[k] : undefined)
+  const features = new Float32Array(schema.features.length)
+  for (let i = 0; i < schema.features.length; i++) {
+    const name = schema.features[i]
+    const v = get(name)
+    if (v === undefined) return reject(line, 'missing field', `no field "${name}"`)
+    const n = numeric(v)
+    if (E.isLeft(n)) return reject(line, n.left, `field "${name}" is ${JSON.stringify(v)}`)
+    features[i] = n.right
+  }
+  const l = labels.lookup(get(schema.label))
+  if (E.isLeft(l)) return reject(line, l.left, `label "${schema.label}" is ${JSON.stringify(get(schema.label))}`)
+  return E.right({ line, features, label: l.right })
+}
+
+/** One NDJSON line into an example. */
+export const decodeJsonLine = (text: string, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
+  let obj: unknown
+  try {
+    obj = JSON.parse(text)
+  } catch (e) {
+    return reject(line, 'invalid json', (e as Error).message)
+  }
+  return decodeObject(obj, schema, labels, line)
+}
+
+/** Column positions of a CSV header, for a schema. */
+export interface CsvLayout {
+  readonly header: readonly string[]
+  readonly featureAt: readonly number[]
+  readonly labelAt: number
+}
+
+export const csvLayout = (header: readonly string[], schema: Schema): CsvLayout => {
+  const at = (name: string): number => {
+    const i = header.indexOf(name)
+    if (i < 0) throw new GradstreamError(`csv: expected a column named "${name}", got columns ${header.join(', ')}`)
+    return i
+  }
+  return { header, featureAt: schema.features.map(at), labelAt: at(schema.label) }
+}
+
+/** One CSV data line into an example. */
+export const decodeCsvLine = (text: string, layout: CsvLayout, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
+  const fields = parseCsvLine(text)
+  if (E.isLeft(fields)) return reject(line, 'invalid csv', fields.left)
+  const f = fields.right
+  if (f.length !== layout.header.length)
+    return reject(line, 'wrong field count', `expected ${layout.header.length} fields, got ${f.length}`)
+  const features = new Float32Array(layout.featureAt.length)
+  for (let i = 0; i < layout.featureAt.length; i++) {
+    const raw = f[layout.featureAt[i]]
+    const n = numeric(raw)
+    if (E.isLeft(n)) return reject(line, n.left, `column "${layout.header[layout.featureAt[i]]}" is ${JSON.stringify(raw)}`)
+    features[i] = n.right
+  }
+  const l = labels.lookup(f[layout.labelAt])
+  if (E.isLeft(l)) return reject(line, l.left, `label "${layout.header[layout.labelAt]}" is ${JSON.stringify(f[layout.labelAt])}`)
+  return E.right({ line, features, label: l.right })
+}
+
+/** Feature columns when none are named: every column but the label whose first value is numeric. */
+export const inferFeatures = (header: readonly string[], first: Record<string, unknown> | readonly string[], label: string): string[] =>
+  header.filter((h, i) => {
+    if (h === label || FORBIDDEN.has(h)) return false
+    const v = Array.isArray(first) ? first[i] : (first as Record<string, unknown>)[h]
+    return E.isRight(numeric(v))
+  })

@@ -1,0 +1,91 @@
+// What training needs of a model: parameters from a key, and for a minibatch the loss,
+// the gradient tree and the outputs. `supervised(layer, loss)` covers every network of
+// the notes (target = the batch's y), `autoencoding(layer, loss)` trains against the
+// input itself; the RBM provides its own (CD statistics as the gradient).
+//
+// forward and backward are separate pure functions so the training stream can run
+// them as separate steps (streams/steps.ts).
+
+import * as E from 'fp-ts/lib/Either.js'
+import type { LayerError } from '../errors.ts'
+import type { Key } from '../rng.ts'
+import type { Shape, Tensor } from '../tensor.ts'
+import type { Params } from '../tree.ts'
+import type { AnyLayer, ForwardCtx, LayerSpec } from './layer.ts'
+import type { AnyLoss } from './loss.ts'
+
+/** A minibatch: inputs, targets, and where it came from. */
+export interface Batch {
+  /** Inputs [B, ...sample]. */
+  readonly x: Tensor
+  /** Targets: one-hot or soft rows [B, C] for classifiers, any tensor for regression. */
+  readonly y: Tensor
+  /** Class indices when the task is classification (for accuracy and confusion). */
+  readonly labels?: Int32Array
+  /** Epoch (0-based) and batch number within it: enough to recompute the batch. */
+  readonly epoch: number
+  readonly position: number
+}
+
+/** A JSON description of a model: enough to rebuild it (checkpoints store it). */
+export interface ModelSpec {
+  readonly kind: string
+  readonly inShape: readonly number[]
+  readonly [k: string]: unknown
+}
+
+export interface Forwarded<S> {
+  readonly loss: number
+  /** The network's outputs on the batch (logits for classifiers). */
+  readonly outputs: Tensor
+  readonly saved: S
+}
+
+export interface Objective<S = unknown, M = null> {
+  readonly spec: ModelSpec
+  readonly inShape: Shape
+  /** Fresh parameters and model state (e.g. persistent chains) from a key. */
+  init(key: Key): E.Either<LayerError, { params: Params; state: M }>
+  forward(params: Params, state: M, batch: Batch, ctx: ForwardCtx): Forwarded<S>
+  backward(params: Params, state: M, batch: Batch, fwd: Forwarded<S>): { grads: Params; state: M }
+  /** Evaluation-mode outputs of a batch of inputs. */
+  predict(params: Params, x: Tensor): Tensor
+}
+
+export type AnyObjective = Objective<unknown, unknown>
+
+const evaluation: ForwardCtx = { training: false, key: { k0: 0, k1: 0 } }
+
+interface SupervisedSaved {
+  readonly layerSaved: unknown
+  readonly lossSaved: unknown
+}
+
+const layerObjective = (
+  kind: 'supervised' | 'autoencoding',
+  layer: AnyLayer,
+  loss: AnyLoss,
+  inShape: Shape,
+): Objective<SupervisedSaved, null> => ({
+  spec: { kind, inShape: [...inShape], layer: layer.spec as LayerSpec, loss: loss.spec as LayerSpec },
+  inShape,
+  init: (key) => E.map((r: { params: Params }) => ({ params: r.params, state: null }))(layer.init(key, inShape)),
+  forward: (params, _state, batch, ctx) => {
+    const { y, saved } = layer.forward(params, batch.x, ctx)
+    const r = loss.forward(y, kind === 'autoencoding' ? batch.x : batch.y)
+    return { loss: r.loss, outputs: y, saved: { layerSaved: saved, lossSaved: r.saved } }
+  },
+  backward: (params, state, _batch, fwd) => {
+    const dy = loss.vjp(fwd.saved.lossSaved)
+    return { grads: layer.vjp(params, fwd.saved.layerSaved, dy).dparams, state }
+  },
+  predict: (params, x) => layer.forward(params, x, evaluation).y,
+})
+
+/** A network and a loss against the batch targets. */
+export const supervised = (layer: AnyLayer, loss: AnyLoss, inShape: Shape): Objective<SupervisedSaved, null> =>
+  layerObjective('supervised', layer, loss, inShape)
+
+/** A network trained to reproduce its input (autoencoders): the target is batch.x. */
+export const autoencoding = (layer: AnyLayer, loss: AnyLoss, inShape: Shape): Objective<SupervisedSaved, null> =>
+  layerObjective('autoencoding', layer, loss, inShape)

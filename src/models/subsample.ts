@@ -1,0 +1,147 @@
+// LeNet's trainable subsampling layer (cnn-derivation-lenet section 2.2.1, eqs 2, 4-6, 19-22):
+//   z[n,i,j,c] = beta[c] * sum_{p,q<n} x[n, i*n+p, j*n+q, c] + b[c],     y = act(z)
+// over non-overlapping n x n blocks (a SUM, not a mean), with a trainable coefficient beta
+// and bias b per map. x [B, H, W, C] with H and W divisible by n; y, z [B, H/n, W/n, C].
+// Initialisation: beta = 1/n^2 (so the layer starts as act(block average)), b = 0.
+// `saved.z` is the pre-activation (the conformance vectors' auxiliary output `z`).
+
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import { LayerError } from '../errors.ts'
+import * as A from '../ops/activations.ts'
+import { subsampleBackwardInput, subsampleBackwardParams, subsampleForward } from '../ops/subsample.ts'
+import type { F, Tensor } from '../tensor.ts'
+import { alloc, dtypeOf, full, shapeEquals, showShape } from '../tensor.ts'
+import { showValue } from './conv2d.ts'
+import type { Layer } from './layer.ts'
+import { checkCotangent, checkRank, checkSameDtype, expectNumber, expectRank, expectValidShape, unwrap } from './layer.ts'
+import { withLazyDx } from './lazy.ts'
+
+export type SubsampleActivation = 'sigmoid' | 'tanh' | 'lecun_tanh' | 'relu' | 'identity'
+export const SUBSAMPLE_ACTIVATIONS: readonly SubsampleActivation[] = ['sigmoid', 'tanh', 'lecun_tanh', 'relu', 'identity']
+
+export interface SubsampleOptions {
+  /** Block size n (default 2). */
+  readonly pool?: number
+  /** Activation after the affine map (default 'sigmoid'). */
+  readonly activation?: SubsampleActivation
+}
+
+export type SubsampleParams = { readonly beta: Tensor; readonly b: Tensor }
+
+/** Saved for backward: the input, the block sums s = down(x), the pre-activation z and y. */
+export interface SubsampleSaved {
+  readonly x: Tensor
+  readonly s: Tensor
+  readonly z: Tensor
+  readonly y: Tensor
+}
+
+const name = 'subsample'
+
+/** y = act(z) and dz = act'(z) dy, with the kernels of ops/activations.ts (convnet-notes). */
+const ACTIVATIONS: {
+  readonly [a in SubsampleActivation]: {
+    readonly forward: (y: F, z: F, n: number) => void
+    /** dz from dy and whatever the derivative reads (y for most, z for LeCun's tanh). */
+    readonly backward: (dz: F, dy: F, z: F, y: F, n: number) => void
+  }
+} = {
+  sigmoid: { forward: A.sigmoidForward, backward: (dz, dy, _z, y, n) => A.sigmoidBackward(dz, dy, y, n) },
+  tanh: { forward: A.tanhForward, backward: (dz, dy, _z, y, n) => A.tanhBackward(dz, dy, y, n) },
+  lecun_tanh: { forward: A.lecunTanhForward, backward: (dz, dy, z, _y, n) => A.lecunTanhBackward(dz, dy, z, n) },
+  relu: { forward: A.reluForward, backward: (dz, dy, _z, y, n) => A.reluBackward(dz, dy, y, n) },
+  identity: {
+    forward: (y, z, n) => {
+      for (let i = 0; i < n; i++) y[i] = z[i]
+    },
+    backward: (dz, dy, _z, _y, n) => {
+      for (let i = 0; i < n; i++) dz[i] = dy[i]
+    },
+  },
+}
+
+export const subsample = (options: SubsampleOptions = {}): Layer<SubsampleParams, SubsampleSaved> => {
+  const pool = options.pool ?? 2
+  const activation = options.activation ?? 'sigmoid'
+  const hyper = pipe(
+    expectNumber(name, 'pool', pool, (v) => Number.isInteger(v) && v > 0, 'a positive integer'),
+    E.chain((n) =>
+      SUBSAMPLE_ACTIVATIONS.includes(activation)
+        ? E.right({ n, act: ACTIVATIONS[activation] })
+        : E.left(new LayerError(name, `expected activation to be one of ${SUBSAMPLE_ACTIVATIONS.join(', ')}, got ${showValue(activation)}`)),
+    ),
+  )
+  const checkSize = (n: number, H: number, W: number): E.Either<LayerError, [number, number]> =>
+    H % n === 0 && W % n === 0
+      ? E.right([H / n, W / n])
+      : E.left(new LayerError(name, `expected height and width divisible by the pool ${n}, got ${H} x ${W}`))
+
+  const setup = (p: SubsampleParams, x: Tensor) => {
+    const h = unwrap(hyper)
+    checkRank(name, x, 4, '[B, H, W, C]')
+    const [B, H, W, C] = x.shape
+    if (!shapeEquals(p.beta.shape, [C]) || !shapeEquals(p.b.shape, [C]))
+      throw new LayerError(
+        name,
+        `expected beta and b of shape [${C}] (the input's channels, ${showShape(x.shape)}), got ${showShape(p.beta.shape)} and ${showShape(p.b.shape)}`,
+      )
+    checkSameDtype(name, x, p.beta, 'beta')
+    checkSameDtype(name, x, p.b, 'b')
+    const [Ho, Wo] = unwrap(checkSize(h.n, H, W))
+    return { ...h, B, H, W, C, Ho, Wo }
+  }
+
+  return {
+    spec: { type: 'subsample', pool, activation },
+    init: (_key, inShape) =>
+      pipe(
+        hyper,
+        E.chain(({ n }) =>
+          pipe(
+            expectRank(name, inShape, 3, '[height, width, channels]'),
+            E.chain((s) => expectValidShape(name, s)),
+            E.chain(([H, W, C]) =>
+              pipe(
+                checkSize(n, H, W),
+                E.map(([Ho, Wo]) => ({
+                  params: { beta: full([C], 1 / (n * n)), b: full([C], 0) },
+                  outShape: [Ho, Wo, C],
+                })),
+              ),
+            ),
+          ),
+        ),
+      ),
+    forward: (p, x) => {
+      const { n, act, B, H, W, C, Ho, Wo } = setup(p, x)
+      const dt = dtypeOf(x.data)
+      const shape = [B, Ho, Wo, C]
+      const len = B * Ho * Wo * C
+      const s = alloc(dt, len)
+      const z = alloc(dt, len)
+      const y = alloc(dt, len)
+      subsampleForward(z, s, x.data, p.beta.data, p.b.data, B, H, W, C, n)
+      act.forward(y, z, len)
+      const yT = { shape, data: y }
+      return { y: yT, saved: { x, s: { shape, data: s }, z: { shape, data: z }, y: yT } }
+    },
+    vjp: (p, saved, dy) => {
+      const { x, s, z, y } = saved
+      const { n, act, B, H, W, C } = setup(p, x)
+      checkCotangent(name, dy, z.shape)
+      const dt = dtypeOf(x.data)
+      const len = z.data.length
+      const dz = alloc(dt, len)
+      act.backward(dz, dy.data, z.data, y.data, len)
+      const dbeta = alloc(dt, C)
+      const db = alloc(dt, C)
+      subsampleBackwardParams(dbeta, db, dz, s.data, len / C, C)
+      return withLazyDx({ beta: { shape: p.beta.shape, data: dbeta }, b: { shape: p.b.shape, data: db } }, () => {
+        const dx = alloc(dt, x.data.length)
+        subsampleBackwardInput(dx, dz, p.beta.data, B, H, W, C, n)
+        return { shape: x.shape, data: dx }
+      })
+    },
+  }
+}

@@ -1,0 +1,87 @@
+// The model zoo: every network of the notes, by name, with the training recipe that
+// reaches its accuracy target on the fixed MNIST split (`gradstream train --model <name>`
+// with no other flag uses exactly this recipe).
+
+import { GradstreamError } from '../../errors.ts'
+import type { OptimizerSpec } from '../optimizers.ts'
+import type { Sequential } from '../sequential.ts'
+import { cnn } from './cnn.ts'
+import { cnn1, cnn2 } from './cnn-notes.ts'
+import { lenet5 } from './lenet5.ts'
+import type { Activation } from './mlp.ts'
+import { mlp } from './mlp.ts'
+
+export { cnn } from './cnn.ts'
+export { cnn1, cnn2 } from './cnn-notes.ts'
+export { lenet5 } from './lenet5.ts'
+export { activation, mlp } from './mlp.ts'
+
+export type ZooName = 'cnn' | 'lenet5' | 'mlp' | 'cnn1' | 'cnn2'
+export const ZOO_NAMES: readonly ZooName[] = ['cnn', 'lenet5', 'mlp', 'cnn1', 'cnn2']
+
+export type ScheduleName = 'constant' | 'cosine' | 'step' | 'exponential'
+
+export interface Recipe {
+  readonly epochs: number
+  readonly batch: number
+  readonly optimizer: OptimizerSpec['type']
+  readonly lr: number
+  readonly momentum?: number
+  readonly weightDecay?: number
+  readonly schedule: ScheduleName
+  /** Random translations of up to this many pixels, every epoch (0: none). */
+  readonly shift: number
+}
+
+export interface ZooOptions {
+  readonly hidden?: readonly number[]
+  readonly activation?: Activation
+  readonly classes?: number
+}
+
+export interface ZooEntry {
+  readonly build: (options: ZooOptions) => Sequential
+  /** 'image': needs [28, 28, 1] inputs; 'vector': any input (flattened first). */
+  readonly input: 'image' | 'vector'
+  readonly recipe: Recipe
+  readonly description: string
+}
+
+export const ZOO: { readonly [name in ZooName]: ZooEntry } = {
+  cnn: {
+    build: (o) => cnn({ hidden: o.hidden?.[0], classes: o.classes }),
+    input: 'image',
+    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
+    description: 'conv5x5x8-relu-pool-conv5x5x16-relu-pool-dense120-relu-dense10 (cnn-layers-softmax), 35,474 parameters',
+  },
+  lenet5: {
+    build: (o) => lenet5({ classes: o.classes }),
+    input: 'image',
+    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
+    description: 'LeNet-5: C1-S2-C3(table)-S4-C5-F6-out, LeCun tanh, trainable subsampling (cnn-derivation-lenet)',
+  },
+  mlp: {
+    build: (o) => mlp({ hidden: o.hidden, activation: o.activation, classes: o.classes }),
+    input: 'vector',
+    recipe: { epochs: 30, batch: 64, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
+    description: 'multilayer perceptron, default 784-256-128-10 with ReLU (deep-learning-lecture-notes)',
+  },
+  cnn1: {
+    build: (o) => cnn1({ activation: o.activation, classes: o.classes }),
+    input: 'image',
+    recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0 },
+    description: 'I-C1-MP1-FC1-O of convnet-notes: conv5x5x16-act-pool-dense10',
+  },
+  cnn2: {
+    build: (o) => cnn2({ activation: o.activation, classes: o.classes }),
+    input: 'image',
+    recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0 },
+    description: 'I-C1-MP1-C2-MP2-FC1-O of convnet-notes: conv5x5x8-act-pool-conv5x5x16-act-pool-dense10',
+  },
+}
+
+export const zooEntry = (name: string): ZooEntry => {
+  if (!(ZOO_NAMES as readonly string[]).includes(name))
+    throw new GradstreamError(`model: expected one of ${ZOO_NAMES.join(', ')}, got ${JSON.stringify(name)}`)
+  return ZOO[name as ZooName]
+}

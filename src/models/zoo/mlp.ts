@@ -1,0 +1,52 @@
+// Multilayer perceptron (deep-learning-lecture-notes sec. II-III; convnet-notes MLP):
+// flatten -> [dense -> activation] per hidden size -> dense(classes). Logits out; train
+// with softmaxCrossEntropy.
+//
+// mlp({ hidden: [256, 128] }) on 28x28x1 digits: 784-256-128-10,
+//   784*256+256 + 256*128+128 + 128*10+10 = 235,146 parameters.
+
+import { GradstreamError } from '../../errors.ts'
+import { leakyRelu, lecunTanh, relu, sigmoid, tanh } from '../activations.ts'
+import { dense } from '../dense.ts'
+import { flatten } from '../flatten.ts'
+import type { InitName } from '../init.ts'
+import type { AnyLayer } from '../layer.ts'
+import type { Sequential } from '../sequential.ts'
+import { sequential } from '../sequential.ts'
+
+export type Activation = 'relu' | 'sigmoid' | 'tanh' | 'lecun_tanh' | 'leaky_relu'
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh', 'lecun_tanh', 'leaky_relu']
+
+export const activation = (name: Activation): AnyLayer => {
+  switch (name) {
+    case 'relu':
+      return relu()
+    case 'sigmoid':
+      return sigmoid()
+    case 'tanh':
+      return tanh()
+    case 'lecun_tanh':
+      return lecunTanh()
+    case 'leaky_relu':
+      return leakyRelu(5)
+    default:
+      throw new GradstreamError(`activation: expected one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(name)}`)
+  }
+}
+
+export interface MlpOptions {
+  readonly hidden?: readonly number[]
+  readonly activation?: Activation
+  readonly classes?: number
+  readonly init?: InitName
+}
+
+export const mlp = (options: MlpOptions = {}): Sequential => {
+  const hidden = options.hidden ?? [256, 128]
+  const act = options.activation ?? 'relu'
+  const init = options.init ?? (act === 'relu' || act === 'leaky_relu' ? 'he' : 'glorot')
+  const layers: AnyLayer[] = [flatten()]
+  for (const h of hidden) layers.push(dense(h, { init }), activation(act))
+  layers.push(dense(options.classes ?? 10, { init: 'glorot' }))
+  return sequential(...layers)
+}

@@ -1,0 +1,478 @@
+// 2D convolution, NHWC: stride, zero padding, optional 180-degree kernel flip, optional
+// sparse connection table. x [B,H,W,C], k [kh,kw,C,O], b [O], y [B,Ho,Wo,O].
+//
+//   y[n,i,j,o] = b[o] + sum_{p,q,c} x[n, i*sh+p-top, j*sw+q-left, c] k'[p,q,c,o]
+//   k'[p,q,c,o] = T[c,o] k[p,q,c,o]        or, with flip, T[c,o] k[kh-1-p, kw-1-q, c, o]
+//
+// (cnn-layers-softmax eqs 1-3; deep-learning-lecture-notes eqs 28-34 and, strided, 45-54;
+// cnn-derivation-lenet eqs 1 and 9-17 for the connection table T.) x outside the image is
+// 0. Gradients are w.r.t. the stored k and are exactly 0 wherever T[c,o] = 0.
+//
+// How it is computed. Read as a matrix product, the convolution is
+//   y[r, o] = b[o] + sum_t A[r, t] k'[t, o],   r = (n,i,j) < M = B*Ho*Wo,  t = (p,q,c) < K = kh*kw*C,
+// where row r of A is the receptive field of output pixel r (the im2col matrix, batched over
+// the whole minibatch). A is never built: in NHWC the kw*C values of one kernel row are
+// contiguous, so A[r, t] = src[start(r) + off(t)], with start(r) the corner of r's window and
+// off(t) = p*Ws*C + q*C + c. `src` is x itself, or a float64 copy of x, zero-padded when there
+// is padding so that every window lies inside it. Each product is a register-tiled loop over
+// 4 x 4 blocks (16 local accumulators), the micro-kernel scheme of gemm.ts without copying A
+// into panels (measured faster than im2col + gemm on the benchmark CNN's layers):
+//   forward        y   = A k' + b         tile: 4 output pixels x 4 output channels, over t
+//   kernel grad    dk' = A^T dy           tile: 4 kernel taps x 4 output channels, over r
+//   input grad     dA  = dy k'^T          tile: 4 output pixels x 4 kernel taps, over o,
+//                                         then scattered back onto the image (col2im)
+// All sums are accumulated in double precision whatever the storage precision.
+//
+// Scratch (the padded input, the packed kernel, window starts and tap offsets, float64 dy,
+// the kernel-gradient accumulator) lives in module-level buffers grown on demand, as gemm.ts
+// does for its panels. Results never live there, and a call uses them only while it runs.
+// Large batches are processed a few images at a time to bound the scratch (SCRATCH_LIMIT).
+
+import type { F } from '../tensor.ts'
+
+/** Sizes of one NHWC convolution: x [B,H,W,C], k [kh,kw,C,O], y [B,Ho,Wo,O]. */
+export interface Conv2dGeometry {
+  readonly B: number
+  readonly H: number
+  readonly W: number
+  readonly C: number
+  readonly O: number
+  readonly kh: number
+  readonly kw: number
+  /** Strides along rows and columns. */
+  readonly sh: number
+  readonly sw: number
+  /** Zero rows above / columns left of the image (bottom/right padding is implied by Ho, Wo). */
+  readonly top: number
+  readonly left: number
+  readonly Ho: number
+  readonly Wo: number
+}
+
+/**
+ * TensorFlow's 'same' padding along one axis: out = ceil(n/s), total = max((out-1)s + k - n, 0),
+ * [before, after] = [floor(total/2), total - floor(total/2)] (the extra row/column goes after).
+ */
+export function samePadding(n: number, k: number, s: number): [number, number] {
+  const out = Math.ceil(n / s)
+  const total = Math.max((out - 1) * s + k - n, 0)
+  const before = Math.floor(total / 2)
+  return [before, total - before]
+}
+
+// ---- scratch -------------------------------------------------------------------------
+
+let pad = new Float64Array(0)
+let dy64 = new Float64Array(0)
+let kEff = new Float64Array(0) // k' as [K, O]
+let kPanels = new Float64Array(0) // k' packed in 4-wide panels
+let dkAcc = new Float64Array(0)
+let dbAcc = new Float64Array(0)
+let starts = new Int32Array(0)
+let offsets = new Int32Array(0)
+const tile = new Float64Array(16)
+
+/**
+ * Largest per-call scratch, in elements. A big batch is processed a few images at a time so
+ * that the (padded, float64) input, the window starts and the float64 dy stay below it; the
+ * chunk size depends only on the shapes, so every result is the same on every run.
+ */
+const SCRATCH_LIMIT = 1 << 21
+
+function imagesPerChunk(g: Conv2dGeometry): number {
+  const Hs = Math.max(g.H, (g.Ho - 1) * g.sh + g.kh)
+  const Ws = Math.max(g.W, (g.Wo - 1) * g.sw + g.kw)
+  const perImage = Math.max(Hs * Ws * g.C, g.Ho * g.Wo * Math.max(g.O, 1))
+  return Math.max(1, Math.min(g.B, Math.floor(SCRATCH_LIMIT / perImage)))
+}
+
+/** a from element `at` on (a view, no copy). */
+const from = (a: F, at: number): F => (at === 0 ? a : a.subarray(at))
+
+/**
+ * The array the windows read, with its row and column extent: [src, Hs, Ws]. That is x
+ * itself ([x, H, W]) when x is Float64 and every window lies inside the image. Otherwise it
+ * is a Float64 scratch holding xp[n,u,v,c] = x[n, u-top, v-left, c] (0 outside the image),
+ * with Hs = (Ho-1)sh + kh and Ws = (Wo-1)sw + kw, exactly the extent the windows cover (or
+ * H, W when no padding is needed and only the precision changes). Reading float64 in the
+ * inner loops spares a conversion per multiply. With copy = false the scratch is only
+ * zeroed: it is then the scatter target of the input gradient.
+ */
+function source(x: F, g: Conv2dGeometry, copy: boolean): [F, number, number] {
+  const { B, H, W, C, kh, kw, sh, sw, top, left, Ho, Wo } = g
+  const Hp = (Ho - 1) * sh + kh
+  const Wp = (Wo - 1) * sw + kw
+  const inside = top === 0 && left === 0 && Hp <= H && Wp <= W
+  if (inside && x instanceof Float64Array) return [x, H, W]
+  const Hs = inside ? H : Hp
+  const Ws = inside ? W : Wp
+  const n = B * Hs * Ws * C
+  if (pad.length < n) pad = new Float64Array(n)
+  const xp = pad
+  if (inside) {
+    if (copy) for (let e = 0; e < n; e++) xp[e] = x[e]
+    else xp.fill(0, 0, n)
+    return [xp, Hs, Ws]
+  }
+  xp.fill(0, 0, n)
+  if (copy)
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++) {
+        const u = h + top
+        if (u >= Hs) break
+        for (let w = 0; w < W; w++) {
+          const v = w + left
+          if (v >= Ws) break
+          const s = ((b * H + h) * W + w) * C
+          const d = ((b * Hs + u) * Ws + v) * C
+          for (let c = 0; c < C; c++) xp[d + c] = x[s + c]
+        }
+      }
+  return [xp, Hs, Ws]
+}
+
+/** dy in Float64 (itself if it already is). */
+function asFloat64(dy: F, n: number): Float64Array {
+  if (dy instanceof Float64Array) return dy
+  if (dy64.length < n) dy64 = new Float64Array(n)
+  for (let e = 0; e < n; e++) dy64[e] = dy[e]
+  return dy64
+}
+
+// k'[t, o] for t = (p*kw + q)*C + c, as a [K, O] matrix in kEff (module comment).
+function effectiveKernel(k: F, g: Conv2dGeometry, flip: boolean, table: Uint8Array | null): Float64Array {
+  const { kh, kw, C, O } = g
+  const CO = C * O
+  if (kEff.length < kh * kw * CO) kEff = new Float64Array(kh * kw * CO)
+  for (let p = 0; p < kh; p++)
+    for (let q = 0; q < kw; q++) {
+      const dst = (p * kw + q) * CO
+      const src = flip ? ((kh - 1 - p) * kw + (kw - 1 - q)) * CO : dst
+      if (table === null) for (let e = 0; e < CO; e++) kEff[dst + e] = k[src + e]
+      else for (let e = 0; e < CO; e++) kEff[dst + e] = table[e] === 1 ? k[src + e] : 0
+    }
+  return kEff
+}
+
+/** off(t) = p*Ws*C + q*C + c for t = (p*kw + q)*C + c: where tap t sits relative to a window's corner. */
+function tapOffsets(g: Conv2dGeometry, Ws: number): Int32Array {
+  const { kh, kw, C } = g
+  const span = kw * C
+  if (offsets.length < kh * span) offsets = new Int32Array(kh * span)
+  for (let p = 0, t = 0; p < kh; p++) for (let u = 0; u < span; u++, t++) offsets[t] = p * Ws * C + u
+  return offsets
+}
+
+/** starts[r] = index in src of the corner of output pixel r's window, r = (n*Ho + i)*Wo + j. */
+function windowStarts(g: Conv2dGeometry, Hs: number, Ws: number): Int32Array {
+  const { B, C, sh, sw, Ho, Wo } = g
+  if (starts.length < B * Ho * Wo) starts = new Int32Array(B * Ho * Wo)
+  for (let n = 0, r = 0; n < B; n++)
+    for (let i = 0; i < Ho; i++) {
+      const s = (n * Hs + i * sh) * Ws * C
+      for (let j = 0; j < Wo; j++, r++) starts[r] = s + j * sw * C
+    }
+  return starts
+}
+
+// ---- forward -------------------------------------------------------------------------
+
+// y[n,i,j,o] = b[o] + sum_{p,q,c} x[n, i*sh+p-top, j*sw+q-left, c] k'[p,q,c,o]
+// x [B,H,W,C], k [kh,kw,C,O], b [O], y [B,Ho,Wo,O] (overwritten); table [C*O] (1 = connected) or null.
+//      (cnn-layers-softmax eq 1; deep-learning-lecture-notes eqs 30, 47; cnn-derivation-lenet eq 1)
+export function conv2dForward(
+  y: F,
+  x: F,
+  k: F,
+  b: F,
+  g: Conv2dGeometry,
+  flip = false,
+  table: Uint8Array | null = null,
+): void {
+  const { B, H, W, C, O, kh, kw, Ho, Wo } = g
+  const K = kh * kw * C
+  // Panels of 4 output channels: kPanels[(ob*K + t)*4 + l] = k'[t, 4ob + l] (0 past O).
+  const kk = effectiveKernel(k, g, flip, table)
+  const panels = Math.ceil(O / 4)
+  if (kPanels.length < panels * K * 4) kPanels = new Float64Array(panels * K * 4)
+  for (let ob = 0; ob < panels; ob++)
+    for (let t = 0; t < K; t++)
+      for (let l = 0; l < 4; l++) {
+        const o = ob * 4 + l
+        kPanels[(ob * K + t) * 4 + l] = o < O ? kk[t * O + o] : 0
+      }
+  const n = imagesPerChunk(g)
+  for (let n0 = 0; n0 < B; n0 += n) {
+    const gc = n >= B ? g : { ...g, B: Math.min(n, B - n0) }
+    forwardImages(from(y, n0 * Ho * Wo * O), from(x, n0 * H * W * C), b, gc)
+  }
+}
+
+/** conv2dForward on the images of g, with k' already in kPanels. */
+function forwardImages(y: F, x: F, b: F, g: Conv2dGeometry): void {
+  const { B, O, C, kh, kw, Ho, Wo } = g
+  const span = kw * C
+  const K = kh * span
+  const M = B * Ho * Wo
+  const [src, Hs, Ws] = source(x, g, true)
+  const st = windowStarts(g, Hs, Ws)
+  const rowStride = Ws * C
+  const kp = kPanels
+  const panels = Math.ceil(O / 4)
+
+  for (let r0 = 0; r0 < M; r0 += 4) {
+    const h = Math.min(4, M - r0)
+    // window corners of the 4 pixels (lanes past h repeat the last pixel and are not written)
+    const s0 = st[r0]
+    const s1 = st[r0 + Math.min(1, h - 1)]
+    const s2 = st[r0 + Math.min(2, h - 1)]
+    const s3 = st[r0 + Math.min(3, h - 1)]
+    for (let ob = 0; ob < panels; ob++) {
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0
+      let kq = ob * K * 4
+      for (let p = 0; p < kh; p++) {
+        const po = p * rowStride
+        const x0 = s0 + po, x1 = s1 + po, x2 = s2 + po, x3 = s3 + po
+        for (let u = 0; u < span; u++, kq += 4) {
+          const a0 = src[x0 + u], a1 = src[x1 + u], a2 = src[x2 + u], a3 = src[x3 + u]
+          const k0 = kp[kq], k1 = kp[kq + 1], k2 = kp[kq + 2], k3 = kp[kq + 3]
+          c00 += a0 * k0; c01 += a0 * k1; c02 += a0 * k2; c03 += a0 * k3
+          c10 += a1 * k0; c11 += a1 * k1; c12 += a1 * k2; c13 += a1 * k3
+          c20 += a2 * k0; c21 += a2 * k1; c22 += a2 * k2; c23 += a2 * k3
+          c30 += a3 * k0; c31 += a3 * k1; c32 += a3 * k2; c33 += a3 * k3
+        }
+      }
+      const o0 = ob * 4
+      const w = Math.min(4, O - o0)
+      if (h === 4 && w === 4) {
+        const b0 = b[o0], b1 = b[o0 + 1], b2 = b[o0 + 2], b3 = b[o0 + 3]
+        let d = r0 * O + o0
+        y[d] = c00 + b0; y[d + 1] = c01 + b1; y[d + 2] = c02 + b2; y[d + 3] = c03 + b3; d += O
+        y[d] = c10 + b0; y[d + 1] = c11 + b1; y[d + 2] = c12 + b2; y[d + 3] = c13 + b3; d += O
+        y[d] = c20 + b0; y[d + 1] = c21 + b1; y[d + 2] = c22 + b2; y[d + 3] = c23 + b3; d += O
+        y[d] = c30 + b0; y[d + 1] = c31 + b1; y[d + 2] = c32 + b2; y[d + 3] = c33 + b3
+      } else {
+        tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03
+        tile[4] = c10; tile[5] = c11; tile[6] = c12; tile[7] = c13
+        tile[8] = c20; tile[9] = c21; tile[10] = c22; tile[11] = c23
+        tile[12] = c30; tile[13] = c31; tile[14] = c32; tile[15] = c33
+        for (let i = 0; i < h; i++)
+          for (let l = 0; l < w; l++) y[(r0 + i) * O + o0 + l] = tile[i * 4 + l] + b[o0 + l]
+      }
+    }
+  }
+}
+
+// ---- kernel and bias gradients -------------------------------------------------------
+
+// dk[p,q,c,o] = T[c,o] sum_{n,i,j} x[n, i*sh+p'-top, j*sw+q'-left, c] dy[n,i,j,o],
+//   (p',q') = (p,q), or (kh-1-p, kw-1-q) when flip;      db[o] = sum_{n,i,j} dy[n,i,j,o]
+// x [B,H,W,C], dy [B,Ho,Wo,O], dk [kh,kw,C,O] and db [O] (both overwritten).
+//   (cnn-layers-softmax eq 3; deep-learning-lecture-notes eqs 32, 50; cnn-derivation-lenet
+//    eqs 10-13; convnet-notes: grad k = rot180(conv2(a, rot180(delta), 'valid')))
+export function conv2dBackwardParams(
+  dk: F,
+  db: F,
+  dy: F,
+  x: F,
+  g: Conv2dGeometry,
+  flip = false,
+  table: Uint8Array | null = null,
+): void {
+  const { B, H, W, C, O, kh, kw, Ho, Wo } = g
+  const K = kh * kw * C
+  if (dkAcc.length < K * O) dkAcc = new Float64Array(K * O)
+  if (dbAcc.length < O) dbAcc = new Float64Array(O)
+  const acc = dkAcc
+  acc.fill(0, 0, K * O)
+  dbAcc.fill(0, 0, O)
+  const n = imagesPerChunk(g)
+  for (let n0 = 0; n0 < B; n0 += n) {
+    const gc = n >= B ? g : { ...g, B: Math.min(n, B - n0) }
+    kernelGradImages(from(dy, n0 * Ho * Wo * O), from(x, n0 * H * W * C), gc)
+  }
+
+  // Back from k' to the stored k: undo the flip; absent pairs get exactly 0.
+  const CO = C * O
+  for (let p = 0; p < kh; p++)
+    for (let q = 0; q < kw; q++) {
+      const dst = (p * kw + q) * CO
+      const at = flip ? ((kh - 1 - p) * kw + (kw - 1 - q)) * CO : dst
+      if (table === null) for (let e = 0; e < CO; e++) dk[dst + e] = acc[at + e]
+      else for (let e = 0; e < CO; e++) dk[dst + e] = table[e] === 1 ? acc[at + e] : 0
+    }
+  for (let o = 0; o < O; o++) db[o] = dbAcc[o]
+}
+
+/** Adds the images of g into dkAcc (dk' as [K, O]) and dbAcc. */
+function kernelGradImages(dy: F, x: F, g: Conv2dGeometry): void {
+  const { B, O, C, kh, kw, Ho, Wo } = g
+  const K = kh * kw * C
+  const M = B * Ho * Wo
+  const [src, Hs, Ws] = source(x, g, true)
+  const off = tapOffsets(g, Ws)
+  const st = windowStarts(g, Hs, Ws)
+  const dd = asFloat64(dy, M * O)
+  const acc = dkAcc
+
+  // dk'[t, o] += sum_r A[r, t] dy[r, o], a 4-tap x 4-channel tile at a time, each tile a sweep
+  // over all rows. Lanes past K or O read a valid neighbour and are not written.
+  for (let t0 = 0; t0 < K; t0 += 4) {
+    const f0 = off[t0]
+    const f1 = off[Math.min(t0 + 1, K - 1)]
+    const f2 = off[Math.min(t0 + 2, K - 1)]
+    const f3 = off[Math.min(t0 + 3, K - 1)]
+    for (let o0 = 0; o0 < O; o0 += 4) {
+      const e1 = Math.min(o0 + 1, O - 1), e2 = Math.min(o0 + 2, O - 1), e3 = Math.min(o0 + 3, O - 1)
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0
+      for (let r = 0, dr = 0; r < M; r++, dr += O) {
+        const s = st[r]
+        const a0 = src[s + f0], a1 = src[s + f1], a2 = src[s + f2], a3 = src[s + f3]
+        const d0 = dd[dr + o0], d1 = dd[dr + e1], d2 = dd[dr + e2], d3 = dd[dr + e3]
+        c00 += a0 * d0; c01 += a0 * d1; c02 += a0 * d2; c03 += a0 * d3
+        c10 += a1 * d0; c11 += a1 * d1; c12 += a1 * d2; c13 += a1 * d3
+        c20 += a2 * d0; c21 += a2 * d1; c22 += a2 * d2; c23 += a2 * d3
+        c30 += a3 * d0; c31 += a3 * d1; c32 += a3 * d2; c33 += a3 * d3
+      }
+      tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03
+      tile[4] = c10; tile[5] = c11; tile[6] = c12; tile[7] = c13
+      tile[8] = c20; tile[9] = c21; tile[10] = c22; tile[11] = c23
+      tile[12] = c30; tile[13] = c31; tile[14] = c32; tile[15] = c33
+      const h = Math.min(4, K - t0)
+      const w = Math.min(4, O - o0)
+      for (let i = 0; i < h; i++) for (let l = 0; l < w; l++) acc[(t0 + i) * O + o0 + l] += tile[i * 4 + l]
+    }
+  }
+
+  // db[o] += sum_r dy[r, o]                               (cnn-derivation-lenet eq 10)
+  for (let o0 = 0; o0 < O; o0 += 4) {
+    const e1 = Math.min(o0 + 1, O - 1), e2 = Math.min(o0 + 2, O - 1), e3 = Math.min(o0 + 3, O - 1)
+    let b0 = 0, b1 = 0, b2 = 0, b3 = 0
+    for (let dr = 0; dr < M * O; dr += O) {
+      b0 += dd[dr + o0]; b1 += dd[dr + e1]; b2 += dd[dr + e2]; b3 += dd[dr + e3]
+    }
+    dbAcc[o0] += b0
+    if (o0 + 1 < O) dbAcc[o0 + 1] += b1
+    if (o0 + 2 < O) dbAcc[o0 + 2] += b2
+    if (o0 + 3 < O) dbAcc[o0 + 3] += b3
+  }
+}
+
+// ---- input gradient ------------------------------------------------------------------
+
+// dx[n,h,w,c] = sum over (i,j,p,q) with h = i*sh+p-top, w = j*sw+q-left of
+//               sum_o dy[n,i,j,o] k'[p,q,c,o]                        (dx overwritten)
+// the 'full' correlation of dy with the rotated kernel: dA = dy k'^T scattered (col2im)
+// back onto the image, summing where windows overlap. dy [B,Ho,Wo,O], k [kh,kw,C,O], dx [B,H,W,C].
+//   (cnn-layers-softmax eq 2; deep-learning-lecture-notes eqs 33-34, 51-54; cnn-derivation-lenet
+//    eqs 15-17; convnet-notes: delta a = sum_j conv2(delta z_j, rot180(k_ij), 'full'))
+export function conv2dBackwardInput(
+  dx: F,
+  dy: F,
+  k: F,
+  g: Conv2dGeometry,
+  flip = false,
+  table: Uint8Array | null = null,
+): void {
+  const { B, H, W, C, O, kh, kw, Ho, Wo } = g
+  const K = kh * kw * C
+  // Panels of 4 taps: kPanels[(tb*O + o)*4 + j] = k'[4tb + j, o] (0 past K).
+  const kk = effectiveKernel(k, g, flip, table)
+  const tBlocks = Math.ceil(K / 4)
+  if (kPanels.length < tBlocks * O * 4) kPanels = new Float64Array(tBlocks * O * 4)
+  for (let tb = 0; tb < tBlocks; tb++)
+    for (let o = 0; o < O; o++)
+      for (let j = 0; j < 4; j++) {
+        const t = tb * 4 + j
+        kPanels[(tb * O + o) * 4 + j] = t < K ? kk[t * O + o] : 0
+      }
+  const n = imagesPerChunk(g)
+  for (let n0 = 0; n0 < B; n0 += n) {
+    const gc = n >= B ? g : { ...g, B: Math.min(n, B - n0) }
+    inputGradImages(from(dx, n0 * H * W * C), from(dy, n0 * Ho * Wo * O), gc)
+  }
+}
+
+/** conv2dBackwardInput on the images of g, with k' already in kPanels. */
+function inputGradImages(dx: F, dy: F, g: Conv2dGeometry): void {
+  const { B, H, W, O, C, kh, kw, top, left, Ho, Wo } = g
+  const K = kh * kw * C
+  const M = B * Ho * Wo
+  // The scatter target: dx itself, or a zeroed padded scratch cropped into dx at the end.
+  dx.fill(0, 0, B * H * W * C)
+  const [dst, Hs, Ws] = source(dx, g, false)
+  const off = tapOffsets(g, Ws)
+  const st = windowStarts(g, Hs, Ws)
+  const dd = asFloat64(dy, M * O)
+  const kq = kPanels
+  const tBlocks = Math.ceil(K / 4)
+
+  for (let r0 = 0; r0 < M; r0 += 4) {
+    const h = Math.min(4, M - r0)
+    const s0 = st[r0]
+    const s1 = st[r0 + Math.min(1, h - 1)]
+    const s2 = st[r0 + Math.min(2, h - 1)]
+    const s3 = st[r0 + Math.min(3, h - 1)]
+    const y0 = r0 * O
+    const y1 = (r0 + Math.min(1, h - 1)) * O
+    const y2 = (r0 + Math.min(2, h - 1)) * O
+    const y3 = (r0 + Math.min(3, h - 1)) * O
+    for (let tb = 0; tb < tBlocks; tb++) {
+      // dA[r0+i, 4tb+j] = sum_o dy[r0+i, o] k'[4tb+j, o]
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0
+      let kb = tb * O * 4
+      for (let o = 0; o < O; o++, kb += 4) {
+        const d0 = dd[y0 + o], d1 = dd[y1 + o], d2 = dd[y2 + o], d3 = dd[y3 + o]
+        const k0 = kq[kb], k1 = kq[kb + 1], k2 = kq[kb + 2], k3 = kq[kb + 3]
+        c00 += d0 * k0; c01 += d0 * k1; c02 += d0 * k2; c03 += d0 * k3
+        c10 += d1 * k0; c11 += d1 * k1; c12 += d1 * k2; c13 += d1 * k3
+        c20 += d2 * k0; c21 += d2 * k1; c22 += d2 * k2; c23 += d2 * k3
+        c30 += d3 * k0; c31 += d3 * k1; c32 += d3 * k2; c33 += d3 * k3
+      }
+      // col2im: scatter the tile onto the (padded) image
+      const t0 = tb * 4
+      if (h === 4 && t0 + 4 <= K) {
+        const f0 = off[t0], f1 = off[t0 + 1], f2 = off[t0 + 2], f3 = off[t0 + 3]
+        dst[s0 + f0] += c00; dst[s0 + f1] += c01; dst[s0 + f2] += c02; dst[s0 + f3] += c03
+        dst[s1 + f0] += c10; dst[s1 + f1] += c11; dst[s1 + f2] += c12; dst[s1 + f3] += c13
+        dst[s2 + f0] += c20; dst[s2 + f1] += c21; dst[s2 + f2] += c22; dst[s2 + f3] += c23
+        dst[s3 + f0] += c30; dst[s3 + f1] += c31; dst[s3 + f2] += c32; dst[s3 + f3] += c33
+      } else {
+        tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03
+        tile[4] = c10; tile[5] = c11; tile[6] = c12; tile[7] = c13
+        tile[8] = c20; tile[9] = c21; tile[10] = c22; tile[11] = c23
+        tile[12] = c30; tile[13] = c31; tile[14] = c32; tile[15] = c33
+        const w = Math.min(4, K - t0)
+        for (let i = 0; i < h; i++) {
+          const s = i === 0 ? s0 : i === 1 ? s1 : i === 2 ? s2 : s3
+          for (let j = 0; j < w; j++) dst[s + off[t0 + j]] += tile[i * 4 + j]
+        }
+      }
+    }
+  }
+
+  if (dst !== dx) {
+    // crop the padded gradient: dx[n,h,w,c] = dxp[n, h+top, w+left, c] (rows/columns no window reads stay 0)
+    for (let n = 0; n < B; n++)
+      for (let h = 0; h < H; h++) {
+        const u = h + top
+        if (u >= Hs) break
+        for (let w = 0; w < W; w++) {
+          const v = w + left
+          if (v >= Ws) break
+          const s = ((n * Hs + u) * Ws + v) * C
+          const d = ((n * H + h) * W + w) * C
+          for (let c = 0; c < C; c++) dx[d + c] = dst[s + c]
+        }
+      }
+  }
+}

@@ -1,0 +1,95 @@
+// Max and average pooling over NHWC images, no padding, windows [ph, pw] moved by
+// strides [sh, sw] (they may overlap). x [B,H,W,C], y [B,Ho,Wo,C] with
+// Ho = (H - ph)/sh + 1 and Wo = (W - pw)/sw + 1 (the caller checks the division is exact).
+
+import type { F } from '../tensor.ts'
+
+/** Sizes of one pooling: x [B,H,W,C], window [ph,pw], strides [sh,sw], y [B,Ho,Wo,C]. */
+export interface Pool2dGeometry {
+  readonly B: number
+  readonly H: number
+  readonly W: number
+  readonly C: number
+  readonly ph: number
+  readonly pw: number
+  readonly sh: number
+  readonly sw: number
+  readonly Ho: number
+  readonly Wo: number
+}
+
+// y[n,i,j,c] = max_{p<ph, q<pw} x[n, i*sh+p, j*sw+q, c];  argmax[n,i,j,c] = flat index in x of
+// the FIRST maximum in row-major window order (p outer, q inner: only a strictly larger value
+// replaces it). NaN propagates: the first NaN of a window is its maximum.
+//                        (cnn-layers-softmax eq 4; cnn-derivation-lenet eq 3; convnet-notes maxpool)
+export function maxPool2dForward(y: F, argmax: Int32Array, x: F, g: Pool2dGeometry): void {
+  const { B, H, W, C, ph, pw, sh, sw, Ho, Wo } = g
+  for (let n = 0, o = 0; n < B; n++)
+    for (let i = 0; i < Ho; i++)
+      for (let j = 0; j < Wo; j++, o += C) {
+        // start from the window's corner (p = q = 0), then scan the rest, all channels at once
+        const corner = ((n * H + i * sh) * W + j * sw) * C
+        for (let c = 0; c < C; c++) {
+          y[o + c] = x[corner + c]
+          argmax[o + c] = corner + c
+        }
+        for (let p = 0; p < ph; p++)
+          for (let q = p === 0 ? 1 : 0; q < pw; q++) {
+            const s = corner + (p * W + q) * C
+            for (let c = 0; c < C; c++) {
+              const v = x[s + c]
+              const best = y[o + c]
+              if (v > best || (v !== v && best === best)) {
+                y[o + c] = v
+                argmax[o + c] = s + c
+              }
+            }
+          }
+      }
+}
+
+// dx[argmax[r]] += dy[r] for every output r; dx is overwritten (zero elsewhere). An element
+// that is the chosen maximum of several overlapping windows receives the sum.
+//                  (cnn-derivation-lenet eqs 7-8: delta flows only through the maximum)
+export function maxPool2dBackward(dx: F, dy: F, argmax: Int32Array, nx: number, ny: number): void {
+  dx.fill(0, 0, nx)
+  for (let r = 0; r < ny; r++) dx[argmax[r]] += dy[r]
+}
+
+// y[n,i,j,c] = (1 / (ph*pw)) sum_{p<ph, q<pw} x[n, i*sh+p, j*sw+q, c]
+//                                   (cnn-derivation-lenet section 2.2.1 down(), as a mean)
+export function avgPool2dForward(y: F, x: F, g: Pool2dGeometry): void {
+  const { B, H, W, C, ph, pw, sh, sw, Ho, Wo } = g
+  const inv = 1 / (ph * pw)
+  for (let n = 0, o = 0; n < B; n++)
+    for (let i = 0; i < Ho; i++)
+      for (let j = 0; j < Wo; j++, o += C) {
+        const corner = ((n * H + i * sh) * W + j * sw) * C
+        for (let c = 0; c < C; c++) {
+          let s = 0
+          for (let p = 0; p < ph; p++) {
+            const row = corner + p * W * C + c
+            for (let q = 0; q < pw; q++) s += x[row + q * C]
+          }
+          y[o + c] = s * inv
+        }
+      }
+}
+
+// dx[n, i*sh+p, j*sw+q, c] += dy[n,i,j,c] / (ph*pw) over every window; dx is overwritten.
+//                                   (cnn-derivation-lenet eq 6: up(delta), scaled by 1/n^2)
+export function avgPool2dBackward(dx: F, dy: F, g: Pool2dGeometry): void {
+  const { B, H, W, C, ph, pw, sh, sw, Ho, Wo } = g
+  const inv = 1 / (ph * pw)
+  dx.fill(0, 0, B * H * W * C)
+  for (let n = 0, o = 0; n < B; n++)
+    for (let i = 0; i < Ho; i++)
+      for (let j = 0; j < Wo; j++, o += C) {
+        const corner = ((n * H + i * sh) * W + j * sw) * C
+        for (let p = 0; p < ph; p++)
+          for (let q = 0; q < pw; q++) {
+            const d = corner + (p * W + q) * C
+            for (let c = 0; c < C; c++) dx[d + c] += dy[o + c] * inv
+          }
+      }
+}

@@ -1,0 +1,142 @@
+// The training step as three pure functions, and as RxJS operators:
+//
+//   {snapshot, batch} --forwardStep--> Forwarded --backwardStep--> Backwarded --updateStep--> Snapshot
+//
+// trainStep is their composition; `fit` runs it as a scan over a minibatch stream, each
+// step starting from the parameters of the previous snapshot. Nothing here mutates an
+// input: gradients and new parameters are fresh arrays.
+
+import { flow } from 'fp-ts/lib/function.js'
+import type { OperatorFunction } from 'rxjs'
+import { map, scan } from 'rxjs'
+import type { AnyObjective, Batch, Forwarded } from '../models/objective.ts'
+import type { Optimizer } from '../models/optimizers.ts'
+import { argmaxRows } from '../tensor.ts'
+import type { Tensor } from '../tensor.ts'
+import { ravelInto } from '../tree.ts'
+import type { Snapshot, StepMetrics } from './snapshot.ts'
+import { forwardKey, makeSnapshot } from './snapshot.ts'
+
+export interface StepInput {
+  readonly snapshot: Snapshot
+  readonly batch: Batch
+}
+
+export interface ForwardResult extends StepInput {
+  readonly fwd: Forwarded<unknown>
+}
+
+export interface BackwardResult extends StepInput {
+  readonly loss: number
+  readonly outputs: Tensor
+  /** The gradient, flat, in the snapshot's layout. */
+  readonly grads: Float32Array
+  readonly modelState: unknown
+}
+
+/** Fraction of rows whose argmax matches the label. */
+export const batchAccuracy = (outputs: Tensor, labels: Int32Array): number => {
+  const pred = argmaxRows(outputs)
+  let hit = 0
+  for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) hit++
+  return hit / pred.length
+}
+
+const allFinite = (d: ArrayLike<number>): boolean => {
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false
+  return true
+}
+
+export const forwardStep =
+  (objective: AnyObjective) =>
+  ({ snapshot, batch }: StepInput): ForwardResult => ({
+    snapshot,
+    batch,
+    fwd: objective.forward(snapshot.params, snapshot.modelState, batch, {
+      training: true,
+      key: forwardKey(snapshot.key, snapshot.step),
+    }),
+  })
+
+export const backwardStep =
+  (objective: AnyObjective) =>
+  ({ snapshot, batch, fwd }: ForwardResult): BackwardResult => {
+    const r = objective.backward(snapshot.params, snapshot.modelState, batch, fwd)
+    const grads = new Float32Array(snapshot.flat.length)
+    ravelInto(grads, snapshot.layout, r.grads)
+    return { snapshot, batch, loss: fwd.loss, outputs: fwd.outputs, grads, modelState: r.state }
+  }
+
+/**
+ * Applies the optimizer and makes the next snapshot. A non-finite loss or gradient
+ * skips the update: parameters and optimizer state stay those of the last good
+ * snapshot, and metrics.skipped says why.
+ */
+export const updateStep =
+  (optimizer: Optimizer) =>
+  ({ snapshot, batch, loss, outputs, grads, modelState }: BackwardResult): Snapshot => {
+    const B = batch.x.shape[0]
+    const metrics: StepMetrics = {
+      loss,
+      samples: B,
+      ...(batch.labels ? { accuracy: batchAccuracy(outputs, batch.labels) } : {}),
+    }
+    const position = {
+      epoch: batch.epoch,
+      position: batch.position + 1,
+      endOfEpoch: false,
+      seen: snapshot.seen + B,
+    }
+    const lr = optimizer.lr(snapshot.opt.step)
+    if (!Number.isFinite(loss) || !allFinite(grads))
+      return makeSnapshot({
+        ...snapshot,
+        ...position,
+        lr,
+        metrics: { ...metrics, skipped: Number.isFinite(loss) ? 'non-finite gradient' : 'non-finite loss' },
+      })
+    const shape = [snapshot.flat.length]
+    const r = optimizer.update({ all: { shape, data: snapshot.flat } }, { all: { shape, data: grads } }, snapshot.opt)
+    const flat = (r.params.all as Tensor).data as Float32Array
+    return makeSnapshot({
+      ...snapshot,
+      ...position,
+      step: snapshot.step + 1,
+      flat,
+      params: undefined,
+      opt: r.state,
+      modelState,
+      lr,
+      metrics,
+    })
+  }
+
+/** forward, backward and update composed: one pure training step. */
+export const trainStep = (objective: AnyObjective, optimizer: Optimizer): ((input: StepInput) => Snapshot) =>
+  flow(forwardStep(objective), backwardStep(objective), updateStep(optimizer))
+
+/** The steps as operators, for pipelines that want to observe between them. */
+export const forward = (objective: AnyObjective): OperatorFunction<StepInput, ForwardResult> => map(forwardStep(objective))
+export const backward = (objective: AnyObjective): OperatorFunction<ForwardResult, BackwardResult> =>
+  map(backwardStep(objective))
+export const update = (optimizer: Optimizer): OperatorFunction<BackwardResult, Snapshot> => map(updateStep(optimizer))
+
+/**
+ * Training as a scan over minibatches: each batch is trained on from the previous
+ * snapshot's parameters. The last batch of an epoch is marked when the source knows
+ * its epoch length (`batchesPerEpoch`).
+ */
+export const fit = (
+  objective: AnyObjective,
+  optimizer: Optimizer,
+  initial: Snapshot,
+  batchesPerEpoch?: number,
+): OperatorFunction<Batch, Snapshot> => {
+  const step = trainStep(objective, optimizer)
+  return scan((snapshot: Snapshot, batch: Batch) => {
+    const next = step({ snapshot, batch })
+    return batchesPerEpoch !== undefined && next.position === batchesPerEpoch
+      ? makeSnapshot({ ...next, endOfEpoch: true })
+      : next
+  }, initial)
+}

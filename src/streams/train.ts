@@ -1,0 +1,99 @@
+// train(model, loss, optimizer, config): Observable<Snapshot>, one snapshot per step.
+//
+//   minibatches(source) --augment...--> fit (scan of forward, backward, update) --> snapshots
+//
+// Cold and lazy: nothing runs until subscribed, each subscription is an independent run,
+// and unsubscribing stops it within one batch. With the same seed, data, model and
+// config every run emits bit-identical snapshots.
+
+import * as E from 'fp-ts/lib/Either.js'
+import type { MonoTypeOperatorFunction, Observable } from 'rxjs'
+import { defer, pipe as rxPipe, throwError } from 'rxjs'
+import type { LayerError } from '../errors.ts'
+import type { AnyLayer } from '../models/layer.ts'
+import type { AnyLoss } from '../models/loss.ts'
+import type { AnyObjective, Batch } from '../models/objective.ts'
+import { supervised } from '../models/objective.ts'
+import type { Optimizer } from '../models/optimizers.ts'
+import type { Key } from '../rng.ts'
+import { key as rootKey } from '../rng.ts'
+import type { Shape } from '../tensor.ts'
+import type { Params } from '../tree.ts'
+import { ravel } from '../tree.ts'
+import type { Snapshot } from './snapshot.ts'
+import { initKey, makeSnapshot } from './snapshot.ts'
+import type { BatchSource } from './source.ts'
+import { minibatches } from './source.ts'
+import { fit } from './steps.ts'
+
+export interface TrainConfig {
+  readonly data: BatchSource
+  /** Epochs to run, counted from epoch 0 (a resumed run stops at the same epoch). Default 1. */
+  readonly epochs?: number
+  /** Seed of the run key (default 0); or give the key itself. */
+  readonly seed?: number
+  readonly key?: Key
+  /** Operators applied to every batch before the step (e.g. randomShift). */
+  readonly augment?: readonly ((key: Key) => MonoTypeOperatorFunction<Batch>)[]
+  /** Continue from this snapshot (resume, fork, replay) instead of initialising. */
+  readonly initial?: Snapshot
+  /** Start from these parameters (e.g. pretrained) instead of init's. */
+  readonly params?: Params
+}
+
+/** The step-0 snapshot of a run: parameters from the init key (or given), fresh optimizer state. */
+export const initialSnapshot = (
+  objective: AnyObjective,
+  optimizer: Optimizer,
+  key: Key,
+  params?: Params,
+): E.Either<LayerError, Snapshot> =>
+  E.map(({ params: p0, state }: { params: Params; state: unknown }) => {
+    const { layout, data } = ravel(params ?? p0, 'float32')
+    const flat = data as Float32Array
+    return makeSnapshot({
+      step: 0,
+      epoch: 0,
+      position: 0,
+      endOfEpoch: false,
+      seen: 0,
+      flat,
+      layout,
+      opt: optimizer.init({ all: { shape: [flat.length], data: flat } }),
+      modelState: state,
+      key,
+      lr: optimizer.lr(0),
+      metrics: { loss: NaN, samples: 0 },
+    })
+  })(objective.init(initKey(key)))
+
+/** Trains any objective (supervised, autoencoding, RBM) on the config's batches. */
+export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, config: TrainConfig): Observable<Snapshot> =>
+  defer(() => {
+    const key = config.key ?? rootKey(config.seed ?? 0)
+    const init = config.initial ? E.right(config.initial) : initialSnapshot(objective, optimizer, key, config.params)
+    if (E.isLeft(init)) return throwError(() => init.left)
+    const s0 = init.right
+    const per = config.data.batchesPerEpoch
+    // Resume where the initial snapshot stopped: the next batch of its epoch, or the
+    // first batch of the next epoch when its epoch was complete.
+    const start =
+      s0.step === 0 && s0.seen === 0
+        ? { epoch: 0, position: 0 }
+        : per !== undefined && s0.position >= per
+          ? { epoch: s0.epoch + 1, position: 0 }
+          : { epoch: s0.epoch, position: s0.position }
+    const augment = (config.augment ?? []).map((make) => make(s0.key))
+    const batches = minibatches(config.data, { key: s0.key, epochs: config.epochs ?? 1, start })
+    const withAugment = augment.reduce<Observable<Batch>>((obs, op) => obs.pipe(op), batches)
+    return withAugment.pipe(rxPipe(fit(objective, optimizer, s0, per)))
+  })
+
+/** train(model, loss, optimizer, config): a network against the batch targets. */
+export const train = (
+  model: AnyLayer,
+  loss: AnyLoss,
+  optimizer: Optimizer,
+  config: TrainConfig & { readonly inShape?: Shape },
+): Observable<Snapshot> =>
+  trainObjective(supervised(model, loss, config.inShape ?? config.data.sampleShape) as AnyObjective, optimizer, config)
