@@ -6,9 +6,7 @@ import { GradstreamError } from '../errors.ts'
 import { flattenImages, loadMnist } from '../io/mnist.ts'
 import { formatOf, loadTabular } from '../io/tabular.ts'
 import type { TabularFormat } from '../io/tabular.ts'
-import { softmaxCrossEntropy } from '../models/loss.ts'
 import type { AnyObjective } from '../models/objective.ts'
-import { supervised } from '../models/objective.ts'
 import type { Optimizer, OptimizerSpec } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { ScheduleSpec } from '../models/schedule.ts'
@@ -45,7 +43,8 @@ export interface RunConfig {
 /** Everything a run needs, built from its config. */
 export interface PreparedRun {
   readonly config: RunConfig
-  readonly layer: Sequential
+  /** The network, for models that are one (not the RBM). */
+  readonly layer?: Sequential
   readonly objective: AnyObjective
   readonly optimizer: Optimizer
   readonly source: BatchSource
@@ -100,7 +99,10 @@ export const prepareRun = (config: RunConfig): PreparedRun => {
   const { train, test, classes, rejected } = loadData(config)
   const entry = zooEntry(config.model)
   const inShape = train.x.shape.slice(1)
-  const layer = entry.build({ hidden: config.hidden, activation: config.activation, classes: Math.max(2, train.classes ?? classes.length) })
+  const { layer, objective } = entry.build(
+    { hidden: config.hidden, activation: config.activation, classes: Math.max(2, train.classes ?? classes.length) },
+    inShape,
+  )
   const source = arraySource(train, { batchSize: config.batch })
   const steps = config.epochs * (source.batchesPerEpoch ?? 1)
   const lr = scheduleSpec(config.schedule, config.lr, steps)
@@ -111,6 +113,5 @@ export const prepareRun = (config: RunConfig): PreparedRun => {
         ? { type: 'sgd', lr, weightDecay: config.weightDecay }
         : { type: config.optimizer, lr, momentum: config.momentum, weightDecay: config.weightDecay },
   )
-  const objective = supervised(layer, softmaxCrossEntropy(), inShape) as AnyObjective
   return { config, layer, objective, optimizer, source, train, test, inShape, classes, rejected }
 }

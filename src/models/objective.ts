@@ -41,9 +41,13 @@ export interface Forwarded<S> {
   readonly saved: S
 }
 
+/** What the outputs mean: class scores (accuracy applies) or anything else. */
+export type Task = 'classification' | 'regression' | 'reconstruction'
+
 export interface Objective<S = unknown, M = null> {
   readonly spec: ModelSpec
   readonly inShape: Shape
+  readonly task: Task
   /** Fresh parameters and model state (e.g. persistent chains) from a key. */
   init(key: Key): E.Either<LayerError, { params: Params; state: M }>
   forward(params: Params, state: M, batch: Batch, ctx: ForwardCtx): Forwarded<S>
@@ -69,6 +73,7 @@ const layerObjective = (
 ): Objective<SupervisedSaved, null> => ({
   spec: { kind, inShape: [...inShape], layer: layer.spec as LayerSpec, loss: loss.spec as LayerSpec },
   inShape,
+  task: kind === 'autoencoding' ? 'reconstruction' : loss.spec.type === 'softmax_cross_entropy' ? 'classification' : 'regression',
   init: (key) => E.map((r: { params: Params }) => ({ params: r.params, state: null }))(layer.init(key, inShape)),
   forward: (params, _state, batch, ctx) => {
     const { y, saved } = layer.forward(params, batch.x, ctx)

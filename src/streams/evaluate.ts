@@ -24,7 +24,8 @@ export interface Evaluation {
 /** Evaluates parameters on a data set in batches (evaluation mode: no noise). */
 export const evaluate = (objective: AnyObjective, params: Params, data: Dataset, batchSize = 500): Evaluation => {
   const N = data.x.shape[0]
-  const C = data.labels ? numClasses(data) : 0
+  const classifies = objective.task === 'classification' && data.labels !== undefined
+  const C = classifies ? numClasses(data) : 0
   const CM = confusionMonoid(C)
   let loss: Mean = MeanMonoid.empty
   let confusion: Confusion = CM.empty
@@ -34,9 +35,9 @@ export const evaluate = (objective: AnyObjective, params: Params, data: Dataset,
     const batch = gather(data, idx, 0, 0)
     const fwd = objective.forward(params, null, batch, evalCtx)
     loss = MeanMonoid.concat(loss, { sum: fwd.loss * idx.length, count: idx.length })
-    if (batch.labels) confusion = CM.concat(confusion, confusionOf(C, batch.labels, argmaxRows(fwd.outputs)))
+    if (classifies && batch.labels) confusion = CM.concat(confusion, confusionOf(C, batch.labels, argmaxRows(fwd.outputs)))
   }
-  return data.labels
+  return classifies
     ? { loss: mean(loss), accuracy: accuracyOf(confusion), confusion, samples: N }
     : { loss: mean(loss), samples: N }
 }

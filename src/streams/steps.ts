@@ -73,13 +73,13 @@ export const backwardStep =
  * snapshot, and metrics.skipped says why.
  */
 export const updateStep =
-  (optimizer: Optimizer) =>
+  (optimizer: Optimizer, classifies = true) =>
   ({ snapshot, batch, loss, outputs, grads, modelState }: BackwardResult): Snapshot => {
     const B = batch.x.shape[0]
     const metrics: StepMetrics = {
       loss,
       samples: B,
-      ...(batch.labels ? { accuracy: batchAccuracy(outputs, batch.labels) } : {}),
+      ...(classifies && batch.labels ? { accuracy: batchAccuracy(outputs, batch.labels) } : {}),
     }
     const position = {
       epoch: batch.epoch,
@@ -113,7 +113,7 @@ export const updateStep =
 
 /** forward, backward and update composed: one pure training step. */
 export const trainStep = (objective: AnyObjective, optimizer: Optimizer): ((input: StepInput) => Snapshot) =>
-  flow(forwardStep(objective), backwardStep(objective), updateStep(optimizer))
+  flow(forwardStep(objective), backwardStep(objective), updateStep(optimizer, objective.task === 'classification'))
 
 /** The steps as operators, for pipelines that want to observe between them. */
 export const forward = (objective: AnyObjective): OperatorFunction<StepInput, ForwardResult> => map(forwardStep(objective))

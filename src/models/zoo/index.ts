@@ -3,6 +3,10 @@
 // with no other flag uses exactly this recipe).
 
 import { GradstreamError } from '../../errors.ts'
+import type { Shape } from '../../tensor.ts'
+import { softmaxCrossEntropy } from '../loss.ts'
+import type { AnyObjective } from '../objective.ts'
+import { supervised } from '../objective.ts'
 import type { OptimizerSpec } from '../optimizers.ts'
 import type { Sequential } from '../sequential.ts'
 import { cnn } from './cnn.ts'
@@ -34,46 +38,62 @@ export interface Recipe {
 }
 
 export interface ZooOptions {
+  /** Hidden layer sizes (MLP), or hidden units (RBM, autoencoder: the first entry). */
   readonly hidden?: readonly number[]
   readonly activation?: Activation
   readonly classes?: number
 }
 
+/** A built model: what training runs (the objective) and, for networks, the layer. */
+export interface Built {
+  readonly objective: AnyObjective
+  readonly layer?: Sequential
+}
+
 export interface ZooEntry {
-  readonly build: (options: ZooOptions) => Sequential
+  /** The model for per-sample inputs of shape inShape. */
+  readonly build: (options: ZooOptions, inShape: Shape) => Built
   /** 'image': needs [28, 28, 1] inputs; 'vector': any input (flattened first). */
   readonly input: 'image' | 'vector'
   readonly recipe: Recipe
   readonly description: string
 }
 
+/** A classifier network trained with softmax cross-entropy on its logits. */
+const classifier =
+  (make: (o: ZooOptions) => Sequential) =>
+  (o: ZooOptions, inShape: Shape): Built => {
+    const layer = make(o)
+    return { layer, objective: supervised(layer, softmaxCrossEntropy(), inShape) as AnyObjective }
+  }
+
 export const ZOO: { readonly [name in ZooName]: ZooEntry } = {
   cnn: {
-    build: (o) => cnn({ hidden: o.hidden?.[0], classes: o.classes }),
+    build: classifier((o) => cnn({ hidden: o.hidden?.[0], classes: o.classes })),
     input: 'image',
     recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
     description: 'conv5x5x8-relu-pool-conv5x5x16-relu-pool-dense120-relu-dense10 (cnn-layers-softmax), 35,474 parameters',
   },
   lenet5: {
-    build: (o) => lenet5({ classes: o.classes }),
+    build: classifier((o) => lenet5({ classes: o.classes })),
     input: 'image',
     recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
     description: 'LeNet-5: C1-S2-C3(table)-S4-C5-F6-out, LeCun tanh, trainable subsampling (cnn-derivation-lenet)',
   },
   mlp: {
-    build: (o) => mlp({ hidden: o.hidden, activation: o.activation, classes: o.classes }),
+    build: classifier((o) => mlp({ hidden: o.hidden, activation: o.activation, classes: o.classes })),
     input: 'vector',
     recipe: { epochs: 30, batch: 64, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
     description: 'multilayer perceptron, default 784-256-128-10 with ReLU (deep-learning-lecture-notes)',
   },
   cnn1: {
-    build: (o) => cnn1({ activation: o.activation, classes: o.classes }),
+    build: classifier((o) => cnn1({ activation: o.activation, classes: o.classes })),
     input: 'image',
     recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0 },
     description: 'I-C1-MP1-FC1-O of convnet-notes: conv5x5x16-act-pool-dense10',
   },
   cnn2: {
-    build: (o) => cnn2({ activation: o.activation, classes: o.classes }),
+    build: classifier((o) => cnn2({ activation: o.activation, classes: o.classes })),
     input: 'image',
     recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0 },
     description: 'I-C1-MP1-C2-MP2-FC1-O of convnet-notes: conv5x5x8-act-pool-conv5x5x16-act-pool-dense10',
