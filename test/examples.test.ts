@@ -21,4 +21,22 @@ describe('examples', () => {
     const worst = Number(/worst relative error (\S+)/.exec(out)?.[1])
     expect(worst).toBeLessThan(1e-6)
   })
+
+  it('compose prints every layer shape, the parameter tree and a Left for a bad model', () => {
+    const out = runExample('compose.ts')
+    expect(out).toMatch(/conv1\s+conv2d\s+\[28, 28, 1\] -> \[24, 24, 8\]/)
+    expect(out).toMatch(/head\s+dense\s+\[64\] -> \[10\]/)
+    // 5*5*8+8 + 1152*64+64 + 64*10+10
+    expect(out).toMatch(new RegExp(`parameters: ${208 + 1152 * 64 + 64 + 650}`))
+    expect(out).toMatch(/bad model: conv2 \(conv2d\): expected the kernel height 5 to fit in the input height, got 3/)
+    expect(out).toMatch(/lenet5 stored parameters: 61750/)
+  })
+
+  it('train-mnist learns on a small subset and evaluates every epoch', () => {
+    const out = runExample('train-mnist.ts', { EPOCHS: '2', TRAIN_SAMPLES: '1000' })
+    const accs = [...out.matchAll(/test accuracy (\d+\.\d+)%/g)].map((m) => Number(m[1]))
+    expect(accs.length).toBe(3) // two epochs and the final line
+    expect(accs[1]).toBeGreaterThan(60)
+    expect(out).toMatch(/done: step 64,/)
+  })
 })
