@@ -131,12 +131,11 @@ export const fit = (
   optimizer: Optimizer,
   initial: Snapshot,
   batchesPerEpoch?: number,
-): OperatorFunction<Batch, Snapshot> => {
-  const step = trainStep(objective, optimizer)
-  return scan((snapshot: Snapshot, batch: Batch) => {
+  step: (input: StepInput) => Snapshot = trainStep(objective, optimizer),
+): OperatorFunction<Batch, Snapshot> =>
+  scan((snapshot: Snapshot, batch: Batch) => {
     const next = step({ snapshot, batch })
     return batchesPerEpoch !== undefined && next.position === batchesPerEpoch
       ? makeSnapshot({ ...next, endOfEpoch: true })
       : next
   }, initial)
-}

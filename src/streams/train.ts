@@ -8,8 +8,11 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import type { MonoTypeOperatorFunction, Observable } from 'rxjs'
-import { defer, pipe as rxPipe, throwError } from 'rxjs'
+import { flow } from 'fp-ts/lib/function.js'
+import { defer, finalize, from, pipe as rxPipe, switchMap, throwError } from 'rxjs'
 import type { LayerError } from '../errors.ts'
+import { GradstreamError } from '../errors.ts'
+import { WorkerPool } from '../parallel/pool.ts'
 import type { AnyLayer } from '../models/layer.ts'
 import type { AnyLoss } from '../models/loss.ts'
 import type { AnyObjective, Batch } from '../models/objective.ts'
@@ -24,7 +27,9 @@ import type { Snapshot } from './snapshot.ts'
 import { initKey, makeSnapshot } from './snapshot.ts'
 import type { BatchSource } from './source.ts'
 import { minibatches } from './source.ts'
-import { fit } from './steps.ts'
+import type { ShardExecutor } from './shards.ts'
+import { localExecutor, shardedBackward } from './shards.ts'
+import { fit, updateStep } from './steps.ts'
 
 export interface TrainConfig {
   readonly data: BatchSource
@@ -39,6 +44,14 @@ export interface TrainConfig {
   readonly initial?: Snapshot
   /** Start from these parameters (e.g. pretrained) instead of init's. */
   readonly params?: Params
+  /**
+   * Split every minibatch into this many fixed shards, combined in a fixed order
+   * (streams/shards.ts). Default 1: the plain step. The result depends on this number,
+   * never on `threads`.
+   */
+  readonly microbatches?: number
+  /** Threads computing the shards (main thread included; default 1). */
+  readonly threads?: number
 }
 
 /** The step-0 snapshot of a run: parameters from the init key (or given), fresh optimizer state. */
@@ -86,7 +99,22 @@ export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, co
     const augment = (config.augment ?? []).map((make) => make(s0.key))
     const batches = minibatches(config.data, { key: s0.key, epochs: config.epochs ?? 1, start })
     const withAugment = augment.reduce<Observable<Batch>>((obs, op) => obs.pipe(op), batches)
-    return withAugment.pipe(rxPipe(fit(objective, optimizer, s0, per)))
+    const shards = config.microbatches ?? 1
+    const threads = config.threads ?? 1
+    if (!(Number.isInteger(threads) && threads >= 1))
+      return throwError(() => new GradstreamError(`threads: expected a positive integer, got ${threads}`))
+    if (!(Number.isInteger(shards) && shards >= 1))
+      return throwError(() => new GradstreamError(`microbatches: expected a positive integer, got ${shards}`))
+    if (shards === 1) return withAugment.pipe(rxPipe(fit(objective, optimizer, s0, per)))
+    const sharded = (executor: ShardExecutor) =>
+      withAugment.pipe(
+        fit(objective, optimizer, s0, per, flow(shardedBackward(objective, executor, shards), updateStep(optimizer, objective.task === 'classification'))),
+      )
+    if (threads === 1) return sharded(localExecutor)
+    // Workers start once for the run and stop when it completes, fails or is unsubscribed.
+    return from(WorkerPool.create({ threads: Math.min(threads, shards), objective, layout: s0.layout })).pipe(
+      switchMap((pool) => sharded(pool).pipe(finalize(() => void pool.terminate()))),
+    )
   })
 
 /** train(model, loss, optimizer, config): a network against the batch targets. */

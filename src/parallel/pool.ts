@@ -1,0 +1,291 @@
+// A pool of worker threads sharing memory with the main thread (worker_threads +
+// SharedArrayBuffer + Atomics). Workers start once per pool and are reused for every
+// step. The main thread computes its share of the work itself, then waits (Atomics.wait,
+// no event-loop turn) for the workers' shares; results are assembled in a fixed order,
+// so they do not depend on how many threads computed them.
+//
+// A worker that throws reports the error in shared memory and the step fails with it.
+// A worker that dies outright cannot report: the wait gives up after `timeoutMs` (and the
+// pool is marked broken as soon as Node delivers the worker's exit event), so a crash
+// is an error, never a hang.
+
+import { MessageChannel, Worker } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
+import { GradstreamError } from '../errors.ts'
+import type { AnyObjective } from '../models/objective.ts'
+import { gemm } from '../ops/gemm.ts'
+import type { ShardExecutor, ShardResult, ShardTask } from '../streams/shards.ts'
+import { computeShard } from '../streams/shards.ts'
+import type { Tensor } from '../tensor.ts'
+import { size } from '../tensor.ts'
+import type { Layout } from '../tree.ts'
+import { unravel } from '../tree.ts'
+import type { Arenas, WorkerInit } from './protocol.ts'
+import * as P from './protocol.ts'
+
+export interface PoolOptions {
+  /** Threads in all, the main thread included (>= 1). */
+  readonly threads: number
+  /** The objective workers rebuild (its spec), or null for a GEMM-only pool. */
+  readonly objective: AnyObjective | null
+  /** Layout of the flat parameters. */
+  readonly layout: Layout | null
+  /** Give up waiting for a worker after this long (default 120 s). */
+  readonly timeoutMs?: number
+}
+
+interface Member {
+  readonly worker: Worker
+  readonly port: MessagePort
+  arenas: Arenas
+}
+
+const newArenas = (P0: number, x: number, y: number, out: number): Arenas => ({
+  x: P.sharedF32(x),
+  y: P.sharedF32(y),
+  grads: P.sharedF32(P0),
+  outputs: P.sharedF32(out),
+  scalars: P.sharedF64(1),
+  error: new Uint8Array(new SharedArrayBuffer(2048)),
+})
+
+const ENTRY = new URL('./worker.ts', import.meta.url).href
+const BOOT = new URL('./boot.mjs', import.meta.url)
+
+export class WorkerPool implements ShardExecutor {
+  private readonly ctrl: Int32Array
+  private readonly params: Float32Array
+  private readonly members: Member[] = []
+  private gemmA = P.sharedF32(0)
+  private gemmB = P.sharedF32(0)
+  private gemmC = P.sharedF32(0)
+  private broken: string | null = null
+  private closed = false
+  /** Scalars per output row, found once by a one-row prediction. */
+  private outPer = 0
+
+  private constructor(
+    readonly threads: number,
+    private readonly options: PoolOptions,
+  ) {
+    this.ctrl = new Int32Array(new SharedArrayBuffer(Math.max(1, threads) * P.SLOT * 4))
+    this.params = P.sharedF32(options.layout?.size ?? 0)
+  }
+
+  /** Starts threads - 1 workers and resolves once every one is ready. */
+  static async create(options: PoolOptions): Promise<WorkerPool> {
+    const threads = options.threads
+    if (!(Number.isInteger(threads) && threads >= 1))
+      throw new GradstreamError(`threads: expected a positive integer, got ${threads}`)
+    const pool = new WorkerPool(threads, options)
+    for (let w = 1; w < threads; w++) pool.start(w)
+    try {
+      await pool.ready()
+    } catch (e) {
+      await pool.terminate()
+      throw e
+    }
+    return pool
+  }
+
+  private start(index: number): void {
+    const { port1, port2 } = new MessageChannel()
+    const P0 = this.options.layout?.size ?? 0
+    const arenas = newArenas(P0, 0, 0, 0)
+    const init: WorkerInit = {
+      entry: ENTRY,
+      index,
+      control: this.ctrl.buffer as SharedArrayBuffer,
+      params: this.params.buffer as SharedArrayBuffer,
+      gemm: null,
+      arenas,
+      spec: this.options.objective?.spec ?? null,
+      layout: this.options.layout ?? { names: [], shapes: [], offsets: [], size: 0 },
+      port: port2,
+    }
+    const worker = new Worker(BOOT, { workerData: init, transferList: [port2] })
+    worker.unref()
+    const fail = (why: string): void => {
+      if (!this.closed && this.broken === null) this.broken = why
+    }
+    worker.on('error', (e: Error) => fail(`worker ${index} failed: ${e.message}`))
+    worker.on('exit', (code) => fail(`worker ${index} exited (code ${code})`))
+    this.members[index] = { worker, port: port1, arenas }
+  }
+
+  private async ready(): Promise<void> {
+    const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
+    for (;;) {
+      if (this.broken !== null) throw new GradstreamError(this.broken)
+      let all = true
+      for (let w = 1; w < this.threads; w++) if (Atomics.load(this.ctrl, w * P.SLOT + P.STATE) !== P.READY) all = false
+      if (all) break
+      if (performance.now() > deadline) throw new GradstreamError('worker pool: workers did not start in time')
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    for (let w = 1; w < this.threads; w++) Atomics.store(this.ctrl, w * P.SLOT + P.STATE, P.IDLE)
+  }
+
+  private post(w: number): void {
+    Atomics.store(this.ctrl, w * P.SLOT + P.STATE, P.POSTED)
+    Atomics.notify(this.ctrl, w * P.SLOT + P.STATE)
+  }
+
+  /** Waits for worker w's result; throws its error, a crash, or a timeout. */
+  private await(w: number): void {
+    const at = w * P.SLOT + P.STATE
+    const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
+    for (;;) {
+      const s = Atomics.load(this.ctrl, at)
+      if (s === P.DONE) break
+      if (s === P.ERROR) {
+        const m = this.members[w].arenas
+        const msg = new TextDecoder().decode(m.error.slice(0, this.ctrl[w * P.SLOT + P.ERROR_LENGTH]))
+        Atomics.store(this.ctrl, at, P.IDLE)
+        throw new GradstreamError(`worker ${w}: ${msg}`)
+      }
+      if (this.broken !== null) throw new GradstreamError(this.broken)
+      if (performance.now() > deadline) {
+        this.broken = `worker ${w} stopped responding`
+        throw new GradstreamError(`worker pool: worker ${w} did not answer within ${this.options.timeoutMs ?? 120_000} ms`)
+      }
+      Atomics.wait(this.ctrl, at, s, 50)
+    }
+    Atomics.store(this.ctrl, at, P.IDLE)
+  }
+
+  private check(): void {
+    if (this.closed) throw new GradstreamError('worker pool: used after terminate()')
+    if (this.broken !== null) throw new GradstreamError(this.broken)
+  }
+
+  /** Gives worker w arenas large enough for this task (posting new buffers if needed). */
+  private fit(w: number, x: number, y: number, out: number): void {
+    const m = this.members[w]
+    const a = m.arenas
+    if (a.x.length >= x && a.y.length >= y && a.outputs.length >= out) return
+    const grow = (have: number, need: number): number => (have >= need ? have : Math.max(need, 2 * have))
+    m.arenas = newArenas(a.grads.length, grow(a.x.length, x), grow(a.y.length, y), grow(a.outputs.length, out))
+    m.port.postMessage({ arenas: m.arenas })
+    this.ctrl[w * P.SLOT + P.RESIZED] = 1
+  }
+
+  private postShard(w: number, task: ShardTask, outPer: number): void {
+    const { x, y } = task.batch
+    const rows = x.shape[0]
+    const yIsX = y === x || y.data === x.data
+    this.fit(w, x.data.length, yIsX ? 0 : y.data.length, rows * outPer)
+    const a = this.members[w].arenas
+    const base = w * P.SLOT
+    a.x.set(x.data)
+    this.ctrl[base + P.Y_IS_X] = yIsX ? 1 : 0
+    if (!yIsX) {
+      a.y.set(y.data)
+      const dims = y.shape.slice(1)
+      if (dims.length > 6) throw new GradstreamError(`worker pool: targets of rank > 7 are not supported, got ${dims.length + 1}`)
+      this.ctrl[base + P.Y_RANK] = dims.length
+      dims.forEach((d, i) => (this.ctrl[base + P.Y_DIMS + i] = d))
+    }
+    this.ctrl[base + P.TASK] = P.TASK_SHARD
+    this.ctrl[base + P.ROWS] = rows
+    this.ctrl[base + P.KEY0] = task.key.k0 | 0
+    this.ctrl[base + P.KEY1] = task.key.k1 | 0
+    this.post(w)
+  }
+
+  private collectShard(w: number, rows: number): ShardResult {
+    const a = this.members[w].arenas
+    const base = w * P.SLOT
+    const dims = Array.from({ length: this.ctrl[base + P.OUT_RANK] }, (_, i) => this.ctrl[base + P.OUT_DIMS + i])
+    const outputs: Tensor = { shape: [rows, ...dims], data: a.outputs.slice(0, rows * size(dims)) }
+    return { loss: a.scalars[0], grads: a.grads.slice(0, this.params.length), outputs }
+  }
+
+  /**
+   * ShardExecutor: task i goes to thread i mod threads (thread 0 is this one). Results
+   * come back in task order.
+   */
+  run(objective: AnyObjective, flat: Float32Array, layout: Layout, tasks: readonly ShardTask[]): ShardResult[] {
+    this.check()
+    if (layout.size !== this.params.length)
+      throw new GradstreamError(`worker pool: expected ${this.params.length} parameters, got ${layout.size}`)
+    this.params.set(flat)
+    const results: ShardResult[] = new Array(tasks.length)
+    const queue: number[][] = Array.from({ length: this.threads }, () => [])
+    tasks.forEach((_, i) => queue[i % this.threads].push(i))
+    if (this.outPer === 0) {
+      const one = tasks[0].batch.x
+      const row = { shape: [1, ...one.shape.slice(1)], data: one.data.subarray(0, size(one.shape.slice(1))) }
+      this.outPer = Math.max(1, size(objective.predict(unravel(layout, this.params), row).shape.slice(1)))
+    }
+    const outPer = this.outPer
+    const next = new Array<number>(this.threads).fill(0)
+    for (let w = 1; w < this.threads; w++) if (queue[w].length > 0) this.postShard(w, tasks[queue[w][0]], outPer)
+    for (const i of queue[0]) results[i] = computeShard(objective, this.params, layout, tasks[i])
+    let pending = true
+    while (pending) {
+      pending = false
+      for (let w = 1; w < this.threads; w++) {
+        if (next[w] >= queue[w].length) continue
+        const i = queue[w][next[w]]
+        this.await(w)
+        results[i] = this.collectShard(w, tasks[i].batch.x.shape[0])
+        next[w]++
+        if (next[w] < queue[w].length) {
+          this.postShard(w, tasks[queue[w][next[w]]], outPer)
+          pending = true
+        }
+      }
+    }
+    return results
+  }
+
+  /**
+   * C[M,N] = A[M,K] B[K,N] with the rows of C split across the threads (in blocks of 4,
+   * the GEMM's register tile, so every element is computed exactly as one call would).
+   */
+  gemm(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void {
+    this.check()
+    if (this.gemmA.length < M * K || this.gemmB.length < K * N || this.gemmC.length < M * N) {
+      this.gemmA = P.sharedF32(M * K)
+      this.gemmB = P.sharedF32(K * N)
+      this.gemmC = P.sharedF32(M * N)
+      for (let w = 1; w < this.threads; w++) {
+        this.members[w].port.postMessage({ gemm: { a: this.gemmA.buffer, b: this.gemmB.buffer, c: this.gemmC.buffer } })
+        this.ctrl[w * P.SLOT + P.RESIZED] = 1
+      }
+    }
+    this.gemmA.set(A.subarray(0, M * K))
+    this.gemmB.set(B.subarray(0, K * N))
+    const blocks = Math.ceil(M / 4)
+    const per = Math.ceil(blocks / this.threads) * 4
+    for (let w = 1; w < this.threads; w++) {
+      const r0 = Math.min(M, w * per)
+      const r1 = Math.min(M, (w + 1) * per)
+      const base = w * P.SLOT
+      this.ctrl[base + P.TASK] = P.TASK_GEMM
+      this.ctrl[base + P.GEMM_ROW0] = r0
+      this.ctrl[base + P.GEMM_ROW1] = r1
+      this.ctrl[base + P.GEMM_N] = N
+      this.ctrl[base + P.GEMM_K] = K
+      this.post(w)
+    }
+    const r1 = Math.min(M, per)
+    gemm(this.gemmC.subarray(0, r1 * N), this.gemmA.subarray(0, r1 * K), this.gemmB, r1, N, K)
+    for (let w = 1; w < this.threads; w++) this.await(w)
+    C.set(this.gemmC.subarray(0, M * N))
+  }
+
+  /** Stops every worker. */
+  async terminate(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (let w = 1; w < this.threads; w++) {
+      if (!this.members[w]) continue
+      this.ctrl[w * P.SLOT + P.TASK] = P.TASK_EXIT
+      this.post(w)
+    }
+    await Promise.all(this.members.filter(Boolean).map((m) => m.worker.terminate()))
+    for (const m of this.members.filter(Boolean)) m.port.close()
+  }
+}

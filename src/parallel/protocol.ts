@@ -1,0 +1,73 @@
+// The shared-memory protocol between the pool (main thread) and its workers.
+import type { MessagePort } from 'node:worker_threads'
+//
+// Each worker owns a slot of SLOT Int32s in the control array. The main thread writes a
+// task's arguments, then STATE := POSTED and notifies; the worker computes, writes its
+// results into its arenas, then STATE := DONE (or ERROR with a message) and notifies.
+// Arenas (SharedArrayBuffers) grow on demand: the main thread posts the new buffers on
+// the worker's MessagePort and sets RESIZED; the worker takes them with
+// receiveMessageOnPort before reading the task (synchronous, no event loop needed).
+
+export const SLOT = 32
+
+// control slot fields
+export const STATE = 0
+export const TASK = 1
+export const ROWS = 2
+export const KEY0 = 3
+export const KEY1 = 4
+export const RESIZED = 5
+export const ERROR_LENGTH = 6
+/** Target: 1 when y is the input itself (autoencoders). */
+export const Y_IS_X = 7
+/** Rank and dims of one target row (up to 6 dims). */
+export const Y_RANK = 8
+export const Y_DIMS = 9
+/** Rank and dims of one output row, written by the worker. */
+export const OUT_RANK = 16
+export const OUT_DIMS = 17
+
+// states
+export const IDLE = 0
+export const POSTED = 1
+export const DONE = 2
+export const ERROR = 3
+export const READY = 4
+
+// tasks
+export const TASK_SHARD = 1
+export const TASK_GEMM = 2
+export const TASK_EXIT = 3
+
+// GEMM task arguments reuse the slot: rows [ROWS, ROWS+1) of C, and M, N, K.
+export const GEMM_ROW0 = 2
+export const GEMM_ROW1 = 3
+export const GEMM_M = 4
+export const GEMM_N = 9
+export const GEMM_K = 10
+
+/** Buffers one worker reads and writes (all SharedArrayBuffer-backed). */
+export interface Arenas {
+  readonly x: Float32Array
+  readonly y: Float32Array
+  readonly grads: Float32Array
+  readonly outputs: Float32Array
+  /** [loss] */
+  readonly scalars: Float64Array
+  readonly error: Uint8Array
+}
+
+export const sharedF32 = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4))
+export const sharedF64 = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8))
+
+export interface WorkerInit {
+  readonly entry: string
+  readonly index: number
+  readonly control: SharedArrayBuffer
+  readonly params: SharedArrayBuffer
+  readonly gemm: { readonly a: SharedArrayBuffer; readonly b: SharedArrayBuffer; readonly c: SharedArrayBuffer } | null
+  readonly arenas: Arenas
+  readonly spec: unknown
+  readonly layout: { readonly names: readonly string[]; readonly shapes: readonly (readonly number[])[]; readonly offsets: readonly number[]; readonly size: number }
+  readonly port: MessagePort
+}

@@ -1,0 +1,60 @@
+import { lastValueFrom, toArray } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+import { relu } from '../../src/models/activations.ts'
+import { rrelu } from '../../src/models/rrelu.ts'
+import { dense } from '../../src/models/dense.ts'
+import { softmaxCrossEntropy } from '../../src/models/loss.ts'
+import { supervised } from '../../src/models/objective.ts'
+import { momentum } from '../../src/models/optimizers.ts'
+import { sequential } from '../../src/models/sequential.ts'
+import { key } from '../../src/rng.ts'
+import { computeShard, localExecutor, shardedBackward, shardRanges } from '../../src/streams/shards.ts'
+import { hashParams } from '../../src/streams/snapshot.ts'
+import { arraySource, gather } from '../../src/streams/source.ts'
+import { initialSnapshot, train } from '../../src/streams/train.ts'
+import { blobs } from '../helpers.ts'
+
+const data = blobs(40, 3, 6, 4)
+
+describe('microbatch shards', () => {
+  it('splits rows into near-equal shards, larger first', () => {
+    expect(shardRanges(10, 3)).toEqual([[0, 4], [4, 7], [7, 10]])
+    expect(shardRanges(32, 2)).toEqual([[0, 16], [16, 32]])
+    expect(shardRanges(2, 4)).toEqual([[0, 1], [1, 2], [2, 2], [2, 2]])
+    expect(() => shardRanges(4, 0)).toThrow('microbatches: expected a positive integer, got 0')
+  })
+
+  it('combines shard gradients into the full-batch mean gradient', () => {
+    const net = sequential(dense(8), relu(), dense(3))
+    const obj = supervised(net, softmaxCrossEntropy(), [6])
+    const snap = initialSnapshot(obj, momentum(0.1), key(1))
+    if (snap._tag === 'Left') throw snap.left
+    const batch = gather(data, Int32Array.from({ length: 30 }, (_, i) => i * 4), 0, 0)
+    const whole = computeShard(obj, snap.right.flat, snap.right.layout, { shard: 0, batch, key: key(0) })
+    for (const shards of [2, 3, 7]) {
+      const r = shardedBackward(obj, localExecutor, shards)({ snapshot: snap.right, batch })
+      expect(r.loss).toBeCloseTo(whole.loss, 6)
+      let worst = 0
+      for (let i = 0; i < r.grads.length; i++) worst = Math.max(worst, Math.abs(r.grads[i] - whole.grads[i]))
+      expect(worst).toBeLessThan(1e-6)
+      expect(r.outputs.shape).toEqual([30, 3])
+    }
+  })
+
+  it('gives bit-identical runs for 1, 2 and 3 threads (RReLU noise and shuffling included)', async () => {
+    const run = (threads: number) =>
+      lastValueFrom(
+        train(sequential(dense(16), rrelu(), dense(3)), softmaxCrossEntropy(), momentum(0.05), {
+          data: arraySource(data, { batchSize: 12 }),
+          epochs: 2,
+          seed: 9,
+          microbatches: 3,
+          threads,
+        }).pipe(toArray()),
+      ).then((ss) => ss.map(hashParams))
+    const one = await run(1)
+    expect(one.length).toBe(20)
+    expect(await run(2)).toEqual(one)
+    expect(await run(3)).toEqual(one)
+  })
+})
