@@ -135,27 +135,37 @@ export const sequential = (...inputs: ChildInput[]): Sequential => {
     },
     vjp: (p, s, dy) => {
       const dparams: Record<string, Params> = {}
-      let g: Tensor = dy
-      // Each child's dx is computed only when the child before it reads it, so the
-      // first layer's input gradient (rarely wanted) costs nothing unless asked for.
-      let pending: { dx: Tensor } | undefined
-      for (let i = children.length - 1; i >= 0; i--) {
+      // Children before the first one with parameters only pass the gradient on to the
+      // input, which is rarely wanted (nobody needs the gradient of the data): they run
+      // only if dx is read. The last child always runs, so a bad dy fails at once. Each
+      // child's own dx is lazy too (withLazyDx), so a first dense or conv layer never
+      // computes its input gradient unless asked.
+      const firstWithParams = children.findIndex(({ name }) => p[name] !== undefined)
+      const eagerFrom = Math.min(firstWithParams < 0 ? children.length : firstWithParams, children.length - 1)
+      const back = (i: number, g: Tensor): { dparams: Params; dx: Tensor } => {
         const { name, layer } = children[i]
-        if (pending) g = pending.dx
         try {
-          const r = layer.vjp(childParams(p, name), s.saved[i], g)
-          if (p[name] !== undefined) dparams[name] = r.dparams
-          pending = r
+          return layer.vjp(childParams(p, name), s.saved[i], g)
         } catch (e) {
           throw e instanceof LayerError ? rename(name, layer)(e) : e
         }
       }
-      const first = pending
+      let pending: { dx: Tensor } = { dx: dy }
+      for (let i = children.length - 1; i >= Math.max(0, eagerFrom); i--) {
+        const r = back(i, pending.dx)
+        if (p[children[i].name] !== undefined) dparams[children[i].name] = r.dparams
+        pending = r
+      }
+      const head = pending
       let dx: Tensor | undefined
       return {
         dparams: reorder(p, dparams),
         get dx(): Tensor {
-          if (dx === undefined) dx = first === undefined ? g : first.dx
+          if (dx === undefined) {
+            let g = head.dx
+            for (let i = eagerFrom - 1; i >= 0; i--) g = back(i, g).dx
+            dx = g
+          }
           return dx
         },
       }

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest'
 import { relu, sigmoid } from '../../src/models/activations.ts'
 import { dense } from '../../src/models/dense.ts'
 import { gradCheck } from '../../src/models/gradcheck.ts'
+import type { AnyLayer } from '../../src/models/layer.ts'
 import { evalCtx } from '../../src/models/layer.ts'
+import { flatten } from '../../src/models/flatten.ts'
 import { sequential } from '../../src/models/sequential.ts'
 import { key } from '../../src/rng.ts'
 import { fromArray } from '../../src/tensor.ts'
@@ -86,15 +88,25 @@ describe('sequential', () => {
     expect(() => sequential(['a', dense(1)], ['a', dense(2)])).toThrow(/distinct child names, got a twice/)
   })
 
-  it('computes the first layer input gradient only when it is read', () => {
-    const net = sequential(dense(3), relu(), dense(2))
-    const init = net.init(key(0), [4])
+  it('computes input gradients of the leading layers only when dx is read', () => {
+    let calls = 0
+    const f = flatten()
+    const counting: AnyLayer = { ...f, vjp: (p, s, dy) => ((calls += 1), f.vjp(p, s as readonly number[], dy)) }
+    const net = sequential(counting, dense(3), relu(), dense(2))
+    const init = net.init(key(0), [2, 2, 1])
     if (E.isLeft(init)) throw init.left
     const p = castTree(init.right.params, 'float64')
-    const x = fromArray([2, 4], [1, 2, 3, 4, 5, 6, 7, 8], 'float64')
+    const x = fromArray([2, 2, 2, 1], [1, 2, 3, 4, 5, 6, 7, 8], 'float64')
     const { saved } = net.forward(p, x, evalCtx)
     const r = net.vjp(p, saved, fromArray([2, 2], [1, -1, 0.5, 2], 'float64'))
-    expect(r.dx.shape).toEqual([2, 4])
+    expect(Object.keys(r.dparams)).toEqual(['fc1', 'fc2'])
+    expect(calls).toBe(0)
+    expect(r.dx.shape).toEqual([2, 2, 2, 1])
+    expect(calls).toBe(1)
     expect(r.dx).toBe(r.dx)
+    expect(calls).toBe(1)
+    // A dy of the wrong shape still fails at once.
+    expect(() => net.vjp(p, saved, fromArray([2, 3], [1, 2, 3, 4, 5, 6], 'float64'))).toThrow(/fc2 \(dense\): expected dy of shape \[2, 2\]/)
   })
+
 })
