@@ -4,21 +4,46 @@
 
 import { GradstreamError } from './errors.ts'
 import type { Io } from './cli/train-command.ts'
+import { ONLINE_USAGE, onlineCommand } from './cli/online-command.ts'
 import { TRAIN_USAGE, trainCommand } from './cli/train-command.ts'
+import { FORK_USAGE, forkCommand } from './cli/fork-command.ts'
+import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
+import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
+import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { UsageError } from './cli/usage.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
 usage: gradstream <command> [flags]
   train      train a model of the zoo on MNIST digits or a CSV/NDJSON file
+  online     learn from a stream of CSV/NDJSON records (a file or stdin), predicting each first
+  resume     continue an interrupted run from its latest checkpoint
+  replay     recompute the snapshot of a run at any step
+  fork       branch a run at a step with changed hyperparameters
+  inspect    check a .safetensors file and list its tensors and metadata
   help       this text
 
-${TRAIN_USAGE}`
+${TRAIN_USAGE}
+
+${ONLINE_USAGE}
+
+${RESUME_USAGE}
+
+${REPLAY_USAGE}
+
+${FORK_USAGE}
+
+${INSPECT_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
 const COMMANDS: Record<string, Command> = {
   train: trainCommand,
+  online: onlineCommand,
+  resume: resumeCommand,
+  replay: replayCommand,
+  fork: forkCommand,
+  inspect: inspectCommand,
   help: async (_args, io) => void io.stdout.write(`${USAGE}\n`),
 }
 
@@ -45,6 +70,11 @@ export const main = async (argv: readonly string[], io: Io = { stdout: process.s
 
 /** Runs main on the process's arguments and sets the exit code (the bin and `npm start`). */
 export const run = (): void => {
+  // Output piped into a reader that stops early (| head): stop quietly, like other tools.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw e
+  })
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code

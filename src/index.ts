@@ -37,6 +37,10 @@ export { autoencoding, supervised } from './models/objective.ts'
 export type { AnyObjective, Batch, ModelSpec, Objective } from './models/objective.ts'
 export { encoderParams, tiedAutoencoder } from './models/autoencoder.ts'
 export * as rbm from './models/rbm.ts'
+export { BINARIZE, rbmFeatures, rbmMonitor, rbmObjective, sampleBinary, threshold, visibleData, visibleMean } from './models/rbm-objective.ts'
+export type { Binarize, RbmMonitor, RbmObjective, RbmObjectiveOptions, RbmSaved, RbmState } from './models/rbm-objective.ts'
+export { autoencoder, encode, withPretrainedFirstLayer } from './models/zoo/index.ts'
+export type { AutoencoderZooOptions, DenseInit, Recipe, ZooEntry, ZooName, ZooOptions } from './models/zoo/index.ts'
 export { cnn, cnn1, cnn2, lenet5, mlp, ZOO, ZOO_NAMES, zooEntry } from './models/zoo/index.ts'
 
 // Training as a stream (streams/)
@@ -49,9 +53,40 @@ export * from './streams/metrics.ts'
 export * from './streams/evaluate.ts'
 export * from './streams/early-stopping.ts'
 export * from './streams/progress.ts'
+export { diffSnapshots, forkOptimizer, forkRun, forkSnapshot, recordHistory, replayTo, runStart, snapshotBytes, trainRun, trainWithHistory } from './streams/history.ts'
+export type { ForkChanges, History, HistoryOptions, RunDefinition, TensorChange } from './streams/history.ts'
+// Online learning: pulled record sources, prequential evaluation, the fused batch-1 step
+export {
+  isIssueEvent, isSnapshotEvent, online, onlineIssues, onlineLearner, onlineSnapshots, prequential, ScoreMonoid, slidingWindow,
+} from './streams/online.ts'
+export type {
+  Learner, LearnerOptions, LearnOutcome, OnlineEvent, OnlineExample, OnlineItem, OnlineMetrics, OnlineOptions, OnlineSnapshotEvent,
+  OnlineSource, RejectedEvent, Score, SkippedEvent, SlidingWindow,
+} from './streams/online.ts'
+export { MAX_LINE_LENGTH, pulled, recordsFromLines, recordsFromObjects, recordsFromReadable, textLines } from './streams/record-source.ts'
+export type { LineItem, RecordFormat, RecordOptions, RecordStream } from './streams/record-source.ts'
+export { fusedPlan } from './streams/fused-sgd.ts'
+export type { FusedPlan, FusedStage } from './streams/fused-sgd.ts'
 
 // Data (io/)
 export { flattenImages, loadMnist } from './io/mnist.ts'
 export type { MnistSplit } from './io/mnist.ts'
 export { loadTabular } from './io/tabular.ts'
 export type { TabularData, TabularOptions } from './io/tabular.ts'
+export type { Example, Rejection, RejectReason } from './io/records.ts'
+export { decodePng, encodePng, writePng } from './io/png.ts'
+export type { GrayImage } from './io/png.ts'
+
+// Checkpoints (io/): safetensors, atomic writes
+export {
+  decodeSafetensors, decodeSafetensorsHeader, encodeSafetensors, loadSafetensors, MAX_HEADER_BYTES, parseJsonStrict,
+  readSafetensorsHeader, SAFETENSORS_DTYPES, saveSafetensors, SafetensorsError,
+} from './io/safetensors.ts'
+export type { SafetensorsDType, SafetensorsFile, SafetensorsHeader, SafetensorsInput, SafetensorsTensor, TensorData } from './io/safetensors.ts'
+export { isTempFile, writeFileAtomic } from './io/atomic-write.ts'
+export {
+  checkLayout, checkpointName, CheckpointError, decodeCheckpoint, encodeCheckpoint, LIBRARY_VERSION, listCheckpoints, loadCheckpoint,
+  saveCheckpoint,
+} from './io/checkpoint.ts'
+export { objectiveFromSpec, registerObjective } from './models/objective-spec.ts'
+export type { Checkpoint, CheckpointMeta } from './io/checkpoint.ts'

@@ -39,4 +39,38 @@ describe('examples', () => {
     expect(accs[1]).toBeGreaterThan(60)
     expect(out).toMatch(/done: step 64,/)
   })
+
+  it('time-travel jumps back to a replayed step, forks with a lower learning rate and compares the branches', () => {
+    const out = runExample('time-travel.ts', { EPOCHS: '2', TRAIN_SAMPLES: '640', EVERY: '5' })
+    expect(out).toMatch(/trained 20 steps; kept 5 snapshots/)
+    expect(out).toMatch(/loss at step 7: \d\.\d{4} \(replayed from step 5; the live run logged \d\.\d{4}: identical\)/)
+    expect(out).toMatch(/steps\s+original \(lr 0\.1\)\s+fork \(lr 0\.01\)/)
+    const rows = [...out.matchAll(/^(\d+)-(\d+)\s+(\d\.\d{4})\s+(\d\.\d{4})$/gm)]
+    expect(rows.length).toBe(13) // steps 8..20, one per row
+    expect(rows[0][3]).toBe(rows[0][4]) // step 8 trains from the same snapshot in both branches
+    expect(out).toMatch(/the branches end \d+\.\d{4} apart/)
+  })
+
+  it('online-mnist learns a digit stream prequentially and recovers after the labels drift', () => {
+    const out = runExample('online-mnist.ts', { ONLINE_MNIST_SAMPLES: '2000' })
+    const plain = Number(/no drift: prequential accuracy (\d\.\d{4}) over 2000 digits/.exec(out)?.[1])
+    expect(plain).toBeGreaterThan(0.6)
+    expect(plain).toBeLessThan(0.95)
+    const m = /before the drift (\d\.\d{3}), right after it (\d\.\d{3}), at the end (\d\.\d{3})/.exec(out)
+    const [before, after, end] = [Number(m?.[1]), Number(m?.[2]), Number(m?.[3])]
+    expect(after).toBeLessThan(before - 0.3) // the drift breaks the model...
+    expect(end).toBeGreaterThan(after + 0.3) // ...and it relearns
+    expect(out).toMatch(/1000 {2}\d\.\d{3} #+ {3}<- drift/)
+  })
+
+  it('features trains an RBM and an autoencoder, then softmax classifiers on their features and on pixels', () => {
+    const out = runExample('features.ts', { FEATURES_TRAIN: '100', FEATURES_EPOCHS: '3', FEATURES_PRETRAIN_EPOCHS: '6' })
+    expect(out).toMatch(/^1000 training digits, 2000 test digits$/m)
+    const recon = [...out.matchAll(/test reconstruction error (\d+\.\d\d)/g)].map((m) => Number(m[1]))
+    expect(recon.length).toBe(2)
+    expect(recon[0]).toBeLessThan(55) // the RBM, from about 66 for the bias-only model
+    expect(recon[1]).toBeLessThan(40) // the autoencoder
+    const acc = (what: string) => Number(new RegExp(`softmax on ${what} \\(\\d+\\), 3 epochs: test accuracy (\\d+\\.\\d\\d)%`).exec(out)?.[1])
+    for (const what of ['RBM hidden probabilities', 'autoencoder codes', 'raw pixels']) expect(acc(what)).toBeGreaterThan(60)
+  })
 })

@@ -3,10 +3,11 @@
 // directory that stores it can be resumed, replayed and forked.
 
 import { GradstreamError } from '../errors.ts'
-import { flattenImages, loadMnist } from '../io/mnist.ts'
+import { loadMnist } from '../io/mnist.ts'
 import { formatOf, loadTabular } from '../io/tabular.ts'
 import type { TabularFormat } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
+import { visibleMean } from '../models/rbm-objective.ts'
 import type { Optimizer, OptimizerSpec } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { ScheduleSpec } from '../models/schedule.ts'
@@ -38,6 +39,15 @@ export interface RunConfig {
   readonly seed: number
   /** Worker threads for data-parallel steps (results are identical for any count). */
   readonly threads?: number
+  /** RBM: Gibbs steps per update (CD-k, default 1) and persistent CD (default false). */
+  readonly cdK?: number
+  readonly persistent?: boolean
+  /** Autoencoder: masking-noise probability (denoising; default 0). */
+  readonly corruption?: number
+  /** Steps between checkpoints in the run directory (output only; results do not depend on it). */
+  readonly checkpointEvery?: number
+  /** Set on runs made by `gradstream fork`: the run directory and step they branched from. */
+  readonly parent?: { readonly dir: string; readonly step: number }
 }
 
 /** Everything a run needs, built from its config. */
@@ -78,11 +88,10 @@ export const loadData = (
 ): { train: Dataset; test: Dataset; classes: readonly string[]; rejected: PreparedRun['rejected'] } => {
   const entry = zooEntry(config.model)
   if (config.data === 'mnist') {
+    // Images stay [28, 28, 1] for every model (an MLP flattens them itself), so image
+    // augmentation applies to all of them.
     const m = loadMnist()
-    const classes = Array.from({ length: 10 }, (_, i) => String(i))
-    return entry.input === 'image'
-      ? { train: m.train, test: m.test, classes, rejected: [] }
-      : { train: flattenImages(m.train), test: flattenImages(m.test), classes, rejected: [] }
+    return { train: m.train, test: m.test, classes: Array.from({ length: 10 }, (_, i) => String(i)), rejected: [] }
   }
   if (entry.input === 'image')
     throw new GradstreamError(
@@ -100,7 +109,13 @@ export const prepareRun = (config: RunConfig): PreparedRun => {
   const entry = zooEntry(config.model)
   const inShape = train.x.shape.slice(1)
   const { layer, objective } = entry.build(
-    { hidden: config.hidden, activation: config.activation, classes: Math.max(2, train.classes ?? classes.length) },
+    {
+      hidden: config.hidden,
+      activation: config.activation,
+      classes: Math.max(2, train.classes ?? classes.length),
+      ...(config.model === 'rbm' ? { k: config.cdK, persistent: config.persistent, batch: config.batch, dataMean: visibleMean(train.x) } : {}),
+      ...(config.model === 'autoencoder' ? { corruption: config.corruption } : {}),
+    },
     inShape,
   )
   const source = arraySource(train, { batchSize: config.batch })

@@ -1,9 +1,17 @@
 // `gradstream train`: flags -> RunConfig -> a training stream with progress, per-epoch
 // evaluation, an ASCII loss chart, and optional run-directory output.
+//
+// A run directory (--out DIR) holds config.json (the RunConfig), metrics.ndjson (one line
+// per step: step, epoch, loss, lr, ...), epochs.ndjson (one line per finished epoch),
+// summary.json (at the end), and checkpoints/step-XXXXXXXX.safetensors every
+// --checkpoint-every steps and at the end. Before each checkpoint the metrics and epoch
+// lines are flushed, and the checkpoint records how many there were, so `gradstream
+// resume DIR` can cut both files back to exactly the checkpoint's step.
 
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import { lastValueFrom, tap } from 'rxjs'
+import { checkpointName, saveCheckpoint } from '../io/checkpoint.ts'
 import { countParams } from '../tree.ts'
 import type { ZooName } from '../models/zoo/index.ts'
 import { ZOO, ZOO_NAMES } from '../models/zoo/index.ts'
@@ -17,6 +25,9 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import { trainObjective } from '../streams/train.ts'
 import { asciiChart } from './chart.ts'
+import { epochReport } from './epoch-report.ts'
+import type { Monitor } from './epoch-report.ts'
+import { writePictures } from './pictures.ts'
 import { progressDisplay } from './progress-bar.ts'
 import type { PreparedRun, RunConfig } from './run-config.ts'
 import { prepareRun } from './run-config.ts'
@@ -26,9 +37,11 @@ export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|
        [--activation ${ACTIVATIONS.join('|')}] [--data mnist|FILE.csv|FILE.ndjson] [--label COL]
        [--epochs N] [--batch B] [--optimizer sgd|momentum|nesterov|adam] [--lr X] [--momentum M]
        [--weight-decay W] [--schedule constant|cosine|step|exponential] [--shift PIXELS]
-       [--seed S] [--out DIR] [--json]
+       [--seed S] [--out DIR [--checkpoint-every N]] [--json]
+       rbm: [--cd-k K] [--pcd]   autoencoder: [--corruption P]
 Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift) that
-reaches its accuracy target on the MNIST digits; flags override it.`
+reaches its accuracy target on the MNIST digits; flags override it. With --out, a
+checkpoint is written every N steps (default: once per epoch) and at the end.`
 
 const FLAGS = {
   model: { type: 'string' },
@@ -48,6 +61,10 @@ const FLAGS = {
   seed: { type: 'string' },
   threads: { type: 'string' },
   out: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  'cd-k': { type: 'string' },
+  pcd: { type: 'boolean' },
+  corruption: { type: 'string' },
   json: { type: 'boolean' },
 } as const
 
@@ -66,7 +83,8 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     model,
     hidden: listFlag('hidden', v.hidden),
     activation: choiceFlag('activation', v.activation, ACTIVATIONS),
-    data: typeof v.data === 'string' ? v.data : 'mnist',
+    // A file path is stored absolute, so resume, replay and fork work from any directory.
+    data: typeof v.data === 'string' && v.data !== 'mnist' ? resolvePath(v.data) : 'mnist',
     label: typeof v.label === 'string' ? v.label : undefined,
     format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
     epochs: intFlag('epochs', v.epochs) ?? recipe.epochs,
@@ -79,7 +97,15 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     shift: intFlag('shift', v.shift, 0) ?? recipe.shift,
     seed: intFlag('seed', v.seed, 0) ?? 0,
     threads: intFlag('threads', v.threads),
+    checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']),
+    cdK: intFlag('cd-k', v['cd-k']),
+    persistent: v.pcd === true ? true : undefined,
+    corruption: numFlag('corruption', v.corruption, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
   }
+  if ((config.cdK !== undefined || config.persistent) && model !== 'rbm') throw new UsageError('--cd-k and --pcd apply to --model rbm')
+  if (config.corruption !== undefined && model !== 'autoencoder') throw new UsageError('--corruption applies to --model autoencoder')
+  if (config.checkpointEvery !== undefined && typeof v.out !== 'string')
+    throw new UsageError('--checkpoint-every: checkpoints go to a run directory; give --out DIR too')
   if (config.data !== 'mnist' && config.label === undefined)
     throw new UsageError(`--label: expected the label column of ${config.data}`)
   if (config.shift > 0 && ZOO[model].input !== 'image' && config.data !== 'mnist')
@@ -92,6 +118,8 @@ export interface EpochRow {
   readonly trainLoss: number
   readonly testLoss: number
   readonly testAccuracy: number
+  /** Task-specific numbers of the epoch (RBM and autoencoder: reconstruction error, ...). */
+  readonly monitor?: Monitor
 }
 
 export interface TrainSummary {
@@ -116,8 +144,28 @@ export interface Io {
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`
 
-/** Runs a prepared training run to the end, printing as it goes. */
-export const runTraining = async (run: PreparedRun, flags: Omit<TrainFlags, 'config'>, io: Io): Promise<TrainSummary> => {
+/** Where a resumed (or forked) run picks up: written by `gradstream resume` / `fork`. */
+export interface ResumePoint {
+  /** The snapshot to continue from; undefined starts the run over. */
+  readonly initial?: Snapshot
+  /** Epoch rows already in epochs.ndjson, and the running train-loss mean of the unfinished epoch. */
+  readonly rows: readonly EpochRow[]
+  readonly epochLoss: Mean
+  /** Lines already in metrics.ndjson. */
+  readonly metricsLines: number
+}
+
+/** The metrics.ndjson line of a snapshot. */
+export const metricsLine = (s: Snapshot): string =>
+  `${JSON.stringify({ step: s.step, epoch: s.epoch, loss: s.metrics.loss, lr: s.lr, accuracy: s.metrics.accuracy, skipped: s.metrics.skipped })}\n`
+
+/** Runs a prepared training run to the end, printing as it goes (from `resume` when given). */
+export const runTraining = async (
+  run: PreparedRun,
+  flags: Omit<TrainFlags, 'config'>,
+  io: Io,
+  resume?: ResumePoint,
+): Promise<TrainSummary> => {
   const { config, objective, optimizer, source, test } = run
   const say = (line: string): void => void io.stdout.write(`${line}\n`)
   const display = progressDisplay(io.stdout, config.epochs)
@@ -133,19 +181,37 @@ export const runTraining = async (run: PreparedRun, flags: Omit<TrainFlags, 'con
     for (const r of run.rejected.slice(0, 10)) say(`  line ${r.line}: ${r.reason} (${r.detail})`)
     if (run.rejected.length > 10) say(`  ... and ${run.rejected.length - 10} more`)
   }
-  if (flags.out) {
+  if (flags.out && resume === undefined) {
     mkdirSync(flags.out, { recursive: true })
     writeFileSync(join(flags.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
     writeFileSync(join(flags.out, 'metrics.ndjson'), '')
+    writeFileSync(join(flags.out, 'epochs.ndjson'), '')
   }
-  const rows: EpochRow[] = []
-  let epochLoss: Mean = MeanMonoid.empty
+  const rows: EpochRow[] = [...(resume?.rows ?? [])]
+  const report = epochReport(objective, run.train, test)
+  let epochLoss: Mean = resume?.epochLoss ?? MeanMonoid.empty
   let pending: string[] = []
-  let last: Snapshot | undefined
+  let last: Snapshot | undefined = resume?.initial
+  let metricsLines = resume?.metricsLines ?? 0
   const t0 = performance.now()
   const flush = (): void => {
     if (flags.out && pending.length > 0) appendFileSync(join(flags.out, 'metrics.ndjson'), pending.join(''))
     pending = []
+  }
+  // Checkpoints (only with a run directory): every `every` steps and at the end.
+  const every = config.checkpointEvery ?? source.batchesPerEpoch ?? 1000
+  let savedStep = resume?.initial?.step ?? -1
+  const checkpoint = (s: Snapshot): void => {
+    if (!flags.out || s.step === savedStep) return
+    flush()
+    const dir = join(flags.out, 'checkpoints')
+    mkdirSync(dir, { recursive: true })
+    saveCheckpoint(join(dir, checkpointName(s.step)), s, {
+      model: objective.spec,
+      optimizer: optimizer.spec,
+      extra: { run_config: JSON.stringify(config), metrics_lines: String(metricsLines), epoch_rows: String(rows.length) },
+    })
+    savedStep = s.step
   }
   await lastValueFrom(
     trainObjective(objective, optimizer, {
@@ -153,33 +219,44 @@ export const runTraining = async (run: PreparedRun, flags: Omit<TrainFlags, 'con
       epochs: config.epochs,
       seed: config.seed,
       augment: config.shift > 0 ? [(k) => randomShift(config.shift, k)] : [],
+      initial: resume?.initial,
     }).pipe(
       progress((p) => display.update(p), { batchesPerEpoch: source.batchesPerEpoch }),
       tap((s) => {
         last = s
         if (Number.isFinite(s.metrics.loss)) epochLoss = MeanMonoid.concat(epochLoss, { sum: s.metrics.loss, count: 1 })
-        if (flags.out)
-          pending.push(
-            `${JSON.stringify({ step: s.step, epoch: s.epoch, loss: s.metrics.loss, lr: s.lr, accuracy: s.metrics.accuracy, skipped: s.metrics.skipped })}\n`,
-          )
+        if (flags.out) {
+          pending.push(metricsLine(s))
+          metricsLines++
+        }
       }),
       evaluateEvery(objective, test),
       tap((s) => {
         if (!s.evaluation) return
         display.clear()
-        const row = { epoch: s.epoch + 1, trainLoss: mean(epochLoss), testLoss: s.evaluation.loss, testAccuracy: s.evaluation.accuracy ?? NaN }
+        const described = report.describe(s, mean(epochLoss))
+        const row: EpochRow = {
+          epoch: s.epoch + 1,
+          trainLoss: mean(epochLoss),
+          testLoss: s.evaluation.loss,
+          testAccuracy: s.evaluation.accuracy ?? NaN,
+          ...(described.monitor ? { monitor: described.monitor } : {}),
+        }
         rows.push(row)
         epochLoss = MeanMonoid.empty
         flush()
-        say(
-          `epoch ${row.epoch}/${config.epochs}: train loss ${row.trainLoss.toFixed(4)}, test loss ${row.testLoss.toFixed(4)}, ` +
-            `test accuracy ${pct(row.testAccuracy)} (${((performance.now() - t0) / 1000).toFixed(1)}s)`,
-        )
+        if (flags.out) appendFileSync(join(flags.out, 'epochs.ndjson'), `${JSON.stringify(row)}\n`)
+        say(`epoch ${row.epoch}/${config.epochs}: ${described.text} (${((performance.now() - t0) / 1000).toFixed(1)}s)`)
+      }),
+      // After the epoch's evaluation, so a checkpoint at an epoch's end includes its row.
+      tap((s) => {
+        if (s.step % every === 0) checkpoint(s)
       }),
     ),
     { defaultValue: undefined },
   )
   flush()
+  if (last !== undefined) checkpoint(last)
   const seconds = (performance.now() - t0) / 1000
   const final = rows[rows.length - 1]
   say('')
@@ -203,7 +280,11 @@ export const runTraining = async (run: PreparedRun, flags: Omit<TrainFlags, 'con
     seed: config.seed,
     history: rows,
   }
-  say(`final test accuracy ${pct(summary.testAccuracy)} after ${summary.epochs} epochs (${summary.steps} steps, ${summary.seconds}s, ${summary.samplesPerSecond} samples/s)`)
+  if (flags.out && last !== undefined && objective.task === 'reconstruction') {
+    const pictures = writePictures(flags.out, objective, last.params, test)
+    say(`filters: ${pictures.filters}; reconstructions: ${pictures.reconstructions}`)
+  }
+  say(`final ${report.final(final)} after ${summary.epochs} epochs (${summary.steps} steps, ${summary.seconds}s, ${summary.samplesPerSecond} samples/s)`)
   if (flags.out) writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
   if (flags.json) say(JSON.stringify(summary))
   return summary

@@ -17,6 +17,8 @@ export type RejectReason =
   | 'missing label'
   | 'unknown class'
   | 'invalid label'
+  | 'too many classes'
+  | 'line too long'
 
 export interface Rejection {
   readonly line: number
@@ -93,14 +95,18 @@ export const checkColumnName = (name: string): void => {
   if (FORBIDDEN.has(name)) throw new GradstreamError(`column: expected an ordinary column name, got ${JSON.stringify(name)}`)
 }
 
+// Features are stored as float32: a double beyond float32's range (|v| > 3.4e38) would
+// become Infinity there, so it is as non-finite as Infinity itself.
+const finite32 = (v: number): boolean => Number.isFinite(Math.fround(v))
+
 const numeric = (raw: unknown): E.Either<RejectReason, number> => {
-  if (typeof raw === 'number') return Number.isFinite(raw) ? E.right(raw) : E.left('non-finite feature')
+  if (typeof raw === 'number') return finite32(raw) ? E.right(raw) : E.left('non-finite feature')
   if (typeof raw === 'string') {
     const t = raw.trim()
     if (t === '') return E.left('missing field')
     const v = Number(t)
     if (Number.isNaN(v) && !/^nan$/i.test(t)) return E.left('non-numeric feature')
-    return Number.isFinite(v) ? E.right(v) : E.left('non-finite feature')
+    return finite32(v) ? E.right(v) : E.left('non-finite feature')
   }
   if (raw === undefined || raw === null) return E.left('missing field')
   return E.left('non-numeric feature')

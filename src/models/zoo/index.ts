@@ -11,17 +11,23 @@ import type { OptimizerSpec } from '../optimizers.ts'
 import type { Sequential } from '../sequential.ts'
 import { cnn } from './cnn.ts'
 import { cnn1, cnn2 } from './cnn-notes.ts'
+import { autoencoder } from './autoencoder.ts'
 import { lenet5 } from './lenet5.ts'
 import type { Activation } from './mlp.ts'
 import { mlp } from './mlp.ts'
+import { rbm } from './rbm.ts'
 
 export { cnn } from './cnn.ts'
 export { cnn1, cnn2 } from './cnn-notes.ts'
 export { lenet5 } from './lenet5.ts'
 export { activation, mlp } from './mlp.ts'
+export { autoencoder, encode, withPretrainedFirstLayer } from './autoencoder.ts'
+export type { AutoencoderZooOptions, DenseInit } from './autoencoder.ts'
+export { rbm } from './rbm.ts'
+export type { RbmZooOptions } from './rbm.ts'
 
-export type ZooName = 'cnn' | 'lenet5' | 'mlp' | 'cnn1' | 'cnn2'
-export const ZOO_NAMES: readonly ZooName[] = ['cnn', 'lenet5', 'mlp', 'cnn1', 'cnn2']
+export type ZooName = 'cnn' | 'lenet5' | 'mlp' | 'cnn1' | 'cnn2' | 'rbm' | 'autoencoder'
+export const ZOO_NAMES: readonly ZooName[] = ['cnn', 'lenet5', 'mlp', 'cnn1', 'cnn2', 'rbm', 'autoencoder']
 
 export type ScheduleName = 'constant' | 'cosine' | 'step' | 'exponential'
 
@@ -42,6 +48,14 @@ export interface ZooOptions {
   readonly hidden?: readonly number[]
   readonly activation?: Activation
   readonly classes?: number
+  /** RBM: Gibbs steps per update (CD-k), persistent CD, and the batch size (= chains). */
+  readonly k?: number
+  readonly persistent?: boolean
+  readonly batch?: number
+  /** RBM: mean pixel of the training data (visible-bias init). */
+  readonly dataMean?: ArrayLike<number>
+  /** Autoencoder: masking-noise probability (denoising). */
+  readonly corruption?: number
 }
 
 /** A built model: what training runs (the objective) and, for networks, the layer. */
@@ -97,6 +111,20 @@ export const ZOO: { readonly [name in ZooName]: ZooEntry } = {
     input: 'image',
     recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0 },
     description: 'I-C1-MP1-C2-MP2-FC1-O of convnet-notes: conv5x5x8-act-pool-conv5x5x16-act-pool-dense10',
+  },
+  rbm: {
+    build: (o, inShape) => ({
+      objective: rbm({ hidden: o.hidden?.[0], k: o.k, persistent: o.persistent, batch: o.batch, dataMean: o.dataMean }, inShape),
+    }),
+    input: 'vector',
+    recipe: { epochs: 10, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, weightDecay: 0.0002, schedule: 'cosine', shift: 0 },
+    description: 'Bernoulli-Bernoulli RBM, 784-128, CD-1 on stochastically binarised digits (deep-learning-lecture-notes eqs 35-44)',
+  },
+  autoencoder: {
+    build: (o, inShape) => ({ objective: autoencoder({ hidden: o.hidden?.[0], corruption: o.corruption }, inShape) }),
+    input: 'vector',
+    recipe: { epochs: 10, batch: 32, optimizer: 'momentum', lr: 0.3, momentum: 0.9, schedule: 'cosine', shift: 0 },
+    description: 'tied-weight sigmoid autoencoder, 784-64-784, Euclidean loss (deep-learning-lecture-notes eqs 55-60)',
   },
 }
 

@@ -1,0 +1,61 @@
+// gradstream's side of the bench: the W2-W5 models built to WORKLOADS.md's rules, their
+// initial parameters (which TF.js copies), test accuracy, and the thread setting.
+
+import * as E from 'fp-ts/lib/Either.js'
+import type { AnyObjective, Dataset, Params, Sequential, Snapshot, TrainConfig } from '../src/index.ts'
+import { argmaxRows, cnn, initialSnapshot, key, mlp, sgd, softmaxCrossEntropy, supervised } from '../src/index.ts'
+import { accuracyOf, RUN_SEED } from './data.ts'
+
+export const IMAGE: readonly number[] = [28, 28, 1]
+
+/** W2: 784-256-128-10 ReLU. mlp() defaults to He init for ReLU; WORKLOADS.md says Glorot. */
+export const w2Model = (): Sequential => mlp({ hidden: [256, 128], init: 'glorot' })
+/** W3/W5: the 4-layer CNN (35,474 parameters; Glorot is conv2d's and dense's default). */
+export const w3Model = (): Sequential => cnn()
+/** W4: 784-64-10 ReLU, Glorot. */
+export const w4Model = (hidden: number): Sequential => mlp({ hidden: [hidden], init: 'glorot' })
+
+export const objectiveOf = (model: Sequential): AnyObjective =>
+  supervised(model, softmaxCrossEntropy(), IMAGE) as AnyObjective
+
+/**
+ * The step-0 snapshot train() starts from with seed RUN_SEED: its params are the ones
+ * TF.js copies, so every system starts from the same weights.
+ */
+export const initialState = (model: Sequential, lr: number): Snapshot => {
+  const s = initialSnapshot(objectiveOf(model), sgd(lr), key(RUN_SEED))
+  if (E.isLeft(s)) throw new Error(`bench: model init failed: ${s.left.message}`)
+  return s.right
+}
+
+export const initialParams = (model: Sequential): Params => initialState(model, 0.1).params
+
+/** Test-set accuracy with the objective's evaluation-mode predict (never timed). */
+export const gsAccuracy = (objective: AnyObjective, params: Params, test: Dataset & { readonly labels: Int32Array }, chunk = 500): number => {
+  const N = test.x.shape[0]
+  const S = test.x.data.length / N
+  const pred = new Int32Array(N)
+  for (let i = 0; i < N; i += chunk) {
+    const B = Math.min(chunk, N - i)
+    const x = { shape: [B, ...test.x.shape.slice(1)], data: test.x.data.subarray(i * S, (i + B) * S) }
+    pred.set(argmaxRows(objective.predict(params, x)), i)
+  }
+  return accuracyOf(pred, test.labels)
+}
+
+// ---- threads -----------------------------------------------------------------------
+//
+// The "gradstream Nt" column. gradstream trains on one thread today; when TrainConfig
+// gains worker parallelism, set TRAINING_THREADS_SUPPORTED and pass `threads` through in
+// withThreads: every training workload already routes its config through it.
+
+export const TRAINING_THREADS_SUPPORTED = false
+
+export class UnsupportedError extends Error {}
+
+export const withThreads = (config: TrainConfig, threads: number): TrainConfig => {
+  if (threads === 1) return config
+  if (!TRAINING_THREADS_SUPPORTED)
+    throw new UnsupportedError(`gradstream has no worker parallelism yet (asked for ${threads} threads)`)
+  return { ...config, threads } as TrainConfig
+}

@@ -1,0 +1,55 @@
+// How much each workload runs: the full settings follow WORKLOADS.md exactly; --quick
+// shrinks every count for a smoke run (and the output says so).
+
+export interface Settings {
+  readonly quick: boolean
+  readonly w1: { readonly sizes: readonly number[]; readonly warmup: number; readonly repeats: number; readonly minBatchMs: number }
+  readonly w2: {
+    readonly batch: number
+    readonly lr: number
+    readonly epochs: number
+    /** Samples per epoch (8,000: 125 steps of 64). */
+    readonly samples: number
+    /** Steps of a throwaway run before timing (JIT warm-up). */
+    readonly warmupSteps: number
+  }
+  readonly w3: {
+    readonly batch: number
+    readonly lr: number
+    readonly epochs: number
+    readonly samples: number
+    readonly warmupSteps: number
+    /** TF.js cpu trains at ~24 samples/s: it is timed on this many samples, one pass. */
+    readonly tfjsCpuSamples: number
+    /** Epochs of the interleaved pipeline-vs-bare-loop run (pipeline-overhead figure). */
+    readonly overheadEpochs: number
+  }
+  readonly w4: {
+    readonly hidden: number
+    readonly lr: number
+    readonly warmup: number
+    readonly timed: number
+    readonly repeats: number
+    /** Length of the prequential stream (the whole training set). */
+    readonly prequentialSamples: number
+  }
+  readonly w5: { readonly warmup: number; readonly samples: number }
+}
+
+export const FULL: Settings = {
+  quick: false,
+  w1: { sizes: [128, 256, 512], warmup: 3, repeats: 7, minBatchMs: 50 },
+  w2: { batch: 64, lr: 0.1, epochs: 3, samples: 8000, warmupSteps: 5 },
+  w3: { batch: 32, lr: 0.05, epochs: 3, samples: 8000, warmupSteps: 5, tfjsCpuSamples: 960, overheadEpochs: 1 },
+  w4: { hidden: 64, lr: 0.01, warmup: 100, timed: 2000, repeats: 5, prequentialSamples: 8000 },
+  w5: { warmup: 100, samples: 1000 },
+}
+
+export const QUICK: Settings = {
+  quick: true,
+  w1: { sizes: [128, 256, 512], warmup: 1, repeats: 3, minBatchMs: 10 },
+  w2: { batch: 64, lr: 0.1, epochs: 2, samples: 640, warmupSteps: 2 },
+  w3: { batch: 32, lr: 0.05, epochs: 2, samples: 320, warmupSteps: 2, tfjsCpuSamples: 64, overheadEpochs: 1 },
+  w4: { hidden: 64, lr: 0.01, warmup: 20, timed: 200, repeats: 2, prequentialSamples: 400 },
+  w5: { warmup: 20, samples: 100 },
+}

@@ -1,0 +1,153 @@
+// Epoch-timed training (W2, W3) for each system: samples/s per epoch, test accuracy
+// after chosen epochs, and (gradstream) memory after chosen epochs. Every system starts
+// from gradstream's initial weights for seed RUN_SEED, visits the same fixed order every
+// epoch, and is warmed up on a throwaway copy of the model first, so the timed run's
+// accuracy is that of exactly `epochs` epochs.
+
+import { lastValueFrom, take, tap } from 'rxjs'
+import type { Dataset, Params, Sequential } from '../../src/index.ts'
+import { arraySource, key, sgd, softmaxCrossEntropy, train } from '../../src/index.ts'
+import { now, secondsSince } from '../clock.ts'
+import { gatherRows, oneHotRows, PIXELS, RUN_SEED } from '../data.ts'
+import { gsAccuracy, initialParams, objectiveOf, withThreads } from '../gradstream.ts'
+import type { MemorySample } from '../memory.ts'
+import { sampleMemory } from '../memory.ts'
+import type { Cell } from '../report.ts'
+import { measured, missing } from '../report.ts'
+import { single, summarize } from '../stats.ts'
+import type { TfBackend } from '../tfjs.ts'
+import { tf, useBackend } from '../tfjs.ts'
+import type { TfNet } from '../tfjs-nets.ts'
+import { tfAccuracy, tfTrainStep } from '../tfjs-nets.ts'
+import type { Attempt } from './context.ts'
+
+type Labelled = Dataset & { readonly labels: Int32Array }
+
+export interface EpochPlan {
+  readonly model: () => Sequential
+  readonly lr: number
+  readonly batch: number
+  readonly epochs: number
+  /** Training samples in visiting order (a data set and its fixed order). */
+  readonly train: Dataset
+  readonly order: Int32Array
+  readonly test: Labelled
+  /** 1-based epochs after which to measure test accuracy (untimed). */
+  readonly accuracyAfter: readonly number[]
+  readonly warmupSteps: number
+}
+
+export interface EpochRun {
+  /** Training samples/s of each epoch. */
+  readonly rates: readonly number[]
+  /** Test accuracy after epoch e (1-based key). */
+  readonly accuracy: ReadonlyMap<number, number>
+  /** Memory after epoch e (1-based key), gradstream only. */
+  readonly memory: ReadonlyMap<number, MemorySample>
+  /** Final parameters, flat (to compare runs bit for bit). */
+  readonly finalFlat?: Float32Array
+}
+
+/**
+ * gradstream through the real pipeline: train(model, loss, sgd, { data: arraySource(...,
+ * { order }) }), timed from the snapshot stream's endOfEpoch flags. Evaluation and
+ * memory sampling happen between epochs, outside the timed spans.
+ */
+export const gradstreamEpochs = async (plan: EpochPlan, threads: number, memoryAfter: readonly number[] = []): Promise<EpochRun> => {
+  const data = arraySource(plan.train, { batchSize: plan.batch, order: plan.order })
+  const config = (epochs: number) => withThreads({ data, epochs, key: key(RUN_SEED) }, threads)
+  // Warm-up: a throwaway run of a few steps (JIT, scratch buffers).
+  await lastValueFrom(train(plan.model(), softmaxCrossEntropy(), sgd(plan.lr), config(1)).pipe(take(plan.warmupSteps)))
+
+  const model = plan.model()
+  const objective = objectiveOf(model)
+  const samples = plan.train.x.shape[0]
+  const rates: number[] = []
+  const accuracy = new Map<number, number>()
+  const memory = new Map<number, MemorySample>()
+  let t0 = now()
+  const last = await lastValueFrom(
+    train(model, softmaxCrossEntropy(), sgd(plan.lr), config(plan.epochs)).pipe(
+      tap((s) => {
+        if (!s.endOfEpoch) return
+        rates.push(samples / secondsSince(t0))
+        const e = s.epoch + 1
+        if (plan.accuracyAfter.includes(e)) accuracy.set(e, gsAccuracy(objective, s.params, plan.test))
+        if (memoryAfter.includes(e)) memory.set(e, sampleMemory())
+        t0 = now()
+      }),
+    ),
+  )
+  return { rates, accuracy, memory, finalFlat: last.flat }
+}
+
+/** One epoch of TF.js SGD steps over the plan's order; returns samples/s. */
+const tfjsEpoch = (net: TfNet, opt: tf.Optimizer, plan: EpochPlan, steps: number): number => {
+  const { batch: B, order } = plan
+  const x = plan.train.x.data
+  const labels = plan.train.labels
+  if (!labels) throw new Error('TF.js training: expected labelled data')
+  const t0 = now()
+  let samples = 0
+  for (let p = 0; p < steps; p++) {
+    const idx = order.subarray(p * B, Math.min(order.length, (p + 1) * B))
+    // Wrapping the batch (gather + one-hot + tensor) is part of the timed step.
+    tfTrainStep(net, opt, gatherRows(x, idx, PIXELS), oneHotRows(labels, idx), idx.length)
+    samples += idx.length
+  }
+  return samples / secondsSince(t0)
+}
+
+/**
+ * TF.js on `backend`, same weights, order and hyperparameters. `samples` limits the
+ * epoch to the first samples of the order (TF.js cpu on W3 runs ~24 samples/s).
+ * Throws if the backend cannot train the net (e.g. a missing gradient kernel).
+ */
+export const tfjsEpochs = async (
+  backend: TfBackend,
+  plan: EpochPlan,
+  makeNet: (params: Params) => TfNet,
+  samples: number = plan.order.length,
+): Promise<EpochRun> => {
+  const status = await useBackend(backend)
+  if (!status.ok) throw new Error(status.reason)
+  const params = initialParams(plan.model())
+  const steps = Math.ceil(samples / plan.batch)
+  const before = tf.memory().numTensors
+  // Warm-up on a throwaway copy; also where a missing kernel shows up.
+  const scratch = makeNet(params)
+  const scratchOpt = tf.train.sgd(plan.lr)
+  try {
+    tfjsEpoch(scratch, scratchOpt, plan, Math.min(plan.warmupSteps, steps))
+  } finally {
+    scratch.dispose()
+    scratchOpt.dispose()
+  }
+  const net = makeNet(params)
+  const opt = tf.train.sgd(plan.lr)
+  const rates: number[] = []
+  const accuracy = new Map<number, number>()
+  try {
+    for (let e = 1; e <= plan.epochs; e++) {
+      rates.push(tfjsEpoch(net, opt, plan, steps))
+      if (plan.accuracyAfter.includes(e)) accuracy.set(e, tfAccuracy(net, plan.test))
+    }
+  } finally {
+    net.dispose()
+    opt.dispose()
+  }
+  const leaked = tf.memory().numTensors - before
+  if (leaked > 0) throw new Error(`TF.js ${backend}: ${leaked} tensors leaked by the training loop (bench bug)`)
+  return { rates, accuracy, memory: new Map() }
+}
+
+/** The samples/s cell of a run: median [min-max] over its epochs. */
+export const speedCell = (r: Attempt<EpochRun>, note?: string): Cell =>
+  r.ok ? measured(summarize(r.value.rates), note) : missing(r.reason)
+
+/** The test-accuracy cell after epoch e (1-based). */
+export const accuracyCell = (r: Attempt<EpochRun>, e: number, whyNot?: string): Cell => {
+  if (!r.ok) return missing(r.reason)
+  const a = r.value.accuracy.get(e)
+  return a === undefined ? missing(whyNot ?? `not measured after epoch ${e}`) : measured(single(a))
+}

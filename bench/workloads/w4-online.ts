@@ -1,0 +1,109 @@
+// W4: online learning, MLP 784-64-10 ReLU, batch 1, SGD lr 0.01, one update per sample
+// in the fixed order. Updates/s: fresh model, 100 warm-up updates, then 2,000 timed;
+// 5 repeats with fresh models. Prequential accuracy over the whole 8,000-sample stream:
+// each sample is predicted (separate forward + argmax) before the model learns from it.
+
+import { gatherRows, oneHotRows, PIXELS } from '../data.ts'
+import { initialParams, w4Model } from '../gradstream.ts'
+import { gradstreamOnline } from '../gradstream-online.ts'
+import { now } from '../clock.ts'
+import { REFERENCE } from '../reference.ts'
+import type { Cell } from '../report.ts'
+import { measured, missing, perSystem } from '../report.ts'
+import { single, summarize } from '../stats.ts'
+import type { TfBackend } from '../tfjs.ts'
+import { tf, useBackend } from '../tfjs.ts'
+import { tfMlp, tfPredict, tfTrainStep } from '../tfjs-nets.ts'
+import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
+import { attempt } from './context.ts'
+
+interface OnlineFigures {
+  /** Updates/s of each repeat. */
+  readonly rates: number[]
+  readonly prequentialAccuracy: number
+}
+
+const gradstreamW4 = async (ctx: WorkloadContext): Promise<OnlineFigures> => {
+  const s = ctx.settings.w4
+  const base = { train: ctx.data.train, order: ctx.data.order, hidden: s.hidden, lr: s.lr }
+  const rates: number[] = []
+  for (let r = 0; r < s.repeats; r++) {
+    const res = await gradstreamOnline({ ...base, updates: s.warmup + s.timed, warmup: s.warmup, prequential: false })
+    rates.push(res.timedUpdates / res.seconds)
+  }
+  const p = await gradstreamOnline({ ...base, updates: s.prequentialSamples, warmup: 0, prequential: true })
+  return { rates, prequentialAccuracy: p.correct / p.predicted }
+}
+
+const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext): Promise<OnlineFigures> => {
+  const status = await useBackend(backend)
+  if (!status.ok) throw new Error(status.reason)
+  const s = ctx.settings.w4
+  const { train, order } = ctx.data
+  const params = initialParams(w4Model(s.hidden))
+  const before = tf.memory().numTensors
+  // One sample, wrapped as the batch of one the step consumes (timed with the step).
+  const sample = (i: number): [Float32Array, Float32Array] => {
+    const idx = order.subarray(i, i + 1)
+    return [gatherRows(train.x.data, idx, PIXELS), oneHotRows(train.labels, idx)]
+  }
+  const rates: number[] = []
+  for (let r = 0; r < s.repeats; r++) {
+    const net = tfMlp(params)
+    const opt = tf.train.sgd(s.lr)
+    try {
+      for (let i = 0; i < s.warmup; i++) tfTrainStep(net, opt, ...sample(i), 1)
+      const t0 = now()
+      for (let i = s.warmup; i < s.warmup + s.timed; i++) tfTrainStep(net, opt, ...sample(i), 1)
+      rates.push(s.timed / ((now() - t0) / 1000))
+    } finally {
+      net.dispose()
+      opt.dispose()
+    }
+  }
+  const net = tfMlp(params)
+  const opt = tf.train.sgd(s.lr)
+  let correct = 0
+  try {
+    for (let i = 0; i < s.prequentialSamples; i++) {
+      const [x, y] = sample(i)
+      if (tfPredict(net, x, 1)[0] === train.labels[order[i]]) correct++
+      tfTrainStep(net, opt, x, y, 1)
+    }
+  } finally {
+    net.dispose()
+    opt.dispose()
+  }
+  const leaked = tf.memory().numTensors - before
+  if (leaked > 0) throw new Error(`TF.js ${backend}: ${leaked} tensors leaked by the online loop (bench bug)`)
+  return { rates, prequentialAccuracy: correct / s.prequentialSamples }
+}
+
+const rateCell = (r: Attempt<OnlineFigures>): Cell => (r.ok ? measured(summarize(r.value.rates)) : missing(r.reason))
+const accCell = (r: Attempt<OnlineFigures>): Cell => (r.ok ? measured(single(r.value.prequentialAccuracy)) : missing(r.reason))
+
+export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
+  const s = ctx.settings.w4
+  ctx.log('W4: gradstream')
+  const gs = await attempt(() => gradstreamW4(ctx))
+  ctx.log('W4: TF.js cpu')
+  const cpu = await attempt(() => tfjsW4('cpu', ctx))
+  ctx.log('W4: TF.js wasm')
+  const wasm = await attempt(() => tfjsW4('wasm', ctx))
+  const none: Attempt<OnlineFigures> = { ok: false, reason: 'n/a: batch-1 updates are sequential; no thread parallelism to use' }
+  const runs = { gradstream: gs, gradstreamThreads: none, tfjsCpu: cpu, tfjsWasm: wasm }
+  return {
+    id: 'W4',
+    title: `online MLP 784-${s.hidden}-10 ReLU, batch 1, SGD lr ${s.lr}`,
+    rows: [
+      { key: 'updatesPerSec', label: 'updates/s', unit: 'updates/s', better: 'higher', cells: perSystem(runs, rateCell), reference: REFERENCE.w4Speed },
+      { key: 'prequentialAcc', label: `prequential acc (${s.prequentialSamples} samples)`, unit: 'acc', better: 'none', cells: perSystem(runs, accCell), reference: REFERENCE.w4Acc },
+    ],
+    details: [],
+    notes: [
+      `updates/s: fresh model, ${s.warmup} warm-up updates, ${s.timed} timed; median [min-max] of ${s.repeats} repeats with fresh models`,
+      'prequential: predict each sample with a separate forward + argmax, then learn from it, over the stream in the fixed order',
+      'gradstream: the training stream at batch size 1 (bench/gradstream-online.ts; switch to streams/online.ts when it lands)',
+    ],
+  }
+}

@@ -1,0 +1,110 @@
+// W5: inference latency of the W3 net at batch 1: forward + softmax on test samples
+// 0..999, each timed alone after 100 warm-up inferences; the 10 probabilities are read
+// out as plain numbers inside the timed span. Figure: median and p90 microseconds.
+// All systems use the same (initial, Glorot) weights; the bench also checks that their
+// probabilities agree, so a fast wrong answer cannot pass unnoticed.
+
+import type { Tensor } from '../../src/index.ts'
+import { evalCtx, softmax } from '../../src/index.ts'
+import { now } from '../clock.ts'
+import { PIXELS } from '../data.ts'
+import { initialParams, w3Model } from '../gradstream.ts'
+import { REFERENCE } from '../reference.ts'
+import type { Cell, Detail } from '../report.ts'
+import { measured, missing, perSystem } from '../report.ts'
+import { single, summarize } from '../stats.ts'
+import type { TfBackend } from '../tfjs.ts'
+import { tf, useBackend } from '../tfjs.ts'
+import { tfCnn, tfProbabilities } from '../tfjs-nets.ts'
+import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
+import { attempt } from './context.ts'
+
+interface Latencies {
+  /** Microseconds of each timed inference. */
+  readonly micros: number[]
+  /** Probabilities of test sample 0 (to compare systems). */
+  readonly first: number[]
+}
+
+/** Times infer(i) for warm-ups, then for each sample alone. */
+const timeEach = (infer: (i: number) => number[], ctx: WorkloadContext): Latencies => {
+  const { warmup, samples } = ctx.settings.w5
+  const N = ctx.data.test.x.shape[0]
+  for (let i = 0; i < warmup; i++) infer(i % N)
+  const micros: number[] = []
+  let sink = 0
+  for (let i = 0; i < samples; i++) {
+    const t0 = now()
+    const p = infer(i)
+    micros.push((now() - t0) * 1000)
+    sink += p[0]
+  }
+  if (!Number.isFinite(sink)) throw new Error('W5: non-finite probabilities')
+  return { micros, first: infer(0) }
+}
+
+const sampleOf = (ctx: WorkloadContext, i: number): Float32Array => ctx.data.test.x.data.subarray(i * PIXELS, (i + 1) * PIXELS) as Float32Array
+
+const gradstreamW5 = (ctx: WorkloadContext): Latencies => {
+  const model = w3Model()
+  const params = initialParams(model)
+  const sm = softmax()
+  return timeEach((i) => {
+    // Wrap the sample as a [1, 28, 28, 1] tensor (a copy, like the TF.js side makes).
+    const x: Tensor = { shape: [1, 28, 28, 1], data: sampleOf(ctx, i).slice() }
+    const logits = model.forward(params, x, evalCtx).y
+    return Array.from(sm.forward({}, logits, evalCtx).y.data)
+  }, ctx)
+}
+
+const tfjsW5 = async (backend: TfBackend, ctx: WorkloadContext): Promise<Latencies> => {
+  const status = await useBackend(backend)
+  if (!status.ok) throw new Error(status.reason)
+  const net = tfCnn(initialParams(w3Model()))
+  try {
+    return timeEach((i) => tfProbabilities(net, sampleOf(ctx, i)), ctx)
+  } finally {
+    net.dispose()
+  }
+}
+
+const maxAbsDiff = (a: readonly number[], b: readonly number[]): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0)
+
+export const w5Latency = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
+  const s = ctx.settings.w5
+  ctx.log('W5: gradstream')
+  const gs = await attempt(() => gradstreamW5(ctx))
+  ctx.log('W5: TF.js cpu')
+  const cpu = await attempt(() => tfjsW5('cpu', ctx))
+  ctx.log('W5: TF.js wasm')
+  const wasm = await attempt(() => tfjsW5('wasm', ctx))
+  const none: Attempt<Latencies> = { ok: false, reason: 'n/a: one batch-1 inference; no thread parallelism to use' }
+  const runs = { gradstream: gs, gradstreamThreads: none, tfjsCpu: cpu, tfjsWasm: wasm }
+  const cell = (pick: 'median' | 'p90') => (r: Attempt<Latencies>): Cell => {
+    if (!r.ok) return missing(r.reason)
+    const sum = summarize(r.value.micros)
+    // The p90 row shows the one figure; the median row carries min-max (and p90 in JSON).
+    return measured(pick === 'median' ? sum : single(sum.p90))
+  }
+  const details: Detail[] = []
+  for (const [name, r] of [['TF.js cpu', cpu], ['TF.js wasm', wasm]] as const)
+    if (gs.ok && r.ok)
+      details.push({
+        key: `maxAbsDiffVs${name === 'TF.js cpu' ? 'TfjsCpu' : 'TfjsWasm'}`,
+        label: `max |p_gradstream - p_${name}| on test sample 0`,
+        value: maxAbsDiff(gs.value.first, r.value.first),
+      })
+  return {
+    id: 'W5',
+    title: 'inference latency, W3 net, batch 1 (forward + softmax, probabilities read out)',
+    rows: [
+      { key: 'medianMicros', label: 'median latency', unit: 'us', better: 'lower', cells: perSystem(runs, cell('median')), reference: REFERENCE.w5Median },
+      { key: 'p90Micros', label: 'p90 latency', unit: 'us', better: 'lower', cells: perSystem(runs, cell('p90')) },
+    ],
+    details,
+    notes: [
+      `test samples 0..${s.samples - 1}, each timed alone after ${s.warmup} warm-ups; min-max over the samples`,
+      'latency rows: lower is better, so gs/TF.js < 1 means gradstream is faster',
+    ],
+  }
+}

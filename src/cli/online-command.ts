@@ -1,0 +1,311 @@
+// `gradstream online`: learn from a stream of NDJSON or CSV records (a file or stdin),
+// predicting each example before learning from it (prequential evaluation). Prints a
+// progress line every N examples and a summary at the end; bad records are counted by
+// reason (the first few are listed on stderr) and never reach the model.
+
+import { createReadStream, mkdirSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import * as E from 'fp-ts/lib/Either.js'
+import { lastValueFrom, tap } from 'rxjs'
+import { GradstreamError } from '../errors.ts'
+import { checkpointName, saveCheckpoint } from '../io/checkpoint.ts'
+import { formatOf } from '../io/tabular.ts'
+import type { Optimizer } from '../models/optimizers.ts'
+import { optimizerFromSpec } from '../models/optimizers.ts'
+import type { ZooName } from '../models/zoo/index.ts'
+import { ZOO_NAMES, zooEntry } from '../models/zoo/index.ts'
+import { ACTIVATIONS } from '../models/zoo/mlp.ts'
+import type { OnlineEvent, OnlineMetrics } from '../streams/online.ts'
+import { online, onlineLearner } from '../streams/online.ts'
+import type { RecordFormat } from '../streams/record-source.ts'
+import { recordsFromReadable } from '../streams/record-source.ts'
+import type { Snapshot } from '../streams/snapshot.ts'
+import { hashParams } from '../streams/snapshot.ts'
+import { countParams } from '../tree.ts'
+import type { Io } from './train-command.ts'
+import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
+
+export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE] [--format csv|ndjson] [--features a,b,c]
+       [--classes a,b,c | --num-classes N] [--model mlp] [--hidden 64] [--activation ${ACTIVATIONS.join('|')}]
+       [--optimizer sgd|momentum|nesterov|adam] [--lr 0.01] [--momentum M] [--weight-decay W]
+       [--batch 1] [--window 500] [--report-every 1000] [--seed S] [--json]
+       [--checkpoint-dir DIR [--checkpoint-every 10000]]
+Reads NDJSON or CSV records (a header row names the columns) from FILE or stdin, predicts
+each example, then learns from it. Labels are class names (in order of first appearance,
+or the --classes list) or integer class indices; the model has --num-classes outputs
+(default 10) unless --classes is given. Features are every numeric column of the first
+usable record but the label, unless named with --features (safer for dirty data). Image
+models (cnn, lenet5, ...) need 784 features. A progress line every --report-every examples.
+With --checkpoint-dir, a checkpoint (safetensors) is written every --checkpoint-every examples.`
+
+const FLAGS = {
+  label: { type: 'string' },
+  input: { type: 'string' },
+  format: { type: 'string' },
+  features: { type: 'string' },
+  classes: { type: 'string' },
+  'num-classes': { type: 'string' },
+  model: { type: 'string' },
+  hidden: { type: 'string' },
+  activation: { type: 'string' },
+  optimizer: { type: 'string' },
+  lr: { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  batch: { type: 'string' },
+  window: { type: 'string' },
+  'report-every': { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'boolean' },
+  'checkpoint-dir': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+} as const
+
+export interface OnlineFlags {
+  readonly label: string
+  /** A file, or undefined / '-' for stdin. */
+  readonly input?: string
+  readonly format?: RecordFormat
+  readonly features?: readonly string[]
+  readonly classes?: readonly string[]
+  readonly numClasses: number
+  readonly model: ZooName
+  readonly hidden?: readonly number[]
+  readonly activation?: (typeof ACTIVATIONS)[number]
+  readonly optimizer: 'sgd' | 'momentum' | 'nesterov' | 'adam'
+  readonly lr: number
+  readonly momentum?: number
+  readonly weightDecay?: number
+  readonly batch: number
+  readonly window: number
+  readonly reportEvery: number
+  readonly seed: number
+  readonly json: boolean
+  readonly checkpointDir?: string
+  readonly checkpointEvery: number
+}
+
+const names = (flag: string, v: string | boolean | undefined): string[] | undefined => {
+  if (v === undefined) return undefined
+  const parts = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : []
+  if (parts.length === 0 || parts.some((p) => p === ''))
+    throw new UsageError(`--${flag}: expected comma-separated names like a,b,c, got ${JSON.stringify(v)}`)
+  return parts
+}
+
+export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
+  const { values: v } = parseFlags(args, FLAGS)
+  if (typeof v.label !== 'string' || v.label.trim() === '') throw new UsageError('--label: expected the label column')
+  const classes = names('classes', v.classes)
+  if (classes !== undefined && v['num-classes'] !== undefined)
+    throw new UsageError('--num-classes: give either --classes or --num-classes, not both')
+  return {
+    label: v.label.trim(),
+    input: typeof v.input === 'string' ? v.input : undefined,
+    format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
+    features: names('features', v.features),
+    classes,
+    numClasses: classes?.length ?? intFlag('num-classes', v['num-classes'], 2) ?? 10,
+    model: choiceFlag('model', v.model, ZOO_NAMES) ?? 'mlp',
+    hidden: listFlag('hidden', v.hidden),
+    activation: choiceFlag('activation', v.activation, ACTIVATIONS),
+    optimizer: choiceFlag('optimizer', v.optimizer, ['sgd', 'momentum', 'nesterov', 'adam'] as const) ?? 'sgd',
+    lr: numFlag('lr', v.lr, (n) => n > 0, 'a positive number') ?? 0.01,
+    momentum: numFlag('momentum', v.momentum, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
+    weightDecay: numFlag('weight-decay', v['weight-decay'], (n) => n >= 0, 'a number >= 0'),
+    batch: intFlag('batch', v.batch) ?? 1,
+    window: intFlag('window', v.window) ?? 500,
+    reportEvery: intFlag('report-every', v['report-every']) ?? 1000,
+    seed: intFlag('seed', v.seed, 0) ?? 0,
+    json: v.json === true,
+    checkpointDir: typeof v['checkpoint-dir'] === 'string' ? v['checkpoint-dir'] : undefined,
+    checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']) ?? 10000,
+  }
+}
+
+export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
+  readonly model: string
+  readonly params: number
+  /** 'fused' (the batch-1 fast path) or 'generic'. */
+  readonly path: 'fused' | 'generic'
+  readonly features: readonly string[]
+  readonly classes: readonly string[]
+  readonly window: number
+  readonly steps: number
+  readonly seconds: number
+  readonly recordsPerSecond: number
+  readonly hash: string
+  /** Checkpoint files written (with --checkpoint-dir). */
+  readonly checkpoints: number
+}
+
+/** The input stream, with read errors turned into one-line GradstreamErrors. */
+const openInput = async (flags: OnlineFlags, io: Io): Promise<{ stream: AsyncIterable<string | Uint8Array>; name: string }> => {
+  const withStdin = io as Io & { readonly stdin?: Readable }
+  if (flags.input === undefined || flags.input === '-') {
+    const stdin = withStdin.stdin ?? process.stdin
+    if ((stdin as { isTTY?: boolean }).isTTY) io.stderr.write('gradstream online: reading records from the terminal (end with Ctrl-D; --input FILE reads a file)\n')
+    return { stream: stdin, name: 'stdin' }
+  }
+  const path = flags.input
+  try {
+    const s = await stat(path)
+    if (s.isDirectory()) throw new GradstreamError(`--input: ${path} is a directory`)
+  } catch (e) {
+    if (e instanceof GradstreamError) throw e
+    throw new GradstreamError(`--input: could not read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  const file = createReadStream(path)
+  async function* guarded(): AsyncGenerator<string | Uint8Array, void, undefined> {
+    try {
+      yield* file as AsyncIterable<Uint8Array>
+    } catch (e) {
+      throw new GradstreamError(`--input: could not read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    } finally {
+      file.destroy()
+    }
+  }
+  return { stream: guarded(), name: path }
+}
+
+const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
+const num = (v: number): string => v.toLocaleString('en-US')
+
+/** Runs `gradstream online` to the end of its input; resolves to the summary. */
+export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSummary> => {
+  const say = (line: string): void => void io.stdout.write(`${line}\n`)
+  const warn = (line: string): void => void io.stderr.write(`${line}\n`)
+  const input = await openInput(flags, io)
+  const format = flags.format ?? (input.name === 'stdin' ? undefined : formatOf(input.name))
+  const records = await recordsFromReadable(input.stream, {
+    label: flags.label,
+    features: flags.features,
+    classes: flags.classes,
+    numClasses: flags.classes === undefined ? flags.numClasses : undefined,
+    format,
+  }).catch((e: unknown) => {
+    throw e instanceof GradstreamError ? new GradstreamError(`${input.name}: ${e.message.replace(/^records: /, '')}`) : e
+  })
+  const entry = zooEntry(flags.model)
+  const F = records.features.length
+  if (entry.input === 'image' && F !== 784)
+    throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
+  const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
+  const classCount = records.classCount ?? flags.numClasses
+  const { objective } = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
+  const optimizer: Optimizer = optimizerFromSpec(
+    flags.optimizer === 'sgd'
+      ? { type: 'sgd', lr: flags.lr, weightDecay: flags.weightDecay }
+      : flags.optimizer === 'adam'
+        ? { type: 'adam', lr: flags.lr, weightDecay: flags.weightDecay }
+        : { type: flags.optimizer, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay },
+  )
+  const dir = flags.checkpointDir
+  if (dir !== undefined) {
+    try {
+      mkdirSync(dir, { recursive: true })
+    } catch (e) {
+      throw new GradstreamError(`--checkpoint-dir: could not create ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+  }
+  let checkpoints = 0
+  const checkpoint =
+    dir === undefined
+      ? undefined
+      : {
+          every: flags.checkpointEvery,
+          save: (s: Snapshot, m: OnlineMetrics): void => {
+            saveCheckpoint(join(dir, checkpointName(s.step)), s, {
+              model: objective.spec,
+              optimizer: optimizer.spec,
+              extra: { online_records: String(m.seen), online_examples: String(m.examples) },
+            })
+            checkpoints++
+          },
+        }
+  const options = { seed: flags.seed, batchSize: flags.batch, window: flags.window, snapshotEvery: flags.reportEvery, checkpoint }
+  const learner = onlineLearner(objective, optimizer, options)
+  if (E.isLeft(learner)) throw learner.left
+  const path = learner.right.fused ? 'fused' : 'generic'
+  const params = countParams(learner.right.snapshot().params)
+  say(
+    `gradstream online: ${flags.model} (${num(params)} parameters, ${path} step) on ${input.name}: ${F} features, ` +
+      `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
+  )
+  const LISTED = 10
+  let listed = 0
+  let last: { snapshot: Snapshot; metrics: OnlineMetrics } | undefined
+  const t0 = performance.now()
+  const report = (e: OnlineEvent): void => {
+    if (e.type === 'snapshot') {
+      last = e
+      if (e.final) return
+      const m = e.metrics
+      const secs = (performance.now() - t0) / 1000
+      say(
+        `records ${num(m.seen)}: ${num(m.learned)} learned, ${num(m.rejected)} rejected, ${num(Math.round(m.seen / Math.max(secs, 1e-9)))} records/s, ` +
+          `window accuracy ${pct(m.windowAccuracy)} (last ${num(m.windowExamples)})`,
+      )
+      return
+    }
+    if (listed < LISTED) {
+      const where = e.line !== undefined ? `line ${e.line}` : `record ${e.index + 1}`
+      warn(
+        e.type === 'rejected'
+          ? `${input.name} ${where}: rejected, ${e.reason} (${e.detail})`
+          : `${input.name} ${where}: update skipped at step ${e.step}, ${e.reason}`,
+      )
+    } else if (listed === LISTED) warn('further rejected records and skipped updates are counted, not listed')
+    listed++
+  }
+  try {
+    await lastValueFrom(online(objective, optimizer, records.records, options).pipe(tap(report)), { defaultValue: undefined })
+  } catch (e) {
+    throw e instanceof GradstreamError ? e : new GradstreamError(`${input.name}: ${(e as Error).message}`)
+  }
+  const seconds = (performance.now() - t0) / 1000
+  if (last === undefined) throw new GradstreamError(`${input.name}: the stream ended without a result`)
+  const m = last.metrics
+  const summary: OnlineSummary = {
+    model: flags.model,
+    params,
+    path,
+    features: records.features,
+    classes: records.classes(),
+    seen: m.seen,
+    examples: m.examples,
+    learned: m.learned,
+    skipped: m.skipped,
+    rejected: m.rejected,
+    rejectedByReason: m.rejectedByReason,
+    accuracy: m.accuracy,
+    loss: m.loss,
+    windowAccuracy: m.windowAccuracy,
+    windowLoss: m.windowLoss,
+    window: flags.window,
+    steps: last.snapshot.step,
+    seconds: Math.round(seconds * 100) / 100,
+    recordsPerSecond: Math.round(m.seen / Math.max(seconds, 1e-9)),
+    hash: hashParams(last.snapshot),
+    checkpoints,
+  }
+  const reasons = Object.entries(m.rejectedByReason)
+    .map(([r, n]) => `${r} ${num(n)}`)
+    .join(', ')
+  say(
+    `online: ${num(m.seen)} records seen, ${num(m.learned)} learned, ${num(m.skipped)} skipped, ` +
+      `${num(m.rejected)} rejected${reasons ? ` (${reasons})` : ''} in ${summary.seconds}s`,
+  )
+  say(
+    `prequential accuracy ${pct(m.accuracy)} over all, ${pct(m.windowAccuracy)} over the last ${num(m.windowExamples)}; ` +
+      `loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}`,
+  )
+  if (flags.json) say(JSON.stringify(summary))
+  return summary
+}
+
+export const onlineCommand = async (args: readonly string[], io: Io): Promise<void> => {
+  await runOnline(parseOnlineFlags(args), io)
+}

@@ -1,0 +1,529 @@
+// Online learning with prequential evaluation (DESIGN.md, "Online learning"):
+//
+//   records --pulled--> prequential: for each example (or small batch)
+//                          predict with the current parameters, score the prediction,
+//                          then learn from the example
+//                       --> events: snapshots with running metrics, rejections, skips
+//
+// `online(objective, optimizer, source)` pulls from an iterable or async iterable one
+// record at a time (record-source.ts), so a producer faster than the learner waits;
+// `prequential(...)` is the same thing as an operator on an Observable of records (an
+// Observable cannot be paused, so it has no backpressure: prefer `online`).
+//
+// Events are one discriminated union on one stream, in the order things happened:
+//   {type: 'snapshot'}  every `snapshotEvery` examples (default 100) and once at the
+//                       end (final: true): an immutable Snapshot, the running metrics;
+//   {type: 'rejected'}  a record that could not be used (line, reason, detail); it never
+//                       reaches the parameters and the stream goes on;
+//   {type: 'skipped'}   an example whose loss or gradient was not finite: the update is
+//                       skipped, the parameters stay the last good ones.
+// RxJS's error channel ends a stream, so it is kept for failures of the pipeline itself
+// (a model that does not fit its data, a throwing checkpoint writer); `onlineSnapshots`
+// and `onlineIssues` split the union.
+//
+// Metrics are fp-ts Monoids (metrics.ts): the cumulative score is a fold with concat,
+// and the windowed one a sliding-window fold over the last W examples ("two stacks":
+// amortised O(1) per example, exact, no subtraction, so no drift over long streams).
+
+import * as E from 'fp-ts/lib/Either.js'
+import type { Monoid } from 'fp-ts/lib/Monoid.js'
+import type { OperatorFunction } from 'rxjs'
+import { filter, Observable } from 'rxjs'
+import { GradstreamError } from '../errors.ts'
+import type { Rejection, RejectReason } from '../io/records.ts'
+import type { AnyObjective, Batch } from '../models/objective.ts'
+import type { Optimizer } from '../models/optimizers.ts'
+import type { Key } from '../rng.ts'
+import { key as rootKey } from '../rng.ts'
+import { argmaxRows, size } from '../tensor.ts'
+import type { Params } from '../tree.ts'
+import { fusedLearner, fusedPlan } from './fused-sgd.ts'
+import type { Mean } from './metrics.ts'
+import { mean, MeanMonoid } from './metrics.ts'
+import { pulled } from './record-source.ts'
+import type { Snapshot } from './snapshot.ts'
+import { backwardStep, forwardStep, updateStep } from './steps.ts'
+import { initialSnapshot } from './train.ts'
+
+// ---- inputs -----------------------------------------------------------------------
+
+/** One example: features (the model's input, flattened) and, for classifiers, a class. */
+export interface OnlineExample {
+  readonly features: ArrayLike<number>
+  readonly label?: number
+  /** Where it came from (line of a file), for reports. */
+  readonly line?: number
+}
+
+/** What a source yields: examples, or records already rejected by a decoder. */
+export type OnlineItem = OnlineExample | E.Either<Rejection, OnlineExample>
+
+export type OnlineSource = Iterable<OnlineItem> | AsyncIterable<OnlineItem>
+
+// ---- events -------------------------------------------------------------------------
+
+export interface OnlineMetrics {
+  /** Records read from the source: examples and rejected records. */
+  readonly seen: number
+  /** Examples predicted and scored (seen - rejected). */
+  readonly examples: number
+  /** Examples whose update was applied. */
+  readonly learned: number
+  /** Examples whose update was skipped (non-finite loss or gradient). */
+  readonly skipped: number
+  readonly rejected: number
+  readonly rejectedByReason: { readonly [reason: string]: number }
+  /** Prequential accuracy over every example so far (classifiers; NaN before any). */
+  readonly accuracy: number
+  /** Mean prequential loss over every example with a finite loss. */
+  readonly loss: number
+  /** The same over the last `window` examples. */
+  readonly windowAccuracy: number
+  readonly windowLoss: number
+  readonly windowExamples: number
+}
+
+export interface OnlineSnapshotEvent {
+  readonly type: 'snapshot'
+  readonly snapshot: Snapshot
+  readonly metrics: OnlineMetrics
+  /** True for the last event of a stream that ended. */
+  readonly final: boolean
+}
+
+export interface RejectedEvent {
+  readonly type: 'rejected'
+  /** 0-based position of the record in the source. */
+  readonly index: number
+  /** Line of the file, when the record came from one. */
+  readonly line?: number
+  readonly reason: RejectReason
+  readonly detail: string
+}
+
+export interface SkippedEvent {
+  readonly type: 'skipped'
+  /** Updates applied before this one (the snapshot step that stays current). */
+  readonly step: number
+  readonly index: number
+  readonly line?: number
+  readonly reason: 'non-finite loss' | 'non-finite gradient'
+  readonly loss: number
+}
+
+export type OnlineEvent = OnlineSnapshotEvent | RejectedEvent | SkippedEvent
+
+export const isSnapshotEvent = (e: OnlineEvent): e is OnlineSnapshotEvent => e.type === 'snapshot'
+export const isIssueEvent = (e: OnlineEvent): e is RejectedEvent | SkippedEvent => e.type !== 'snapshot'
+
+/** Only the snapshot events. */
+export const onlineSnapshots = (): OperatorFunction<OnlineEvent, OnlineSnapshotEvent> => filter(isSnapshotEvent)
+/** Only the rejections and skipped updates (the error side channel). */
+export const onlineIssues = (): OperatorFunction<OnlineEvent, RejectedEvent | SkippedEvent> => filter(isIssueEvent)
+
+// ---- metrics ------------------------------------------------------------------------
+
+/** Loss (finite losses only) and hits of a run of examples. */
+export interface Score {
+  readonly loss: Mean
+  readonly hits: Mean
+}
+
+/** The product of two Mean monoids (fp-ts `struct`, written out: it runs per example). */
+export const ScoreMonoid: Monoid<Score> = {
+  concat: (a, b) => ({ loss: MeanMonoid.concat(a.loss, b.loss), hits: MeanMonoid.concat(a.hits, b.hits) }),
+  empty: { loss: MeanMonoid.empty, hits: MeanMonoid.empty },
+}
+
+/**
+ * The concat of the last `capacity` values pushed, for any Monoid ("two stacks"
+ * sliding-window aggregation): values enter a back stack with a running aggregate; when
+ * the oldest must leave and the front stack is empty, the back stack is moved to the
+ * front as suffix aggregates. Every value is concatenated O(1) times (amortised), in
+ * window order, so non-commutative monoids work too. Private mutable state; `value()`
+ * returns immutable values.
+ */
+export interface SlidingWindow<A> {
+  push(a: A): void
+  value(): A
+  readonly length: number
+}
+
+export const slidingWindow = <A>(M: Monoid<A>, capacity: number): SlidingWindow<A> => {
+  if (!(Number.isInteger(capacity) && capacity >= 1))
+    throw new GradstreamError(`window: expected a positive integer size, got ${capacity}`)
+  let front: A[] = [] // suffix aggregates; the last entry covers the oldest value onwards
+  let back: A[] = []
+  let backAgg = M.empty
+  const popOldest = (): void => {
+    if (front.length === 0) {
+      const f: A[] = new Array<A>(back.length)
+      let agg = M.empty
+      for (let i = back.length - 1, j = 0; i >= 0; i--, j++) {
+        agg = M.concat(back[i], agg)
+        f[j] = agg
+      }
+      front = f
+      back = []
+      backAgg = M.empty
+    }
+    front.pop()
+  }
+  return {
+    push: (a) => {
+      back.push(a)
+      backAgg = M.concat(backAgg, a)
+      if (front.length + back.length > capacity) popOldest()
+    },
+    value: () => (front.length === 0 ? backAgg : M.concat(front[front.length - 1], backAgg)),
+    get length() {
+      return front.length + back.length
+    },
+  }
+}
+
+// ---- learners -----------------------------------------------------------------------
+
+export interface LearnOutcome {
+  /** Loss of the batch before the update (the prequential loss). */
+  readonly loss: number
+  /** Correct predictions in the batch (made before the update); NaN without classes. */
+  readonly hits: number
+  readonly skipped?: 'non-finite loss' | 'non-finite gradient'
+}
+
+/**
+ * Predict-then-learn on batches, from a starting snapshot. A learner owns private
+ * working state; `snapshot()` returns an immutable Snapshot of the current state (the
+ * same object until the next `learn`).
+ */
+export interface Learner {
+  /** Whether this learner runs the fused batch-1 step (fused-sgd.ts). */
+  readonly fused: boolean
+  /** Output classes of a classifier (0 otherwise). */
+  readonly classes: number
+  /** x: k examples, flat (k * features); labels: their classes (classifiers). */
+  learn(x: Float32Array, labels: Int32Array | undefined, k: number): LearnOutcome
+  snapshot(): Snapshot
+}
+
+export interface LearnerOptions {
+  /** Seed of the run key (default 0), or the key itself. */
+  readonly seed?: number
+  readonly key?: Key
+  /** Continue from this snapshot (resume, fork, replay) instead of initialising. */
+  readonly initial?: Snapshot
+  /** Start from these parameters instead of init's. */
+  readonly params?: Params
+  /** Examples per update (default 1). */
+  readonly batchSize?: number
+  /**
+   * 'auto' (default): the fused batch-1 step when the model and optimizer allow it
+   * (bit-identical to the generic step); 'generic': always objective.forward/backward +
+   * optimizer.update; 'fused': the fused step or an error saying why not.
+   */
+  readonly path?: 'auto' | 'fused' | 'generic'
+}
+
+/** Whether a spec has training-mode noise (RReLU slopes, denoising corruption). */
+const hasTrainingNoise = (v: unknown): boolean => {
+  if (Array.isArray(v)) return v.some(hasTrainingNoise)
+  if (typeof v !== 'object' || v === null) return false
+  const o = v as { readonly [k: string]: unknown }
+  if (o.type === 'rrelu' || (typeof o.corruption === 'number' && o.corruption > 0)) return true
+  return Object.keys(o).some((k) => hasTrainingNoise(o[k]))
+}
+
+/** The generic step: the steps of train() (steps.ts) on a batch of k examples. */
+const genericLearner = (objective: AnyObjective, optimizer: Optimizer, initial: Snapshot): Learner => {
+  const classifies = objective.task === 'classification'
+  const sample = objective.inShape
+  const S = size(sample)
+  const fwdStep = forwardStep(objective)
+  const bwdStep = backwardStep(objective)
+  const updStep = updateStep(optimizer, classifies)
+  // Prediction reuses the training forward unless that forward draws noise.
+  const separatePredict = hasTrainingNoise(objective.spec)
+  const classes = classifies
+    ? (() => {
+        const out = objective.predict(initial.params, { shape: [1, ...sample], data: new Float32Array(S) })
+        return out.shape[out.shape.length - 1]
+      })()
+    : 0
+  let current = initial
+  return {
+    fused: false,
+    classes,
+    learn: (x, labels, k) => {
+      const xs = { shape: [k, ...sample], data: x }
+      let y = xs
+      if (classifies) {
+        if (labels === undefined) throw new GradstreamError('online: expected labels for a classifier')
+        const t = new Float32Array(k * classes)
+        for (let i = 0; i < k; i++) t[i * classes + labels[i]] = 1
+        y = { shape: [k, classes], data: t }
+      }
+      const batch: Batch = { x: xs, y, labels: classifies ? labels : undefined, epoch: current.epoch, position: current.position }
+      const f = fwdStep({ snapshot: current, batch })
+      let hits = NaN
+      if (classifies && labels !== undefined) {
+        const pred = argmaxRows(separatePredict ? objective.predict(current.params, xs) : f.fwd.outputs)
+        hits = 0
+        for (let i = 0; i < k; i++) if (pred[i] === labels[i]) hits++
+      }
+      current = updStep(bwdStep(f))
+      const skipped = current.metrics.skipped as LearnOutcome['skipped']
+      return { loss: f.fwd.loss, hits, skipped }
+    },
+    snapshot: () => current,
+  }
+}
+
+/**
+ * A learner for an objective and optimizer: the fused batch-1 step when possible
+ * (options.path), the generic step otherwise. `reason` says why the generic one was used.
+ */
+export const onlineLearner = (
+  objective: AnyObjective,
+  optimizer: Optimizer,
+  options: LearnerOptions = {},
+): E.Either<GradstreamError, Learner & { readonly reason?: string }> => {
+  const path = options.path ?? 'auto'
+  const batchSize = options.batchSize ?? 1
+  if (!(Number.isInteger(batchSize) && batchSize >= 1))
+    return E.left(new GradstreamError(`online: expected batchSize to be a positive integer, got ${batchSize}`))
+  let initial: Snapshot
+  if (options.initial !== undefined) initial = options.initial
+  else {
+    const s = initialSnapshot(objective, optimizer, options.key ?? rootKey(options.seed ?? 0), options.params)
+    if (E.isLeft(s)) return s
+    initial = s.right
+  }
+  if (path === 'generic') return E.right(genericLearner(objective, optimizer, initial))
+  const plan =
+    batchSize !== 1
+      ? E.left(`batches of ${batchSize} (the fused step takes one example)`)
+      : initial.flat instanceof Float32Array
+        ? fusedPlan(objective, optimizer, initial.layout)
+        : E.left('the parameters are not float32')
+  if (E.isRight(plan)) return E.right(fusedLearner(plan.right, optimizer, initial))
+  if (path === 'fused') return E.left(new GradstreamError(`online: the fused step does not apply: ${plan.left}`))
+  return E.right({ ...genericLearner(objective, optimizer, initial), reason: plan.left })
+}
+
+// ---- the prequential operator -------------------------------------------------------
+
+export interface OnlineOptions extends LearnerOptions {
+  /** Size of the sliding window of the windowed metrics, in examples (default 500). */
+  readonly window?: number
+  /**
+   * A snapshot event every this many examples (default 100), and one at the end. A
+   * snapshot of the fused path is a copy of the parameters (~40 us for 784-64-10):
+   * every example would halve the fast path's speed, every 100 costs ~3%.
+   */
+  readonly snapshotEvery?: number
+  /**
+   * Called with a snapshot every `every` examples (e.g. to write a checkpoint file).
+   * It runs inside the step, so the source waits for it; a throw ends the stream.
+   */
+  readonly checkpoint?: {
+    readonly every: number
+    readonly save: (snapshot: Snapshot, metrics: OnlineMetrics) => void
+  }
+}
+
+const isEither = (item: OnlineItem): item is E.Either<Rejection, OnlineExample> =>
+  typeof item === 'object' && item !== null && '_tag' in item && (item._tag === 'Left' || item._tag === 'Right')
+
+const positiveInt = (name: string, v: number | undefined, def: number): number => {
+  const n = v ?? def
+  if (!(Number.isInteger(n) && n >= 1)) throw new GradstreamError(`online: expected ${name} to be a positive integer, got ${n}`)
+  return n
+}
+
+/** The running state of one prequential run (private, mutable; emits immutable events). */
+const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: OnlineOptions) => {
+  const learnerE = onlineLearner(objective, optimizer, options)
+  if (E.isLeft(learnerE)) throw learnerE.left
+  const learner = learnerE.right
+  const k = positiveInt('batchSize', options.batchSize, 1)
+  const windowSize = positiveInt('window', options.window, 500)
+  const every = positiveInt('snapshotEvery', options.snapshotEvery, 100)
+  const checkpointEvery = options.checkpoint ? positiveInt('checkpoint.every', options.checkpoint.every, 1) : 0
+  const classifies = objective.task === 'classification'
+  const C = learner.classes
+  const S = size(objective.inShape)
+  // The window holds per-batch scores: the last W examples, rounded up to whole batches.
+  const window = slidingWindow(ScoreMonoid, Math.ceil(windowSize / k))
+  let total: Score = ScoreMonoid.empty
+  let seen = 0
+  let examples = 0
+  let learned = 0
+  let skipped = 0
+  let rejected = 0
+  const byReason = new Map<string, number>()
+  // The batch being filled. The generic step hands it to the model (which may keep it in
+  // what it saves), so it gets a fresh buffer per batch; the fused step only reads it.
+  let x = new Float32Array(k * S)
+  const labels = new Int32Array(k)
+  const lines: (number | undefined)[] = []
+  const indices: number[] = []
+  let filled = 0
+
+  const metrics = (): OnlineMetrics => {
+    const w = window.value()
+    return {
+      seen,
+      examples,
+      learned,
+      skipped,
+      rejected,
+      rejectedByReason: Object.fromEntries(byReason),
+      accuracy: mean(total.hits),
+      loss: mean(total.loss),
+      windowAccuracy: mean(w.hits),
+      windowLoss: mean(w.loss),
+      windowExamples: w.hits.count > 0 ? w.hits.count : w.loss.count,
+    }
+  }
+
+  const reject = (emit: (e: OnlineEvent) => void, index: number, line: number | undefined, reason: RejectReason, detail: string): void => {
+    rejected++
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1)
+    emit(line === undefined ? { type: 'rejected', index, reason, detail } : { type: 'rejected', index, line, reason, detail })
+  }
+
+  /** Copies and checks one example into slot `filled` of the batch; a rejection reason or undefined. */
+  const admit = (ex: OnlineExample): [RejectReason, string] | undefined => {
+    const f = ex.features
+    if (f === null || typeof f !== 'object' || typeof f.length !== 'number')
+      return ['missing field', 'expected features to be an array of numbers']
+    if (f.length !== S) return ['wrong field count', `expected ${S} features, got ${f.length}`]
+    const o = filled * S
+    // Stored as float32 first (a native copy), then checked there: a double beyond
+    // float32's range is not finite once stored; v - v is NaN for NaN and +-Infinity.
+    x.set(f, o)
+    for (let i = o; i < o + S; i++) {
+      const v = x[i]
+      if (v - v !== 0) {
+        const raw = f[i - o]
+        return [typeof raw === 'number' ? 'non-finite feature' : 'non-numeric feature', `feature ${i - o} is ${String(raw)}`]
+      }
+    }
+    if (classifies) {
+      const l = ex.label
+      if (l === undefined || l === null) return ['missing label', 'expected a class label']
+      if (!(typeof l === 'number' && Number.isInteger(l) && l >= 0)) return ['invalid label', `label ${String(l)} is not a class index`]
+      if (l >= C) return ['too many classes', `label ${l}, but the model has ${C} outputs`]
+      labels[filled] = l
+    }
+    return undefined
+  }
+
+  const emitSnapshot = (emit: (e: OnlineEvent) => void, final: boolean): void => {
+    emit({ type: 'snapshot', snapshot: learner.snapshot(), metrics: metrics(), final })
+  }
+
+  const learnBatch = (emit: (e: OnlineEvent) => void): void => {
+    const n = filled
+    const out = learner.learn(n === k ? x : x.subarray(0, n * S), classifies ? (n === k ? labels : labels.subarray(0, n)) : undefined, n)
+    if (!learner.fused) x = new Float32Array(k * S)
+    const before = examples
+    examples += n
+    const lossOk = Number.isFinite(out.loss)
+    const score: Score = {
+      loss: lossOk ? { sum: out.loss * n, count: n } : MeanMonoid.empty,
+      hits: classifies ? { sum: out.hits, count: n } : MeanMonoid.empty,
+    }
+    total = ScoreMonoid.concat(total, score)
+    window.push(score)
+    if (out.skipped !== undefined) {
+      skipped += n
+      const step = learner.snapshot().step
+      for (let i = 0; i < n; i++) {
+        const line = lines[i]
+        const e: SkippedEvent = { type: 'skipped', step, index: indices[i], reason: out.skipped, loss: out.loss }
+        emit(line === undefined ? e : { ...e, line })
+      }
+    } else learned += n
+    filled = 0
+    lines.length = 0
+    indices.length = 0
+    if (Math.floor(examples / every) > Math.floor(before / every)) emitSnapshot(emit, false)
+    if (options.checkpoint && Math.floor(examples / checkpointEvery) > Math.floor(before / checkpointEvery))
+      options.checkpoint.save(learner.snapshot(), metrics())
+  }
+
+  return {
+    push: (item: OnlineItem, emit: (e: OnlineEvent) => void): void => {
+      const index = seen++
+      if (typeof item !== 'object' || item === null) return reject(emit, index, undefined, 'not an object', `got ${String(item)}`)
+      let ex: OnlineExample
+      if (isEither(item)) {
+        if (E.isLeft(item)) return reject(emit, index, item.left.line, item.left.reason, item.left.detail)
+        ex = item.right
+      } else ex = item
+      const bad = admit(ex)
+      if (bad !== undefined) return reject(emit, index, ex.line, bad[0], bad[1])
+      lines.push(ex.line)
+      indices.push(index)
+      filled++
+      if (filled === k) learnBatch(emit)
+    },
+    finish: (emit: (e: OnlineEvent) => void): void => {
+      if (filled > 0) learnBatch(emit)
+      emitSnapshot(emit, true)
+    },
+  }
+}
+
+/**
+ * Prequential learning as an operator on an Observable of records (examples or decoded
+ * Eithers). Each subscription is an independent run from the same initial state.
+ * An Observable cannot be paused: for sources with their own pace use `online`.
+ */
+export const prequential =
+  (objective: AnyObjective, optimizer: Optimizer, options: OnlineOptions = {}): OperatorFunction<OnlineItem, OnlineEvent> =>
+  (source) =>
+    new Observable<OnlineEvent>((subscriber) => {
+      let run: ReturnType<typeof prequentialRun>
+      try {
+        run = prequentialRun(objective, optimizer, options)
+      } catch (e) {
+        subscriber.error(e)
+        return undefined
+      }
+      const emit = (e: OnlineEvent): void => subscriber.next(e)
+      return source.subscribe({
+        next: (item) => {
+          try {
+            run.push(item, emit)
+          } catch (e) {
+            subscriber.error(e)
+          }
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => {
+          try {
+            run.finish(emit)
+            subscriber.complete()
+          } catch (e) {
+            subscriber.error(e)
+          }
+        },
+      })
+    })
+
+/**
+ * Online learning from a pulled source: an array, any iterable, an async iterable (a
+ * generator reading a socket, `recordsFrom...(...).records`). The next record is asked
+ * for only after the previous one has been learned, so memory stays bounded whatever
+ * the producer's pace; the event loop is served between records. Cold: each
+ * subscription is a run; unsubscribing stops the pull and closes the source.
+ */
+export const online = (
+  objective: AnyObjective,
+  optimizer: Optimizer,
+  source: OnlineSource,
+  options: OnlineOptions = {},
+): Observable<OnlineEvent> => pulled<OnlineItem>(source).pipe(prequential(objective, optimizer, options))

@@ -1,0 +1,91 @@
+// The benchmark harness (bench/): a quick smoke run through the real command, checked
+// for shape and sanity only (never for speed thresholds: timings on a shared machine
+// are noise), plus the pure helpers it is built from.
+
+import { execFile } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { parseBenchArgs, UsageError } from '../bench/args.ts'
+import { summarize } from '../bench/stats.ts'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+type Json = { readonly [k: string]: unknown }
+const obj = (v: unknown, what: string): Json => {
+  expect(v, what).toBeTypeOf('object')
+  expect(v, what).not.toBeNull()
+  return v as Json
+}
+
+/** A measured figure: positive, finite, min <= median <= max. */
+const expectFigure = (cell: unknown, what: string): void => {
+  const c = obj(cell, what)
+  for (const k of ['median', 'min', 'max', 'p90', 'n']) {
+    expect(Number.isFinite(c[k]), `${what}.${k} finite`).toBe(true)
+    expect(c[k] as number, `${what}.${k} > 0`).toBeGreaterThan(0)
+  }
+  expect(c.min as number, `${what} min <= median`).toBeLessThanOrEqual(c.median as number)
+  expect(c.median as number, `${what} median <= max`).toBeLessThanOrEqual(c.max as number)
+}
+
+describe('npm run bench -- --quick --only W1,W5 --json', () => {
+  it('prints one JSON object on the last stdout line with every figure measured', async () => {
+    const { stdout } = await promisify(execFile)(npm, ['run', '--silent', 'bench', '--', '--quick', '--only', 'W1,W5', '--json'], {
+      cwd: root,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 120_000,
+    })
+    const lines = stdout.trim().split('\n')
+    const report = obj(JSON.parse(lines[lines.length - 1]), 'report')
+    expect(report.schema).toBe('gradstream-bench/1')
+    expect(obj(report.meta, 'meta').quick).toBe(true)
+    const workloads = obj(report.workloads, 'workloads')
+    expect(Object.keys(workloads)).toEqual(['W1', 'W5'])
+
+    const expected: { readonly [id: string]: readonly string[] } = { W1: ['n128', 'n256', 'n512'], W5: ['medianMicros', 'p90Micros'] }
+    for (const [id, rowKeys] of Object.entries(expected)) {
+      const w = obj(workloads[id], id)
+      expect(Number.isFinite(w.seconds)).toBe(true)
+      const rows = obj(w.rows, `${id}.rows`)
+      expect(Object.keys(rows)).toEqual(rowKeys)
+      for (const key of rowKeys) {
+        const row = obj(rows[key], `${id}.${key}`)
+        const systems = obj(row.systems, `${id}.${key}.systems`)
+        for (const s of ['gradstream', 'tfjsCpu', 'tfjsWasm']) expectFigure(systems[s], `${id}.${key}.${s}`)
+        // No threaded gradstream yet: the column must say why, not show a number.
+        expect(obj(systems.gradstreamThreads, 'threads').na).toBeTypeOf('string')
+        const ratios = obj(row.ratios, `${id}.${key}.ratios`)
+        for (const r of ['tfjsCpu', 'tfjsWasm']) {
+          expect(Number.isFinite(ratios[r]), `${id}.${key} ratio ${r}`).toBe(true)
+          expect(ratios[r] as number).toBeGreaterThan(0)
+        }
+      }
+    }
+    // Same weights in every system: the probabilities must agree (a correctness check).
+    const details = obj(obj(workloads.W5, 'W5').details, 'W5.details')
+    expect(details.maxAbsDiffVsTfjsCpu as number).toBeLessThan(1e-4)
+    expect(details.maxAbsDiffVsTfjsWasm as number).toBeLessThan(1e-4)
+  }, 120_000)
+})
+
+describe('bench helpers', () => {
+  it('parses --only, --quick, --json and --threads, and rejects bad flags with a clear message', () => {
+    expect(parseBenchArgs(['--only', 'w3,W1', '--quick', '--threads', '4'])).toEqual({ only: ['W1', 'W3'], quick: true, json: false, threads: 4 })
+    expect(parseBenchArgs([]).only).toEqual(['W1', 'W2', 'W3', 'W4', 'W5'])
+    expect(() => parseBenchArgs(['--only', 'W9'])).toThrow(/--only: expected a comma-separated list of W1, W2, W3, W4, W5, got "W9"/)
+    expect(() => parseBenchArgs(['--threads', '0'])).toThrow(UsageError)
+    expect(() => parseBenchArgs(['--fast'])).toThrow(UsageError)
+  })
+
+  it('summarizes repeats as median, min-max and p90', () => {
+    expect(summarize([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, p90: 3, n: 3 })
+    expect(summarize([4, 1, 3, 2]).median).toBe(2.5)
+    const many = summarize(Array.from({ length: 10 }, (_, i) => i + 1))
+    expect(many.p90).toBe(9)
+    expect(() => summarize([])).toThrow(/at least one/)
+    expect(() => summarize([1, NaN])).toThrow(/finite/)
+  })
+})
