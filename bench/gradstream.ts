@@ -45,17 +45,13 @@ export const gsAccuracy = (objective: AnyObjective, params: Params, test: Datase
 
 // ---- threads -----------------------------------------------------------------------
 //
-// The "gradstream Nt" column. gradstream trains on one thread today; when TrainConfig
-// gains worker parallelism, set TRAINING_THREADS_SUPPORTED and pass `threads` through in
-// withThreads: every training workload already routes its config through it.
+// The "gradstream Nt" column: each minibatch split into N fixed shards (microbatches)
+// computed on N threads (src/streams/shards.ts, src/parallel/pool.ts). The 1-thread
+// column is the plain, unsharded step.
 
-export const TRAINING_THREADS_SUPPORTED = false
+export const TRAINING_THREADS_SUPPORTED = true
 
 export class UnsupportedError extends Error {}
 
-export const withThreads = (config: TrainConfig, threads: number): TrainConfig => {
-  if (threads === 1) return config
-  if (!TRAINING_THREADS_SUPPORTED)
-    throw new UnsupportedError(`gradstream has no worker parallelism yet (asked for ${threads} threads)`)
-  return { ...config, threads } as TrainConfig
-}
+export const withThreads = (config: TrainConfig, threads: number): TrainConfig =>
+  threads === 1 ? config : { ...config, threads, microbatches: threads }

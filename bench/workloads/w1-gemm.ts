@@ -5,6 +5,7 @@
 
 import { key, split, uniform } from '../../src/index.ts'
 import { gemm } from '../../src/ops/gemm.ts'
+import { WorkerPool } from '../../src/parallel/pool.ts'
 import { timeBatches } from '../clock.ts'
 import { REFERENCE } from '../reference.ts'
 import type { Cell, Row } from '../report.ts'
@@ -31,6 +32,22 @@ const gradstreamGemm = (n: number, ctx: WorkloadContext): Cell => {
   const call = (): void => gemm(C, A, B, n, n, n)
   for (let i = 0; i < warmup; i++) call()
   return measured(summarize(timeBatches(call, repeats, minBatchMs).map((s) => gflops(n, s))))
+}
+
+/** The same product with its rows split over ctx.threads threads (WorkerPool.gemm). */
+const gradstreamGemmThreads = async (n: number, ctx: WorkloadContext): Promise<Cell> => {
+  if (ctx.threads <= 1) return missing('n/a: --threads 1')
+  const { warmup, repeats, minBatchMs } = ctx.settings.w1
+  const pool = await WorkerPool.create({ threads: ctx.threads, objective: null, layout: null })
+  try {
+    const [A, B] = operands(n)
+    const C = new Float32Array(n * n)
+    const call = (): void => pool.gemm(C, A, B, n, n, n)
+    for (let i = 0; i < warmup; i++) call()
+    return measured(summarize(timeBatches(call, repeats, minBatchMs).map((s) => gflops(n, s))))
+  } finally {
+    await pool.terminate()
+  }
 }
 
 const tfjsGemm = async (backend: TfBackend, n: number, ctx: WorkloadContext): Promise<Cell> => {
@@ -60,6 +77,8 @@ export const w1Gemm = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
   for (const n of sizes) {
     ctx.log(`W1 n=${n}: gradstream`)
     const gs = gradstreamGemm(n, ctx)
+    ctx.log(`W1 n=${n}: gradstream ${ctx.threads} threads`)
+    const gsN = await gradstreamGemmThreads(n, ctx)
     ctx.log(`W1 n=${n}: TF.js cpu`)
     const cpu = await tfjsGemm('cpu', n, ctx)
     ctx.log(`W1 n=${n}: TF.js wasm`)
@@ -70,8 +89,8 @@ export const w1Gemm = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
       unit: 'GFLOP/s',
       better: 'higher',
       cells: cellsOf(
-        { gradstream: gs, tfjsCpu: cpu, tfjsWasm: wasm },
-        'n/a: gradstream has no threaded GEMM (single-thread kernel)',
+        { gradstream: gs, gradstreamThreads: gsN, tfjsCpu: cpu, tfjsWasm: wasm },
+        'n/a',
       ),
       ...(n === 512 ? { reference: REFERENCE.w1n512 } : {}),
     })

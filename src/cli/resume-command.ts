@@ -20,8 +20,6 @@ import type { Checkpoint } from '../io/checkpoint.ts'
 import { checkLayout, listCheckpoints, loadCheckpoint } from '../io/checkpoint.ts'
 import { parseJsonStrict } from '../io/safetensors.ts'
 import { key as rootKey } from '../rng.ts'
-import { randomShift } from '../streams/augment.ts'
-import type { RunDefinition } from '../streams/history.ts'
 import type { Mean } from '../streams/metrics.ts'
 import { MeanMonoid } from '../streams/metrics.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
@@ -69,19 +67,6 @@ export const readRunConfig = (dir: string): RunConfig => {
   if (!(typeof c.lr === 'number' && c.lr > 0)) bad('"lr" to be a positive number')
   return v as RunConfig
 }
-
-/** The run a prepared config describes, as a RunDefinition (for replay and history). */
-export const runDefinition = (run: PreparedRun, initial?: Snapshot): RunDefinition => ({
-  objective: run.objective,
-  optimizer: run.optimizer,
-  config: {
-    data: run.source,
-    epochs: run.config.epochs,
-    seed: run.config.seed,
-    augment: run.config.shift > 0 ? [(k) => randomShift(run.config.shift, k)] : [],
-    initial,
-  },
-})
 
 /** Throws unless the checkpoint was written by this run (same model, optimizer and parameters). */
 export const checkMatchesRun = (checkpoint: Checkpoint, run: PreparedRun): void => {

@@ -16,6 +16,9 @@ import type { ScheduleName, ZooName } from '../models/zoo/index.ts'
 import { zooEntry } from '../models/zoo/index.ts'
 import type { Activation } from '../models/zoo/mlp.ts'
 import type { Shape } from '../tensor.ts'
+import { randomShift } from '../streams/augment.ts'
+import type { RunDefinition } from '../streams/history.ts'
+import type { Snapshot } from '../streams/snapshot.ts'
 import type { BatchSource, Dataset } from '../streams/source.ts'
 import { arraySource } from '../streams/source.ts'
 
@@ -39,6 +42,8 @@ export interface RunConfig {
   readonly seed: number
   /** Worker threads for data-parallel steps (results are identical for any count). */
   readonly threads?: number
+  /** Fixed shards per minibatch; the result depends on this, never on threads. */
+  readonly microbatches?: number
   /** RBM: Gibbs steps per update (CD-k, default 1) and persistent CD (default false). */
   readonly cdK?: number
   readonly persistent?: boolean
@@ -130,3 +135,21 @@ export const prepareRun = (config: RunConfig): PreparedRun => {
   )
   return { config, layer, objective, optimizer, source, train, test, inShape, classes, rejected }
 }
+
+/**
+ * The run a prepared config describes, as a RunDefinition: what `train` runs, `resume`
+ * continues and `replay` recomputes (one definition, so they cannot drift apart).
+ */
+export const runDefinition = (run: PreparedRun, initial?: Snapshot): RunDefinition => ({
+  objective: run.objective,
+  optimizer: run.optimizer,
+  config: {
+    data: run.source,
+    epochs: run.config.epochs,
+    seed: run.config.seed,
+    augment: run.config.shift > 0 ? [(k) => randomShift(run.config.shift, k)] : [],
+    initial,
+    microbatches: run.config.microbatches ?? 1,
+    threads: run.config.threads ?? 1,
+  },
+})

@@ -9,6 +9,7 @@
 // resume DIR` can cut both files back to exactly the checkpoint's step.
 
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join, resolve as resolvePath } from 'node:path'
 import { lastValueFrom, tap } from 'rxjs'
 import { checkpointName, saveCheckpoint } from '../io/checkpoint.ts'
@@ -16,31 +17,32 @@ import { countParams } from '../tree.ts'
 import type { ZooName } from '../models/zoo/index.ts'
 import { ZOO, ZOO_NAMES } from '../models/zoo/index.ts'
 import { ACTIVATIONS } from '../models/zoo/mlp.ts'
-import { randomShift } from '../streams/augment.ts'
 import { evaluateEvery } from '../streams/evaluate.ts'
 import type { Mean } from '../streams/metrics.ts'
 import { mean, MeanMonoid } from '../streams/metrics.ts'
 import { progress } from '../streams/progress.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
-import { trainObjective } from '../streams/train.ts'
 import { asciiChart } from './chart.ts'
 import { epochReport } from './epoch-report.ts'
 import type { Monitor } from './epoch-report.ts'
 import { writePictures } from './pictures.ts'
 import { progressDisplay } from './progress-bar.ts'
 import type { PreparedRun, RunConfig } from './run-config.ts'
-import { prepareRun } from './run-config.ts'
+import { prepareRun, runDefinition } from './run-config.ts'
+import { trainRun } from '../streams/history.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 
 export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|')}] [--hidden 256,128]
        [--activation ${ACTIVATIONS.join('|')}] [--data mnist|FILE.csv|FILE.ndjson] [--label COL]
        [--epochs N] [--batch B] [--optimizer sgd|momentum|nesterov|adam] [--lr X] [--momentum M]
        [--weight-decay W] [--schedule constant|cosine|step|exponential] [--shift PIXELS]
-       [--seed S] [--out DIR [--checkpoint-every N]] [--json]
+       [--seed S] [--threads N] [--microbatches M] [--out DIR [--checkpoint-every N]] [--json]
        rbm: [--cd-k K] [--pcd]   autoencoder: [--corruption P]
-Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift) that
-reaches its accuracy target on the MNIST digits; flags override it. With --out, a
+Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift,
+microbatches) that reaches its accuracy target on the MNIST digits; flags override it.
+Each minibatch is split into M fixed shards computed on N threads (default: every
+core); the result depends on M only, so any N gives the same bits. With --out, a
 checkpoint is written every N steps (default: once per epoch) and at the end.`
 
 const FLAGS = {
@@ -60,6 +62,7 @@ const FLAGS = {
   shift: { type: 'string' },
   seed: { type: 'string' },
   threads: { type: 'string' },
+  microbatches: { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   'cd-k': { type: 'string' },
@@ -96,7 +99,8 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     schedule: choiceFlag('schedule', v.schedule, ['constant', 'cosine', 'step', 'exponential'] as const) ?? recipe.schedule,
     shift: intFlag('shift', v.shift, 0) ?? recipe.shift,
     seed: intFlag('seed', v.seed, 0) ?? 0,
-    threads: intFlag('threads', v.threads),
+    threads: intFlag('threads', v.threads) ?? availableParallelism(),
+    microbatches: intFlag('microbatches', v.microbatches) ?? recipe.microbatches ?? 1,
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']),
     cdK: intFlag('cd-k', v['cd-k']),
     persistent: v.pcd === true ? true : undefined,
@@ -142,7 +146,6 @@ export interface Io {
   readonly stderr: NodeJS.WriteStream
 }
 
-const pct = (v: number): string => `${(100 * v).toFixed(2)}%`
 
 /** Where a resumed (or forked) run picks up: written by `gradstream resume` / `fork`. */
 export interface ResumePoint {
@@ -214,13 +217,7 @@ export const runTraining = async (
     savedStep = s.step
   }
   await lastValueFrom(
-    trainObjective(objective, optimizer, {
-      data: source,
-      epochs: config.epochs,
-      seed: config.seed,
-      augment: config.shift > 0 ? [(k) => randomShift(config.shift, k)] : [],
-      initial: resume?.initial,
-    }).pipe(
+    trainRun(runDefinition(run, resume?.initial)).pipe(
       progress((p) => display.update(p), { batchesPerEpoch: source.batchesPerEpoch }),
       tap((s) => {
         last = s

@@ -6,7 +6,9 @@ import { pipe } from 'fp-ts/lib/function.js'
 import { GradstreamError } from '../errors.ts'
 import type { AnyObjective, ModelSpec } from './objective.ts'
 import { autoencoding, supervised } from './objective.ts'
+import { rbmObjectiveFromSpec } from './rbm-objective.ts'
 import { layerFromSpec, lossFromSpec } from './registry.ts'
+import { flattenedInputs } from './zoo/autoencoder.ts'
 
 type Builder = (spec: ModelSpec) => E.Either<GradstreamError, AnyObjective>
 
@@ -23,6 +25,18 @@ const layerAndLoss =
 const BUILDERS = new Map<string, Builder>([
   ['supervised', layerAndLoss(supervised)],
   ['autoencoding', layerAndLoss(autoencoding)],
+  ['rbm', rbmObjectiveFromSpec],
+  // an objective on vectors fed images: { kind: 'flattened', inShape, objective: inner spec }
+  [
+    'flattened',
+    (spec) =>
+      E.chain((inner: AnyObjective) =>
+        E.tryCatch(
+          () => flattenedInputs(inner, spec.inShape),
+          (e) => (e instanceof GradstreamError ? e : new GradstreamError(String(e))),
+        ),
+      )(objectiveFromSpec(spec.objective as ModelSpec)),
+  ],
 ])
 
 /** Registers a builder for another kind of objective (e.g. the RBM's). */

@@ -32,7 +32,7 @@ import type { Shape, Tensor } from '../tensor.ts'
 import { alloc, dtypeOf, showShape, size } from '../tensor.ts'
 import type { Params } from '../tree.ts'
 import type { ForwardCtx } from './layer.ts'
-import type { Batch, Forwarded, Objective } from './objective.ts'
+import type { AnyObjective, Batch, Forwarded, ModelSpec, Objective } from './objective.ts'
 import type { RbmParams } from './rbm.ts'
 import { contrastiveDivergence, freeEnergy, hiddenProbs, pseudoLogLikelihood, rbmInit, visibleProbs } from './rbm.ts'
 
@@ -216,7 +216,7 @@ export const rbmObjective = (options: RbmObjectiveOptions): RbmObjective => {
 }
 
 /** E(v, h) = -a.v - b.h - v^T W h per row (eq 36), for v [B, m] and h [B, n]. */
-export const energy = (params: Params, v: Tensor, h: Tensor): Tensor => {
+export const rbmEnergy = (params: Params, v: Tensor, h: Tensor): Tensor => {
   const p = asRbm(params)
   const [m, n] = p.W.shape
   const B = v.shape[0]
@@ -265,6 +265,26 @@ export const visibleMean = (x: Tensor): Float64Array => {
   for (let i = 0; i < m; i++) out[i] /= N
   return out
 }
+
+/**
+ * The objective a spec describes (checkpoints, worker threads). The spec has no data mean,
+ * so a rebuilt objective's init starts the visible biases at 0; training from a snapshot
+ * or a checkpoint is unaffected (init is not called).
+ */
+export const rbmObjectiveFromSpec = (spec: ModelSpec): E.Either<GradstreamError, AnyObjective> =>
+  E.tryCatch(
+    () =>
+      rbmObjective({
+        visible: spec.visible as number,
+        hidden: spec.hidden as number,
+        k: spec.k as number,
+        persistent: spec.persistent as boolean,
+        chains: spec.chains as number,
+        binarize: spec.binarize as Binarize,
+        inShape: spec.inShape,
+      }) as unknown as AnyObjective,
+    (e) => (e instanceof GradstreamError ? e : new GradstreamError(String(e))),
+  )
 
 /** p(h = 1 | v) of the evaluation view of x: the RBM's features of a batch, [B, n]. */
 export const rbmFeatures = (params: Params, x: Tensor, binarize: Binarize = 'sample'): Tensor => {

@@ -7,6 +7,7 @@ import type { TiedAutoencoderParams } from '../../src/models/autoencoder.ts'
 import { gradCheck } from '../../src/models/gradcheck.ts'
 import { softmaxCrossEntropy } from '../../src/models/loss.ts'
 import { supervised } from '../../src/models/objective.ts'
+import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
 import { momentum } from '../../src/models/optimizers.ts'
 import { autoencoder, encode, withPretrainedFirstLayer } from '../../src/models/zoo/autoencoder.ts'
 import { mlp } from '../../src/models/zoo/mlp.ts'
@@ -69,6 +70,12 @@ describe('autoencoder objective (zoo)', () => {
     expect(a.loss).toBe(b.loss)
     expect(img.spec.inShape).toEqual([4, 4, 1])
     expect(img.predict(init.right.params, { shape: [3, 4, 4, 1], data: x }).shape).toEqual([3, 16])
+    // rebuilt from its JSON spec (checkpoints, worker threads): the same model
+    const rebuilt = objectiveFromSpec(JSON.parse(JSON.stringify(img.spec)))
+    if (E.isLeft(rebuilt)) throw rebuilt.left
+    expect(rebuilt.right.spec).toEqual(img.spec)
+    const c = rebuilt.right.forward(init.right.params, null, { x: { shape: [3, 4, 4, 1], data: x }, y: { shape: [3, 4, 4, 1], data: x }, epoch: 0, position: 0 }, ctx)
+    expect(c.loss).toBe(a.loss)
   })
 
   it('training on MNIST digits lowers the reconstruction error of held-out digits', async () => {

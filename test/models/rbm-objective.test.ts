@@ -3,11 +3,12 @@ import { lastValueFrom, toArray } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { flattenImages, loadMnist } from '../../src/io/mnist.ts'
 import type { Batch } from '../../src/models/objective.ts'
+import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
 import { momentum, sgd } from '../../src/models/optimizers.ts'
 import type { RbmParams } from '../../src/models/rbm.ts'
 import { contrastiveDivergence, freeEnergy, logPartition } from '../../src/models/rbm.ts'
 import type { RbmState } from '../../src/models/rbm-objective.ts'
-import { rbmMonitor, rbmObjective, sampleBinary, threshold, visibleMean } from '../../src/models/rbm-objective.ts'
+import { gibbsSample, rbmEnergy, rbmMonitor, rbmObjective, sampleBinary, threshold, visibleMean } from '../../src/models/rbm-objective.ts'
 import { foldIn, key, normal, uniform } from '../../src/rng.ts'
 import { evaluate } from '../../src/streams/evaluate.ts'
 import { forwardKey, hashBytes, hashParams } from '../../src/streams/snapshot.ts'
@@ -47,6 +48,17 @@ const binaryBatch = (B: number, m: number, seed: number): Tensor => ({
 
 describe('RBM free energy and partition function against brute force', () => {
   const p = tiny(5, 4, 1)
+  it('rbmEnergy is eq 36 on every (v, h)', () => {
+    const pairs = states(5).flatMap((v) => states(4).map((h) => [v, h] as const))
+    const E36 = rbmEnergy(
+      p,
+      { shape: [pairs.length, 5], data: Float64Array.from(pairs.flatMap(([v]) => v)) },
+      { shape: [pairs.length, 4], data: Float64Array.from(pairs.flatMap(([, h]) => h)) },
+    ).data
+    pairs.forEach(([v, h], r) => expect(Math.abs(E36[r] - energy(p, v, h))).toBeLessThan(1e-12))
+    expect(new Set(E36).size).toBeGreaterThan(400)
+  })
+
   it('F(v) = -log sum_h exp(-E(v, h)), enumerating all 16 hidden states', () => {
     const vs = states(5)
     const F = freeEnergy(p, { shape: [vs.length, 5], data: Float64Array.from(vs.flat()) }).data
@@ -106,6 +118,9 @@ describe('sampling is a function of the key', () => {
     expect(hashBytes(a.grads.W.data)).toBe(hashBytes(b.grads.W.data))
     expect(hashBytes(a.h0.data)).not.toBe(hashBytes(c.h0.data))
     expect(hashBytes(a.grads.W.data)).not.toBe(hashBytes(c.grads.W.data))
+    // gibbsSample runs the same chain from the same key
+    expect(hashBytes(gibbsSample(p, v0, key(1), 3).v.data)).toBe(hashBytes(a.vk.data))
+    expect(hashBytes(gibbsSample(p, v0, key(1), 1).h.data)).toBe(hashBytes(a.h0.data))
   })
 
   it('stochastic binarisation: same key, same image; pixel frequencies follow the intensities', () => {
@@ -155,6 +170,18 @@ describe('rbmObjective', () => {
     const img = rbmObjective({ visible: 6, hidden: 3, binarize: 'threshold', inShape: [2, 3, 1] })
     const fwd2 = img.forward(params, null, batch({ shape: [4, 2, 3, 1], data: x.data }), ctx)
     expect(fwd2.loss).toBe(fwd.loss)
+  })
+
+  it('is rebuilt from its JSON spec (checkpoints, worker threads) into the same model', () => {
+    const { obj, params } = init({ visible: 6, hidden: 3, k: 2, binarize: 'threshold', inShape: [2, 3, 1] })
+    const rebuilt = objectiveFromSpec(JSON.parse(JSON.stringify(obj.spec)))
+    if (E.isLeft(rebuilt)) throw rebuilt.left
+    expect(rebuilt.right.spec).toEqual(obj.spec)
+    const x: Tensor = { shape: [4, 2, 3, 1], data: Float32Array.from(uniform(key(1), 24)) }
+    const ctx = { training: true, key: key(7) }
+    const g = (o: typeof rebuilt.right) => o.backward(params, null, batch(x), o.forward(params, null, batch(x), ctx)).grads.W as Tensor
+    expect(hashBytes(g(rebuilt.right).data)).toBe(hashBytes(g(obj as unknown as typeof rebuilt.right).data))
+    expect(E.isLeft(objectiveFromSpec({ ...obj.spec, hidden: -1 }))).toBe(true)
   })
 
   it('evaluation mode draws nothing: the result does not depend on the key', () => {

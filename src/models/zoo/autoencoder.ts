@@ -32,12 +32,22 @@ export interface AutoencoderZooOptions {
 export const autoencoder = (o: AutoencoderZooOptions, inShape: Shape): AnyObjective => {
   const m = size(inShape)
   const inner = autoencoding(tiedAutoencoder({ hidden: o.hidden ?? 64, corruption: o.corruption ?? 0 }), euclidean('mean'), [m]) as AnyObjective
-  if (inShape.length === 1) return inner
+  return inShape.length === 1 ? inner : flattenedInputs(inner, inShape)
+}
+
+/**
+ * An objective on vectors used on samples of shape inShape (e.g. [28, 28, 1]), each read as
+ * a vector (a reshape: no copy; inputs and unlabelled targets alike). Its spec is
+ * { kind: 'flattened', inShape, objective: the inner spec }.
+ */
+export const flattenedInputs = (inner: AnyObjective, inShape: Shape): AnyObjective => {
+  if (inner.inShape.length !== 1 || inner.inShape[0] !== size(inShape))
+    throw new LayerError('flattened', `expected an objective on vectors of ${size(inShape)} values, got ${showShape(inner.inShape)}`)
   const flat = (x: Tensor): Tensor => ({ shape: [x.shape[0], size(x.shape.slice(1))], data: x.data })
-  const flatBatch = (batch: Batch): Batch => ({ ...batch, x: flat(batch.x), y: flat(batch.x) })
+  const flatBatch = (batch: Batch): Batch => ({ ...batch, x: flat(batch.x), y: batch.y === batch.x ? flat(batch.x) : batch.y })
   return {
     ...inner,
-    spec: { ...inner.spec, inShape: [...inShape] },
+    spec: { kind: 'flattened', inShape: [...inShape], objective: inner.spec },
     inShape,
     forward: (params, state, batch, ctx) => inner.forward(params, state, flatBatch(batch), ctx),
     backward: (params, state, batch, fwd) => inner.backward(params, state, flatBatch(batch), fwd),

@@ -41,6 +41,11 @@ export interface Recipe {
   readonly schedule: ScheduleName
   /** Random translations of up to this many pixels, every epoch (0: none). */
   readonly shift: number
+  /**
+   * Fixed shards per minibatch (streams/shards.ts), so the recipe's result is the same
+   * bits whatever --threads is; threads beyond this count idle. Default 1.
+   */
+  readonly microbatches?: number
 }
 
 export interface ZooOptions {
@@ -85,31 +90,31 @@ export const ZOO: { readonly [name in ZooName]: ZooEntry } = {
   cnn: {
     build: classifier((o) => cnn({ hidden: o.hidden?.[0], classes: o.classes })),
     input: 'image',
-    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
+    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2, microbatches: 2 },
     description: 'conv5x5x8-relu-pool-conv5x5x16-relu-pool-dense120-relu-dense10 (cnn-layers-softmax), 35,474 parameters',
   },
   lenet5: {
     build: classifier((o) => lenet5({ classes: o.classes })),
     input: 'image',
-    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
+    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2, microbatches: 2 },
     description: 'LeNet-5: C1-S2-C3(table)-S4-C5-F6-out, LeCun tanh, trainable subsampling (cnn-derivation-lenet)',
   },
   mlp: {
     build: classifier((o) => mlp({ hidden: o.hidden, activation: o.activation, classes: o.classes })),
     input: 'vector',
-    recipe: { epochs: 30, batch: 64, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2 },
+    recipe: { epochs: 30, batch: 64, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2, microbatches: 2 },
     description: 'multilayer perceptron, default 784-256-128-10 with ReLU (deep-learning-lecture-notes)',
   },
   cnn1: {
     build: classifier((o) => cnn1({ activation: o.activation, classes: o.classes })),
     input: 'image',
-    recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0 },
+    recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0, microbatches: 2 },
     description: 'I-C1-MP1-FC1-O of convnet-notes: conv5x5x16-act-pool-dense10',
   },
   cnn2: {
     build: classifier((o) => cnn2({ activation: o.activation, classes: o.classes })),
     input: 'image',
-    recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0 },
+    recipe: { epochs: 15, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 0, microbatches: 2 },
     description: 'I-C1-MP1-C2-MP2-FC1-O of convnet-notes: conv5x5x8-act-pool-conv5x5x16-act-pool-dense10',
   },
   rbm: {
@@ -117,13 +122,13 @@ export const ZOO: { readonly [name in ZooName]: ZooEntry } = {
       objective: rbm({ hidden: o.hidden?.[0], k: o.k, persistent: o.persistent, batch: o.batch, dataMean: o.dataMean }, inShape),
     }),
     input: 'vector',
-    recipe: { epochs: 10, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, weightDecay: 0.0002, schedule: 'cosine', shift: 0 },
+    recipe: { epochs: 10, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, weightDecay: 0.0002, schedule: 'cosine', shift: 0, microbatches: 1 },
     description: 'Bernoulli-Bernoulli RBM, 784-128, CD-1 on stochastically binarised digits (deep-learning-lecture-notes eqs 35-44)',
   },
   autoencoder: {
     build: (o, inShape) => ({ objective: autoencoder({ hidden: o.hidden?.[0], corruption: o.corruption }, inShape) }),
     input: 'vector',
-    recipe: { epochs: 10, batch: 32, optimizer: 'momentum', lr: 0.3, momentum: 0.9, schedule: 'cosine', shift: 0 },
+    recipe: { epochs: 10, batch: 32, optimizer: 'momentum', lr: 0.3, momentum: 0.9, schedule: 'cosine', shift: 0, microbatches: 1 },
     description: 'tied-weight sigmoid autoencoder, 784-64-784, Euclidean loss (deep-learning-lecture-notes eqs 55-60)',
   },
 }
