@@ -1,15 +1,12 @@
-// W4's gradstream side in one function, so it can switch to the dedicated online /
-// prequential operator (src/streams/online.ts, in progress) by changing this file only.
-//
-// Today it runs the ordinary training stream at batch size 1: train(...) over
-// arraySource(train, { batchSize: 1, order }), one snapshot per update. Prequential
-// prediction uses a separate forward pass: each snapshot (parameters after s updates) is
-// emitted before the stream pulls sample s, so predicting order[s] from it in the
-// subscriber is "predict, then learn". Sample 0 is predicted from the initial snapshot.
+// W4's gradstream side: the online operator (src/streams/online.ts) on its fused batch-1
+// path, which folds the SGD step into backward and is bit-identical to the generic
+// step (tested there). Each example is predicted with the current parameters before it
+// is learned from (prequential); the operator's snapshot events carry the accuracy.
+// Snapshots every `warmup` examples mark the start of timing.
 
-import { lastValueFrom, take, tap } from 'rxjs'
-import type { Dataset, Params } from '../src/index.ts'
-import { argmaxRows, arraySource, sgd, softmaxCrossEntropy, train } from '../src/index.ts'
+import { lastValueFrom, tap } from 'rxjs'
+import type { Dataset } from '../src/index.ts'
+import { online, sgd } from '../src/index.ts'
 import { now } from './clock.ts'
 import { initialState, objectiveOf, w4Model } from './gradstream.ts'
 
@@ -41,33 +38,29 @@ export const gradstreamOnline = async (o: OnlineOptions): Promise<OnlineResult> 
     throw new Error(`gradstreamOnline: expected warmup < updates <= ${o.order.length}, got ${o.warmup} and ${o.updates}`)
   const model = w4Model(o.hidden)
   const objective = objectiveOf(model)
-  const optimizer = sgd(o.lr)
   const s0 = initialState(model, o.lr)
   const S = o.train.x.data.length / o.train.x.shape[0]
-  let correct = 0
-  let predicted = 0
-  const predict = (params: Params, i: number): void => {
-    const j = o.order[i]
-    const x = { shape: [1, ...o.train.x.shape.slice(1)], data: o.train.x.data.subarray(j * S, (j + 1) * S) }
-    if (argmaxRows(objective.predict(params, x))[0] === o.train.labels[j]) correct++
-    predicted++
+  function* samples(): Generator<{ features: Float32Array; label: number }> {
+    for (let i = 0; i < o.updates; i++) {
+      const j = o.order[i]
+      yield { features: o.train.x.data.subarray(j * S, (j + 1) * S) as Float32Array, label: o.train.labels[j] }
+    }
   }
-  if (o.prequential) predict(s0.params, 0)
   let t0 = o.warmup === 0 ? now() : NaN
   let t1 = NaN
+  let accuracy = NaN
   await lastValueFrom(
-    train(model, softmaxCrossEntropy(), optimizer, {
-      data: arraySource(o.train, { batchSize: 1, order: o.order }),
-      epochs: 1,
-      initial: s0,
-    }).pipe(
-      take(o.updates),
-      tap((s) => {
-        if (s.step === o.warmup) t0 = now()
-        if (s.step === o.updates) t1 = now()
-        if (o.prequential && s.step < o.updates) predict(s.params, s.step)
+    online(objective, sgd(o.lr), samples(), { initial: s0, path: 'fused', snapshotEvery: o.warmup > 0 ? o.warmup : 100 }).pipe(
+      tap((e) => {
+        if (e.type !== 'snapshot') throw new Error(`W4: unexpected ${e.type} event`)
+        if (e.metrics.examples === o.warmup && !e.final) t0 = now()
+        if (e.final) {
+          t1 = now()
+          accuracy = e.metrics.accuracy
+        }
       }),
     ),
   )
-  return { seconds: (t1 - t0) / 1000, timedUpdates: o.updates - o.warmup, correct, predicted }
+  const predicted = o.prequential ? o.updates : 0
+  return { seconds: (t1 - t0) / 1000, timedUpdates: o.updates - o.warmup, correct: o.prequential ? Math.round(accuracy * o.updates) : 0, predicted }
 }

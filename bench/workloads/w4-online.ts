@@ -103,7 +103,7 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
     notes: [
       `updates/s: fresh model, ${s.warmup} warm-up updates, ${s.timed} timed; median [min-max] of ${s.repeats} repeats with fresh models`,
       'prequential: predict each sample with a separate forward + argmax, then learn from it, over the stream in the fixed order',
-      'gradstream: the training stream at batch size 1 (bench/gradstream-online.ts; switch to streams/online.ts when it lands)',
+      'gradstream: the online operator (src/streams/online.ts), fused batch-1 SGD path, a snapshot every 100 updates (bench/gradstream-online.ts)',
     ],
   }
 }

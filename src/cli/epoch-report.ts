@@ -68,7 +68,9 @@ export const epochReport = (objective: AnyObjective, train: Dataset, test: Datas
       },
       final: finalRecon,
     }
-  const loss = objective.spec.loss as { readonly type?: unknown; readonly reduction?: unknown } | undefined
+  // The loss of the objective (of the inner one when images are read as vectors).
+  const spec = objective.spec.kind === 'flattened' ? (objective.spec.objective as typeof objective.spec) : objective.spec
+  const loss = spec.loss as { readonly type?: unknown; readonly reduction?: unknown } | undefined
   if (objective.task === 'reconstruction' && loss?.type === 'euclidean' && loss.reduction === 'mean') {
     // euclidean('mean'): loss = 1/2 sum (r - x)^2 / B, half the reconstruction error.
     const scale = 2
