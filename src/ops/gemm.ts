@@ -9,21 +9,24 @@
 //
 // Large products are packed (GotoBLAS style): a KC-deep slab of op(B) is copied into
 // NR-wide column panels, each MR-high row panel of op(A) into a contiguous strip, and
-// an MR x NR register tile of C is accumulated in local variables (which V8 keeps in
-// registers). Packed panels are Float64Array whatever the operands' precision, so the
-// inner kernel sees one element type and accumulates in double. Small products (a
+// an MR x NR tile of C is accumulated in local variables (register-allocated by V8 as far
+// as registers go). Packed panels are Float64Array whatever the operands' precision, so
+// the inner kernel sees one element type and accumulates in double. Small products (a
 // batch of one, a thin reduction) skip packing: there the copy costs more than it saves.
 
 import type { F } from '../tensor.ts'
 
-const MR = 4
-const NR = 4
+// An 8 x 8 tile (64 accumulators) measured ~10% faster here than 4 x 4, 6 x 8 or 4 x 8:
+// each k loads 16 numbers for 64 multiply-adds.
+const MR = 8
+const NR = 8
 const KC = 256
 
 // Scratch for packed panels, grown on demand and reused by every call. Results never
 // live here: a call writes C and returns, so reuse is invisible from outside.
 let packA = new Float64Array(MR * KC)
 let packB = new Float64Array(NR * KC * 64)
+const edge = new Float64Array(MR * NR)
 
 /** op(B)[k0:k0+kc, :] into NR-wide panels: panel p, row k, lane j at ((p*kc)+k)*NR + j. */
 function packBPanels(B: F, N: number, K: number, transB: boolean, k0: number, kc: number): void {
@@ -67,53 +70,75 @@ function packAStrip(A: F, M: number, K: number, transA: boolean, i0: number, k0:
   }
 }
 
-/** C[i0:i0+h, j0:j0+w] (+)= packA strip x packB panel p, over kc. */
-function microKernel(
-  C: F,
-  N: number,
-  i0: number,
-  j0: number,
-  h: number,
-  w: number,
-  p: number,
-  kc: number,
-  add: boolean,
-): void {
+/** C[i0:i0+h, j0:j0+w] (+)= packA strip x packB panel p over kc: an 8 x 8 register tile. */
+function microKernel(C: F, N: number, i0: number, j0: number, h: number, w: number, p: number, kc: number, add: boolean): void {
   const a = packA
   const b = packB
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0
-  let c30 = 0, c31 = 0, c32 = 0, c33 = 0
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0, c05 = 0, c06 = 0, c07 = 0
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0, c15 = 0, c16 = 0, c17 = 0
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c24 = 0, c25 = 0, c26 = 0, c27 = 0
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0, c34 = 0, c35 = 0, c36 = 0, c37 = 0
+  let c40 = 0, c41 = 0, c42 = 0, c43 = 0, c44 = 0, c45 = 0, c46 = 0, c47 = 0
+  let c50 = 0, c51 = 0, c52 = 0, c53 = 0, c54 = 0, c55 = 0, c56 = 0, c57 = 0
+  let c60 = 0, c61 = 0, c62 = 0, c63 = 0, c64 = 0, c65 = 0, c66 = 0, c67 = 0
+  let c70 = 0, c71 = 0, c72 = 0, c73 = 0, c74 = 0, c75 = 0, c76 = 0, c77 = 0
   let ia = 0
   let ib = p * kc * NR
   for (let k = 0; k < kc; k++) {
-    const a0 = a[ia], a1 = a[ia + 1], a2 = a[ia + 2], a3 = a[ia + 3]
-    const b0 = b[ib], b1 = b[ib + 1], b2 = b[ib + 2], b3 = b[ib + 3]
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3
+    // c[i][j] += a[i] * b[j]: one rank-1 update of the tile per k
+    const b0 = b[ib + 0], b1 = b[ib + 1], b2 = b[ib + 2], b3 = b[ib + 3], b4 = b[ib + 4], b5 = b[ib + 5], b6 = b[ib + 6], b7 = b[ib + 7]
+    const a0 = a[ia + 0]
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3; c04 += a0 * b4; c05 += a0 * b5; c06 += a0 * b6; c07 += a0 * b7
+    const a1 = a[ia + 1]
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3; c14 += a1 * b4; c15 += a1 * b5; c16 += a1 * b6; c17 += a1 * b7
+    const a2 = a[ia + 2]
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3; c24 += a2 * b4; c25 += a2 * b5; c26 += a2 * b6; c27 += a2 * b7
+    const a3 = a[ia + 3]
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3; c34 += a3 * b4; c35 += a3 * b5; c36 += a3 * b6; c37 += a3 * b7
+    const a4 = a[ia + 4]
+    c40 += a4 * b0; c41 += a4 * b1; c42 += a4 * b2; c43 += a4 * b3; c44 += a4 * b4; c45 += a4 * b5; c46 += a4 * b6; c47 += a4 * b7
+    const a5 = a[ia + 5]
+    c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3; c54 += a5 * b4; c55 += a5 * b5; c56 += a5 * b6; c57 += a5 * b7
+    const a6 = a[ia + 6]
+    c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3; c64 += a6 * b4; c65 += a6 * b5; c66 += a6 * b6; c67 += a6 * b7
+    const a7 = a[ia + 7]
+    c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3; c74 += a7 * b4; c75 += a7 * b5; c76 += a7 * b6; c77 += a7 * b7
     ia += MR
     ib += NR
   }
   if (h === MR && w === NR) {
     let o = i0 * N + j0
     if (add) {
-      C[o] += c00; C[o + 1] += c01; C[o + 2] += c02; C[o + 3] += c03; o += N
-      C[o] += c10; C[o + 1] += c11; C[o + 2] += c12; C[o + 3] += c13; o += N
-      C[o] += c20; C[o + 1] += c21; C[o + 2] += c22; C[o + 3] += c23; o += N
-      C[o] += c30; C[o + 1] += c31; C[o + 2] += c32; C[o + 3] += c33
+      C[o + 0] += c00; C[o + 1] += c01; C[o + 2] += c02; C[o + 3] += c03; C[o + 4] += c04; C[o + 5] += c05; C[o + 6] += c06; C[o + 7] += c07; o += N
+      C[o + 0] += c10; C[o + 1] += c11; C[o + 2] += c12; C[o + 3] += c13; C[o + 4] += c14; C[o + 5] += c15; C[o + 6] += c16; C[o + 7] += c17; o += N
+      C[o + 0] += c20; C[o + 1] += c21; C[o + 2] += c22; C[o + 3] += c23; C[o + 4] += c24; C[o + 5] += c25; C[o + 6] += c26; C[o + 7] += c27; o += N
+      C[o + 0] += c30; C[o + 1] += c31; C[o + 2] += c32; C[o + 3] += c33; C[o + 4] += c34; C[o + 5] += c35; C[o + 6] += c36; C[o + 7] += c37; o += N
+      C[o + 0] += c40; C[o + 1] += c41; C[o + 2] += c42; C[o + 3] += c43; C[o + 4] += c44; C[o + 5] += c45; C[o + 6] += c46; C[o + 7] += c47; o += N
+      C[o + 0] += c50; C[o + 1] += c51; C[o + 2] += c52; C[o + 3] += c53; C[o + 4] += c54; C[o + 5] += c55; C[o + 6] += c56; C[o + 7] += c57; o += N
+      C[o + 0] += c60; C[o + 1] += c61; C[o + 2] += c62; C[o + 3] += c63; C[o + 4] += c64; C[o + 5] += c65; C[o + 6] += c66; C[o + 7] += c67; o += N
+      C[o + 0] += c70; C[o + 1] += c71; C[o + 2] += c72; C[o + 3] += c73; C[o + 4] += c74; C[o + 5] += c75; C[o + 6] += c76; C[o + 7] += c77
     } else {
-      C[o] = c00; C[o + 1] = c01; C[o + 2] = c02; C[o + 3] = c03; o += N
-      C[o] = c10; C[o + 1] = c11; C[o + 2] = c12; C[o + 3] = c13; o += N
-      C[o] = c20; C[o + 1] = c21; C[o + 2] = c22; C[o + 3] = c23; o += N
-      C[o] = c30; C[o + 1] = c31; C[o + 2] = c32; C[o + 3] = c33
+      C[o + 0] = c00; C[o + 1] = c01; C[o + 2] = c02; C[o + 3] = c03; C[o + 4] = c04; C[o + 5] = c05; C[o + 6] = c06; C[o + 7] = c07; o += N
+      C[o + 0] = c10; C[o + 1] = c11; C[o + 2] = c12; C[o + 3] = c13; C[o + 4] = c14; C[o + 5] = c15; C[o + 6] = c16; C[o + 7] = c17; o += N
+      C[o + 0] = c20; C[o + 1] = c21; C[o + 2] = c22; C[o + 3] = c23; C[o + 4] = c24; C[o + 5] = c25; C[o + 6] = c26; C[o + 7] = c27; o += N
+      C[o + 0] = c30; C[o + 1] = c31; C[o + 2] = c32; C[o + 3] = c33; C[o + 4] = c34; C[o + 5] = c35; C[o + 6] = c36; C[o + 7] = c37; o += N
+      C[o + 0] = c40; C[o + 1] = c41; C[o + 2] = c42; C[o + 3] = c43; C[o + 4] = c44; C[o + 5] = c45; C[o + 6] = c46; C[o + 7] = c47; o += N
+      C[o + 0] = c50; C[o + 1] = c51; C[o + 2] = c52; C[o + 3] = c53; C[o + 4] = c54; C[o + 5] = c55; C[o + 6] = c56; C[o + 7] = c57; o += N
+      C[o + 0] = c60; C[o + 1] = c61; C[o + 2] = c62; C[o + 3] = c63; C[o + 4] = c64; C[o + 5] = c65; C[o + 6] = c66; C[o + 7] = c67; o += N
+      C[o + 0] = c70; C[o + 1] = c71; C[o + 2] = c72; C[o + 3] = c73; C[o + 4] = c74; C[o + 5] = c75; C[o + 6] = c76; C[o + 7] = c77
     }
     return
   }
-  // Edge tile: write only the valid part.
-  const t = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33]
+  // Edge tile: park the tile in scratch, write only the valid part.
+  const t = edge
+  t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03; t[4] = c04; t[5] = c05; t[6] = c06; t[7] = c07
+  t[8] = c10; t[9] = c11; t[10] = c12; t[11] = c13; t[12] = c14; t[13] = c15; t[14] = c16; t[15] = c17
+  t[16] = c20; t[17] = c21; t[18] = c22; t[19] = c23; t[20] = c24; t[21] = c25; t[22] = c26; t[23] = c27
+  t[24] = c30; t[25] = c31; t[26] = c32; t[27] = c33; t[28] = c34; t[29] = c35; t[30] = c36; t[31] = c37
+  t[32] = c40; t[33] = c41; t[34] = c42; t[35] = c43; t[36] = c44; t[37] = c45; t[38] = c46; t[39] = c47
+  t[40] = c50; t[41] = c51; t[42] = c52; t[43] = c53; t[44] = c54; t[45] = c55; t[46] = c56; t[47] = c57
+  t[48] = c60; t[49] = c61; t[50] = c62; t[51] = c63; t[52] = c64; t[53] = c65; t[54] = c66; t[55] = c67
+  t[56] = c70; t[57] = c71; t[58] = c72; t[59] = c73; t[60] = c74; t[61] = c75; t[62] = c76; t[63] = c77
   for (let i = 0; i < h; i++)
     for (let j = 0; j < w; j++) {
       const o = (i0 + i) * N + j0 + j

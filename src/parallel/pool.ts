@@ -63,6 +63,7 @@ export class WorkerPool implements ShardExecutor {
   private closed = false
   /** Scalars per output row, found once by a one-row prediction. */
   private outPer = 0
+  private scratch = new Float32Array(0)
 
   private constructor(
     readonly threads: number,
@@ -197,47 +198,56 @@ export class WorkerPool implements ShardExecutor {
     const a = this.members[w].arenas
     const base = w * P.SLOT
     const dims = Array.from({ length: this.ctrl[base + P.OUT_RANK] }, (_, i) => this.ctrl[base + P.OUT_DIMS + i])
-    const outputs: Tensor = { shape: [rows, ...dims], data: a.outputs.slice(0, rows * size(dims)) }
-    return { loss: a.scalars[0], grads: a.grads.slice(0, this.params.length), outputs }
+    // Views of the worker's arenas, valid until its next task: the caller reduces them
+    // within this step (ShardExecutor contract), which spares two copies per shard.
+    const outputs: Tensor = { shape: [rows, ...dims], data: a.outputs.subarray(0, rows * size(dims)) }
+    return { loss: a.scalars[0], grads: a.grads.subarray(0, this.params.length), outputs }
   }
 
   /**
-   * ShardExecutor: task i goes to thread i mod threads (thread 0 is this one). Results
-   * come back in task order.
+   * ShardExecutor: task i goes to thread i mod threads (thread 0 is this one); results
+   * are consumed in task order. While the next result due is a worker's, this thread
+   * computes its own next task, if it has one, before blocking.
    */
-  run(objective: AnyObjective, flat: Float32Array, layout: Layout, tasks: readonly ShardTask[]): ShardResult[] {
+  run(
+    objective: AnyObjective,
+    flat: Float32Array,
+    layout: Layout,
+    tasks: readonly ShardTask[],
+    consume: (index: number, result: ShardResult) => void,
+  ): void {
     this.check()
     if (layout.size !== this.params.length)
       throw new GradstreamError(`worker pool: expected ${this.params.length} parameters, got ${layout.size}`)
     this.params.set(flat)
-    const results: ShardResult[] = new Array(tasks.length)
-    const queue: number[][] = Array.from({ length: this.threads }, () => [])
-    tasks.forEach((_, i) => queue[i % this.threads].push(i))
     if (this.outPer === 0) {
       const one = tasks[0].batch.x
       const row = { shape: [1, ...one.shape.slice(1)], data: one.data.subarray(0, size(one.shape.slice(1))) }
       this.outPer = Math.max(1, size(objective.predict(unravel(layout, this.params), row).shape.slice(1)))
     }
-    const outPer = this.outPer
-    const next = new Array<number>(this.threads).fill(0)
-    for (let w = 1; w < this.threads; w++) if (queue[w].length > 0) this.postShard(w, tasks[queue[w][0]], outPer)
-    for (const i of queue[0]) results[i] = computeShard(objective, this.params, layout, tasks[i])
-    let pending = true
-    while (pending) {
-      pending = false
-      for (let w = 1; w < this.threads; w++) {
-        if (next[w] >= queue[w].length) continue
-        const i = queue[w][next[w]]
-        this.await(w)
-        results[i] = this.collectShard(w, tasks[i].batch.x.shape[0])
-        next[w]++
-        if (next[w] < queue[w].length) {
-          this.postShard(w, tasks[queue[w][next[w]]], outPer)
-          pending = true
-        }
+    const T = this.threads
+    for (let w = 1; w < T && w < tasks.length; w++) this.postShard(w, tasks[w], this.outPer)
+    const own = new Map<number, ShardResult>()
+    // Our own shard's gradient goes into a private buffer when it is consumed at once,
+    // a fresh one when it must wait its turn.
+    if (this.scratch.length !== layout.size) this.scratch = new Float32Array(layout.size)
+    const computeOwn = (i: number, now: boolean): ShardResult =>
+      computeShard(objective, this.params, layout, tasks[i], now ? this.scratch : undefined)
+    for (let i = 0; i < tasks.length; i++) {
+      const w = i % T
+      if (w === 0) {
+        const r = own.get(i) ?? computeOwn(i, true)
+        own.delete(i)
+        consume(i, r)
+        continue
       }
+      // Overlap: our next task while worker w finishes task i.
+      const mine = Math.ceil(i / T) * T
+      if (mine < tasks.length && !own.has(mine)) own.set(mine, computeOwn(mine, false))
+      this.await(w)
+      consume(i, this.collectShard(w, tasks[i].batch.x.shape[0]))
+      if (i + T < tasks.length) this.postShard(w, tasks[i + T], this.outPer)
     }
-    return results
   }
 
   /**

@@ -10,7 +10,6 @@
 // (DESIGN.md, "Replay and time travel": parallel work must not change a single bit).
 // Shard s of step t draws its forward noise from foldIn(forwardKey(key, t), s).
 
-import { concatAll } from 'fp-ts/lib/Monoid.js'
 import type { Monoid } from 'fp-ts/lib/Monoid.js'
 import { GradstreamError } from '../errors.ts'
 import type { AnyObjective, Batch } from '../models/objective.ts'
@@ -21,7 +20,10 @@ import { size } from '../tensor.ts'
 import type { Layout } from '../tree.ts'
 import { ravelInto, unravel } from '../tree.ts'
 import { forwardKey } from './snapshot.ts'
+import type { Optimizer } from '../models/optimizers.ts'
+import type { Snapshot } from './snapshot.ts'
 import type { BackwardResult, StepInput } from './steps.ts'
+import { updateStep } from './steps.ts'
 
 /** Row ranges [start, end) of each shard: sizes differ by at most one, larger first. */
 export const shardRanges = (B: number, shards: number): Array<readonly [number, number]> => {
@@ -68,24 +70,52 @@ export interface ShardResult {
   readonly outputs: Tensor
 }
 
-/** Computes shard results, in task order. */
+/**
+ * Computes shard results and hands each to `consume` in task order, as soon as it and
+ * every earlier one are ready (so the caller can reduce while other shards are still
+ * being computed). A result may be a view of the executor's own buffers, valid only
+ * during its `consume` call.
+ */
 export interface ShardExecutor {
-  run(objective: AnyObjective, flat: Float32Array, layout: Layout, tasks: readonly ShardTask[]): ShardResult[]
+  run(
+    objective: AnyObjective,
+    flat: Float32Array,
+    layout: Layout,
+    tasks: readonly ShardTask[],
+    consume: (index: number, result: ShardResult) => void,
+  ): void
 }
 
 /** One shard's loss and gradient with the parameters in `flat` (the worker runs this too). */
-export const computeShard = (objective: AnyObjective, flat: Float32Array, layout: Layout, task: ShardTask): ShardResult => {
+/** `into`: a buffer of layout.size to receive the gradient (default: a fresh one). */
+export const computeShard = (
+  objective: AnyObjective,
+  flat: Float32Array,
+  layout: Layout,
+  task: ShardTask,
+  into?: Float32Array,
+): ShardResult => {
   const params = unravel(layout, flat)
   const fwd = objective.forward(params, null, task.batch, { training: true, key: task.key })
   const { grads } = objective.backward(params, null, task.batch, fwd)
-  const g = new Float32Array(layout.size)
+  const g = into ?? new Float32Array(layout.size)
   ravelInto(g, layout, grads)
   return { loss: fwd.loss, grads: g, outputs: fwd.outputs }
 }
 
-/** Every shard in this thread, one after another. */
-export const localExecutor: ShardExecutor = {
-  run: (objective, flat, layout, tasks) => tasks.map((t) => computeShard(objective, flat, layout, t)),
+/**
+ * Every shard in this thread, one after another. Each result is consumed before the
+ * next shard runs, so one private gradient buffer serves them all.
+ */
+export const localExecutor = (): ShardExecutor => {
+  let scratch = new Float32Array(0)
+  return {
+    run: (objective, flat, layout, tasks, consume) =>
+      tasks.forEach((t, i) => {
+        if (scratch.length !== layout.size) scratch = new Float32Array(layout.size)
+        consume(i, computeShard(objective, flat, layout, t, scratch))
+      }),
+  }
 }
 
 /** Flat gradients under addition: the Monoid the shard reduction folds with. */
@@ -98,11 +128,44 @@ export const flatSumMonoid = (n: number): Monoid<Float32Array> => ({
   empty: new Float32Array(n),
 })
 
-const scaled = (g: Float32Array, w: number): Float32Array => {
-  if (w === 1) return g
-  const out = new Float32Array(g.length)
-  for (let i = 0; i < g.length; i++) out[i] = w * g[i]
-  return out
+/**
+ * concatAll(flatSumMonoid)(w_s g_s for each shard s), evaluated in place, one term at a
+ * time: acc = ((0 + w_0 g_0) + w_1 g_1) + ..., each partial sum rounded to float32
+ * exactly as the fold rounds it (tested bit-identical), without a fresh array per term:
+ * at 235k parameters the fold's allocations and passes cost more than a shard's
+ * backward. `add` returns 0 * sum(term), which is NaN unless every entry is finite: the
+ * finiteness check rides along for free.
+ */
+export class WeightedSum {
+  readonly out: Float32Array
+  /** Terms added since reset (the first one overwrites: 0 + v, no zero-fill pass). */
+  private terms = 0
+  constructor(n: number) {
+    this.out = new Float32Array(n)
+  }
+  reset(): void {
+    this.terms = 0
+  }
+  add(g: Float32Array, w: number): number {
+    const out = this.out
+    const first = this.terms === 0
+    this.terms++
+    let probe = 0
+    for (let i = 0; i < out.length; i++) {
+      // Math.fround: the fold stores w_s g_s in a Float32Array before adding it.
+      const v = w === 1 ? g[i] : Math.fround(w * g[i])
+      probe += v * 0
+      out[i] = (first ? 0 : out[i]) + v
+    }
+    return probe
+  }
+}
+
+/** The whole reduction at once (tests; shardedBackward streams it). */
+export const weightedSum = (parts: readonly Float32Array[], weights: readonly number[], n: number): Float32Array => {
+  const acc = new WeightedSum(n)
+  parts.forEach((g, s) => acc.add(g, weights[s]))
+  return acc.out
 }
 
 /** Concatenates shard outputs (in order) into the batch's outputs. */
@@ -117,33 +180,60 @@ const joinRows = (parts: readonly Tensor[], B: number): Tensor => {
   return { shape: [B, ...parts[0].shape.slice(1)], data }
 }
 
+/** Reduces a step's shards into `acc` (zeroed here), in shard order. */
+const reduceShards = (
+  objective: AnyObjective,
+  executor: ShardExecutor,
+  shards: number,
+  { snapshot, batch }: StepInput,
+  acc: WeightedSum,
+): BackwardResult => {
+  if (snapshot.modelState !== null)
+    throw new GradstreamError('microbatches: models with state (e.g. persistent RBM chains) train with microbatches = 1')
+  const B = batch.x.shape[0]
+  const base = forwardKey(snapshot.key, snapshot.step)
+  const tasks: ShardTask[] = shardRanges(B, shards)
+    .map(([r0, r1], s) => ({ shard: s, batch: shardOf(batch, r0, r1), key: foldIn(base, s) }))
+    .filter((t) => t.batch.x.shape[0] > 0)
+  const weights = tasks.map((t) => t.batch.x.shape[0] / B)
+  acc.reset()
+  const outputs: Tensor[] = new Array(tasks.length)
+  let loss = 0
+  let probe = 0
+  executor.run(objective, snapshot.flat, snapshot.layout, tasks, (i, r) => {
+    loss += weights[i] * r.loss
+    probe += acc.add(r.grads, weights[i])
+    outputs[i] = { shape: r.outputs.shape, data: r.outputs.data.slice() }
+  })
+  return { snapshot, batch, loss, outputs: joinRows(outputs, B), grads: acc.out, modelState: null, finite: probe === 0 }
+}
+
 /**
  * The backward half of a sharded step: splits the batch, has the executor compute every
- * shard, and combines them in shard order. Its result feeds the ordinary updateStep.
+ * shard, and combines them in shard order into a fresh gradient. Its result feeds the
+ * ordinary updateStep.
  */
 export const shardedBackward =
   (objective: AnyObjective, executor: ShardExecutor, shards: number) =>
-  ({ snapshot, batch }: StepInput): BackwardResult => {
-    if (snapshot.modelState !== null)
-      throw new GradstreamError('microbatches: models with state (e.g. persistent RBM chains) train with microbatches = 1')
-    const B = batch.x.shape[0]
-    const base = forwardKey(snapshot.key, snapshot.step)
-    const tasks: ShardTask[] = shardRanges(B, shards)
-      .map(([r0, r1], s) => ({ shard: s, batch: shardOf(batch, r0, r1), key: foldIn(base, s) }))
-      .filter((t) => t.batch.x.shape[0] > 0)
-    const results = executor.run(objective, snapshot.flat, snapshot.layout, tasks)
-    const weights = tasks.map((t) => t.batch.x.shape[0] / B)
-    const loss = results.reduce((acc, r, i) => acc + weights[i] * r.loss, 0)
-    const grads = concatAll(flatSumMonoid(snapshot.flat.length))(results.map((r, i) => scaled(r.grads, weights[i])))
-    return {
-      snapshot,
-      batch,
-      loss,
-      outputs: joinRows(
-        results.map((r) => r.outputs),
-        B,
-      ),
-      grads,
-      modelState: null,
-    }
+  (input: StepInput): BackwardResult =>
+    reduceShards(objective, executor, shards, input, new WeightedSum(input.snapshot.flat.length))
+
+/**
+ * A whole sharded training step (backward, then update). The reduced gradient lives in a
+ * buffer private to this step function, reused from step to step: it is read by the
+ * optimizer, which writes fresh parameters, and never escapes, so no emitted value
+ * changes (a fresh 1 MB array per step costs ~0.5 ms in page faults alone).
+ */
+export const shardedTrainStep = (
+  objective: AnyObjective,
+  optimizer: Optimizer,
+  executor: ShardExecutor,
+  shards: number,
+): ((input: StepInput) => Snapshot) => {
+  const update = updateStep(optimizer, objective.task === 'classification')
+  let acc = new WeightedSum(0)
+  return (input) => {
+    if (acc.out.length !== input.snapshot.flat.length) acc = new WeightedSum(input.snapshot.flat.length)
+    return update(reduceShards(objective, executor, shards, input, acc))
   }
+}

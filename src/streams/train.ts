@@ -8,7 +8,6 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import type { MonoTypeOperatorFunction, Observable } from 'rxjs'
-import { flow } from 'fp-ts/lib/function.js'
 import { defer, finalize, from, pipe as rxPipe, switchMap, throwError } from 'rxjs'
 import type { LayerError } from '../errors.ts'
 import { GradstreamError } from '../errors.ts'
@@ -28,8 +27,8 @@ import { initKey, makeSnapshot } from './snapshot.ts'
 import type { BatchSource } from './source.ts'
 import { minibatches } from './source.ts'
 import type { ShardExecutor } from './shards.ts'
-import { localExecutor, shardedBackward } from './shards.ts'
-import { fit, updateStep } from './steps.ts'
+import { localExecutor, shardedTrainStep } from './shards.ts'
+import { fit } from './steps.ts'
 
 export interface TrainConfig {
   readonly data: BatchSource
@@ -108,9 +107,9 @@ export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, co
     if (shards === 1) return withAugment.pipe(rxPipe(fit(objective, optimizer, s0, per)))
     const sharded = (executor: ShardExecutor) =>
       withAugment.pipe(
-        fit(objective, optimizer, s0, per, flow(shardedBackward(objective, executor, shards), updateStep(optimizer, objective.task === 'classification'))),
+        fit(objective, optimizer, s0, per, shardedTrainStep(objective, optimizer, executor, shards)),
       )
-    if (threads === 1) return sharded(localExecutor)
+    if (threads === 1) return sharded(localExecutor())
     // Workers start once for the run and stop when it completes, fails or is unsubscribed.
     return from(WorkerPool.create({ threads: Math.min(threads, shards), objective, layout: s0.layout })).pipe(
       switchMap((pool) => sharded(pool).pipe(finalize(() => void pool.terminate()))),

@@ -38,18 +38,31 @@ describe('worker pool', () => {
     const pool = await WorkerPool.create({ threads: 2, objective: obj, layout: snap.right.layout })
     try {
       const good = gather(data, Int32Array.from([0, 1, 2, 3]), 0, 0)
-      const r = pool.run(obj, snap.right.flat, snap.right.layout, [
-        { shard: 0, batch: good, key: key(1) },
-        { shard: 1, batch: good, key: key(1) },
-      ])
-      expect(r[1].grads).toEqual(r[0].grads)
+      const grads: Float32Array[] = []
+      pool.run(
+        obj,
+        snap.right.flat,
+        snap.right.layout,
+        [
+          { shard: 0, batch: good, key: key(1) },
+          { shard: 1, batch: good, key: key(1) },
+        ],
+        (i, r) => (grads[i] = r.grads.slice()),
+      )
+      expect(grads[1]).toEqual(grads[0])
       // A target of the wrong width: the worker's loss rejects it.
       const bad = { ...good, y: { shape: [4, 2], data: new Float32Array(8) } }
       expect(() =>
-        pool.run(obj, snap.right.flat, snap.right.layout, [
-          { shard: 0, batch: good, key: key(1) },
-          { shard: 1, batch: bad, key: key(1) },
-        ]),
+        pool.run(
+          obj,
+          snap.right.flat,
+          snap.right.layout,
+          [
+            { shard: 0, batch: good, key: key(1) },
+            { shard: 1, batch: bad, key: key(1) },
+          ],
+          () => undefined,
+        ),
       ).toThrow(/worker 1: softmax_cross_entropy: expected a target of shape \[4, 3\]/)
     } finally {
       await pool.terminate()

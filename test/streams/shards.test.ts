@@ -7,8 +7,9 @@ import { softmaxCrossEntropy } from '../../src/models/loss.ts'
 import { supervised } from '../../src/models/objective.ts'
 import { momentum } from '../../src/models/optimizers.ts'
 import { sequential } from '../../src/models/sequential.ts'
-import { key } from '../../src/rng.ts'
-import { computeShard, localExecutor, shardedBackward, shardRanges } from '../../src/streams/shards.ts'
+import { key, uniform } from '../../src/rng.ts'
+import { concatAll } from 'fp-ts/lib/Monoid.js'
+import { computeShard, flatSumMonoid, localExecutor, shardedBackward, shardRanges, weightedSum } from '../../src/streams/shards.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import { arraySource, gather } from '../../src/streams/source.ts'
 import { initialSnapshot, train } from '../../src/streams/train.ts'
@@ -32,13 +33,23 @@ describe('microbatch shards', () => {
     const batch = gather(data, Int32Array.from({ length: 30 }, (_, i) => i * 4), 0, 0)
     const whole = computeShard(obj, snap.right.flat, snap.right.layout, { shard: 0, batch, key: key(0) })
     for (const shards of [2, 3, 7]) {
-      const r = shardedBackward(obj, localExecutor, shards)({ snapshot: snap.right, batch })
+      const r = shardedBackward(obj, localExecutor(), shards)({ snapshot: snap.right, batch })
       expect(r.loss).toBeCloseTo(whole.loss, 6)
       let worst = 0
       for (let i = 0; i < r.grads.length; i++) worst = Math.max(worst, Math.abs(r.grads[i] - whole.grads[i]))
       expect(worst).toBeLessThan(1e-6)
       expect(r.outputs.shape).toEqual([30, 3])
     }
+  })
+
+  it('reduces shard gradients in one pass exactly as the sum Monoid folds them', () => {
+    const n = 1000
+    const parts = [0, 1, 2].map((s) => uniform(key(s), n, 'float32', -3, 3) as Float32Array)
+    const weights = [0.4, 0.35, 0.25]
+    const scaledParts = parts.map((g, s) => Float32Array.from(g, (v) => weights[s] * v))
+    const folded = concatAll(flatSumMonoid(n))(scaledParts)
+    expect(weightedSum(parts, weights, n)).toEqual(folded)
+    expect(weightedSum(parts, [1, 1, 1], n)).toEqual(concatAll(flatSumMonoid(n))(parts))
   })
 
   it('gives bit-identical runs for 1, 2 and 3 threads (RReLU noise and shuffling included)', async () => {
