@@ -70,7 +70,7 @@ let dkAcc = new Float64Array(0)
 let dbAcc = new Float64Array(0)
 let starts = new Int32Array(0)
 let offsets = new Int32Array(0)
-const tile = new Float64Array(16)
+const tile = new Float64Array(64)
 
 /**
  * Largest per-call scratch, in elements. A big batch is processed a few images at a time so
@@ -191,15 +191,15 @@ export function conv2dForward(
 ): void {
   const { B, H, W, C, O, kh, kw, Ho, Wo } = g
   const K = kh * kw * C
-  // Panels of 4 output channels: kPanels[(ob*K + t)*4 + l] = k'[t, 4ob + l] (0 past O).
+  const PC = 8
   const kk = effectiveKernel(k, g, flip, table)
-  const panels = Math.ceil(O / 4)
-  if (kPanels.length < panels * K * 4) kPanels = new Float64Array(panels * K * 4)
+  const panels = Math.ceil(O / PC)
+  if (kPanels.length < panels * K * PC) kPanels = new Float64Array(panels * K * PC)
   for (let ob = 0; ob < panels; ob++)
     for (let t = 0; t < K; t++)
-      for (let l = 0; l < 4; l++) {
-        const o = ob * 4 + l
-        kPanels[(ob * K + t) * 4 + l] = o < O ? kk[t * O + o] : 0
+      for (let l = 0; l < PC; l++) {
+        const o = ob * PC + l
+        kPanels[(ob * K + t) * PC + l] = o < O ? kk[t * O + o] : 0
       }
   const n = imagesPerChunk(g)
   for (let n0 = 0; n0 < B; n0 += n) {
@@ -218,49 +218,70 @@ function forwardImages(y: F, x: F, b: F, g: Conv2dGeometry): void {
   const st = windowStarts(g, Hs, Ws)
   const rowStride = Ws * C
   const kp = kPanels
-  const panels = Math.ceil(O / 4)
-
-  for (let r0 = 0; r0 < M; r0 += 4) {
-    const h = Math.min(4, M - r0)
-    // window corners of the 4 pixels (lanes past h repeat the last pixel and are not written)
+  const panels = Math.ceil(O / 8)
+  for (let r0 = 0; r0 < M; r0 += 8) {
+    const h = Math.min(8, M - r0)
+    // window corners of the pixels (lanes past h repeat the last pixel and are not written)
     const s0 = st[r0]
     const s1 = st[r0 + Math.min(1, h - 1)]
     const s2 = st[r0 + Math.min(2, h - 1)]
     const s3 = st[r0 + Math.min(3, h - 1)]
+    const s4 = st[r0 + Math.min(4, h - 1)]
+    const s5 = st[r0 + Math.min(5, h - 1)]
+    const s6 = st[r0 + Math.min(6, h - 1)]
+    const s7 = st[r0 + Math.min(7, h - 1)]
     for (let ob = 0; ob < panels; ob++) {
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0
-      let kq = ob * K * 4
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0, c05 = 0, c06 = 0, c07 = 0
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0, c15 = 0, c16 = 0, c17 = 0
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c24 = 0, c25 = 0, c26 = 0, c27 = 0
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0, c34 = 0, c35 = 0, c36 = 0, c37 = 0
+      let c40 = 0, c41 = 0, c42 = 0, c43 = 0, c44 = 0, c45 = 0, c46 = 0, c47 = 0
+      let c50 = 0, c51 = 0, c52 = 0, c53 = 0, c54 = 0, c55 = 0, c56 = 0, c57 = 0
+      let c60 = 0, c61 = 0, c62 = 0, c63 = 0, c64 = 0, c65 = 0, c66 = 0, c67 = 0
+      let c70 = 0, c71 = 0, c72 = 0, c73 = 0, c74 = 0, c75 = 0, c76 = 0, c77 = 0
+      let kq = ob * K * 8
       for (let p = 0; p < kh; p++) {
         const po = p * rowStride
-        const x0 = s0 + po, x1 = s1 + po, x2 = s2 + po, x3 = s3 + po
-        for (let u = 0; u < span; u++, kq += 4) {
+        const x0 = s0 + po, x1 = s1 + po, x2 = s2 + po, x3 = s3 + po, x4 = s4 + po, x5 = s5 + po, x6 = s6 + po, x7 = s7 + po
+        for (let u = 0; u < span; u++, kq += 8) {
+          const k0 = kp[kq + 0], k1 = kp[kq + 1], k2 = kp[kq + 2], k3 = kp[kq + 3], k4 = kp[kq + 4], k5 = kp[kq + 5], k6 = kp[kq + 6], k7 = kp[kq + 7]
           const a0 = src[x0 + u], a1 = src[x1 + u], a2 = src[x2 + u], a3 = src[x3 + u]
-          const k0 = kp[kq], k1 = kp[kq + 1], k2 = kp[kq + 2], k3 = kp[kq + 3]
-          c00 += a0 * k0; c01 += a0 * k1; c02 += a0 * k2; c03 += a0 * k3
-          c10 += a1 * k0; c11 += a1 * k1; c12 += a1 * k2; c13 += a1 * k3
-          c20 += a2 * k0; c21 += a2 * k1; c22 += a2 * k2; c23 += a2 * k3
-          c30 += a3 * k0; c31 += a3 * k1; c32 += a3 * k2; c33 += a3 * k3
+          const a4 = src[x4 + u], a5 = src[x5 + u], a6 = src[x6 + u], a7 = src[x7 + u]
+          // All eight pixels zero at this tap (blank background): nothing to add.
+          if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0 && a4 === 0 && a5 === 0 && a6 === 0 && a7 === 0) continue
+          c00 += a0 * k0; c01 += a0 * k1; c02 += a0 * k2; c03 += a0 * k3; c04 += a0 * k4; c05 += a0 * k5; c06 += a0 * k6; c07 += a0 * k7
+          c10 += a1 * k0; c11 += a1 * k1; c12 += a1 * k2; c13 += a1 * k3; c14 += a1 * k4; c15 += a1 * k5; c16 += a1 * k6; c17 += a1 * k7
+          c20 += a2 * k0; c21 += a2 * k1; c22 += a2 * k2; c23 += a2 * k3; c24 += a2 * k4; c25 += a2 * k5; c26 += a2 * k6; c27 += a2 * k7
+          c30 += a3 * k0; c31 += a3 * k1; c32 += a3 * k2; c33 += a3 * k3; c34 += a3 * k4; c35 += a3 * k5; c36 += a3 * k6; c37 += a3 * k7
+          c40 += a4 * k0; c41 += a4 * k1; c42 += a4 * k2; c43 += a4 * k3; c44 += a4 * k4; c45 += a4 * k5; c46 += a4 * k6; c47 += a4 * k7
+          c50 += a5 * k0; c51 += a5 * k1; c52 += a5 * k2; c53 += a5 * k3; c54 += a5 * k4; c55 += a5 * k5; c56 += a5 * k6; c57 += a5 * k7
+          c60 += a6 * k0; c61 += a6 * k1; c62 += a6 * k2; c63 += a6 * k3; c64 += a6 * k4; c65 += a6 * k5; c66 += a6 * k6; c67 += a6 * k7
+          c70 += a7 * k0; c71 += a7 * k1; c72 += a7 * k2; c73 += a7 * k3; c74 += a7 * k4; c75 += a7 * k5; c76 += a7 * k6; c77 += a7 * k7
         }
       }
-      const o0 = ob * 4
-      const w = Math.min(4, O - o0)
-      if (h === 4 && w === 4) {
-        const b0 = b[o0], b1 = b[o0 + 1], b2 = b[o0 + 2], b3 = b[o0 + 3]
+      const o0 = ob * 8
+      const w = Math.min(8, O - o0)
+      if (h === 8 && w === 8) {
         let d = r0 * O + o0
-        y[d] = c00 + b0; y[d + 1] = c01 + b1; y[d + 2] = c02 + b2; y[d + 3] = c03 + b3; d += O
-        y[d] = c10 + b0; y[d + 1] = c11 + b1; y[d + 2] = c12 + b2; y[d + 3] = c13 + b3; d += O
-        y[d] = c20 + b0; y[d + 1] = c21 + b1; y[d + 2] = c22 + b2; y[d + 3] = c23 + b3; d += O
-        y[d] = c30 + b0; y[d + 1] = c31 + b1; y[d + 2] = c32 + b2; y[d + 3] = c33 + b3
+        y[d + 0] = c00 + b[o0 + 0]; y[d + 1] = c01 + b[o0 + 1]; y[d + 2] = c02 + b[o0 + 2]; y[d + 3] = c03 + b[o0 + 3]; y[d + 4] = c04 + b[o0 + 4]; y[d + 5] = c05 + b[o0 + 5]; y[d + 6] = c06 + b[o0 + 6]; y[d + 7] = c07 + b[o0 + 7]; d += O
+        y[d + 0] = c10 + b[o0 + 0]; y[d + 1] = c11 + b[o0 + 1]; y[d + 2] = c12 + b[o0 + 2]; y[d + 3] = c13 + b[o0 + 3]; y[d + 4] = c14 + b[o0 + 4]; y[d + 5] = c15 + b[o0 + 5]; y[d + 6] = c16 + b[o0 + 6]; y[d + 7] = c17 + b[o0 + 7]; d += O
+        y[d + 0] = c20 + b[o0 + 0]; y[d + 1] = c21 + b[o0 + 1]; y[d + 2] = c22 + b[o0 + 2]; y[d + 3] = c23 + b[o0 + 3]; y[d + 4] = c24 + b[o0 + 4]; y[d + 5] = c25 + b[o0 + 5]; y[d + 6] = c26 + b[o0 + 6]; y[d + 7] = c27 + b[o0 + 7]; d += O
+        y[d + 0] = c30 + b[o0 + 0]; y[d + 1] = c31 + b[o0 + 1]; y[d + 2] = c32 + b[o0 + 2]; y[d + 3] = c33 + b[o0 + 3]; y[d + 4] = c34 + b[o0 + 4]; y[d + 5] = c35 + b[o0 + 5]; y[d + 6] = c36 + b[o0 + 6]; y[d + 7] = c37 + b[o0 + 7]; d += O
+        y[d + 0] = c40 + b[o0 + 0]; y[d + 1] = c41 + b[o0 + 1]; y[d + 2] = c42 + b[o0 + 2]; y[d + 3] = c43 + b[o0 + 3]; y[d + 4] = c44 + b[o0 + 4]; y[d + 5] = c45 + b[o0 + 5]; y[d + 6] = c46 + b[o0 + 6]; y[d + 7] = c47 + b[o0 + 7]; d += O
+        y[d + 0] = c50 + b[o0 + 0]; y[d + 1] = c51 + b[o0 + 1]; y[d + 2] = c52 + b[o0 + 2]; y[d + 3] = c53 + b[o0 + 3]; y[d + 4] = c54 + b[o0 + 4]; y[d + 5] = c55 + b[o0 + 5]; y[d + 6] = c56 + b[o0 + 6]; y[d + 7] = c57 + b[o0 + 7]; d += O
+        y[d + 0] = c60 + b[o0 + 0]; y[d + 1] = c61 + b[o0 + 1]; y[d + 2] = c62 + b[o0 + 2]; y[d + 3] = c63 + b[o0 + 3]; y[d + 4] = c64 + b[o0 + 4]; y[d + 5] = c65 + b[o0 + 5]; y[d + 6] = c66 + b[o0 + 6]; y[d + 7] = c67 + b[o0 + 7]; d += O
+        y[d + 0] = c70 + b[o0 + 0]; y[d + 1] = c71 + b[o0 + 1]; y[d + 2] = c72 + b[o0 + 2]; y[d + 3] = c73 + b[o0 + 3]; y[d + 4] = c74 + b[o0 + 4]; y[d + 5] = c75 + b[o0 + 5]; y[d + 6] = c76 + b[o0 + 6]; y[d + 7] = c77 + b[o0 + 7]
       } else {
-        tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03
-        tile[4] = c10; tile[5] = c11; tile[6] = c12; tile[7] = c13
-        tile[8] = c20; tile[9] = c21; tile[10] = c22; tile[11] = c23
-        tile[12] = c30; tile[13] = c31; tile[14] = c32; tile[15] = c33
+        tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03; tile[4] = c04; tile[5] = c05; tile[6] = c06; tile[7] = c07
+        tile[8] = c10; tile[9] = c11; tile[10] = c12; tile[11] = c13; tile[12] = c14; tile[13] = c15; tile[14] = c16; tile[15] = c17
+        tile[16] = c20; tile[17] = c21; tile[18] = c22; tile[19] = c23; tile[20] = c24; tile[21] = c25; tile[22] = c26; tile[23] = c27
+        tile[24] = c30; tile[25] = c31; tile[26] = c32; tile[27] = c33; tile[28] = c34; tile[29] = c35; tile[30] = c36; tile[31] = c37
+        tile[32] = c40; tile[33] = c41; tile[34] = c42; tile[35] = c43; tile[36] = c44; tile[37] = c45; tile[38] = c46; tile[39] = c47
+        tile[40] = c50; tile[41] = c51; tile[42] = c52; tile[43] = c53; tile[44] = c54; tile[45] = c55; tile[46] = c56; tile[47] = c57
+        tile[48] = c60; tile[49] = c61; tile[50] = c62; tile[51] = c63; tile[52] = c64; tile[53] = c65; tile[54] = c66; tile[55] = c67
+        tile[56] = c70; tile[57] = c71; tile[58] = c72; tile[59] = c73; tile[60] = c74; tile[61] = c75; tile[62] = c76; tile[63] = c77
         for (let i = 0; i < h; i++)
-          for (let l = 0; l < w; l++) y[(r0 + i) * O + o0 + l] = tile[i * 4 + l] + b[o0 + l]
+          for (let l = 0; l < w; l++) y[(r0 + i) * O + o0 + l] = tile[i * 8 + l] + b[o0 + l]
       }
     }
   }

@@ -5,8 +5,9 @@
 // Rounding. These kernels reproduce, operation for operation, what the generic path
 // computes at batch 1 in float32 (gemm's direct loops, then ops/optim.ts), so the fused
 // path is bit-identical to it:
-//   forward   y[j] accumulates in float32 storage: y[j] = fl(y[j] + x[k] W[k,j]) over
-//             k ascending with x[k] != 0 (gemm's direct loop skips zeros), then + b[j];
+//   forward   y[j] = fl(fl(sum_k x[k] W[k,j]) + b[j]): the sum in double over k
+//             ascending with x[k] != 0 (gemm's direct loop skips zeros), rounded once,
+//             then the bias added in float32 storage;
 //   input grad dx[i] = fl(0 + sum_j dy[j] W[i,j]), the sum in double, j ascending;
 //   weight grad g[i,j] = fl(0 + x[i] dy[j]) (0 for x[i] = 0); bias grad fl(0 + dy[j]);
 //   SGD       p' = fl(p - lr (g + wd p)) with g a float32 value (sgdStep);
@@ -55,9 +56,8 @@ export function maxAbsAt(x: Float32Array, nz: Int32Array, n: number): number {
 }
 
 // y[O] = x[I] W[I,O] + b[O] for one row; nz lists the non-zero x (count n).
-// Rounds like gemm's direct path (module comment): each output is a float32 running
-// sum over the listed k in ascending order. Eight outputs at a time are kept in locals,
-// rounded with Math.fround after every add (the same value a Float32Array store gives),
+// Rounds like gemm's direct path (module comment): each output is a double sum over the
+// listed k in ascending order, rounded once. Eight outputs at a time are kept in locals,
 // so the sums stay in registers instead of going through memory once per k.
 export function denseRowForward(
   y: Float32Array,
@@ -76,22 +76,21 @@ export function denseRowForward(
       const k = nz[t]
       const a = x[k]
       const o = k * O + j0
-      s0 = fr(s0 + a * W[o]); s1 = fr(s1 + a * W[o + 1]); s2 = fr(s2 + a * W[o + 2]); s3 = fr(s3 + a * W[o + 3])
-      s4 = fr(s4 + a * W[o + 4]); s5 = fr(s5 + a * W[o + 5]); s6 = fr(s6 + a * W[o + 6]); s7 = fr(s7 + a * W[o + 7])
+      s0 += a * W[o]; s1 += a * W[o + 1]; s2 += a * W[o + 2]; s3 += a * W[o + 3]
+      s4 += a * W[o + 4]; s5 += a * W[o + 5]; s6 += a * W[o + 6]; s7 += a * W[o + 7]
     }
-    y[j0] = s0 + b[j0]; y[j0 + 1] = s1 + b[j0 + 1]; y[j0 + 2] = s2 + b[j0 + 2]; y[j0 + 3] = s3 + b[j0 + 3]
-    y[j0 + 4] = s4 + b[j0 + 4]; y[j0 + 5] = s5 + b[j0 + 5]; y[j0 + 6] = s6 + b[j0 + 6]; y[j0 + 7] = s7 + b[j0 + 7]
+    y[j0] = fr(s0) + b[j0]; y[j0 + 1] = fr(s1) + b[j0 + 1]; y[j0 + 2] = fr(s2) + b[j0 + 2]; y[j0 + 3] = fr(s3) + b[j0 + 3]
+    y[j0 + 4] = fr(s4) + b[j0 + 4]; y[j0 + 5] = fr(s5) + b[j0 + 5]; y[j0 + 6] = fr(s6) + b[j0 + 6]; y[j0 + 7] = fr(s7) + b[j0 + 7]
   }
-  if (j0 === O) return
-  // The last O mod 8 outputs, summed in y itself.
-  y.fill(0, j0, O)
-  for (let t = 0; t < n; t++) {
-    const k = nz[t]
-    const a = x[k]
-    const row = k * O
-    for (let j = j0; j < O; j++) y[j] += a * W[row + j]
+  // The last O mod 8 outputs, one at a time.
+  for (let j = j0; j < O; j++) {
+    let s = 0
+    for (let t = 0; t < n; t++) {
+      const k = nz[t]
+      s += x[k] * W[k * O + j]
+    }
+    y[j] = fr(s) + b[j]
   }
-  for (let j = j0; j < O; j++) y[j] += b[j]
 }
 
 // dx[I] = dy[O] W[I,O]^T for one row: dx[i] = fl(0 + sum_j dy[j] W[i,j]), sum in double.
