@@ -3,7 +3,7 @@
 // A Key is two 32-bit words. Random bits are Threefry-2x32 (20 rounds; Salmon et
 // al., "Parallel random numbers: as easy as 1, 2, 3", SC'11) of a counter under the
 // key, so a draw depends only on (key, index): no hidden state, any draw can be
-// recomputed, and replay is exact. There is no Math.random anywhere in src/.
+// recomputed, and replay is exact. No global random source is used anywhere in src/.
 //
 // Splitting scheme (documented so replays can be reasoned about):
 //   foldIn(key, d)      = threefry(key, [d, 0x9E3779B9])   -- a child key per integer d

@@ -3,7 +3,7 @@
 //
 // A run directory (--out DIR) holds config.json (the RunConfig), metrics.ndjson (one line
 // per step: step, epoch, loss, lr, ...), epochs.ndjson (one line per finished epoch),
-// summary.json (at the end), and checkpoints/step-XXXXXXXX.safetensors every
+// summary.json (at the end), and checkpoints/step-<8 digits>.safetensors every
 // --checkpoint-every steps and at the end. Before each checkpoint the metrics and epoch
 // lines are flushed, and the checkpoint records how many there were, so `gradstream
 // resume DIR` can cut both files back to exactly the checkpoint's step.

@@ -85,6 +85,20 @@ export class LabelMap {
   }
 }
 
+/** Record formats: CSV lines under a header row, or one JSON object per line. */
+export type RecordFormat = 'csv' | 'ndjson'
+
+/** How records map to examples: shared by file loading and record streams. */
+export interface ColumnOptions {
+  /** The label column (or field). */
+  readonly label: string
+  /** Feature columns in order; default: every numeric column but the label. */
+  readonly features?: readonly string[]
+  /** A fixed class list: labels outside it are rejected ('unknown class'). */
+  readonly classes?: readonly string[]
+  readonly format?: RecordFormat
+}
+
 export interface Schema {
   /** Feature columns in order. */
   readonly features: readonly string[]

@@ -10,24 +10,18 @@ import { GradstreamError } from '../errors.ts'
 import { key, permutation } from '../rng.ts'
 import type { Dataset } from '../streams/source.ts'
 import { parseCsvLine } from './csv.ts'
-import type { Example, Rejection, Schema } from './records.ts'
+import type { ColumnOptions, Example, RecordFormat, Rejection, Schema } from './records.ts'
 import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, inferFeatures } from './records.ts'
 
-export type TabularFormat = 'csv' | 'ndjson'
+export type TabularFormat = RecordFormat
 
-export interface TabularOptions {
-  readonly label: string
-  /** Feature columns; default: every numeric column but the label. */
-  readonly features?: readonly string[]
-  /** A fixed class list (labels outside it are rejected). */
-  readonly classes?: readonly string[]
+export interface TabularOptions extends ColumnOptions {
   /** Fraction held out for testing (default 0.2). */
   readonly testFraction?: number
   /** Seed of the split (default 0). */
   readonly seed?: number
   /** Standardise features (default true). */
   readonly standardize?: boolean
-  readonly format?: TabularFormat
 }
 
 export interface TabularData {

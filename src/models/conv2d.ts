@@ -64,14 +64,14 @@ export interface Conv2dSaved {
  */
 export const LENET_C3_TABLE: boolean[][] = Object.freeze(
   [
-    // C3 map: 0123456789012345
-    'X---XXX--XXXX-XX', // S2 map 0
-    'XX---XXX--XXXX-X', // S2 map 1
-    'XXX---XXX--X-XXX', // S2 map 2
-    '-XXX--XXXX--X-XX', // S2 map 3
-    '--XXX--XXXX-XX-X', // S2 map 4
-    '---XXX--XXXX-XXX', // S2 map 5
-  ].map((row) => Object.freeze([...row].map((ch) => ch === 'X'))),
+    // C3 map: 0123456789012345   (# = connected, as the X of LeCun's Table I)
+    '#...###..####.##', // S2 map 0
+    '##...###..####.#', // S2 map 1
+    '###...###..#.###', // S2 map 2
+    '.###..####..#.##', // S2 map 3
+    '..###..####.##.#', // S2 map 4
+    '...###..####.###', // S2 map 5
+  ].map((row) => Object.freeze([...row].map((ch) => ch === '#'))),
 ) as unknown as boolean[][]
 
 // ---- hyperparameter checks shared with conv1d and the pooling layers -------------------

@@ -3,7 +3,7 @@
 // p(v|h) = sigma(h W^T + a), free energy F(v) = -a.v - sum_j softplus(b_j + (v W)_j).
 //
 // Training is contrastive divergence: the CD statistics, negated, are a "gradient"
-// tree {W, a, b} that flows into the same optimizers and snapshots as any other
+// tree {W, a, b} that flows into the same optimizers and snapshots like every other
 // model. Every Bernoulli draw compares against uniforms, which come from a key (or are
 // given, to reproduce a recorded chain): Gibbs step s of a CD call draws its hidden
 // uniforms from foldIn(key, 2s) and its visible uniforms from foldIn(key, 2s + 1).

@@ -33,7 +33,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { Observable } from 'rxjs'
 import { GradstreamError } from '../errors.ts'
 import { parseCsvLine } from '../io/csv.ts'
-import type { CsvLayout, Example, Rejection, RejectReason, Schema } from '../io/records.ts'
+import type { ColumnOptions, CsvLayout, Example, RecordFormat, Rejection, RejectReason, Schema } from '../io/records.ts'
 import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, decodeObject, inferFeatures } from '../io/records.ts'
 import { YIELD_MS } from './source.ts'
 
@@ -195,19 +195,15 @@ class StreamLabels extends LabelMap {
 
 // ---- records ------------------------------------------------------------------------
 
-export type RecordFormat = 'csv' | 'ndjson'
+export type { RecordFormat } from '../io/records.ts'
 
-export interface RecordOptions {
-  /** The label column (or field). */
-  readonly label: string
-  /** Feature columns in order; default: every numeric column of the first usable record but the label. */
-  readonly features?: readonly string[]
-  /** A fixed class list: labels outside it are rejected ('unknown class'). */
-  readonly classes?: readonly string[]
+/**
+ * ColumnOptions, plus: features default to the numeric columns of the first usable
+ * record; `format` defaults to sniffing the first line (a header row first for CSV).
+ */
+export interface RecordOptions extends ColumnOptions {
   /** Without a fixed list: at most this many classes ('too many classes' beyond). */
   readonly numClasses?: number
-  /** For lines: 'csv' (a header row first) or 'ndjson'; default: sniffed from the first line. */
-  readonly format?: RecordFormat
   /** Lines longer than this are rejected ('line too long') without being kept. */
   readonly maxLineLength?: number
   /** At most this many records are read to find the feature columns (default 1000). */

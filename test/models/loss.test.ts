@@ -1,24 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { euclidean, softmaxCrossEntropy } from '../../src/models/loss.ts'
 import { key, normal, uniform } from '../../src/rng.ts'
-import type { Tensor } from '../../src/tensor.ts'
 import { fromArray } from '../../src/tensor.ts'
-
-/** Central differences of a scalar loss w.r.t. the prediction. */
-const numericGrad = (f: (x: Tensor) => number, x: Tensor, eps = 1e-6): Float64Array => {
-  const d = x.data as Float64Array
-  const g = new Float64Array(d.length)
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]
-    d[i] = v + eps
-    const fp = f(x)
-    d[i] = v - eps
-    const fm = f(x)
-    d[i] = v
-    g[i] = (fp - fm) / (2 * eps)
-  }
-  return g
-}
+import { centralDifferences } from '../helpers.ts'
 
 describe('losses', () => {
   it('softmax cross-entropy: batch mean, gradient (p - t) / B, against finite differences', () => {
@@ -35,7 +19,7 @@ describe('losses', () => {
     const L = softmaxCrossEntropy()
     const r = L.forward(x, target)
     const g = L.vjp(r.saved, 2)
-    const num = numericGrad((xx) => 2 * L.forward(xx, target).loss, x)
+    const num = centralDifferences(() => 2 * L.forward(x, target).loss, x.data as Float64Array)
     for (let i = 0; i < num.length; i++) expect(g.data[i]).toBeCloseTo(num[i], 8)
     // Known value: uniform logits give log C.
     const u = L.forward(fromArray([1, 4], [0, 0, 0, 0], 'float64'), fromArray([1, 4], [0, 1, 0, 0], 'float64'))

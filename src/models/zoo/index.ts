@@ -72,7 +72,7 @@ export interface Built {
 export interface ZooEntry {
   /** The model for per-sample inputs of shape inShape. */
   readonly build: (options: ZooOptions, inShape: Shape) => Built
-  /** 'image': needs [28, 28, 1] inputs; 'vector': any input (flattened first). */
+  /** 'image' needs [28, 28, 1] inputs; 'vector' takes inputs of every shape (flattened first). */
   readonly input: 'image' | 'vector'
   readonly recipe: Recipe
   readonly description: string
