@@ -8,6 +8,8 @@ import { lastValueFrom, tap } from 'rxjs'
 import type { Dataset } from '../src/index.ts'
 import { online, sgd } from '../src/index.ts'
 import { now } from './clock.ts'
+import type { MemorySample } from './memory.ts'
+import { sampleMemory } from './memory.ts'
 import { initialState, objectiveOf, w4Model } from './gradstream.ts'
 
 export interface OnlineOptions {
@@ -63,4 +65,40 @@ export const gradstreamOnline = async (o: OnlineOptions): Promise<OnlineResult> 
   )
   const predicted = o.prequential ? o.updates : 0
   return { seconds: (t1 - t0) / 1000, timedUpdates: o.updates - o.warmup, correct: o.prequential ? Math.round(accuracy * o.updates) : 0, predicted }
+}
+
+export interface LongStreamResult {
+  readonly records: number
+  readonly seconds: number
+  /** Memory after every `every` records (after a full GC when available). */
+  readonly samples: readonly { readonly records: number; readonly memory: MemorySample }[]
+}
+
+/**
+ * Memory of a long online run (the issue's 1,000,000 records): the digits cycled through
+ * the prequential operator, snapshots every 1,000 records, memory sampled every `every`.
+ * It must not grow with the stream.
+ */
+export const gradstreamLongStream = async (o: Omit<OnlineOptions, 'updates' | 'warmup' | 'prequential'> & { readonly records: number; readonly every: number }): Promise<LongStreamResult> => {
+  const model = w4Model(o.hidden)
+  const objective = objectiveOf(model)
+  const s0 = initialState(model, o.lr)
+  const S = o.train.x.data.length / o.train.x.shape[0]
+  const N = o.order.length
+  function* samples(): Generator<{ features: Float32Array; label: number }> {
+    for (let i = 0; i < o.records; i++) {
+      const j = o.order[i % N]
+      yield { features: o.train.x.data.subarray(j * S, (j + 1) * S) as Float32Array, label: o.train.labels[j] }
+    }
+  }
+  const out: { records: number; memory: MemorySample }[] = [{ records: 0, memory: sampleMemory() }]
+  const t0 = now()
+  await lastValueFrom(
+    online(objective, sgd(o.lr), samples(), { initial: s0, path: 'fused', snapshotEvery: 1000 }).pipe(
+      tap((e) => {
+        if (e.type === 'snapshot' && e.metrics.examples % o.every === 0) out.push({ records: e.metrics.examples, memory: sampleMemory() })
+      }),
+    ),
+  )
+  return { records: o.records, seconds: (now() - t0) / 1000, samples: out }
 }

@@ -32,6 +32,10 @@ export interface Settings {
     readonly repeats: number
     /** Length of the prequential stream (the whole training set). */
     readonly prequentialSamples: number
+    /** Records of the long stream whose memory is sampled (the digits, cycled). */
+    readonly longStream: number
+    /** Memory samples are taken every this many records. */
+    readonly memoryEvery: number
   }
   readonly w5: { readonly warmup: number; readonly samples: number }
 }
@@ -41,7 +45,7 @@ export const FULL: Settings = {
   w1: { sizes: [128, 256, 512], warmup: 3, repeats: 7, minBatchMs: 50 },
   w2: { batch: 64, lr: 0.1, epochs: 3, samples: 8000, warmupSteps: 5 },
   w3: { batch: 32, lr: 0.05, epochs: 3, samples: 8000, warmupSteps: 5, tfjsCpuSamples: 960, overheadEpochs: 1 },
-  w4: { hidden: 64, lr: 0.01, warmup: 100, timed: 2000, repeats: 5, prequentialSamples: 8000 },
+  w4: { hidden: 64, lr: 0.01, warmup: 100, timed: 2000, repeats: 5, prequentialSamples: 8000, longStream: 1_000_000, memoryEvery: 100_000 },
   w5: { warmup: 100, samples: 1000 },
 }
 
@@ -50,6 +54,6 @@ export const QUICK: Settings = {
   w1: { sizes: [128, 256, 512], warmup: 1, repeats: 3, minBatchMs: 10 },
   w2: { batch: 64, lr: 0.1, epochs: 2, samples: 640, warmupSteps: 2 },
   w3: { batch: 32, lr: 0.05, epochs: 2, samples: 320, warmupSteps: 2, tfjsCpuSamples: 64, overheadEpochs: 1 },
-  w4: { hidden: 64, lr: 0.01, warmup: 20, timed: 200, repeats: 2, prequentialSamples: 400 },
+  w4: { hidden: 64, lr: 0.01, warmup: 20, timed: 200, repeats: 2, prequentialSamples: 400, longStream: 20_000, memoryEvery: 5_000 },
   w5: { warmup: 20, samples: 100 },
 }

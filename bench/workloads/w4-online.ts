@@ -5,10 +5,11 @@
 
 import { gatherRows, oneHotRows, PIXELS } from '../data.ts'
 import { initialParams, w4Model } from '../gradstream.ts'
-import { gradstreamOnline } from '../gradstream-online.ts'
+import type { LongStreamResult } from '../gradstream-online.ts'
+import { gradstreamLongStream, gradstreamOnline } from '../gradstream-online.ts'
 import { now } from '../clock.ts'
 import { REFERENCE } from '../reference.ts'
-import type { Cell } from '../report.ts'
+import type { Cell, Detail } from '../report.ts'
 import { measured, missing, perSystem } from '../report.ts'
 import { single, summarize } from '../stats.ts'
 import type { TfBackend } from '../tfjs.ts'
@@ -79,6 +80,23 @@ const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext): Promise<OnlineF
   return { rates, prequentialAccuracy: correct / s.prequentialSamples }
 }
 
+const MB = (v: number): string => `${v.toFixed(1)} MB`
+
+/** Memory at the start, the peak, and the end of the long stream: flat means no growth. */
+const longStreamDetails = (r: Attempt<LongStreamResult>): Detail[] => {
+  if (!r.ok) return [{ key: 'longStream', label: 'long stream memory', value: `n/a: ${r.reason}` }]
+  const m = r.value.samples
+  const heap = m.map((x) => x.memory.heapUsedMB)
+  const rss = m.map((x) => x.memory.rssMB)
+  const first = m[1] ?? m[0]
+  const last = m[m.length - 1]
+  return [
+    { key: 'longStreamRecords', label: 'long stream (fused path, snapshot every 1,000)', value: `${r.value.records.toLocaleString('en-US')} records in ${r.value.seconds.toFixed(1)} s` },
+    { key: 'longStreamHeap', label: `heap used at ${first.records.toLocaleString('en-US')} / end / peak`, value: `${MB(first.memory.heapUsedMB)} / ${MB(last.memory.heapUsedMB)} / ${MB(Math.max(...heap))}` },
+    { key: 'longStreamRss', label: `RSS at ${first.records.toLocaleString('en-US')} / end / peak`, value: `${MB(first.memory.rssMB)} / ${MB(last.memory.rssMB)} / ${MB(Math.max(...rss))}` },
+  ]
+}
+
 const rateCell = (r: Attempt<OnlineFigures>): Cell => (r.ok ? measured(summarize(r.value.rates)) : missing(r.reason))
 const accCell = (r: Attempt<OnlineFigures>): Cell => (r.ok ? measured(single(r.value.prequentialAccuracy)) : missing(r.reason))
 
@@ -90,6 +108,10 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
   const cpu = await attempt(() => tfjsW4('cpu', ctx))
   ctx.log('W4: TF.js wasm')
   const wasm = await attempt(() => tfjsW4('wasm', ctx))
+  ctx.log(`W4: gradstream, memory over ${s.longStream.toLocaleString('en-US')} records`)
+  const long = await attempt(() =>
+    gradstreamLongStream({ train: ctx.data.train, order: ctx.data.order, hidden: s.hidden, lr: s.lr, records: s.longStream, every: s.memoryEvery }),
+  )
   const none: Attempt<OnlineFigures> = { ok: false, reason: 'n/a: batch-1 updates are sequential; no thread parallelism to use' }
   const runs = { gradstream: gs, gradstreamThreads: none, tfjsCpu: cpu, tfjsWasm: wasm }
   return {
@@ -99,7 +121,7 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
       { key: 'updatesPerSec', label: 'updates/s', unit: 'updates/s', better: 'higher', cells: perSystem(runs, rateCell), reference: REFERENCE.w4Speed },
       { key: 'prequentialAcc', label: `prequential acc (${s.prequentialSamples} samples)`, unit: 'acc', better: 'none', cells: perSystem(runs, accCell), reference: REFERENCE.w4Acc },
     ],
-    details: [],
+    details: longStreamDetails(long),
     notes: [
       `updates/s: fresh model, ${s.warmup} warm-up updates, ${s.timed} timed; median [min-max] of ${s.repeats} repeats with fresh models`,
       'prequential: predict each sample with a separate forward + argmax, then learn from it, over the stream in the fixed order',
