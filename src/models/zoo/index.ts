@@ -96,7 +96,9 @@ export const ZOO: { readonly [name in ZooName]: ZooEntry } = {
   lenet5: {
     build: classifier((o) => lenet5({ classes: o.classes })),
     input: 'image',
-    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2, microbatches: 2 },
+    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.02, momentum: 0.9, schedule: 'cosine', shift: 2, microbatches: 2 },
+    // lr 0.05 (the cnn's) makes LeCun-tanh LeNet oscillate for ten epochs and end at
+    // 96.8%; 0.02 and 0.01 both reach 98.3% (measured; see README).
     description: 'LeNet-5: C1-S2-C3(table)-S4-C5-F6-out, LeCun tanh, trainable subsampling (cnn-derivation-lenet)',
   },
   mlp: {
