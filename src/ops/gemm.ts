@@ -82,17 +82,14 @@ function microKernel(C: F, N: number, i0: number, j0: number, h: number, w: numb
   let c50 = 0, c51 = 0, c52 = 0, c53 = 0, c54 = 0, c55 = 0, c56 = 0, c57 = 0
   let c60 = 0, c61 = 0, c62 = 0, c63 = 0, c64 = 0, c65 = 0, c66 = 0, c67 = 0
   let c70 = 0, c71 = 0, c72 = 0, c73 = 0, c74 = 0, c75 = 0, c76 = 0, c77 = 0
-  let ia = 0
-  let ib = p * kc * NR
-  for (let k = 0; k < kc; k++) {
+  // The increments live in the loop header so that the zero-skip `continue` shares them
+  // (a branch of its own would hold arithmetic without type feedback: a deopt trap).
+  for (let k = 0, ia = 0, ib = p * kc * NR; k < kc; k++, ia += MR, ib += NR) {
     // c[i][j] += a[i] * b[j]: one rank-1 update of the tile per k, skipped when the
-    // eight a's are all zero (inputs such as MNIST pixels are mostly zeros; exact for finite b)
+    // eight a's are all zero (inputs such as MNIST pixels are mostly zeros; exact for finite
+    // b). All eight comparisons are evaluated, so none lacks type feedback (see warmUp).
     const a0 = a[ia + 0], a1 = a[ia + 1], a2 = a[ia + 2], a3 = a[ia + 3], a4 = a[ia + 4], a5 = a[ia + 5], a6 = a[ia + 6], a7 = a[ia + 7]
-    if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0 && a4 === 0 && a5 === 0 && a6 === 0 && a7 === 0) {
-      ia += MR
-      ib += NR
-      continue
-    }
+    if ((a0 === 0 ? 1 : 0) + (a1 === 0 ? 1 : 0) + (a2 === 0 ? 1 : 0) + (a3 === 0 ? 1 : 0) + (a4 === 0 ? 1 : 0) + (a5 === 0 ? 1 : 0) + (a6 === 0 ? 1 : 0) + (a7 === 0 ? 1 : 0) === 8) continue
     const b0 = b[ib + 0], b1 = b[ib + 1], b2 = b[ib + 2], b3 = b[ib + 3], b4 = b[ib + 4], b5 = b[ib + 5], b6 = b[ib + 6], b7 = b[ib + 7]
     c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3; c04 += a0 * b4; c05 += a0 * b5; c06 += a0 * b6; c07 += a0 * b7
     c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3; c14 += a1 * b4; c15 += a1 * b5; c16 += a1 * b6; c17 += a1 * b7
@@ -102,33 +99,8 @@ function microKernel(C: F, N: number, i0: number, j0: number, h: number, w: numb
     c50 += a5 * b0; c51 += a5 * b1; c52 += a5 * b2; c53 += a5 * b3; c54 += a5 * b4; c55 += a5 * b5; c56 += a5 * b6; c57 += a5 * b7
     c60 += a6 * b0; c61 += a6 * b1; c62 += a6 * b2; c63 += a6 * b3; c64 += a6 * b4; c65 += a6 * b5; c66 += a6 * b6; c67 += a6 * b7
     c70 += a7 * b0; c71 += a7 * b1; c72 += a7 * b2; c73 += a7 * b3; c74 += a7 * b4; c75 += a7 * b5; c76 += a7 * b6; c77 += a7 * b7
-    ia += MR
-    ib += NR
   }
-  if (h === MR && w === NR) {
-    let o = i0 * N + j0
-    if (add) {
-      C[o + 0] += c00; C[o + 1] += c01; C[o + 2] += c02; C[o + 3] += c03; C[o + 4] += c04; C[o + 5] += c05; C[o + 6] += c06; C[o + 7] += c07; o += N
-      C[o + 0] += c10; C[o + 1] += c11; C[o + 2] += c12; C[o + 3] += c13; C[o + 4] += c14; C[o + 5] += c15; C[o + 6] += c16; C[o + 7] += c17; o += N
-      C[o + 0] += c20; C[o + 1] += c21; C[o + 2] += c22; C[o + 3] += c23; C[o + 4] += c24; C[o + 5] += c25; C[o + 6] += c26; C[o + 7] += c27; o += N
-      C[o + 0] += c30; C[o + 1] += c31; C[o + 2] += c32; C[o + 3] += c33; C[o + 4] += c34; C[o + 5] += c35; C[o + 6] += c36; C[o + 7] += c37; o += N
-      C[o + 0] += c40; C[o + 1] += c41; C[o + 2] += c42; C[o + 3] += c43; C[o + 4] += c44; C[o + 5] += c45; C[o + 6] += c46; C[o + 7] += c47; o += N
-      C[o + 0] += c50; C[o + 1] += c51; C[o + 2] += c52; C[o + 3] += c53; C[o + 4] += c54; C[o + 5] += c55; C[o + 6] += c56; C[o + 7] += c57; o += N
-      C[o + 0] += c60; C[o + 1] += c61; C[o + 2] += c62; C[o + 3] += c63; C[o + 4] += c64; C[o + 5] += c65; C[o + 6] += c66; C[o + 7] += c67; o += N
-      C[o + 0] += c70; C[o + 1] += c71; C[o + 2] += c72; C[o + 3] += c73; C[o + 4] += c74; C[o + 5] += c75; C[o + 6] += c76; C[o + 7] += c77
-    } else {
-      C[o + 0] = c00; C[o + 1] = c01; C[o + 2] = c02; C[o + 3] = c03; C[o + 4] = c04; C[o + 5] = c05; C[o + 6] = c06; C[o + 7] = c07; o += N
-      C[o + 0] = c10; C[o + 1] = c11; C[o + 2] = c12; C[o + 3] = c13; C[o + 4] = c14; C[o + 5] = c15; C[o + 6] = c16; C[o + 7] = c17; o += N
-      C[o + 0] = c20; C[o + 1] = c21; C[o + 2] = c22; C[o + 3] = c23; C[o + 4] = c24; C[o + 5] = c25; C[o + 6] = c26; C[o + 7] = c27; o += N
-      C[o + 0] = c30; C[o + 1] = c31; C[o + 2] = c32; C[o + 3] = c33; C[o + 4] = c34; C[o + 5] = c35; C[o + 6] = c36; C[o + 7] = c37; o += N
-      C[o + 0] = c40; C[o + 1] = c41; C[o + 2] = c42; C[o + 3] = c43; C[o + 4] = c44; C[o + 5] = c45; C[o + 6] = c46; C[o + 7] = c47; o += N
-      C[o + 0] = c50; C[o + 1] = c51; C[o + 2] = c52; C[o + 3] = c53; C[o + 4] = c54; C[o + 5] = c55; C[o + 6] = c56; C[o + 7] = c57; o += N
-      C[o + 0] = c60; C[o + 1] = c61; C[o + 2] = c62; C[o + 3] = c63; C[o + 4] = c64; C[o + 5] = c65; C[o + 6] = c66; C[o + 7] = c67; o += N
-      C[o + 0] = c70; C[o + 1] = c71; C[o + 2] = c72; C[o + 3] = c73; C[o + 4] = c74; C[o + 5] = c75; C[o + 6] = c76; C[o + 7] = c77
-    }
-    return
-  }
-  // Edge tile: park the tile in scratch, write only the valid part.
+  // The tile goes through scratch to storeTile: one store path whatever the tile's shape.
   const t = edge
   t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03; t[4] = c04; t[5] = c05; t[6] = c06; t[7] = c07
   t[8] = c10; t[9] = c11; t[10] = c12; t[11] = c13; t[12] = c14; t[13] = c15; t[14] = c16; t[15] = c17
@@ -138,11 +110,17 @@ function microKernel(C: F, N: number, i0: number, j0: number, h: number, w: numb
   t[40] = c50; t[41] = c51; t[42] = c52; t[43] = c53; t[44] = c54; t[45] = c55; t[46] = c56; t[47] = c57
   t[48] = c60; t[49] = c61; t[50] = c62; t[51] = c63; t[52] = c64; t[53] = c65; t[54] = c66; t[55] = c67
   t[56] = c70; t[57] = c71; t[58] = c72; t[59] = c73; t[60] = c74; t[61] = c75; t[62] = c76; t[63] = c77
-  for (let i = 0; i < h; i++)
-    for (let j = 0; j < w; j++) {
-      const o = (i0 + i) * N + j0 + j
-      C[o] = add ? C[o] + t[i * NR + j] : t[i * NR + j]
-    }
+  storeTile(C, N, i0, j0, h, w, add)
+}
+
+/** C[i0+i, j0+j] (+)= edge[i*NR + j] for the valid h x w part of the tile. */
+function storeTile(C: F, N: number, i0: number, j0: number, h: number, w: number, add: boolean): void {
+  const t = edge
+  for (let i = 0; i < h; i++) {
+    const o = (i0 + i) * N + j0
+    if (add) for (let j = 0; j < w; j++) C[o + j] += t[i * NR + j]
+    else for (let j = 0; j < w; j++) C[o + j] = t[i * NR + j]
+  }
 }
 
 /** The packed path: KC slabs of K, every (MR x NR) tile of C. */
@@ -264,3 +242,31 @@ export function gemmReference(
       C[i * N + j] = s
     }
 }
+
+/**
+ * Runs every code path of the kernels once on tiny operands (edge tiles, several KC slabs,
+ * zero rows, each transpose, accumulate on and off) when the module loads, in every
+ * thread that loads it. Why: V8 optimises a hot function with the type feedback it has;
+ * a branch not yet taken then deoptimises it when first taken, and in Node 20 a deopt that
+ * races the loop's on-stack-replacement compile can leave the function running
+ * unoptimised for good. That happened to the 8 x 8 kernel in about half of all processes
+ * (6.5x slower, measured). With complete feedback from the start there is no such deopt.
+ */
+const warmUp = (): void => {
+  const M = 11
+  const N = 13
+  const K = KC + 37
+  const A = new Float32Array(M * K)
+  const B = new Float32Array(K * N)
+  for (let i = 0; i < A.length; i++) A[i] = i % 7 < 3 ? 0 : ((i * 37) % 11) - 5
+  for (let i = 0; i < B.length; i++) B[i] = ((i * 13) % 7) - 3
+  const C = new Float32Array(M * N)
+  for (let rep = 0; rep < 2; rep++)
+    for (const transA of [false, true])
+      for (const transB of [false, true])
+        for (const acc of [false, true]) {
+          gemm(C, A, B, M, N, K, transA, transB, acc)
+          gemm(C, A, B, 1, N, K, transA, transB, acc)
+        }
+}
+warmUp()
