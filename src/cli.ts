@@ -49,7 +49,8 @@ const COMMANDS: Record<string, Command> = {
 
 /** Runs a command line; resolves to the exit code. */
 export const main = async (argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> => {
-  const [name = 'help', ...rest] = argv
+  const [first = 'help', ...rest] = argv
+  const name = first === '--help' || first === '-h' ? 'help' : first
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   try {
     if (command === undefined) throw new UsageError(`expected a command (${Object.keys(COMMANDS).join(', ')}), got ${JSON.stringify(name)}`)

@@ -177,7 +177,8 @@ export const runTraining = async (
   say(
     `gradstream: ${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.data}: ` +
       `${run.train.x.shape[0]} train / ${run.test.x.shape[0]} test, ${config.epochs} epochs, batch ${config.batch}, ` +
-      `${config.optimizer} lr ${config.lr} ${config.schedule}${config.shift ? `, shift ${config.shift}` : ''}, seed ${config.seed}`,
+      `${config.optimizer} lr ${config.lr} ${config.schedule}${config.shift ? `, shift ${config.shift}` : ''}, seed ${config.seed}` +
+      `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}`,
   )
   if (run.rejected.length > 0) {
     say(`skipped ${run.rejected.length} bad rows of ${config.data}:`)
