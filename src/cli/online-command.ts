@@ -16,6 +16,8 @@ import type { Optimizer } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { ZooName } from '../models/zoo/index.ts'
 import { ZOO_NAMES, zooEntry } from '../models/zoo/index.ts'
+
+const ONLINE_MODELS = ZOO_NAMES.filter((m) => m !== 'rbm' && m !== 'autoencoder')
 import { ACTIVATIONS } from '../models/zoo/mlp.ts'
 import type { OnlineEvent, OnlineMetrics } from '../streams/online.ts'
 import { online, onlineLearner } from '../streams/online.ts'
@@ -108,7 +110,8 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
     features: names('features', v.features),
     classes,
     numClasses: classes?.length ?? intFlag('num-classes', v['num-classes'], 2) ?? 10,
-    model: choiceFlag('model', v.model, ZOO_NAMES) ?? 'mlp',
+    // Prequential accuracy needs a classifier: the RBM and the autoencoder are not ones.
+    model: choiceFlag('model', v.model, ONLINE_MODELS) ?? 'mlp',
     hidden: listFlag('hidden', v.hidden),
     activation: choiceFlag('activation', v.activation, ACTIVATIONS),
     optimizer: choiceFlag('optimizer', v.optimizer, ['sgd', 'momentum', 'nesterov', 'adam'] as const) ?? 'sgd',
