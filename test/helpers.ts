@@ -18,17 +18,4 @@ export const blobs = (n: number, C = 3, D = 4, seed = 0): Dataset => {
   return { x: { shape: [n * C, D], data: x }, labels, classes: C }
 }
 
-/** Central differences of a scalar f w.r.t. every entry of buf (nudged in place, then restored). */
-export const centralDifferences = (f: () => number, buf: Float64Array, eps = 1e-6): Float64Array => {
-  const g = new Float64Array(buf.length)
-  for (let i = 0; i < buf.length; i++) {
-    const v = buf[i]
-    buf[i] = v + eps
-    const fp = f()
-    buf[i] = v - eps
-    const fm = f()
-    buf[i] = v
-    g[i] = (fp - fm) / (2 * eps)
-  }
-  return g
-}
+export { centralDifferences } from '../src/models/gradcheck.ts'

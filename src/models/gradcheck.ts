@@ -53,6 +53,24 @@ const relErr = (num: Float64Array, ana: ArrayLike<number>, floor: number): numbe
   return diff / scale
 }
 
+/**
+ * (f(buf + eps e_i) - f(buf - eps e_i)) / 2eps for every i: nudges buf[i] in place and
+ * restores it, so buf must be the caller's own scratch copy.
+ */
+export const centralDifferences = (f: () => number, buf: Float64Array, eps = 1e-6): Float64Array => {
+  const g = new Float64Array(buf.length)
+  for (let i = 0; i < buf.length; i++) {
+    const v = buf[i]
+    buf[i] = v + eps
+    const fp = f()
+    buf[i] = v - eps
+    const fm = f()
+    buf[i] = v
+    g[i] = (fp - fm) / (2 * eps)
+  }
+  return g
+}
+
 export const gradCheck = (
   layer: AnyLayer,
   inShape: Shape,
@@ -83,20 +101,8 @@ export const gradCheck = (
     for (let i = 0; i < y.length; i++) s += y[i] * dy.data[i]
     return s
   }
-  // Nudges buffer[i] in place (these are gradCheck's own Float64 copies) and restores it.
-  const numeric = (buf: Float64Array): Float64Array => {
-    const g = new Float64Array(buf.length)
-    for (let i = 0; i < buf.length; i++) {
-      const v = buf[i]
-      buf[i] = v + eps
-      const fp = f()
-      buf[i] = v - eps
-      const fm = f()
-      buf[i] = v
-      g[i] = (fp - fm) / (2 * eps)
-    }
-    return g
-  }
+  // The buffers nudged are gradCheck's own Float64 copies.
+  const numeric = (buf: Float64Array): Float64Array => centralDifferences(f, buf, eps)
 
   const errors: Record<string, number> = {}
   let checked = 0
