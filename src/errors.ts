@@ -20,3 +20,14 @@ export class LayerError extends GradstreamError {
 }
 
 export const layerError = (layer: string, detail: string): LayerError => new LayerError(layer, detail)
+
+/** A file that could not be used: the message names the file and the problem. */
+export class FileError extends GradstreamError {
+  override readonly name: string = 'FileError'
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`)
+  }
+}

@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
-import { GradstreamError } from '../errors.ts'
+import { FileError } from '../errors.ts'
 import type { JsonValue } from '../models/layer.ts'
 import type { AnyObjective, ModelSpec } from '../models/objective.ts'
 import type { OptimizerSpec, OptState } from '../models/optimizers.ts'
@@ -82,14 +82,8 @@ export interface Checkpoint {
 }
 
 /** A file that is not a valid checkpoint (or a snapshot that cannot be saved). */
-export class CheckpointError extends GradstreamError {
+export class CheckpointError extends FileError {
   override readonly name = 'CheckpointError'
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`)
-  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@
 // on one line: never a crash, a hang, or an allocation the file's size does not justify.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { GradstreamError } from '../errors.ts'
+import { FileError, GradstreamError } from '../errors.ts'
 import type { JsonValue } from '../models/layer.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 
@@ -109,14 +109,8 @@ export interface DecodeOptions {
 export const MAX_HEADER_BYTES = 100_000_000
 
 /** A file the loader refused (or could not read): names the file and the problem. */
-export class SafetensorsError extends GradstreamError {
+export class SafetensorsError extends FileError {
   override readonly name = 'SafetensorsError'
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`)
-  }
 }
 
 // ---------------------------------------------------------------------------------------
