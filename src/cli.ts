@@ -2,7 +2,7 @@
 // Bad input (flags, files, data) prints one line on stderr and exits with code 2; no
 // stack traces for anything the user can fix.
 
-import { GradstreamError } from './errors.ts'
+import { GradstreamError } from './core/errors.ts'
 import type { Io } from './cli/train-command.ts'
 import { ONLINE_USAGE, onlineCommand } from './cli/online-command.ts'
 import { TRAIN_USAGE, trainCommand } from './cli/train-command.ts'

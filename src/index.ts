@@ -1,10 +1,10 @@
 // gradstream's public API (re-exports only).
 
 // Tensors, keys, parameter trees, errors
-export * from './tensor.ts'
-export * from './rng.ts'
-export * from './tree.ts'
-export { GradstreamError, LayerError } from './errors.ts'
+export * from './core/tensor.ts'
+export * from './core/rng.ts'
+export * from './core/tree.ts'
+export { GradstreamError, LayerError } from './core/errors.ts'
 
 // Layers, losses, combinators, optimizers (models/)
 export * from './models/layer.ts'

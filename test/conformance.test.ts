@@ -16,11 +16,11 @@ import type { RbmParams } from '../src/models/rbm.ts'
 import { layerFromSpec, lossFromSpec } from '../src/models/registry.ts'
 import { rrelu } from '../src/models/rrelu.ts'
 import type { Sequential } from '../src/models/sequential.ts'
-import { key } from '../src/rng.ts'
-import type { DType, Tensor } from '../src/tensor.ts'
-import { shapeEquals } from '../src/tensor.ts'
-import type { Params } from '../src/tree.ts'
-import { leaves, treeFromLeaves } from '../src/tree.ts'
+import { key } from '../src/core/rng.ts'
+import type { DType, Tensor } from '../src/core/tensor.ts'
+import { shapeEquals } from '../src/core/tensor.ts'
+import type { Params } from '../src/core/tree.ts'
+import { leaves, treeFromLeaves } from '../src/core/tree.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const DIR = process.env.GRADSTREAM_CONFORMANCE ?? resolve(root, '../shared/conformance')

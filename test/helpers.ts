@@ -1,6 +1,6 @@
 // Small synthetic data sets for tests (deterministic, from keys).
 
-import { key, normal, split } from '../src/rng.ts'
+import { key, normal, split } from '../src/core/rng.ts'
 import type { Dataset } from '../src/streams/source.ts'
 
 /** C Gaussian blobs in D dimensions, n per class, centres 3 apart: separable. */

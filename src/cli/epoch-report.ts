@@ -9,14 +9,14 @@
 // Training-set numbers are measured in evaluation mode on a fixed subset (every k-th
 // sample, as many as the test set up to 2,000) so that they compare with the test set's.
 
-import { key } from '../rng.ts'
+import { key } from '../core/rng.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { rbmMonitor } from '../models/rbm-objective.ts'
 import type { Evaluated } from '../streams/evaluate.ts'
 import { evaluate } from '../streams/evaluate.ts'
 import type { Dataset } from '../streams/source.ts'
 import { gather } from '../streams/source.ts'
-import type { Tensor } from '../tensor.ts'
+import type { Tensor } from '../core/tensor.ts'
 
 export type Monitor = { readonly [metric: string]: number }
 

@@ -6,7 +6,7 @@
 import { checkpointFromSafetensors } from '../io/checkpoint.ts'
 import type { SafetensorsDType } from '../io/safetensors.ts'
 import { loadSafetensorsWithData, SAFETENSORS_DTYPES } from '../io/safetensors.ts'
-import { showShape } from '../tensor.ts'
+import { showShape } from '../core/tensor.ts'
 import type { Io } from './train-command.ts'
 import { parseFlags, UsageError } from './usage.ts'
 

@@ -5,15 +5,15 @@
 //                        values 0..1 as black..white, not rescaled), two per class
 
 import { join } from 'node:path'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import type { GrayImage } from '../io/png.ts'
 import { writePng } from '../io/png.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Dataset } from '../streams/source.ts'
-import type { F, Tensor } from '../tensor.ts'
-import { showShape, size } from '../tensor.ts'
-import type { Params } from '../tree.ts'
-import { getLeaf } from '../tree.ts'
+import type { F, Tensor } from '../core/tensor.ts'
+import { showShape, size } from '../core/tensor.ts'
+import type { Params } from '../core/tree.ts'
+import { getLeaf } from '../core/tree.ts'
 
 /** Separator between tiles. */
 const GAP_GRAY = 96

@@ -7,7 +7,7 @@
 import { replayTo } from '../streams/history.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
-import { showShape, size } from '../tensor.ts'
+import { showShape, size } from '../core/tensor.ts'
 import type { PreparedRun } from './run-config.ts'
 import { prepareRun } from './run-config.ts'
 import { nearestStart, readRunConfig } from './resume-command.ts'

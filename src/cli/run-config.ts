@@ -2,7 +2,7 @@
 // defaults. Everything a run does follows from this record and the data, so a run
 // directory that stores it can be resumed, replayed and forked.
 
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import { loadMnist } from '../io/mnist.ts'
 import { formatOf, loadTabular } from '../io/tabular.ts'
 import type { TabularFormat } from '../io/tabular.ts'
@@ -15,7 +15,7 @@ import type { Sequential } from '../models/sequential.ts'
 import type { ScheduleName, ZooName } from '../models/zoo/index.ts'
 import { zooEntry } from '../models/zoo/index.ts'
 import type { Activation } from '../models/zoo/mlp.ts'
-import type { Shape } from '../tensor.ts'
+import type { Shape } from '../core/tensor.ts'
 import { randomShift } from '../streams/augment.ts'
 import type { RunDefinition } from '../streams/history.ts'
 import type { Snapshot } from '../streams/snapshot.ts'

@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 
 export class UsageError extends GradstreamError {
   override readonly name = 'UsageError'

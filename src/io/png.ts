@@ -2,7 +2,7 @@
 // bytes out, and the reverse for checking what was written.
 
 import { PNG } from 'pngjs'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 
 /** An 8-bit grayscale image, row-major: pixels[y * width + x]. */

@@ -3,7 +3,7 @@
 // a parameter; callers count and report it (with its line number) and go on.
 
 import * as E from 'fp-ts/lib/Either.js'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import { parseCsvLine } from './csv.ts'
 
 export type RejectReason =

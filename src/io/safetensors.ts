@@ -22,7 +22,7 @@
 // on one line: never a crash, a hang, or an allocation the file's size does not justify.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { FileError, GradstreamError } from '../errors.ts'
+import { FileError, GradstreamError } from '../core/errors.ts'
 import type { JsonValue } from '../models/layer.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 

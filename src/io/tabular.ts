@@ -6,8 +6,8 @@
 
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
-import { GradstreamError } from '../errors.ts'
-import { key, permutation } from '../rng.ts'
+import { GradstreamError } from '../core/errors.ts'
+import { key, permutation } from '../core/rng.ts'
 import type { Dataset } from '../streams/source.ts'
 import { parseCsvLine } from './csv.ts'
 import type { ColumnOptions, Example, RecordFormat, Rejection, Schema } from './records.ts'

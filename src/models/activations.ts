@@ -4,10 +4,10 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import type { LayerError } from '../errors.ts'
+import type { LayerError } from '../core/errors.ts'
 import * as K from '../ops/activations.ts'
-import type { F, Tensor } from '../tensor.ts'
-import { alloc, dtypeOf } from '../tensor.ts'
+import type { F, Tensor } from '../core/tensor.ts'
+import { alloc, dtypeOf } from '../core/tensor.ts'
 import type { Layer, LayerSpec, Params } from './layer.ts'
 import { checkCotangent, expectNumber, expectValidShape } from './layer.ts'
 

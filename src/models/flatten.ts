@@ -4,9 +4,9 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { LayerError } from '../errors.ts'
-import type { Shape } from '../tensor.ts'
-import { showShape, size } from '../tensor.ts'
+import { LayerError } from '../core/errors.ts'
+import type { Shape } from '../core/tensor.ts'
+import { showShape, size } from '../core/tensor.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, expectValidShape } from './layer.ts'
 

@@ -8,12 +8,12 @@
 // that is off everywhere) does not divide by zero.
 
 import * as E from 'fp-ts/lib/Either.js'
-import type { LayerError } from '../errors.ts'
-import { key as rootKey, normal, split } from '../rng.ts'
-import type { Shape, Tensor } from '../tensor.ts'
-import { size } from '../tensor.ts'
-import type { Params } from '../tree.ts'
-import { castTree, leaves } from '../tree.ts'
+import type { LayerError } from '../core/errors.ts'
+import { key as rootKey, normal, split } from '../core/rng.ts'
+import type { Shape, Tensor } from '../core/tensor.ts'
+import { size } from '../core/tensor.ts'
+import type { Params } from '../core/tree.ts'
+import { castTree, leaves } from '../core/tree.ts'
 import type { AnyLayer, ForwardCtx } from './layer.ts'
 import { tryForward, tryVjp } from './layer.ts'
 

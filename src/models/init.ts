@@ -1,9 +1,9 @@
 // Weight initialisers. Every draw comes from the key handed to `init`.
 
-import type { Key } from '../rng.ts'
-import { uniform } from '../rng.ts'
-import type { Shape, Tensor } from '../tensor.ts'
-import { size, zeros } from '../tensor.ts'
+import type { Key } from '../core/rng.ts'
+import { uniform } from '../core/rng.ts'
+import type { Shape, Tensor } from '../core/tensor.ts'
+import { size, zeros } from '../core/tensor.ts'
 
 export type InitName = 'glorot' | 'he' | 'lecun'
 

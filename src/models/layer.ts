@@ -7,14 +7,14 @@
 // `tryForward` / `tryVjp` for Either-returning versions).
 
 import * as E from 'fp-ts/lib/Either.js'
-import { LayerError } from '../errors.ts'
-import type { Key } from '../rng.ts'
-import { key as rootKey } from '../rng.ts'
-import type { Shape, Tensor } from '../tensor.ts'
-import { shapeEquals, showShape } from '../tensor.ts'
-import type { Params } from '../tree.ts'
+import { LayerError } from '../core/errors.ts'
+import type { Key } from '../core/rng.ts'
+import { key as rootKey } from '../core/rng.ts'
+import type { Shape, Tensor } from '../core/tensor.ts'
+import { shapeEquals, showShape } from '../core/tensor.ts'
+import type { Params } from '../core/tree.ts'
 
-export type { Params } from '../tree.ts'
+export type { Params } from '../core/tree.ts'
 
 export interface ForwardCtx {
   /** Training mode: noise layers (RReLU) draw from `key`; evaluation is deterministic. */

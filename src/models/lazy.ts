@@ -5,7 +5,7 @@
 // `dx` computes it once and caches it; from outside the result is an ordinary
 // immutable value.
 
-import type { Tensor } from '../tensor.ts'
+import type { Tensor } from '../core/tensor.ts'
 
 export const withLazyDx = <P>(dparams: P, computeDx: () => Tensor): { dparams: P; dx: Tensor } => {
   let dx: Tensor | undefined

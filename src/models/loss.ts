@@ -3,11 +3,11 @@
 //   euclidean: 1/2 sum (x - t)^2 (deep-learning-lecture-notes eq 11), 'sum' or 'mean'
 //              ('mean' divides by the batch size B, not the element count).
 
-import { LayerError } from '../errors.ts'
+import { LayerError } from '../core/errors.ts'
 import { euclideanBackward, euclideanForward } from '../ops/euclidean.ts'
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../ops/softmax.ts'
-import type { Tensor } from '../tensor.ts'
-import { alloc, dtypeOf, shapeEquals, showShape } from '../tensor.ts'
+import type { Tensor } from '../core/tensor.ts'
+import { alloc, dtypeOf, shapeEquals, showShape } from '../core/tensor.ts'
 import type { LayerSpec } from './layer.ts'
 
 export interface LossResult<S> {

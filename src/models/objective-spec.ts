@@ -3,7 +3,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import type { AnyObjective, ModelSpec } from './objective.ts'
 import { autoencoding, supervised } from './objective.ts'
 import { rbmObjectiveFromSpec } from './rbm-objective.ts'

@@ -7,10 +7,10 @@
 // them as separate steps (streams/steps.ts).
 
 import * as E from 'fp-ts/lib/Either.js'
-import type { LayerError } from '../errors.ts'
-import type { Key } from '../rng.ts'
-import type { Shape, Tensor } from '../tensor.ts'
-import type { Params } from '../tree.ts'
+import type { LayerError } from '../core/errors.ts'
+import type { Key } from '../core/rng.ts'
+import type { Shape, Tensor } from '../core/tensor.ts'
+import type { Params } from '../core/tree.ts'
 import type { AnyLayer, ForwardCtx, LayerSpec } from './layer.ts'
 import type { AnyLoss } from './loss.ts'
 

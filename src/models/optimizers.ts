@@ -4,12 +4,12 @@
 // (momentum's `velocity`, Adam's `m` and `v`), so it saves like parameters do.
 // Conventions are PyTorch's (conformance/README.md, "Optimizers").
 
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import { adamStep, momentumStep, sgdStep } from '../ops/optim.ts'
-import type { F, Tensor } from '../tensor.ts'
-import { alloc, dtypeOf, shapeEquals, showShape } from '../tensor.ts'
-import type { Params } from '../tree.ts'
-import { leaves, treeFromLeaves, zerosTree } from '../tree.ts'
+import type { F, Tensor } from '../core/tensor.ts'
+import { alloc, dtypeOf, shapeEquals, showShape } from '../core/tensor.ts'
+import type { Params } from '../core/tree.ts'
+import { leaves, treeFromLeaves, zerosTree } from '../core/tree.ts'
 import type { Schedule, ScheduleSpec } from './schedule.ts'
 import { scheduleFromSpec } from './schedule.ts'
 

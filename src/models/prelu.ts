@@ -4,10 +4,10 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { LayerError } from '../errors.ts'
+import { LayerError } from '../core/errors.ts'
 import { preluBackward, preluForward } from '../ops/activations.ts'
-import type { Tensor } from '../tensor.ts'
-import { alloc, dtypeOf, full, showShape } from '../tensor.ts'
+import type { Tensor } from '../core/tensor.ts'
+import { alloc, dtypeOf, full, showShape } from '../core/tensor.ts'
 import type { Layer } from './layer.ts'
 import { checkCotangent, checkSameDtype, expectNumber, expectValidShape } from './layer.ts'
 

@@ -8,12 +8,12 @@
 // given, to reproduce a recorded chain): Gibbs step s of a CD call draws its hidden
 // uniforms from foldIn(key, 2s) and its visible uniforms from foldIn(key, 2s + 1).
 
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import { bernoulliSample, cdGradients, rbmFreeEnergy, rbmHiddenProbs, rbmVisibleProbs, softplus } from '../ops/rbm.ts'
-import type { Key } from '../rng.ts'
-import { foldIn, normal, uniform } from '../rng.ts'
-import type { F, Tensor } from '../tensor.ts'
-import { alloc, dtypeOf, showShape } from '../tensor.ts'
+import type { Key } from '../core/rng.ts'
+import { foldIn, normal, uniform } from '../core/rng.ts'
+import type { F, Tensor } from '../core/tensor.ts'
+import { alloc, dtypeOf, showShape } from '../core/tensor.ts'
 
 export type RbmParams = { readonly W: Tensor; readonly a: Tensor; readonly b: Tensor }
 

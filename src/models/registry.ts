@@ -2,7 +2,7 @@
 // what checkpoints store). `layerFromSpec(layer.spec)` gives back an equivalent layer.
 
 import * as E from 'fp-ts/lib/Either.js'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import { leakyRelu, lecunTanh, relu, sigmoid, tanh } from './activations.ts'
 import { tiedAutoencoder } from './autoencoder.ts'
 import { conv1d } from './conv1d.ts'

@@ -4,11 +4,11 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { LayerError } from '../errors.ts'
+import { LayerError } from '../core/errors.ts'
 import { leakyReluBackward, leakyReluForward, rreluBackward, rreluForward } from '../ops/activations.ts'
-import { uniform } from '../rng.ts'
-import type { F, Tensor } from '../tensor.ts'
-import { alloc, dtypeOf, shapeEquals, showShape } from '../tensor.ts'
+import { uniform } from '../core/rng.ts'
+import type { F, Tensor } from '../core/tensor.ts'
+import { alloc, dtypeOf, shapeEquals, showShape } from '../core/tensor.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, expectNumber, expectValidShape } from './layer.ts'
 

@@ -1,6 +1,6 @@
 // Learning-rate schedules: pure functions of the step (0-based count of updates done).
 
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 
 export type Schedule = (step: number) => number
 

@@ -10,11 +10,11 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as A from 'fp-ts/lib/Array.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { LayerError } from '../errors.ts'
-import { foldIn } from '../rng.ts'
-import type { Shape, Tensor } from '../tensor.ts'
-import type { Params } from '../tree.ts'
-import { leaves } from '../tree.ts'
+import { LayerError } from '../core/errors.ts'
+import { foldIn } from '../core/rng.ts'
+import type { Shape, Tensor } from '../core/tensor.ts'
+import type { Params } from '../core/tree.ts'
+import { leaves } from '../core/tree.ts'
 import type { AnyLayer, ForwardCtx, Layer, LayerSpec } from './layer.ts'
 
 export interface Child {

@@ -3,10 +3,10 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import { LayerError } from '../errors.ts'
+import { LayerError } from '../core/errors.ts'
 import { softmaxBackward, softmaxForward } from '../ops/softmax.ts'
-import type { Tensor } from '../tensor.ts'
-import { alloc, dtypeOf, showShape } from '../tensor.ts'
+import type { Tensor } from '../core/tensor.ts'
+import { alloc, dtypeOf, showShape } from '../core/tensor.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, expectValidShape } from './layer.ts'
 

@@ -3,7 +3,7 @@
 // needs (y for sigmoid/tanh/ReLU, x for the leaky family). Where the notes and the
 // conformance vectors disagree, the vectors decide (conformance/README.md).
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 // y = 1 / (1 + e^-x)                                   (deep-learning-lecture-notes eq 2)
 // Written per sign so neither branch overflows.

@@ -1,7 +1,7 @@
 // Tied-weight autoencoder kernels (deep-learning-lecture-notes eqs 55-60): the decoder
 // uses the encoder's W transposed. x is [B, m], hidden [B, n], W [m, n].
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 import { gemm } from './gemm.ts'
 import { sigmoidBackward, sigmoidForward } from './activations.ts'
 

@@ -32,7 +32,7 @@
 // does for its panels. Results never live there, and a call uses them only while it runs.
 // Large batches are processed a few images at a time to bound the scratch (SCRATCH_LIMIT).
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 /** Sizes of one NHWC convolution: x [B,H,W,C], k [kh,kw,C,O], y [B,Ho,Wo,O]. */
 export interface Conv2dGeometry {

@@ -1,6 +1,6 @@
 // The fully connected layer.
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 import { gemm } from './gemm.ts'
 
 // y[B,O] = x[B,I] W[I,O] + b[O]          (matrix-backprop, A = Z W; cnn-layers-softmax eq 6)

@@ -1,6 +1,6 @@
 // The Euclidean (squared error) loss over n elements.
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 // E = 1/2 sum_i (x_i - t_i)^2                          (deep-learning-lecture-notes eq 11)
 export function euclideanForward(x: F, t: F, n: number): number {

@@ -14,7 +14,7 @@
 // the inner kernel sees one element type and accumulates in double. Small products (a
 // batch of one, a thin reduction) skip packing: there the copy costs more than it saves.
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 // An 8 x 8 tile (64 accumulators) measured ~10% faster here than 4 x 4, 6 x 8 or 4 x 8:
 // each k loads 16 numbers for 64 multiply-adds.

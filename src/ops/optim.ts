@@ -3,7 +3,7 @@
 // (1 - 0.999 is not exact in float32; conformance/README.md).
 // cnn-layers-softmax eqs 18-21 (the SGD update); PyTorch's torch.optim conventions.
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 // p' = p - lr (g + wd p)
 export function sgdStep(pOut: F, p: F, g: F, n: number, lr: number, wd: number): void {

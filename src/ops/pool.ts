@@ -2,7 +2,7 @@
 // strides [sh, sw] (they may overlap). x [B,H,W,C], y [B,Ho,Wo,C] with
 // Ho = (H - ph)/sh + 1 and Wo = (W - pw)/sw + 1 (the caller checks the division is exact).
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 /** Sizes of one pooling: x [B,H,W,C], window [ph,pw], strides [sh,sw], y [B,Ho,Wo,C]. */
 export interface Pool2dGeometry {

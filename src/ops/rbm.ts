@@ -2,7 +2,7 @@
 // (deep-learning-lecture-notes eqs 35-44). v is [B, m] visible, h is [B, n] hidden,
 // W is [m, n], a [m] the visible bias, b [n] the hidden bias.
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 import { gemm } from './gemm.ts'
 
 const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))

@@ -1,6 +1,6 @@
 // Softmax over the last axis and the fused softmax cross-entropy, on [B, C] rows.
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 // p[b,i] = e^{x_i - m} / sum_k e^{x_k - m},  m = max_k x_k  (cnn-layers-softmax eq 11,
 // stabilised by subtracting the row max: inputs reach |x| ~ 800)

@@ -3,7 +3,7 @@
 // adds a trainable bias b[c]. The activation that follows is applied by the caller with the
 // kernels of ops/activations.ts. x [B,H,W,C] (H, W divisible by n), z and s [B,H/n,W/n,C].
 
-import type { F } from '../tensor.ts'
+import type { F } from '../core/tensor.ts'
 
 // s[n,i,j,c] = sum_{p,q<n} x[n, i*n+p, j*n+q, c]   (down(x): a SUM, not a mean)
 // z[n,i,j,c] = beta[c] s[n,i,j,c] + b[c]                            (cnn-derivation-lenet eq 2)

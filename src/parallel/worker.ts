@@ -8,7 +8,7 @@ import type { ModelSpec } from '../models/objective.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { gemm } from '../ops/gemm.ts'
 import { computeShard } from '../streams/shards.ts'
-import type { Layout } from '../tree.ts'
+import type { Layout } from '../core/tree.ts'
 import type { Arenas, WorkerInit } from './protocol.ts'
 import * as P from './protocol.ts'
 

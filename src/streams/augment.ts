@@ -4,12 +4,12 @@
 
 import type { MonoTypeOperatorFunction } from 'rxjs'
 import { map } from 'rxjs'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import type { Batch } from '../models/objective.ts'
-import type { Key } from '../rng.ts'
-import { bits, foldIn, intBelow } from '../rng.ts'
-import type { F } from '../tensor.ts'
-import { showShape } from '../tensor.ts'
+import type { Key } from '../core/rng.ts'
+import { bits, foldIn, intBelow } from '../core/rng.ts'
+import type { F } from '../core/tensor.ts'
+import { showShape } from '../core/tensor.ts'
 
 const AUGMENT = 3
 

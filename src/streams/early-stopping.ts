@@ -4,7 +4,7 @@
 
 import type { MonoTypeOperatorFunction } from 'rxjs'
 import { defer, takeWhile } from 'rxjs'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 
 export interface EarlyStoppingOptions<T> {
   /** The metric, or undefined for snapshots that carry no measurement. */

@@ -50,9 +50,9 @@ import {
   nonZeros,
 } from '../ops/fused-dense.ts'
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../ops/softmax.ts'
-import type { F } from '../tensor.ts'
-import { size } from '../tensor.ts'
-import type { Layout } from '../tree.ts'
+import type { F } from '../core/tensor.ts'
+import { size } from '../core/tensor.ts'
+import type { Layout } from '../core/tree.ts'
 import type { LearnOutcome, Learner } from './online.ts'
 import type { Snapshot, StepMetrics } from './snapshot.ts'
 import { makeSnapshot } from './snapshot.ts'

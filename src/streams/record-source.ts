@@ -31,7 +31,7 @@
 import { StringDecoder } from 'node:string_decoder'
 import * as E from 'fp-ts/lib/Either.js'
 import { Observable } from 'rxjs'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import { parseCsvLine } from '../io/csv.ts'
 import type { ColumnOptions, CsvLayout, Example, RecordFormat, Rejection, RejectReason, Schema } from '../io/records.ts'
 import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, decodeObject, inferFeatures } from '../io/records.ts'

@@ -17,11 +17,11 @@
 
 import { createHash } from 'node:crypto'
 import { freeze } from 'immer'
-import type { Key } from '../rng.ts'
-import { foldIn } from '../rng.ts'
+import type { Key } from '../core/rng.ts'
+import { foldIn } from '../core/rng.ts'
 import type { OptState } from '../models/optimizers.ts'
-import type { Layout, Params } from '../tree.ts'
-import { unravel } from '../tree.ts'
+import type { Layout, Params } from '../core/tree.ts'
+import { unravel } from '../core/tree.ts'
 
 export interface StepMetrics {
   /** Loss of the batch this step trained on (NaN for the initial snapshot). */

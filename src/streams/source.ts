@@ -7,12 +7,12 @@
 // unsubscription are served while training runs.
 
 import { Observable } from 'rxjs'
-import { GradstreamError } from '../errors.ts'
+import { GradstreamError } from '../core/errors.ts'
 import type { Batch } from '../models/objective.ts'
-import type { Key } from '../rng.ts'
-import { permutation } from '../rng.ts'
-import type { Shape, Tensor } from '../tensor.ts'
-import { showShape, size } from '../tensor.ts'
+import type { Key } from '../core/rng.ts'
+import { permutation } from '../core/rng.ts'
+import type { Shape, Tensor } from '../core/tensor.ts'
+import { showShape, size } from '../core/tensor.ts'
 import { shuffleKey } from './snapshot.ts'
 
 export type { Batch } from '../models/objective.ts'

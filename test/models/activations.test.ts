@@ -6,8 +6,8 @@ import { evalCtx } from '../../src/models/layer.ts'
 import { prelu } from '../../src/models/prelu.ts'
 import { rrelu } from '../../src/models/rrelu.ts'
 import { softmax } from '../../src/models/softmax.ts'
-import { key } from '../../src/rng.ts'
-import { fromArray } from '../../src/tensor.ts'
+import { key } from '../../src/core/rng.ts'
+import { fromArray } from '../../src/core/tensor.ts'
 
 const shapes = [[7], [3, 4], [2, 3, 5]]
 

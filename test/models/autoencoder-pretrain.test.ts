@@ -11,13 +11,13 @@ import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
 import { momentum } from '../../src/models/optimizers.ts'
 import { autoencoder, encode, withPretrainedFirstLayer } from '../../src/models/zoo/autoencoder.ts'
 import { mlp } from '../../src/models/zoo/mlp.ts'
-import { key, uniform } from '../../src/rng.ts'
+import { key, uniform } from '../../src/core/rng.ts'
 import { evaluate } from '../../src/streams/evaluate.ts'
 import { hashBytes } from '../../src/streams/snapshot.ts'
 import { arraySource } from '../../src/streams/source.ts'
 import { initialSnapshot, trainObjective } from '../../src/streams/train.ts'
-import type { Tensor } from '../../src/tensor.ts'
-import { getLeaf } from '../../src/tree.ts'
+import type { Tensor } from '../../src/core/tensor.ts'
+import { getLeaf } from '../../src/core/tree.ts'
 
 const x01 = (B: number, m: number, seed: number): Tensor => ({ shape: [B, m], data: uniform(key(seed), B * m, 'float64') })
 

@@ -7,9 +7,9 @@ import type { AnyLayer } from '../../src/models/layer.ts'
 import { evalCtx } from '../../src/models/layer.ts'
 import { flatten } from '../../src/models/flatten.ts'
 import { sequential } from '../../src/models/sequential.ts'
-import { key } from '../../src/rng.ts'
-import { fromArray } from '../../src/tensor.ts'
-import { castTree } from '../../src/tree.ts'
+import { key } from '../../src/core/rng.ts'
+import { fromArray } from '../../src/core/tensor.ts'
+import { castTree } from '../../src/core/tree.ts'
 
 describe('dense', () => {
   for (const [I, O, B] of [[1, 1, 1], [5, 3, 4], [17, 9, 2], [40, 33, 7]])

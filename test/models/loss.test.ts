@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { euclidean, softmaxCrossEntropy } from '../../src/models/loss.ts'
-import { key, normal, uniform } from '../../src/rng.ts'
-import { fromArray } from '../../src/tensor.ts'
+import { key, normal, uniform } from '../../src/core/rng.ts'
+import { fromArray } from '../../src/core/tensor.ts'
 import { centralDifferences } from '../helpers.ts'
 
 describe('losses', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { adam, momentum, nesterov, sgd } from '../../src/models/optimizers.ts'
 import { cosineDecay, exponentialDecay, stepDecay } from '../../src/models/schedule.ts'
-import { fromArray } from '../../src/tensor.ts'
-import { getLeaf } from '../../src/tree.ts'
+import { fromArray } from '../../src/core/tensor.ts'
+import { getLeaf } from '../../src/core/tree.ts'
 
 const p = { w: fromArray([2], [1, -2], 'float64') }
 const g = { w: fromArray([2], [0.5, 0.25], 'float64') }

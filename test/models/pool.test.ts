@@ -3,7 +3,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
-import { LayerError } from '../../src/errors.ts'
+import { LayerError } from '../../src/core/errors.ts'
 import { relu, tanh } from '../../src/models/activations.ts'
 import { conv2d, LENET_C3_TABLE } from '../../src/models/conv2d.ts'
 import { dense } from '../../src/models/dense.ts'
@@ -17,10 +17,10 @@ import { layerFromSpec } from '../../src/models/registry.ts'
 import { sequential } from '../../src/models/sequential.ts'
 import type { SubsampleActivation } from '../../src/models/subsample.ts'
 import { subsample } from '../../src/models/subsample.ts'
-import { key, normal } from '../../src/rng.ts'
-import type { Shape, Tensor } from '../../src/tensor.ts'
-import { cast, fromArray, size } from '../../src/tensor.ts'
-import { castTree, leaves } from '../../src/tree.ts'
+import { key, normal } from '../../src/core/rng.ts'
+import type { Shape, Tensor } from '../../src/core/tensor.ts'
+import { cast, fromArray, size } from '../../src/core/tensor.ts'
+import { castTree, leaves } from '../../src/core/tree.ts'
 
 const randn = (seed: number, shape: Shape, dtype: 'float32' | 'float64' = 'float64'): Tensor => ({
   shape,

@@ -10,14 +10,14 @@ import type { RbmParams } from '../../src/models/rbm.ts'
 import { contrastiveDivergence, freeEnergy, logPartition } from '../../src/models/rbm.ts'
 import type { RbmState } from '../../src/models/rbm-objective.ts'
 import { gibbsSample, rbmEnergy, rbmMonitor, rbmObjective, sampleBinary, threshold, visibleMean } from '../../src/models/rbm-objective.ts'
-import { foldIn, key, normal, uniform } from '../../src/rng.ts'
+import { foldIn, key, normal, uniform } from '../../src/core/rng.ts'
 import { evaluate } from '../../src/streams/evaluate.ts'
 import { forwardKey, hashBytes, hashParams } from '../../src/streams/snapshot.ts'
 import type { Snapshot } from '../../src/streams/snapshot.ts'
 import { arraySource } from '../../src/streams/source.ts'
 import { trainObjective } from '../../src/streams/train.ts'
-import type { Tensor } from '../../src/tensor.ts'
-import type { Params } from '../../src/tree.ts'
+import type { Tensor } from '../../src/core/tensor.ts'
+import type { Params } from '../../src/core/tree.ts'
 
 const tiny = (m: number, n: number, seed: number): RbmParams => ({
   W: { shape: [m, n], data: normal(key(seed), m * n, 'float64', 0, 0.7) },

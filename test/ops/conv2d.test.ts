@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Conv2dGeometry } from '../../src/ops/conv2d.ts'
 import { conv2dBackwardInput, conv2dBackwardParams, conv2dForward, samePadding } from '../../src/ops/conv2d.ts'
-import { bits, key, normal, uniform } from '../../src/rng.ts'
-import type { F } from '../../src/tensor.ts'
+import { bits, key, normal, uniform } from '../../src/core/rng.ts'
+import type { F } from '../../src/core/tensor.ts'
 
 // ---- the reference -------------------------------------------------------------------
 

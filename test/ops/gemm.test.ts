@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { gemm, gemmReference } from '../../src/ops/gemm.ts'
-import { key, split, uniform } from '../../src/rng.ts'
+import { key, split, uniform } from '../../src/core/rng.ts'
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let d = 0

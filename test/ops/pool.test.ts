@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import type { Pool2dGeometry } from '../../src/ops/pool.ts'
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from '../../src/ops/pool.ts'
 import { subsampleBackwardInput, subsampleBackwardParams, subsampleForward } from '../../src/ops/subsample.ts'
-import { bits, key, normal } from '../../src/rng.ts'
+import { bits, key, normal } from '../../src/core/rng.ts'
 
 const ints = (seed: number) => {
   const w = bits(key(seed), 64)

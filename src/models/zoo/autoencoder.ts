@@ -5,13 +5,13 @@
 // the learning rate does not depend on the batch size.
 
 import * as E from 'fp-ts/lib/Either.js'
-import { LayerError } from '../../errors.ts'
+import { LayerError } from '../../core/errors.ts'
 import { sigmoidForward } from '../../ops/activations.ts'
 import { gemm } from '../../ops/gemm.ts'
-import type { Key } from '../../rng.ts'
-import type { Shape, Tensor } from '../../tensor.ts'
-import { alloc, dtypeOf, shapeEquals, showShape, size } from '../../tensor.ts'
-import type { Params } from '../../tree.ts'
+import type { Key } from '../../core/rng.ts'
+import type { Shape, Tensor } from '../../core/tensor.ts'
+import { alloc, dtypeOf, shapeEquals, showShape, size } from '../../core/tensor.ts'
+import type { Params } from '../../core/tree.ts'
 import { tiedAutoencoder } from '../autoencoder.ts'
 import { euclidean } from '../loss.ts'
 import type { AnyObjective, Batch } from '../objective.ts'

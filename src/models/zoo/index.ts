@@ -2,8 +2,8 @@
 // reaches its accuracy target on the fixed MNIST split (`gradstream train --model <name>`
 // with no other flag uses exactly this recipe).
 
-import { GradstreamError } from '../../errors.ts'
-import type { Shape } from '../../tensor.ts'
+import { GradstreamError } from '../../core/errors.ts'
+import type { Shape } from '../../core/tensor.ts'
 import { softmaxCrossEntropy } from '../loss.ts'
 import type { AnyObjective } from '../objective.ts'
 import { supervised } from '../objective.ts'

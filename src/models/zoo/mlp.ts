@@ -5,7 +5,7 @@
 // mlp({ hidden: [256, 128] }) on 28x28x1 digits: 784-256-128-10,
 //   784*256+256 + 256*128+128 + 128*10+10 = 235,146 parameters.
 
-import { GradstreamError } from '../../errors.ts'
+import { GradstreamError } from '../../core/errors.ts'
 import { leakyRelu, lecunTanh, relu, sigmoid, tanh } from '../activations.ts'
 import { dense } from '../dense.ts'
 import { flatten } from '../flatten.ts'

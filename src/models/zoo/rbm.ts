@@ -1,8 +1,8 @@
 // The zoo's RBM: Bernoulli-Bernoulli, 784 visible units for the flattened digits, CD-k
 // or persistent CD (models/rbm-objective.ts).
 
-import type { Shape } from '../../tensor.ts'
-import { size } from '../../tensor.ts'
+import type { Shape } from '../../core/tensor.ts'
+import { size } from '../../core/tensor.ts'
 import type { RbmObjective } from '../rbm-objective.ts'
 import { rbmObjective } from '../rbm-objective.ts'
 

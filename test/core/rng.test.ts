@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bits, foldIn, key, keyFromHex, keyToHex, normal, permutation, split, threefry2x32, uniform } from '../src/rng.ts'
+import { bits, foldIn, key, keyFromHex, keyToHex, normal, permutation, split, threefry2x32, uniform } from '../../src/core/rng.ts'
 
 describe('rng', () => {
   it('matches the Random123 known-answer vectors for Threefry-2x32-20', () => {

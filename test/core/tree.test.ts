@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { fromArray } from '../src/tensor.ts'
-import { addTrees, castTree, countParams, getLeaf, gradMonoid, layoutOf, leaves, ravel, treeFromLeaves, unravel } from '../src/tree.ts'
+import { fromArray } from '../../src/core/tensor.ts'
+import { addTrees, castTree, countParams, getLeaf, gradMonoid, layoutOf, leaves, ravel, treeFromLeaves, unravel } from '../../src/core/tree.ts'
 
 const t = {
   fc1: { W: fromArray([2, 3], [1, 2, 3, 4, 5, 6]), b: fromArray([3], [7, 8, 9]) },
