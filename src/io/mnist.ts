@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { GradstreamError } from '../core/errors.ts'
-import type { Dataset } from '../streams/source.ts'
+import type { Dataset } from '../core/data.ts'
 
 export const MNIST_TRAIN_PER_CLASS = 800
 const PIXELS = 784

@@ -23,7 +23,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { FileError, GradstreamError } from '../core/errors.ts'
-import type { JsonValue } from '../models/layer.ts'
+import type { JsonValue } from '../core/json.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 
 /** The dtypes of the format, with their sizes in bytes. */
@@ -118,7 +118,7 @@ export class SafetensorsError extends FileError {
 // unique, and "__proto__" / "constructor" / "prototype" are refused outright, so a value
 // read here can be handed to any code without reaching Object.prototype.
 
-export type { JsonValue } from '../models/layer.ts'
+export type { JsonValue } from '../core/json.ts'
 export type JsonObject = { readonly [key: string]: JsonValue }
 
 /** Keys refused in any JSON object read from a file. */
