@@ -21,6 +21,7 @@ import type { RunDefinition } from '../streams/history.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import type { BatchSource, Dataset } from '../streams/source.ts'
 import { arraySource } from '../streams/source.ts'
+import { workerThreads } from '../parallel/threads.ts'
 
 export interface RunConfig {
   readonly version: 1
@@ -151,5 +152,6 @@ export const runDefinition = (run: PreparedRun, initial?: Snapshot): RunDefiniti
     initial,
     microbatches: run.config.microbatches ?? 1,
     threads: run.config.threads ?? 1,
+    executor: workerThreads,
   },
 })

@@ -15,10 +15,10 @@
 //   augmentation of batch (e, p)  foldIn(foldIn(foldIn(key, 3), e), p)   (streams/augment.ts:
 //                        keyed by the batch's coordinates, so a replayed batch is the same)
 
-import { createHash } from 'node:crypto'
 import { freeze } from 'immer'
 import type { Key } from '../core/rng.ts'
 import { foldIn } from '../core/rng.ts'
+import { sha256Hex } from '../core/sha256.ts'
 import type { OptState } from '../models/optimizers.ts'
 import type { Layout, Params } from '../core/tree.ts'
 import { unravel } from '../core/tree.ts'
@@ -74,7 +74,6 @@ export const makeSnapshot = (s: Omit<Snapshot, 'params'> & { params?: Params }):
   freeze({ ...s, params: s.params ?? unravel(s.layout, s.flat) }, true) as Snapshot
 
 /** SHA-256 of the raw little-endian parameter bytes, as hex: the identity of a state. */
-export const hashBytes = (data: ArrayBufferView): string =>
-  createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex')
+export const hashBytes = (data: ArrayBufferView): string => sha256Hex(data)
 
 export const hashParams = (s: Pick<Snapshot, 'flat'>): string => hashBytes(s.flat)
