@@ -10,7 +10,8 @@
 
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkpointName, saveCheckpoint } from '../io/checkpoint.ts'
+import { checkpointName } from '../io/checkpoint.ts'
+import { saveCheckpoint } from '../io/checkpoint-file.ts'
 import { forkSnapshot } from '../streams/history.ts'
 import { MeanMonoid } from '../streams/metrics.ts'
 import type { RunConfig } from './run-config.ts'

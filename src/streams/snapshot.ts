@@ -15,9 +15,9 @@
 //   augmentation of batch (e, p)  foldIn(foldIn(foldIn(key, 3), e), p)   (streams/augment.ts:
 //                        keyed by the batch's coordinates, so a replayed batch is the same)
 
-import { createHash } from 'node:crypto'
 import type { Key } from '../core/rng.ts'
 import { foldIn } from '../core/rng.ts'
+import { sha256Hex } from '../core/sha256.ts'
 import type { Snapshot } from '../core/snapshot.ts'
 
 export type { Snapshot, StepMetrics } from '../core/snapshot.ts'
@@ -35,7 +35,6 @@ export const augmentKey = (k: Key, step: number): Key => foldIn(stepKey(k, step)
 export const samplingKey = (k: Key, step: number): Key => foldIn(stepKey(k, step), 2)
 
 /** SHA-256 of the raw little-endian parameter bytes, as hex: the identity of a state. */
-export const hashBytes = (data: ArrayBufferView): string =>
-  createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex')
+export const hashBytes = (data: ArrayBufferView): string => sha256Hex(data)
 
 export const hashParams = (s: Pick<Snapshot, 'flat'>): string => hashBytes(s.flat)

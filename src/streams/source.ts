@@ -14,6 +14,7 @@ import { permutation } from '../core/rng.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
 import { showShape, size } from '../core/tensor.ts'
 import { shuffleKey } from './snapshot.ts'
+import { yieldToEventLoop } from './yield.ts'
 
 export type { Batch, BatchSource, Dataset } from '../core/data.ts'
 
@@ -150,8 +151,6 @@ export const iterableSource = (
  * training time. At 15 ms it cost the 4-layer CNN ~6%.
  */
 export const YIELD_MS = 50
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export interface MinibatchOptions {
   readonly key: Key

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
-import { loadCheckpoint } from '../../src/io/checkpoint.ts'
+import { loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 
 const root = resolve(import.meta.dirname, '..', '..')
 const fixture = (name: string) => join(root, 'test', 'fixtures', 'online', name)
