@@ -10,7 +10,7 @@ import { FORK_USAGE, forkCommand } from './cli/fork-command.ts'
 import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
-import { UsageError } from './cli/usage.ts'
+import { closestName, UsageError } from './cli/usage.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
@@ -37,6 +37,18 @@ ${INSPECT_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
+/** Each command's own text for `gradstream <command> --help` and `gradstream help <command>`. */
+const HELP: Record<string, string> = {
+  train: TRAIN_USAGE,
+  online: ONLINE_USAGE,
+  resume: RESUME_USAGE,
+  replay: REPLAY_USAGE,
+  fork: FORK_USAGE,
+  inspect: INSPECT_USAGE,
+}
+
+const helpText = (name: string | undefined): string => (name !== undefined && Object.hasOwn(HELP, name) ? HELP[name] : USAGE)
+
 const COMMANDS: Record<string, Command> = {
   train: trainCommand,
   online: onlineCommand,
@@ -44,7 +56,17 @@ const COMMANDS: Record<string, Command> = {
   replay: replayCommand,
   fork: forkCommand,
   inspect: inspectCommand,
-  help: async (_args, io) => void io.stdout.write(`${USAGE}\n`),
+  help: async (args, io) => {
+    if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])
+    io.stdout.write(`${helpText(args[0])}\n`)
+  },
+}
+
+const unknownCommand = (name: string): UsageError => {
+  const near = closestName(name, Object.keys(COMMANDS))
+  return new UsageError(
+    `expected a command (${Object.keys(COMMANDS).join(', ')}), got ${JSON.stringify(name)}${near !== undefined ? `; did you mean ${near}?` : ''}`,
+  )
 }
 
 /** Runs a command line; resolves to the exit code. */
@@ -53,9 +75,9 @@ export const main = async (argv: readonly string[], io: Io = { stdout: process.s
   const name = first === '--help' || first === '-h' ? 'help' : first
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   try {
-    if (command === undefined) throw new UsageError(`expected a command (${Object.keys(COMMANDS).join(', ')}), got ${JSON.stringify(name)}`)
+    if (command === undefined) throw unknownCommand(name)
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(`${USAGE}\n`)
+      io.stdout.write(`${helpText(name)}\n`)
       return 0
     }
     await command(rest, io)
