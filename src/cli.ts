@@ -8,6 +8,7 @@ import { ONLINE_USAGE, onlineCommand } from './cli/online-command.ts'
 import { TRAIN_USAGE, trainCommand } from './cli/train-command.ts'
 import { FORK_USAGE, forkCommand } from './cli/fork-command.ts'
 import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
+import { EVALUATE_USAGE, evaluateCommand } from './cli/evaluate-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { closestName, UsageError } from './cli/usage.ts'
@@ -21,6 +22,7 @@ usage: gradstream <command> [flags]
   replay     recompute the snapshot of a run at any step
   fork       branch a run at a step with changed hyperparameters
   inspect    check a .safetensors file and list its tensors and metadata
+  evaluate   loss, accuracy, per-class precision/recall and confusion matrix of a trained model
   help       this text
 
 ${TRAIN_USAGE}
@@ -33,7 +35,9 @@ ${REPLAY_USAGE}
 
 ${FORK_USAGE}
 
-${INSPECT_USAGE}`
+${INSPECT_USAGE}
+
+${EVALUATE_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
@@ -45,6 +49,7 @@ const HELP: Record<string, string> = {
   replay: REPLAY_USAGE,
   fork: FORK_USAGE,
   inspect: INSPECT_USAGE,
+  evaluate: EVALUATE_USAGE,
 }
 
 const helpText = (name: string | undefined): string => (name !== undefined && Object.hasOwn(HELP, name) ? HELP[name] : USAGE)
@@ -56,6 +61,7 @@ const COMMANDS: Record<string, Command> = {
   replay: replayCommand,
   fork: forkCommand,
   inspect: inspectCommand,
+  evaluate: evaluateCommand,
   help: async (args, io) => {
     if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])
     io.stdout.write(`${helpText(args[0])}\n`)
