@@ -9,6 +9,7 @@ import { TRAIN_USAGE, trainCommand } from './cli/train-command.ts'
 import { FORK_USAGE, forkCommand } from './cli/fork-command.ts'
 import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
 import { EVALUATE_USAGE, evaluateCommand } from './cli/evaluate-command.ts'
+import { PREDICT_USAGE, predictCommand } from './cli/predict-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { closestName, UsageError } from './cli/usage.ts'
@@ -23,6 +24,7 @@ usage: gradstream <command> [flags]
   fork       branch a run at a step with changed hyperparameters
   inspect    check a .safetensors file and list its tensors and metadata
   evaluate   loss, accuracy, per-class precision/recall and confusion matrix of a trained model
+  predict    classes and probabilities of a trained model for records (a file or stdin)
   help       this text
 
 ${TRAIN_USAGE}
@@ -37,7 +39,9 @@ ${FORK_USAGE}
 
 ${INSPECT_USAGE}
 
-${EVALUATE_USAGE}`
+${EVALUATE_USAGE}
+
+${PREDICT_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
@@ -50,6 +54,7 @@ const HELP: Record<string, string> = {
   fork: FORK_USAGE,
   inspect: INSPECT_USAGE,
   evaluate: EVALUATE_USAGE,
+  predict: PREDICT_USAGE,
 }
 
 const helpText = (name: string | undefined): string => (name !== undefined && Object.hasOwn(HELP, name) ? HELP[name] : USAGE)
@@ -62,6 +67,7 @@ const COMMANDS: Record<string, Command> = {
   fork: forkCommand,
   inspect: inspectCommand,
   evaluate: evaluateCommand,
+  predict: predictCommand,
   help: async (args, io) => {
     if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])
     io.stdout.write(`${helpText(args[0])}\n`)
