@@ -33,6 +33,7 @@ import type { PreparedRun, RunConfig } from './run-config.ts'
 import { prepareRun, runDefinition } from './run-config.ts'
 import { trainRun } from '../streams/history.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
+import { isImageData } from './input-schema.ts'
 
 export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|')}] [--hidden 256,128]
        [--activation ${ACTIVATIONS.join('|')}] [--data mnist|FILE.csv|FILE.ndjson] [--label COL]
@@ -82,13 +83,14 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
   const { values: v } = parseFlags(args, FLAGS)
   const model = choiceFlag('model', v.model, ZOO_NAMES) ?? ('cnn' as ZooName)
   const recipe = ZOO[model].recipe
+  // A file path is stored absolute, so resume, replay and fork work from any directory.
+  const data = typeof v.data === 'string' && v.data !== 'mnist' ? resolvePath(v.data) : 'mnist'
   const config: RunConfig = {
     version: 1,
     model,
     hidden: listFlag('hidden', v.hidden),
     activation: choiceFlag('activation', v.activation, ACTIVATIONS),
-    // A file path is stored absolute, so resume, replay and fork work from any directory.
-    data: typeof v.data === 'string' && v.data !== 'mnist' ? resolvePath(v.data) : 'mnist',
+    data,
     label: typeof v.label === 'string' ? v.label : undefined,
     format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
     epochs: intFlag('epochs', v.epochs) ?? recipe.epochs,
@@ -98,7 +100,8 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     momentum: numFlag('momentum', v.momentum, (n) => n >= 0 && n < 1, 'a number in [0, 1)') ?? recipe.momentum,
     weightDecay: numFlag('weight-decay', v['weight-decay'], (n) => n >= 0, 'a number >= 0') ?? recipe.weightDecay,
     schedule: choiceFlag('schedule', v.schedule, ['constant', 'cosine', 'step', 'exponential'] as const) ?? recipe.schedule,
-    shift: intFlag('shift', v.shift, 0) ?? recipe.shift,
+    // The recipe's shifts are for images: dropped for tabular data (input-schema.ts).
+    shift: intFlag('shift', v.shift, 0) ?? (isImageData(data) ? recipe.shift : 0),
     seed: intFlag('seed', v.seed, 0) ?? 0,
     threads: intFlag('threads', v.threads) ?? availableParallelism(),
     microbatches: intFlag('microbatches', v.microbatches) ?? recipe.microbatches ?? 1,
@@ -113,8 +116,8 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     throw new UsageError('--checkpoint-every: checkpoints go to a run directory; give --out DIR too')
   if (config.data !== 'mnist' && config.label === undefined)
     throw new UsageError(`--label: expected the label column of ${config.data}`)
-  if (config.shift > 0 && ZOO[model].input !== 'image' && config.data !== 'mnist')
-    throw new UsageError('--shift: random shifts apply to images; use --shift 0 for tabular data')
+  if (config.shift > 0 && !isImageData(config.data))
+    throw new UsageError(`--shift: random shifts apply to images; ${config.data} is tabular (leave --shift out)`)
   return { config, out: typeof v.out === 'string' ? v.out : undefined, json: v.json === true }
 }
 
