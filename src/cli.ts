@@ -3,6 +3,7 @@
 // stack traces for anything the user can fix.
 
 import { GradstreamError } from './core/errors.ts'
+import { fsErrorLine, isFsError } from './io/fs-error.ts'
 import type { Io } from './cli/train-command.ts'
 import { ONLINE_USAGE, onlineCommand } from './cli/online-command.ts'
 import { TRAIN_USAGE, trainCommand } from './cli/train-command.ts'
@@ -97,6 +98,11 @@ export const main = async (argv: readonly string[], io: Io = { stdout: process.s
   } catch (e) {
     if (e instanceof GradstreamError) {
       io.stderr.write(`gradstream ${name}: ${e.message}\n`)
+      return 2
+    }
+    // A file-system failure deep in a run (a full disk while appending metrics): one line.
+    if (isFsError(e)) {
+      io.stderr.write(`gradstream ${name}: ${fsErrorLine(e)}\n`)
       return 2
     }
     throw e
