@@ -11,6 +11,7 @@ import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { UsageError } from './cli/usage.ts'
+import { DASHBOARD_USAGE, dashboardCommand } from './cli/dashboard-command.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
@@ -21,6 +22,7 @@ usage: gradstream <command> [flags]
   replay     recompute the snapshot of a run at any step
   fork       branch a run at a step with changed hyperparameters
   inspect    check a .safetensors file and list its tensors and metadata
+  dashboard  a web page over runs: curves, an exact step slider, compare and fork
   help       this text
 
 ${TRAIN_USAGE}
@@ -33,7 +35,9 @@ ${REPLAY_USAGE}
 
 ${FORK_USAGE}
 
-${INSPECT_USAGE}`
+${INSPECT_USAGE}
+
+${DASHBOARD_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
@@ -44,6 +48,7 @@ const COMMANDS: Record<string, Command> = {
   replay: replayCommand,
   fork: forkCommand,
   inspect: inspectCommand,
+  dashboard: dashboardCommand,
   help: async (_args, io) => void io.stdout.write(`${USAGE}\n`),
 }
 
