@@ -3,7 +3,8 @@
 // page is asked for. Nothing comes from a CDN: the page works offline, and a fresh clone
 // needs only `npm ci`. `npm run build:dashboard` writes the same files to dist/dashboard.
 
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
@@ -45,3 +46,10 @@ let assets: Promise<PageAssets> | undefined
 
 /** The page, built once per process. */
 export const pageAssets = (): Promise<PageAssets> => (assets ??= buildPage())
+
+/** Writes index.html, app.js and app.css into dir (`npm run build:dashboard`: dist/dashboard). */
+export const writePage = async (dir: string): Promise<void> => {
+  const page = await buildPage(dir)
+  mkdirSync(dir, { recursive: true })
+  for (const [name, body] of Object.entries(page)) writeFileSync(join(dir, name), body)
+}

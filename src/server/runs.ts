@@ -17,6 +17,7 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import type { ReplaySource } from './replay-cache.ts'
 import type { MetricsColumns, RunStatus } from './run-files.ts'
 import { checkpointSteps, MetricsTail, readEpochs, runStatus } from './run-files.ts'
+import { notClassifier } from './step-view.ts'
 
 /** A fork this server started: its process state. */
 export interface ForkState {
@@ -38,6 +39,10 @@ export interface RunInfo {
   readonly lastStep: number
   readonly firstStep: number
   readonly checkpoints: readonly number[]
+  /** Whether the inputs are images (filters.png and sample pictures exist). */
+  readonly images: boolean
+  /** Whether the model is a classifier with labelled test data (predictions, confusion). */
+  readonly classifier: boolean
   /** For forks: the run and step it branched from (id when that run is served too). */
   readonly parent?: { readonly id?: string; readonly step: number }
   readonly error?: string
@@ -141,7 +146,8 @@ export class Run implements ReplaySource {
 
   info(parentId: (dir: string) => string | undefined, now: number): RunInfo {
     const config = this.runConfig()
-    const per = this.prepare().source.batchesPerEpoch ?? 0
+    const prepared = this.prepare()
+    const per = prepared.source.batchesPerEpoch ?? 0
     return {
       id: this.id,
       name: this.name,
@@ -153,6 +159,8 @@ export class Run implements ReplaySource {
       lastStep: this.lastStep(),
       firstStep: this.firstStep(),
       checkpoints: this.checkpoints(),
+      images: prepared.inShape.length === 3,
+      classifier: notClassifier(prepared) === undefined,
       ...(config.parent !== undefined ? { parent: { id: parentId(resolve(config.parent.dir)), step: config.parent.step } } : {}),
       ...(this.fork?.state.error !== undefined ? { error: this.fork.state.error } : {}),
     }
