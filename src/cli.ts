@@ -14,6 +14,7 @@ import { PREDICT_USAGE, predictCommand } from './cli/predict-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { closestName, UsageError } from './cli/usage.ts'
+import { DASHBOARD_USAGE, dashboardCommand } from './server/dashboard-command.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
@@ -26,6 +27,7 @@ usage: gradstream <command> [flags]
   inspect    check a .safetensors file and list its tensors and metadata
   evaluate   loss, accuracy, per-class precision/recall and confusion matrix of a trained model
   predict    classes and probabilities of a trained model for records (a file or stdin)
+  dashboard  a web page over runs: curves, an exact step slider, compare and fork
   help       this text
 
 ${TRAIN_USAGE}
@@ -42,7 +44,9 @@ ${INSPECT_USAGE}
 
 ${EVALUATE_USAGE}
 
-${PREDICT_USAGE}`
+${PREDICT_USAGE}
+
+${DASHBOARD_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
@@ -56,6 +60,7 @@ const HELP: Record<string, string> = {
   inspect: INSPECT_USAGE,
   evaluate: EVALUATE_USAGE,
   predict: PREDICT_USAGE,
+  dashboard: DASHBOARD_USAGE,
 }
 
 const helpText = (name: string | undefined): string => (name !== undefined && Object.hasOwn(HELP, name) ? HELP[name] : USAGE)
@@ -69,6 +74,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: inspectCommand,
   evaluate: evaluateCommand,
   predict: predictCommand,
+  dashboard: dashboardCommand,
   help: async (args, io) => {
     if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])
     io.stdout.write(`${helpText(args[0])}\n`)
