@@ -11,12 +11,15 @@ import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { UsageError } from './cli/usage.ts'
+import { PRODUCE_USAGE, produceCommand } from './cli/produce-command.ts'
+import { ONLINE_REDIS_USAGE, onlineRedisCommand, readsRedis } from './cli/online-redis.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
 usage: gradstream <command> [flags]
   train      train a model of the zoo on MNIST digits or a CSV/NDJSON file
   online     learn from a stream of CSV/NDJSON records (a file or stdin), predicting each first
+  produce    append the records of a CSV/NDJSON file to a Redis stream (for online --redis)
   resume     continue an interrupted run from its latest checkpoint
   replay     recompute the snapshot of a run at any step
   fork       branch a run at a step with changed hyperparameters
@@ -26,6 +29,10 @@ usage: gradstream <command> [flags]
 ${TRAIN_USAGE}
 
 ${ONLINE_USAGE}
+
+${ONLINE_REDIS_USAGE}
+
+${PRODUCE_USAGE}
 
 ${RESUME_USAGE}
 
@@ -39,7 +46,9 @@ type Command = (args: readonly string[], io: Io) => Promise<void>
 
 const COMMANDS: Record<string, Command> = {
   train: trainCommand,
-  online: onlineCommand,
+  // --redis: the Redis Streams mode (cli/online-redis.ts); otherwise a file or stdin.
+  online: (args, io) => (readsRedis(args) ? onlineRedisCommand(args, io) : onlineCommand(args, io)),
+  produce: produceCommand,
   resume: resumeCommand,
   replay: replayCommand,
   fork: forkCommand,
