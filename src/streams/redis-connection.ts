@@ -40,13 +40,17 @@ export const connectRedis = async (url: string): Promise<Redis> => {
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(50 * times, 1000),
   })
-  // Reconnection is handled by the client; errors it reports while retrying are not ours.
-  redis.on('error', () => undefined)
+  // Reconnection is handled by the client; errors it reports while retrying are not
+  // ours, but the first one says why the first connection failed (ECONNREFUSED, ...).
+  let first: NodeJS.ErrnoException | undefined
+  redis.on('error', (e: NodeJS.ErrnoException) => {
+    first ??= e
+  })
   try {
     await redis.connect()
   } catch (e) {
     redis.disconnect()
-    const err = e as NodeJS.ErrnoException
+    const err = first ?? (e as NodeJS.ErrnoException)
     throw new GradstreamError(`--redis: could not connect to ${showRedisUrl(url)}: ${err.code ?? err.message}`)
   }
   return redis
