@@ -72,7 +72,7 @@ describe('adwin', () => {
 
   it('keeps the window exact: its mean and variance are those of the values it holds', () => {
     const d = adwin()
-    const u = uniform(key(12), 5000, 'float64')
+    const u = Array.from(uniform(key(12), 5000, 'float64'))
     for (const v of u) d.update(v)
     const s = d.describe()
     expect(s.width).toBe(5000)
