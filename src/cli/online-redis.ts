@@ -21,6 +21,7 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import type { OnlineFlags } from './online-command.ts'
 import { parseOnlineFlags } from './online-command.ts'
+import { stopOnSignals } from './signals.ts'
 import type { Io } from './train-command.ts'
 import { numFlag, UsageError } from './usage.ts'
 
@@ -278,18 +279,15 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   return summary
 }
 
-/** The command: SIGINT/SIGTERM end the run cleanly (final checkpoint and summary). */
+/** The command: SIGINT/SIGTERM end the run cleanly (final checkpoint, acknowledgement, summary). */
 export const onlineRedisCommand = async (args: readonly string[], io: Io): Promise<void> => {
   const flags = parseOnlineRedisFlags(args)
-  const stop = new AbortController()
-  const onSignal = (): void => stop.abort()
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  const stop = stopOnSignals(io, 'online', 'finishing the entry being learned')
+  const abort = new AbortController()
+  void stop.stopped.then(() => abort.abort())
   try {
-    await runOnlineRedis(flags, io, stop.signal)
+    await runOnlineRedis(flags, io, abort.signal)
   } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    stop.dispose()
   }
 }
-

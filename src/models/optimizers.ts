@@ -5,6 +5,7 @@
 // Conventions are PyTorch's (conformance/README.md, "Optimizers").
 
 import { GradstreamError } from '../core/errors.ts'
+import type { OptState } from '../core/opt-state.ts'
 import { adamStep, momentumStep, sgdStep } from '../ops/optim.ts'
 import type { F, Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf, shapeEquals, showShape } from '../core/tensor.ts'
@@ -13,11 +14,7 @@ import { leaves, treeFromLeaves, zerosTree } from '../core/tree.ts'
 import type { Schedule, ScheduleSpec } from './schedule.ts'
 import { scheduleFromSpec } from './schedule.ts'
 
-export interface OptState {
-  /** Updates applied so far. */
-  readonly step: number
-  readonly slots: { readonly [slot: string]: Params }
-}
+export type { OptState } from '../core/opt-state.ts'
 
 /** A learning rate: a constant or a schedule spec (both JSON, so checkpoints keep them). */
 export type LearningRate = number | ScheduleSpec

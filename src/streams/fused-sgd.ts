@@ -53,7 +53,7 @@ import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../ops/
 import type { F } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
 import type { Layout } from '../core/tree.ts'
-import type { LearnOutcome, Learner } from './online.ts'
+import type { LearnOutcome, Learner } from './learner.ts'
 import type { Snapshot, StepMetrics } from './snapshot.ts'
 import { makeSnapshot } from './snapshot.ts'
 

@@ -38,6 +38,7 @@ import { key as rootKey } from '../core/rng.ts'
 import { argmaxRows, size } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
 import { fusedLearner, fusedPlan } from './fused-sgd.ts'
+import type { Learner, LearnOutcome } from './learner.ts'
 import type { Mean } from './metrics.ts'
 import { mean, MeanMonoid } from './metrics.ts'
 import { pulled } from './record-source.ts'
@@ -184,28 +185,7 @@ export const slidingWindow = <A>(M: Monoid<A>, capacity: number): SlidingWindow<
 
 // ---- learners -----------------------------------------------------------------------
 
-export interface LearnOutcome {
-  /** Loss of the batch before the update (the prequential loss). */
-  readonly loss: number
-  /** Correct predictions in the batch (made before the update); NaN without classes. */
-  readonly hits: number
-  readonly skipped?: 'non-finite loss' | 'non-finite gradient'
-}
-
-/**
- * Predict-then-learn on batches, from a starting snapshot. A learner owns private
- * working state; `snapshot()` returns an immutable Snapshot of the current state (the
- * same object until the next `learn`).
- */
-export interface Learner {
-  /** Whether this learner runs the fused batch-1 step (fused-sgd.ts). */
-  readonly fused: boolean
-  /** Output classes of a classifier (0 otherwise). */
-  readonly classes: number
-  /** x: k examples, flat (k * features); labels: their classes (classifiers). */
-  learn(x: Float32Array, labels: Int32Array | undefined, k: number): LearnOutcome
-  snapshot(): Snapshot
-}
+export type { Learner, LearnOutcome } from './learner.ts'
 
 export interface LearnerOptions {
   /** Seed of the run key (default 0), or the key itself. */

@@ -5,17 +5,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import { lastValueFrom, take, toArray } from 'rxjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isTempFile, writeFileAtomic } from '../../src/io/atomic-write.ts'
-import {
-  CheckpointError,
-  checkLayout,
-  checkpointName,
-  decodeCheckpoint,
-  encodeCheckpoint,
-  LIBRARY_VERSION,
-  listCheckpoints,
-  loadCheckpoint,
-  saveCheckpoint,
-} from '../../src/io/checkpoint.ts'
+import { CheckpointError, checkLayout, checkpointName, decodeCheckpoint, encodeCheckpoint, LIBRARY_VERSION } from '../../src/io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts'
 import { dense } from '../../src/models/dense.ts'

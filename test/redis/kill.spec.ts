@@ -114,3 +114,47 @@ describe('gradstream online --redis after SIGKILL', () => {
     expect(dead.map(([, f]) => f[1])).toEqual(data.bad.map((i) => data.lines[i]))
   })
 })
+
+describe('gradstream online --redis and SIGTERM', () => {
+  it('finishes the entry, checkpoints, acknowledges, prints the summary and exits 0', async () => {
+    const data = streamData(3000)
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-term-'))
+    const file = join(dir, 'events.ndjson')
+    writeFileSync(file, `${data.lines.join('\n')}\n`)
+    expect((await run(['produce', '--redis', redis.url, '--stream', 'term', '--input', file])).code).toBe(0)
+    const args = ['online', '--redis', redis.url, '--stream', 'term', '--label', 'kind', '--classes', 'a,b,c', '--hidden', '8', '--checkpoint-dir', join(dir, 'ck'), '--report-every', '500', '--json']
+    // No --until-idle: only the signal ends it.
+    const r = await new Promise<Ended>((resolvePromise) => {
+      const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      let sent = false
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString()
+        if (!sent && /^entries [\d,]+:/m.test(stdout)) {
+          sent = true
+          child.kill('SIGTERM')
+        }
+      })
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+      child.once('exit', (code, signal) => resolvePromise({ stdout, stderr, code, signal }))
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/gradstream online: SIGTERM: finishing the entry being learned, then saving and stopping/)
+    const s = lastJson(r.stdout)
+    expect(s.checkpoints).toBeGreaterThanOrEqual(1)
+    expect(s.learned as number).toBeGreaterThanOrEqual(500)
+    expect((s.learned as number) + (s.rejected as number)).toBe(s.seen)
+    // Everything it learned is acknowledged; what it was given but did not reach stays pending.
+    const pending = (await redis.client.xpending('term', 'gradstream', '-', '+', 5000)) as [string][]
+    const ids = (await entries(redis.client, 'term')).map(([id]) => id)
+    expect(pending.every(([id]) => ids.indexOf(id) >= (s.seen as number))).toBe(true)
+    // A restart learns the rest, exactly once.
+    const rest = await run([...args, '--until-idle', '0.5'])
+    expect(rest.code, rest.stderr).toBe(0)
+    const t = lastJson(rest.stdout)
+    expect(t.seen).toBe(3000)
+    expect(t.learned).toBe(3000 - data.bad.length)
+    expect(((await redis.client.xpending('term', 'gradstream')) as [number])[0]).toBe(0)
+  })
+})
