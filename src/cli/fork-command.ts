@@ -22,7 +22,7 @@ import type { PreparedRun, RunConfig } from './run-config.ts'
 import { prepareRun } from './run-config.ts'
 import { checkpointsDir, readRunConfig } from './resume-command.ts'
 import { snapshotAt, stepFlag } from './replay-command.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { runTraining } from './train-command.ts'
 import { choiceFlag, intFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 

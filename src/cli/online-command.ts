@@ -34,7 +34,7 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import { countParams } from '../core/tree.ts'
 import { stopOnSignals, untilStopped } from './signals.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 
 export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE] [--format csv|ndjson] [--features a,b,c]

@@ -160,11 +160,8 @@ export interface TrainSummary {
   readonly interrupted?: string
 }
 
-export interface Io {
-  readonly stdout: NodeJS.WriteStream
-  readonly stderr: NodeJS.WriteStream
-}
-
+import type { Io } from './io.ts'
+export type { Io } from './io.ts'
 
 /** Where a resumed (or forked) run picks up: written by `gradstream resume` / `fork`. */
 export interface ResumePoint {
