@@ -15,12 +15,15 @@ import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { closestName, UsageError } from './cli/usage.ts'
 import { DASHBOARD_USAGE, dashboardCommand } from './server/dashboard-command.ts'
+import { PRODUCE_USAGE, produceCommand } from './cli/produce-command.ts'
+import { ONLINE_REDIS_USAGE, onlineRedisCommand, readsRedis } from './cli/online-redis.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
 usage: gradstream <command> [flags]
   train      train a model of the zoo on MNIST digits or a CSV/NDJSON file
   online     learn from a stream of CSV/NDJSON records (a file or stdin), predicting each first
+  produce    append the records of a CSV/NDJSON file to a Redis stream (for online --redis)
   resume     continue an interrupted run from its latest checkpoint
   replay     recompute the snapshot of a run at any step
   fork       branch a run at a step with changed hyperparameters
@@ -33,6 +36,10 @@ usage: gradstream <command> [flags]
 ${TRAIN_USAGE}
 
 ${ONLINE_USAGE}
+
+${ONLINE_REDIS_USAGE}
+
+${PRODUCE_USAGE}
 
 ${RESUME_USAGE}
 
@@ -53,7 +60,8 @@ type Command = (args: readonly string[], io: Io) => Promise<void>
 /** Each command's own text for `gradstream <command> --help` and `gradstream help <command>`. */
 const HELP: Record<string, string> = {
   train: TRAIN_USAGE,
-  online: ONLINE_USAGE,
+  online: `${ONLINE_USAGE}\n\n${ONLINE_REDIS_USAGE}`,
+  produce: PRODUCE_USAGE,
   resume: RESUME_USAGE,
   replay: REPLAY_USAGE,
   fork: FORK_USAGE,
@@ -67,7 +75,9 @@ const helpText = (name: string | undefined): string => (name !== undefined && Ob
 
 const COMMANDS: Record<string, Command> = {
   train: trainCommand,
-  online: onlineCommand,
+  // --redis: the Redis Streams mode (cli/online-redis.ts); otherwise a file or stdin.
+  online: (args, io) => (readsRedis(args) ? onlineRedisCommand(args, io) : onlineCommand(args, io)),
+  produce: produceCommand,
   resume: resumeCommand,
   replay: replayCommand,
   fork: forkCommand,
