@@ -5,8 +5,8 @@
 // Snapshots every `warmup` examples mark the start of timing.
 
 import { lastValueFrom, tap } from 'rxjs'
-import type { Dataset } from '../src/index.ts'
-import { online, sgd } from '../src/index.ts'
+import type { Dataset } from '../src/node.ts'
+import { online, sgd } from '../src/node.ts'
 import { now } from './clock.ts'
 import type { MemorySample } from './memory.ts'
 import { sampleMemory } from './memory.ts'

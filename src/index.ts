@@ -51,8 +51,6 @@ export * from './streams/source.ts'
 export { batchAugmentKey, randomShift } from './streams/augment.ts'
 export * from './streams/steps.ts'
 export * from './streams/train.ts'
-// The Node entry's train: worker threads as the default executor for `threads` > 1.
-export { train, trainObjective, workerThreads } from './parallel/threads.ts'
 export * from './streams/metrics.ts'
 export * from './streams/evaluate.ts'
 export * from './streams/early-stopping.ts'
