@@ -131,8 +131,6 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
 export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly model: string
   readonly params: number
-  /** 'fused' (the batch-1 fast path) or 'generic'. */
-  readonly path: 'fused' | 'generic'
   readonly features: readonly string[]
   readonly classes: readonly string[]
   readonly window: number
@@ -231,10 +229,9 @@ export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSumma
   const options = { seed: flags.seed, batchSize: flags.batch, window: flags.window, snapshotEvery: flags.reportEvery, checkpoint }
   const learner = onlineLearner(objective, optimizer, options)
   if (E.isLeft(learner)) throw learner.left
-  const path = learner.right.fused ? 'fused' : 'generic'
   const params = countParams(learner.right.snapshot().params)
   say(
-    `gradstream online: ${flags.model} (${num(params)} parameters, ${path} step) on ${input.name}: ${F} features, ` +
+    `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${F} features, ` +
       `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
   )
   const LISTED = 10
@@ -274,7 +271,6 @@ export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSumma
   const summary: OnlineSummary = {
     model: flags.model,
     params,
-    path,
     features: records.features,
     classes: records.classes(),
     seen: m.seen,
