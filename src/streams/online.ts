@@ -44,6 +44,7 @@ import { pulled } from './record-source.ts'
 import type { Snapshot } from './snapshot.ts'
 import { backwardStep, forwardStep, updateStep } from './steps.ts'
 import { initialSnapshot } from './train.ts'
+import { trainsDifferently } from '../models/define.ts'
 
 // ---- inputs -----------------------------------------------------------------------
 
@@ -225,15 +226,6 @@ export interface LearnerOptions {
   readonly path?: 'auto' | 'fused' | 'generic'
 }
 
-/** Whether a spec has training-mode noise (RReLU slopes, denoising corruption). */
-const hasTrainingNoise = (v: unknown): boolean => {
-  if (Array.isArray(v)) return v.some(hasTrainingNoise)
-  if (typeof v !== 'object' || v === null) return false
-  const o = v as { readonly [k: string]: unknown }
-  if (o.type === 'rrelu' || (typeof o.corruption === 'number' && o.corruption > 0)) return true
-  return Object.keys(o).some((k) => hasTrainingNoise(o[k]))
-}
-
 /** The generic step: the steps of train() (steps.ts) on a batch of k examples. */
 const genericLearner = (objective: AnyObjective, optimizer: Optimizer, initial: Snapshot): Learner => {
   const classifies = objective.task === 'classification'
@@ -243,10 +235,10 @@ const genericLearner = (objective: AnyObjective, optimizer: Optimizer, initial: 
   const bwdStep = backwardStep(objective)
   const updStep = updateStep(optimizer, classifies)
   // Prediction reuses the training forward unless that forward draws noise.
-  const separatePredict = hasTrainingNoise(objective.spec)
+  const separatePredict = trainsDifferently(objective.spec)
   const classes = classifies
     ? (() => {
-        const out = objective.predict(initial.params, { shape: [1, ...sample], data: new Float32Array(S) })
+        const out = objective.predict(initial.params, { shape: [1, ...sample], data: new Float32Array(S) }, initial.modelState)
         return out.shape[out.shape.length - 1]
       })()
     : 0
@@ -267,7 +259,7 @@ const genericLearner = (objective: AnyObjective, optimizer: Optimizer, initial: 
       const f = fwdStep({ snapshot: current, batch })
       let hits = NaN
       if (classifies && labels !== undefined) {
-        const pred = argmaxRows(separatePredict ? objective.predict(current.params, xs) : f.fwd.outputs)
+        const pred = argmaxRows(separatePredict ? objective.predict(current.params, xs, current.modelState) : f.fwd.outputs)
         hits = 0
         for (let i = 0; i < k; i++) if (pred[i] === labels[i]) hits++
       }
