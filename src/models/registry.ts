@@ -29,6 +29,7 @@ import './rrelu.ts'
 import './sequential.ts'
 import './softmax.ts'
 import './subsample.ts'
+import './swish.ts'
 
 export { defineLayer, drawsFromKey, layerType, layerTypes } from './define.ts'
 
