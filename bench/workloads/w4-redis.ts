@@ -92,7 +92,6 @@ export const w4Redis = async (ctx: WorkloadContext, memoryRate: number | undefin
           classes,
           checkpointDir: join(dir, stream),
           untilIdle: 2,
-          path: 'fused',
           onEntry: (e) => {
             const t = Date.now()
             if (n === 0) tFirst = performance.now()

@@ -208,7 +208,6 @@ export interface LogOnlineOptions {
   readonly batchSize?: number
   readonly window?: number
   readonly snapshotEvery?: number
-  readonly path?: 'auto' | 'fused' | 'generic'
   /** Called as each entry goes to the learner (e.g. for its lag); it must not throw. */
   readonly onEntry?: (entry: LogEntry) => void
 }
@@ -395,7 +394,6 @@ export const onlineFromLog = (
         batchSize: options.batchSize,
         window: options.window,
         snapshotEvery: options.snapshotEvery,
-        path: options.path,
         checkpoint: {
           every,
           save: (s, m) => {
