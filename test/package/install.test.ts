@@ -46,6 +46,13 @@ describe('the installed package', () => {
     expect(one.hash).toBe(want.hash)
     expect(two.hash).toBe(want.hash)
     expect(one.hasLoadMnist).toBe(true) // in Node, 'gradstream' is the Node entry
+  }, 300_000)
+
+  it("runs the README's plain-JavaScript example", () => {
+    const out = runNode('readme-example.mjs')
+    const m = /^step 450, loss (\d\.\d{3}), accuracy [\d.]+, params [0-9a-f]{12}$/m.exec(out)
+    expect(m, out).not.toBeNull()
+    expect(Number(m?.[1])).toBeLessThan(0.4) // from ln 2 = 0.693 at the start
   })
 
   it('typechecks a .ts consumer with tsc --module nodenext --strict against the shipped .d.ts', () => {
@@ -57,7 +64,7 @@ describe('the installed package', () => {
     // The same consumer with a type error is refused: the declarations are real.
     const bad = spawnSync(process.execPath, [tsc, ...args.slice(0, -1), 'bad-consumer.ts'], { cwd: installed.dir, encoding: 'utf8' })
     expect(bad.stdout).toMatch(/bad-consumer\.ts\(\d+,\d+\): error TS2345/)
-  })
+  }, 300_000)
 
   it('runs the installed `gradstream --help`', () => {
     const r = spawnSync(join(installed.dir, 'node_modules', '.bin', 'gradstream'), ['--help'], { cwd: installed.dir, encoding: 'utf8' })
