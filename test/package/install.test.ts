@@ -1,8 +1,8 @@
 // The package as a user gets it: npm pack, install the tarball into a fresh project, and
 // there (1) a plain .mjs file imports it and trains (on worker threads from the compiled
 // code, without tsx), to the same bits as the sources; (2) tsc --module nodenext --strict
-// typechecks a .ts consumer against the shipped declarations; (3) the installed
-// `gradstream --help` runs.
+// typechecks a .ts consumer against the shipped declarations (and a browser consumer with
+// no Node types); (3) the installed `gradstream --help` runs.
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
@@ -64,6 +64,16 @@ describe('the installed package', () => {
     // The same consumer with a type error is refused: the declarations are real.
     const bad = spawnSync(process.execPath, [tsc, ...args.slice(0, -1), 'bad-consumer.ts'], { cwd: installed.dir, encoding: 'utf8' })
     expect(bad.stdout).toMatch(/bad-consumer\.ts\(\d+,\d+\): error TS2345/)
+  }, 300_000)
+
+  it("typechecks a browser consumer of 'gradstream/browser' with the DOM library and no Node types", () => {
+    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
+    const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.browser.json', '--listFiles'], { cwd: installed.dir, encoding: 'utf8' })
+    const files = r.stdout.split('\n').filter((l) => l.endsWith('.ts'))
+    expect(r.stdout.split('\n').filter((l) => l.includes('error TS'))).toEqual([])
+    expect(r.status, r.stdout).toBe(0)
+    expect(files.some((f) => f.endsWith('gradstream/dist/index.d.ts'))).toBe(true)
+    expect(files.filter((f) => f.includes('@types/node'))).toEqual([])
   }, 300_000)
 
   it('runs the installed `gradstream --help`', () => {
