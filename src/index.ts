@@ -57,7 +57,7 @@ export * from './streams/early-stopping.ts'
 export * from './streams/progress.ts'
 export { diffSnapshots, forkOptimizer, forkRun, forkSnapshot, recordHistory, replayTo, runStart, snapshotBytes, trainRun, trainWithHistory } from './streams/history.ts'
 export type { ForkChanges, History, HistoryOptions, RunDefinition, TensorChange } from './streams/history.ts'
-// Online learning: pulled record sources, prequential evaluation, the fused batch-1 step
+// Online learning: pulled record sources, prequential evaluation, the learner
 export {
   isIssueEvent, isSnapshotEvent, online, onlineIssues, onlineLearner, onlineSnapshots, prequential, ScoreMonoid, slidingWindow,
 } from './streams/online.ts'
@@ -67,8 +67,6 @@ export type {
 } from './streams/online.ts'
 export { MAX_LINE_LENGTH, pulled, recordsFromLines, recordsFromObjects, recordsFromReadable, textLines } from './streams/record-source.ts'
 export type { LineItem, RecordFormat, RecordOptions, RecordStream } from './streams/record-source.ts'
-export { fusedPlan } from './streams/fused-sgd.ts'
-export type { FusedPlan, FusedStage } from './streams/fused-sgd.ts'
 
 // Data (io/): the fixed MNIST split on digits in memory (loadMnist, in node.ts, reads them)
 export { flattenImages, MNIST_TRAIN_PER_CLASS, mnistSplit } from './io/mnist-split.ts'

@@ -5,6 +5,7 @@
 import { GradstreamError } from '../core/errors.ts'
 import { loadMnist } from '../io/mnist.ts'
 import { formatOf, loadTabular } from '../io/tabular.ts'
+import { fitScaling, scaleInPlace } from '../io/standardize.ts'
 import type { TabularFormat } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { visibleMean } from '../models/rbm-objective.ts'
@@ -22,6 +23,8 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import type { BatchSource, Dataset } from '../streams/source.ts'
 import { arraySource } from '../streams/source.ts'
 import { workerThreads } from '../parallel/threads.ts'
+import type { InputSchema } from './input-schema.ts'
+import { checkModelTakesTabular, inputSchemaFromJson, MNIST_SCHEMA, scalingKindFor } from './input-schema.ts'
 
 export interface RunConfig {
   readonly version: 1
@@ -54,6 +57,11 @@ export interface RunConfig {
   readonly checkpointEvery?: number
   /** Set on runs made by `gradstream fork`: the run directory and step they branched from. */
   readonly parent?: { readonly dir: string; readonly step: number }
+  /**
+   * The inputs as training saw them (classes, feature columns, fitted scaling): filled in
+   * by prepareRun from the data, then reused as stored, never refitted (input-schema.ts).
+   */
+  readonly input?: InputSchema
 }
 
 /** Everything a run needs, built from its config. */
@@ -91,27 +99,36 @@ export const scheduleSpec = (name: ScheduleName, lr: number, totalSteps: number)
 
 export const loadData = (
   config: RunConfig,
-): { train: Dataset; test: Dataset; classes: readonly string[]; rejected: PreparedRun['rejected'] } => {
-  const entry = zooEntry(config.model)
+): { train: Dataset; test: Dataset; classes: readonly string[]; rejected: PreparedRun['rejected']; input: InputSchema } => {
+  zooEntry(config.model)
   if (config.data === 'mnist') {
     // Images stay [28, 28, 1] for every model (an MLP flattens them itself), so image
     // augmentation applies to all of them.
     const m = loadMnist()
-    return { train: m.train, test: m.test, classes: Array.from({ length: 10 }, (_, i) => String(i)), rejected: [] }
+    return { train: m.train, test: m.test, classes: MNIST_SCHEMA.classes, rejected: [], input: MNIST_SCHEMA }
   }
-  if (entry.input === 'image')
-    throw new GradstreamError(
-      `model ${config.model} expects 28x28x1 images (--data mnist); for tabular data ${config.data} use --model mlp`,
-    )
+  checkModelTakesTabular(config.model, config.data)
   if (config.label === undefined) throw new GradstreamError(`--label: expected the name of the label column of ${config.data}`)
   const format = config.format ?? formatOf(config.data)
   if (format === undefined) throw new GradstreamError(`--data: expected mnist, a .csv or a .ndjson file, got ${config.data}`)
-  const t = loadTabular(config.data, { label: config.label, format, seed: config.seed })
-  return { train: t.train, test: t.test, classes: t.classes, rejected: t.rejected }
+  // A stored schema (resume, replay, fork) fixes the columns, classes and scaling.
+  const stored = config.input === undefined ? undefined : inputSchemaFromJson(config.input, 'config "input"')
+  const t = loadTabular(config.data, {
+    label: config.label,
+    format,
+    seed: config.seed,
+    standardize: false,
+    ...(stored ? { features: stored.features, classes: stored.classes } : {}),
+  })
+  const scaling = stored?.scaling ?? fitScaling(t.train.x, scalingKindFor(config.model))
+  scaleInPlace(t.train.x, scaling)
+  scaleInPlace(t.test.x, scaling)
+  const input: InputSchema = { kind: 'tabular', classes: t.classes, features: t.features, scaling }
+  return { train: t.train, test: t.test, classes: t.classes, rejected: t.rejected, input }
 }
 
 export const prepareRun = (config: RunConfig): PreparedRun => {
-  const { train, test, classes, rejected } = loadData(config)
+  const { train, test, classes, rejected, input } = loadData(config)
   const entry = zooEntry(config.model)
   const inShape = train.x.shape.slice(1)
   const { layer, objective } = entry.build(
@@ -134,7 +151,7 @@ export const prepareRun = (config: RunConfig): PreparedRun => {
         ? { type: 'sgd', lr, weightDecay: config.weightDecay }
         : { type: config.optimizer, lr, momentum: config.momentum, weightDecay: config.weightDecay },
   )
-  return { config, layer, objective, optimizer, source, train, test, inShape, classes, rejected }
+  return { config: { ...config, input }, layer, objective, optimizer, source, train, test, inShape, classes, rejected }
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Snapshot } from '../streams/snapshot.ts'
+import type { Snapshot } from '../core/snapshot.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 import type { Checkpoint, CheckpointMeta } from './checkpoint.ts'
 import { checkpointFromSafetensors, encodeCheckpoint } from './checkpoint.ts'

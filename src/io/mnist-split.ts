@@ -4,7 +4,7 @@
 // reads the `mnist` package's files in Node, a browser page hands in the same arrays.
 
 import { GradstreamError } from '../core/errors.ts'
-import type { Dataset } from '../streams/source.ts'
+import type { Dataset } from '../core/data.ts'
 
 export const MNIST_TRAIN_PER_CLASS = 800
 export const MNIST_PIXELS = 784

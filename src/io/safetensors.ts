@@ -22,7 +22,7 @@
 // on one line: never a crash, a hang, or an allocation the file's size does not justify.
 
 import { FileError, GradstreamError } from '../core/errors.ts'
-import type { JsonValue } from '../models/layer.ts'
+import type { JsonValue } from '../core/json.ts'
 
 /** The dtypes of the format, with their sizes in bytes. */
 export const SAFETENSORS_DTYPES = {
@@ -116,7 +116,7 @@ export class SafetensorsError extends FileError {
 // unique, and "__proto__" / "constructor" / "prototype" are refused outright, so a value
 // read here can be handed to any code without reaching Object.prototype.
 
-export type { JsonValue } from '../models/layer.ts'
+export type { JsonValue } from '../core/json.ts'
 export type JsonObject = { readonly [key: string]: JsonValue }
 
 /** Keys refused in any JSON object read from a file. */

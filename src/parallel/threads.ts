@@ -4,7 +4,7 @@
 // a user of the package as it always has.
 
 import type { Observable } from 'rxjs'
-import type { Snapshot } from '../streams/snapshot.ts'
+import type { Snapshot } from '../core/snapshot.ts'
 import type { Shape } from '../core/tensor.ts'
 import type { AnyLayer } from '../models/layer.ts'
 import type { AnyLoss } from '../models/loss.ts'

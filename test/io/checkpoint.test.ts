@@ -21,7 +21,7 @@ import { hashBytes, hashParams } from '../../src/streams/snapshot.ts'
 import type { Snapshot } from '../../src/streams/snapshot.ts'
 import { arraySource } from '../../src/streams/source.ts'
 import { trainObjective } from '../../src/streams/train.ts'
-import { blobs } from '../helpers.ts'
+import { blobs, slotsHash } from '../helpers.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'gs-checkpoint-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -34,7 +34,7 @@ const allSnapshots = (opt: Optimizer, initial?: Snapshot): Promise<Snapshot[]> =
 
 /** Parameters plus every optimizer slot: the whole trained state. */
 const stateHash = (s: Snapshot): string =>
-  [hashParams(s), ...Object.keys(s.opt.slots).map((k) => hashBytes((s.opt.slots[k].all as { data: Float32Array }).data)), s.opt.step].join('/')
+  [hashParams(s), slotsHash(s), s.opt.step].join('/')
 
 describe('checkpoints', () => {
   it.each([
