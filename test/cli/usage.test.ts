@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { closestName, editDistance } from '../../src/cli/usage.ts'
 import { cli } from './run-cli.ts'
 
-const COMMANDS = ['train', 'online', 'resume', 'replay', 'fork', 'inspect', 'evaluate', 'predict']
+const COMMANDS = ['train', 'online', 'resume', 'replay', 'fork', 'inspect', 'evaluate', 'predict', 'export']
 
 describe('help and suggestions', () => {
   it('edit distance counts insertions, deletions, substitutions and swaps', () => {
