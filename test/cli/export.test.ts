@@ -53,7 +53,11 @@ export const checkpointOf = (objective: AnyObjective, path: string, seed: number
 
 const exported = (dir: string) => {
   const { file } = loadSafetensorsWithData(join(dir, 'model.safetensors'))
-  const tensors = new Map<string, NamedTensor>(file.tensors.map((t) => [t.name, { shape: t.shape, data: t.data }]))
+  const tensors = new Map<string, NamedTensor>()
+  for (const t of file.tensors) {
+    expect(t.dtype).toBe('F32')
+    tensors.set(t.name, { shape: t.shape, data: t.data as Float32Array })
+  }
   return { file, tensors, python: readFileSync(join(dir, 'model.py'), 'utf8') }
 }
 
