@@ -10,7 +10,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { key, normal } from '../../src/core/rng.ts'
 import type { Tensor } from '../../src/core/tensor.ts'
-import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint.ts'
 import { loadMnist } from '../../src/io/mnist.ts'
 import { loadSafetensorsWithData } from '../../src/io/safetensors.ts'
 import { applyScaling } from '../../src/io/standardize.ts'
@@ -22,34 +22,17 @@ import { softmaxCrossEntropy } from '../../src/models/loss.ts'
 import type { AnyObjective } from '../../src/models/objective.ts'
 import { supervised } from '../../src/models/objective.ts'
 import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
-import { sgd } from '../../src/models/optimizers.ts'
 import { avgPool2d } from '../../src/models/pool.ts'
 import { prelu } from '../../src/models/prelu.ts'
 import { sequential } from '../../src/models/sequential.ts'
 import { ZOO } from '../../src/models/zoo/index.ts'
-import { initialSnapshot } from '../../src/streams/train.ts'
+import { checkpointOf } from './export-fixtures.ts'
 import { cli, fixture } from './run-cli.ts'
 import type { NamedTensor } from './torch-reference.ts'
 import { torchReference } from './torch-reference.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'gs-export-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
-
-/** A checkpoint of `objective` at init, with every bias-like tensor (b, beta, a) made non-trivial. */
-export const checkpointOf = (objective: AnyObjective, path: string, seed: number): void => {
-  const optimizer = sgd(0.1)
-  const s = initialSnapshot(objective, optimizer, key(seed))
-  if (E.isLeft(s)) throw s.left
-  const snap = s.right
-  snap.layout.names.forEach((name, i) => {
-    if (!/\.(b|beta|a)$/.test(name)) return
-    const off = snap.layout.offsets[i]
-    const n = snap.layout.shapes[i].reduce((a, b) => a * b, 1)
-    const r = normal(key(seed + i), n, 'float32', 0, 0.5)
-    for (let j = 0; j < n; j++) snap.flat[off + j] = /\.a$/.test(name) ? 2 + Math.abs(r[j]) * 4 : r[j]
-  })
-  saveCheckpoint(path, snap, { model: objective.spec, optimizer: optimizer.spec })
-}
 
 const exported = (dir: string) => {
   const { file } = loadSafetensorsWithData(join(dir, 'model.safetensors'))
