@@ -86,6 +86,25 @@ describe('PyTorch runs what gradstream exports', () => {
     expect(d).toBeLessThan(1e-4)
   })
 
+  it('a cnn trained on a CSV of pixel columns (0..255): raw NCHW pixels in, scaled in forward', async () => {
+    const { train } = loadMnist()
+    const pick = Array.from({ length: 200 }, (_, i) => i * 40)
+    const rows = pick.map((j) => Array.from(train.x.data.subarray(j * 784, (j + 1) * 784), (v) => Math.round(v * 255)))
+    const csv = join(tmp, 'digits.csv')
+    const header = ['digit', ...Array.from({ length: 784 }, (_, i) => `px${i}`)].join(',')
+    writeFileSync(csv, [header, ...rows.map((r, i) => [train.labels![pick[i]], ...r].join(','))].join('\n'))
+    const run = join(tmp, 'pixels')
+    expect((await cli(['train', '--model', 'cnn', '--data', csv, '--label', 'digit', '--epochs', '2', '--out', run])).code).toBe(0)
+    const out = join(tmp, 'pixels-pt')
+    expect((await cli(['export', run, '--to', out])).code).toBe(0)
+    const raw = Float32Array.from(rows.slice(0, 6).flat())
+    const ref = ours(listCheckpoints(join(run, 'checkpoints')).pop()!.path, { shape: [6, 28, 28, 1], data: raw.map((v) => v / 255) })
+    const t = torchLogits(out, { shape: [6, 1, 28, 28], data: raw })
+    const d = maxDiff(t.data, ref.data)
+    console.log(`torch ${t.version}: cnn (pixel CSV) max |logit difference| ${d.toExponential(2)}`)
+    expect(d).toBeLessThan(1e-4)
+  })
+
   for (const name of ['cnn', 'lenet5'] as const)
     it(`${name}: NCHW digits in, the same logits`, async () => {
       const objective = ZOO[name].build({ classes: 10 }, [28, 28, 1]).objective
