@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { writeFileAtomic } from '../io/atomic-write.ts'
 import { encodeSafetensors } from '../io/safetensors.ts'
 import { exportPytorch } from './export-pytorch.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { describeModel, loadTrainedModel } from './trained-model.ts'
 import { choiceFlag, parseFlags, UsageError } from './usage.ts'
 

@@ -16,7 +16,7 @@ import type { RecordFormat } from '../io/records.ts'
 import { formatOf } from '../io/tabular.ts'
 import type { ModelSnapshot, RecordReader } from './predict-record.ts'
 import { isHeader, predictRecord, recordReader, sniffFormat } from './predict-record.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { describeModel, loadTrainedModel } from './trained-model.ts'
 import { choiceFlag, parseFlags, UsageError } from './usage.ts'
 

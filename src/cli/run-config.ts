@@ -22,6 +22,7 @@ import type { RunDefinition } from '../streams/history.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import type { BatchSource, Dataset } from '../streams/source.ts'
 import { arraySource } from '../streams/source.ts'
+import { workerThreads } from '../parallel/threads.ts'
 import type { InputSchema } from './input-schema.ts'
 import { checkModelTakesTabular, IMAGE_SHAPE, inputSchemaFromJson, MNIST_SCHEMA, scalingKindFor } from './input-schema.ts'
 
@@ -170,5 +171,6 @@ export const runDefinition = (run: PreparedRun, initial?: Snapshot): RunDefiniti
     initial,
     microbatches: run.config.microbatches ?? 1,
     threads: run.config.threads ?? 1,
+    executor: workerThreads,
   },
 })

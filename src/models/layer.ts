@@ -8,6 +8,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { LayerError } from '../core/errors.ts'
+import type { JsonValue } from '../core/json.ts'
 import type { Key } from '../core/rng.ts'
 import { key as rootKey } from '../core/rng.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
@@ -23,7 +24,7 @@ export interface ForwardCtx {
 }
 
 /** A JSON description of a layer: `type` plus its hyperparameters (the conformance format). */
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue }
+export type { JsonValue } from '../core/json.ts'
 export interface LayerSpec {
   readonly type: string
   readonly [hyper: string]: JsonValue

@@ -7,6 +7,7 @@
 // them as separate steps (streams/steps.ts).
 
 import * as E from 'fp-ts/lib/Either.js'
+import type { Batch } from '../core/data.ts'
 import type { LayerError } from '../core/errors.ts'
 import type { Key } from '../core/rng.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
@@ -14,18 +15,7 @@ import type { Params } from '../core/tree.ts'
 import type { AnyLayer, ForwardCtx, LayerSpec } from './layer.ts'
 import type { AnyLoss } from './loss.ts'
 
-/** A minibatch: inputs, targets, and where it came from. */
-export interface Batch {
-  /** Inputs [B, ...sample]. */
-  readonly x: Tensor
-  /** Targets: one-hot or soft rows [B, C] for classifiers, any tensor for regression. */
-  readonly y: Tensor
-  /** Class indices when the task is classification (for accuracy and confusion). */
-  readonly labels?: Int32Array
-  /** Epoch (0-based) and batch number within it: enough to recompute the batch. */
-  readonly epoch: number
-  readonly position: number
-}
+export type { Batch } from '../core/data.ts'
 
 /** A JSON description of a model: enough to rebuild it (checkpoints store it). */
 export interface ModelSpec {

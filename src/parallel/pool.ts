@@ -49,8 +49,12 @@ const newArenas = (P0: number, x: number, y: number, out: number): Arenas => ({
   error: new Uint8Array(new SharedArrayBuffer(2048)),
 })
 
-const ENTRY = new URL('./worker.ts', import.meta.url).href
-const BOOT = new URL('./boot.mjs', import.meta.url)
+// Compiled (dist/parallel/pool.js), the worker is the compiled worker.js, loaded directly.
+// From the TypeScript sources (tsx, vitest), workers do not inherit the parent's loader
+// hooks, so boot.mjs registers tsx in the worker and then imports worker.ts.
+const COMPILED = import.meta.url.endsWith('.js')
+const ENTRY = new URL(COMPILED ? './worker.js' : './worker.ts', import.meta.url).href
+const BOOT = COMPILED ? new URL(ENTRY) : new URL('./boot.mjs', import.meta.url)
 
 export class WorkerPool implements ShardExecutor {
   private readonly ctrl: Int32Array

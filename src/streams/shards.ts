@@ -86,6 +86,22 @@ export interface ShardExecutor {
   ): void
 }
 
+/** An executor running for one training run; stopped when the run ends. */
+export interface RunningExecutor extends ShardExecutor {
+  terminate(): Promise<void>
+}
+
+/**
+ * What a run with `threads` > 1 is given to compute its shards on (TrainConfig.executor):
+ * it starts once per run. streams/ only knows this type; the Node entry and the CLI pass
+ * the worker-thread pool (parallel/threads.ts), a browser could pass web workers.
+ */
+export type ExecutorFactory = (options: {
+  readonly threads: number
+  readonly objective: AnyObjective
+  readonly layout: Layout
+}) => Promise<RunningExecutor>
+
 /** One shard's loss and gradient with the parameters in `flat` (the worker runs this too). */
 /** `into`: a buffer of layout.size to receive the gradient (default: a fresh one). */
 export const computeShard = (

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { loadTabular } from '../../src/io/tabular.ts'
 import { cli, fixture, lastJson } from './run-cli.ts'
 

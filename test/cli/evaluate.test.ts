@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { argmaxRows } from '../../src/core/tensor.ts'
-import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
 import { cli, fixture, lastJson } from './run-cli.ts'
 

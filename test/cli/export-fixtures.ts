@@ -2,7 +2,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { key, normal } from '../../src/core/rng.ts'
-import { saveCheckpoint } from '../../src/io/checkpoint.ts'
+import { saveCheckpoint } from '../../src/io/checkpoint-file.ts'
 import type { AnyObjective } from '../../src/models/objective.ts'
 import { sgd } from '../../src/models/optimizers.ts'
 import { initialSnapshot } from '../../src/streams/train.ts'
