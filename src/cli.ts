@@ -11,6 +11,7 @@ import { FORK_USAGE, forkCommand } from './cli/fork-command.ts'
 import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
 import { EVALUATE_USAGE, evaluateCommand } from './cli/evaluate-command.ts'
 import { PREDICT_USAGE, predictCommand } from './cli/predict-command.ts'
+import { EXPORT_USAGE, exportCommand } from './cli/export-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { closestName, UsageError } from './cli/usage.ts'
@@ -30,6 +31,7 @@ usage: gradstream <command> [flags]
   inspect    check a .safetensors file and list its tensors and metadata
   evaluate   loss, accuracy, per-class precision/recall and confusion matrix of a trained model
   predict    classes and probabilities of a trained model for records (a file or stdin)
+  export     a trained network for PyTorch: model.safetensors and model.py
   dashboard  a web page over runs: curves, an exact step slider, compare and fork
   help       this text
 
@@ -53,6 +55,8 @@ ${EVALUATE_USAGE}
 
 ${PREDICT_USAGE}
 
+${EXPORT_USAGE}
+
 ${DASHBOARD_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
@@ -68,6 +72,7 @@ const HELP: Record<string, string> = {
   inspect: INSPECT_USAGE,
   evaluate: EVALUATE_USAGE,
   predict: PREDICT_USAGE,
+  export: EXPORT_USAGE,
   dashboard: DASHBOARD_USAGE,
 }
 
@@ -84,6 +89,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: inspectCommand,
   evaluate: evaluateCommand,
   predict: predictCommand,
+  export: exportCommand,
   dashboard: dashboardCommand,
   help: async (args, io) => {
     if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])

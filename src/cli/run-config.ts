@@ -24,7 +24,7 @@ import type { BatchSource, Dataset } from '../streams/source.ts'
 import { arraySource } from '../streams/source.ts'
 import { workerThreads } from '../parallel/threads.ts'
 import type { InputSchema } from './input-schema.ts'
-import { checkModelTakesTabular, inputSchemaFromJson, MNIST_SCHEMA, scalingKindFor } from './input-schema.ts'
+import { checkModelTakesTabular, IMAGE_SHAPE, inputSchemaFromJson, MNIST_SCHEMA, scalingKindFor } from './input-schema.ts'
 
 export interface RunConfig {
   readonly version: 1
@@ -107,7 +107,6 @@ export const loadData = (
     const m = loadMnist()
     return { train: m.train, test: m.test, classes: MNIST_SCHEMA.classes, rejected: [], input: MNIST_SCHEMA }
   }
-  checkModelTakesTabular(config.model, config.data)
   if (config.label === undefined) throw new GradstreamError(`--label: expected the name of the label column of ${config.data}`)
   const format = config.format ?? formatOf(config.data)
   if (format === undefined) throw new GradstreamError(`--data: expected mnist, a .csv or a .ndjson file, got ${config.data}`)
@@ -120,11 +119,14 @@ export const loadData = (
     standardize: false,
     ...(stored ? { features: stored.features, classes: stored.classes } : {}),
   })
+  checkModelTakesTabular(config.model, config.data, t.features.length)
   const scaling = stored?.scaling ?? fitScaling(t.train.x, scalingKindFor(config.model))
   scaleInPlace(t.train.x, scaling)
   scaleInPlace(t.test.x, scaling)
   const input: InputSchema = { kind: 'tabular', classes: t.classes, features: t.features, scaling }
-  return { train: t.train, test: t.test, classes: t.classes, rejected: t.rejected, input }
+  // Pixel columns for an image model: each row is a 28x28x1 image (a reshape, no copy).
+  const shaped = (d: Dataset): Dataset => (zooEntry(config.model).input === 'image' ? { ...d, x: { shape: [d.x.shape[0], ...IMAGE_SHAPE], data: d.x.data } } : d)
+  return { train: shaped(t.train), test: shaped(t.test), classes: t.classes, rejected: t.rejected, input }
 }
 
 export const prepareRun = (config: RunConfig): PreparedRun => {

@@ -46,6 +46,10 @@ export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|
        rbm: [--cd-k K] [--pcd]   autoencoder: [--corruption P]
 Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift,
 microbatches) that reaches its accuracy target on the MNIST digits; flags override it.
+For a CSV/NDJSON file the recipe's image shifts are dropped and the features are scaled
+with statistics fitted on the training split (stored with the run, reused by evaluate,
+predict and export). mlp, rbm and autoencoder take any such file; the convolutional
+models take files of 784 pixel columns (28x28x1 images).
 Each minibatch is split into M fixed shards computed on N threads (default: every
 core); the result depends on M only, so any N gives the same bits. With --out, a
 checkpoint is written every N steps (default: once per epoch) and at the end; DIR must be
