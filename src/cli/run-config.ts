@@ -106,6 +106,13 @@ export const loadData = (
   const format = config.format ?? formatOf(config.data)
   if (format === undefined) throw new GradstreamError(`--data: expected mnist, a .csv or a .ndjson file, got ${config.data}`)
   const t = loadTabular(config.data, { label: config.label, format, seed: config.seed })
+  // A classifier of one class has nothing to learn (and its one-output model would not
+  // match the [batch, 2] target): say so in the data's terms.
+  if (t.classes.length < 2)
+    throw new GradstreamError(
+      `--label: the label column "${config.label}" of ${config.data} has a single class (${JSON.stringify(t.classes[0] ?? '')}) in its ` +
+        `${t.train.x.shape[0] + t.test.x.shape[0]} usable rows; a classifier needs at least 2`,
+    )
   return { train: t.train, test: t.test, classes: t.classes, rejected: t.rejected }
 }
 

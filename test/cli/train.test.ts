@@ -56,7 +56,7 @@ describe('gradstream train', () => {
       [['train', '--epochs', 'many'], /--epochs: expected an integer >= 1, got "many"/],
       [['train', '--lr=-1'], /--lr: expected a positive number, got "-1"/],
       [['train', '--bogus'], /Unknown option '--bogus'/],
-      [['train', '--model', 'mlp', '--data', fixture('missing.csv'), '--label', 'x', '--shift', '0'], /could not read .*missing.csv: ENOENT/],
+      [['train', '--model', 'mlp', '--data', fixture('missing.csv'), '--label', 'x', '--shift', '0'], /could not read .*missing.csv: no such file or directory \(ENOENT\)/],
       [['train', '--model', 'mlp', '--data', fixture('flowers.csv'), '--label', 'kind', '--shift', '0'], /expected a label column named "kind"/],
       [['train', '--model', 'cnn', '--data', fixture('flowers.csv'), '--label', 'species'], /expects 28x28x1 images/],
       [['frobnicate'], /expected a command/],
