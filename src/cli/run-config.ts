@@ -120,6 +120,13 @@ export const loadData = (
     ...(stored ? { features: stored.features, classes: stored.classes } : {}),
   })
   checkModelTakesTabular(config.model, config.data, t.features.length)
+  // A classifier of one class has nothing to learn (and its one-output model would not
+  // match the [batch, 2] target): say so in the data's terms.
+  if (t.classes.length < 2)
+    throw new GradstreamError(
+      `--label: the label column "${config.label}" of ${config.data} has a single class (${JSON.stringify(t.classes[0] ?? '')}) in its ` +
+        `${t.train.x.shape[0] + t.test.x.shape[0]} usable rows; a classifier needs at least 2`,
+    )
   const scaling = stored?.scaling ?? fitScaling(t.train.x, scalingKindFor(config.model))
   scaleInPlace(t.train.x, scaling)
   scaleInPlace(t.test.x, scaling)

@@ -20,7 +20,7 @@ import { countParams } from '../core/tree.ts'
 import type { ZooName } from '../models/zoo/index.ts'
 import { ZOO, ZOO_NAMES } from '../models/zoo/index.ts'
 import { ACTIVATIONS } from '../models/zoo/mlp.ts'
-import { evaluateEvery } from '../streams/evaluate.ts'
+import { evaluateEvery, MAX_CONFUSION_CLASSES } from '../streams/evaluate.ts'
 import type { Mean } from '../streams/metrics.ts'
 import { mean, MeanMonoid } from '../streams/metrics.ts'
 import { progress } from '../streams/progress.ts'
@@ -83,6 +83,13 @@ const FLAGS = {
   force: { type: 'boolean' },
 } as const
 
+/**
+ * The most threads a run may ask for. Each worker holds its own copy of the model's
+ * arenas and a V8 heap (~10-30 MB); beyond the cores there is nothing to gain, and a
+ * thousand workers exhaust memory before the first step (issue 12).
+ */
+export const MAX_THREADS = 64
+
 export interface TrainFlags {
   readonly config: RunConfig
   readonly out?: string
@@ -115,13 +122,18 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     // The recipe's shifts are for images: dropped for tabular data (input-schema.ts).
     shift: intFlag('shift', v.shift, 0) ?? (isImageData(data) ? recipe.shift : 0),
     seed: intFlag('seed', v.seed, 0) ?? 0,
-    threads: intFlag('threads', v.threads) ?? availableParallelism(),
-    microbatches: intFlag('microbatches', v.microbatches) ?? recipe.microbatches ?? 1,
+    threads: intFlag('threads', v.threads) ?? Math.min(availableParallelism(), MAX_THREADS),
+    // The recipe's shards, but never more than the batch has samples.
+    microbatches: intFlag('microbatches', v.microbatches) ?? Math.min(recipe.microbatches ?? 1, intFlag('batch', v.batch) ?? recipe.batch),
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']),
     cdK: intFlag('cd-k', v['cd-k']),
     persistent: v.pcd === true ? true : undefined,
     corruption: numFlag('corruption', v.corruption, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
   }
+  if ((config.threads ?? 1) > MAX_THREADS)
+    throw new UsageError(`--threads: expected an integer from 1 to ${MAX_THREADS} (this machine has ${availableParallelism()} cores), got ${config.threads}`)
+  if ((config.microbatches ?? 1) > config.batch)
+    throw new UsageError(`--microbatches: expected at most the batch size (${config.batch}): each shard needs a sample, got ${config.microbatches}`)
   if ((config.cdK !== undefined || config.persistent) && model !== 'rbm') throw new UsageError('--cd-k and --pcd apply to --model rbm')
   if (config.corruption !== undefined && model !== 'autoencoder') throw new UsageError('--corruption applies to --model autoencoder')
   if (config.checkpointEvery !== undefined && typeof v.out !== 'string')
@@ -200,6 +212,9 @@ export const runTraining = async (
       `${config.optimizer} lr ${config.lr} ${config.schedule}${config.shift ? `, shift ${config.shift}` : ''}, seed ${config.seed}` +
       `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}`,
   )
+  const classCount = run.train.classes ?? 0
+  if (objective.task === 'classification' && classCount > MAX_CONFUSION_CLASSES)
+    say(`note: ${classCount.toLocaleString('en-US')} classes: no confusion matrix is kept above ${MAX_CONFUSION_CLASSES} (accuracy is counted exactly)`)
   if (run.rejected.length > 0) {
     say(`skipped ${run.rejected.length} bad rows of ${config.data}:`)
     for (const r of run.rejected.slice(0, 10)) say(`  line ${r.line}: ${r.reason} (${r.detail})`)

@@ -33,6 +33,11 @@ export interface PoolOptions {
   readonly layout: Layout | null
   /** Give up waiting for a worker after this long (default 120 s). */
   readonly timeoutMs?: number
+  /**
+   * Give up on workers that have not started after this long (default 60 s): a machine
+   * out of memory or threads never starts them, and a run must fail saying so, not hang.
+   */
+  readonly startTimeoutMs?: number
 }
 
 interface Member {
@@ -124,13 +129,18 @@ export class WorkerPool implements ShardExecutor {
   }
 
   private async ready(): Promise<void> {
-    const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
+    const limit = this.options.startTimeoutMs ?? 60_000
+    const deadline = performance.now() + limit
     for (;;) {
       if (this.broken !== null) throw new GradstreamError(this.broken)
-      let all = true
-      for (let w = 1; w < this.threads; w++) if (Atomics.load(this.ctrl, w * P.SLOT + P.STATE) !== P.READY) all = false
-      if (all) break
-      if (performance.now() > deadline) throw new GradstreamError('worker pool: workers did not start in time')
+      let waiting = 0
+      for (let w = 1; w < this.threads; w++) if (Atomics.load(this.ctrl, w * P.SLOT + P.STATE) !== P.READY) waiting++
+      if (waiting === 0) break
+      if (performance.now() > deadline)
+        throw new GradstreamError(
+          `worker pool: ${waiting} of ${this.threads - 1} worker threads did not start within ${limit / 1000} s ` +
+            '(out of memory or threads? try fewer --threads)',
+        )
       await new Promise((r) => setTimeout(r, 5))
     }
     for (let w = 1; w < this.threads; w++) Atomics.store(this.ctrl, w * P.SLOT + P.STATE, P.IDLE)
