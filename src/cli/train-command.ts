@@ -30,6 +30,7 @@ import { writePictures } from './pictures.ts'
 import { progressDisplay } from './progress-bar.ts'
 import type { PreparedRun, RunConfig } from './run-config.ts'
 import { prepareRun, runDefinition } from './run-config.ts'
+import { defaultBackend, KERNEL_BACKENDS } from '../ops/backend.ts'
 import { trainRun } from '../streams/history.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 
@@ -38,12 +39,15 @@ export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|
        [--epochs N] [--batch B] [--optimizer sgd|momentum|nesterov|adam] [--lr X] [--momentum M]
        [--weight-decay W] [--schedule constant|cosine|step|exponential] [--shift PIXELS]
        [--seed S] [--threads N] [--microbatches M] [--out DIR [--checkpoint-every N]] [--json]
+       [--backend simd|ts]
        rbm: [--cd-k K] [--pcd]   autoencoder: [--corruption P]
 Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift,
 microbatches) that reaches its accuracy target on the MNIST digits; flags override it.
 Each minibatch is split into M fixed shards computed on N threads (default: every
 core); the result depends on M only, so any N gives the same bits. With --out, a
-checkpoint is written every N steps (default: once per epoch) and at the end.`
+checkpoint is written every N steps (default: once per epoch) and at the end.
+--backend: the kernels, WebAssembly SIMD (default where available) or TypeScript; the
+run records it, and resume, replay and fork use the recorded one.`
 
 const FLAGS = {
   model: { type: 'string' },
@@ -63,6 +67,7 @@ const FLAGS = {
   seed: { type: 'string' },
   threads: { type: 'string' },
   microbatches: { type: 'string' },
+  backend: { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   'cd-k': { type: 'string' },
@@ -101,6 +106,7 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     seed: intFlag('seed', v.seed, 0) ?? 0,
     threads: intFlag('threads', v.threads) ?? availableParallelism(),
     microbatches: intFlag('microbatches', v.microbatches) ?? recipe.microbatches ?? 1,
+    backend: choiceFlag('backend', v.backend, KERNEL_BACKENDS) ?? defaultBackend(),
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']),
     cdK: intFlag('cd-k', v['cd-k']),
     persistent: v.pcd === true ? true : undefined,
@@ -178,7 +184,8 @@ export const runTraining = async (
     `gradstream: ${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.data}: ` +
       `${run.train.x.shape[0]} train / ${run.test.x.shape[0]} test, ${config.epochs} epochs, batch ${config.batch}, ` +
       `${config.optimizer} lr ${config.lr} ${config.schedule}${config.shift ? `, shift ${config.shift}` : ''}, seed ${config.seed}` +
-      `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}`,
+      `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}` +
+      `, ${config.backend ?? 'ts'} kernels`,
   )
   if (run.rejected.length > 0) {
     say(`skipped ${run.rejected.length} bad rows of ${config.data}:`)

@@ -14,6 +14,7 @@ import type { MessagePort } from 'node:worker_threads'
 import { GradstreamError } from '../core/errors.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { gemm } from '../ops/gemm.ts'
+import { kernelBackend } from '../ops/backend.ts'
 import type { ShardExecutor, ShardResult, ShardTask } from '../streams/shards.ts'
 import { computeShard } from '../streams/shards.ts'
 import type { Tensor } from '../core/tensor.ts'
@@ -103,6 +104,7 @@ export class WorkerPool implements ShardExecutor {
       spec: this.options.objective?.spec ?? null,
       layout: this.options.layout ?? { names: [], shapes: [], offsets: [], size: 0 },
       port: port2,
+      backend: kernelBackend(),
     }
     const worker = new Worker(BOOT, { workerData: init, transferList: [port2] })
     worker.unref()

@@ -70,4 +70,6 @@ export interface WorkerInit {
   readonly spec: unknown
   readonly layout: { readonly names: readonly string[]; readonly shapes: readonly (readonly number[])[]; readonly offsets: readonly number[]; readonly size: number }
   readonly port: MessagePort
+  /** The main thread's kernel backend: every thread computes with the same kernels. */
+  readonly backend: 'simd' | 'ts'
 }

@@ -26,8 +26,9 @@
   ;; row k of it at + 32 k (8 floats, two f32x4).
   ;; C: row-major, ldc bytes per row.
   ;;
-  ;; The register tile is 4 rows x 8 columns: eight f32x4 accumulators; each k loads two
-  ;; f32x4 of Bp and four splatted A values for 32 multiply-adds. Rows past M repeat row
+  ;; The register tile is 4 rows x 8 columns: eight f32x4 accumulators; each k loads the
+  ;; four A values into one vector, and unless all four are zero, two f32x4 of Bp, then
+  ;; broadcasts each A lane for 32 multiply-adds. Rows past M repeat row
   ;; M-1 (computed, never stored); columns past N multiply the panel's zero padding.
   (func $mm (export "mm")
     (param $c i32) (param $ldc i32) (param $src i32) (param $rs i32) (param $cs i32)
@@ -36,7 +37,7 @@
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local $b i32) (local $cp i32) (local $ct i32) (local $h i32) (local $w i32)
     (local $x i32) (local $y i32)
-    (local $b0 v128) (local $b1 v128) (local $a v128)
+    (local $b0 v128) (local $b1 v128) (local $a v128) (local $s v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $i0 (i32.const 0))
@@ -76,20 +77,29 @@
               (loop $ks
                 (br_if $k_done (i32.eqz (local.get $k)))
                 (local.set $off (i32.load (local.get $cp)))
-                (local.set $b0 (v128.load (local.get $b)))
-                (local.set $b1 (v128.load offset=16 (local.get $b)))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r0) (local.get $off))))
-                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $a) (local.get $b1))))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r1) (local.get $off))))
-                (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $a) (local.get $b1))))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r2) (local.get $off))))
-                (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $a) (local.get $b1))))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r3) (local.get $off))))
-                (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $a) (local.get $b1))))
+                ;; the four A values in the lanes of one vector: when all four are +0
+                ;; (blank pixels, inactive ReLUs) the step adds only zeros (exact for a
+                ;; finite Bp: s + 0 = s, and s is never -0) and is skipped
+                (local.set $a (v128.load32_zero (i32.add (local.get $r0) (local.get $off))))
+                (local.set $a (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off)) (local.get $a)))
+                (local.set $a (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off)) (local.get $a)))
+                (local.set $a (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off)) (local.get $a)))
+                (if (v128.any_true (local.get $a))
+                  (then
+                    (local.set $b0 (v128.load (local.get $b)))
+                    (local.set $b1 (v128.load offset=16 (local.get $b)))
+                    (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
+                    (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
+                    (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
+                    (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
+                    (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
                 (local.set $b (i32.add (local.get $b) (i32.const 32)))
                 (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
                 (local.set $k (i32.sub (local.get $k) (i32.const 1)))
