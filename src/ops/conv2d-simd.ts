@@ -23,8 +23,9 @@ import { Layout, workspace } from './wasm/instance.ts'
 
 let kEff = new Float32Array(0)
 
-/** k' as a [K, O] float32 matrix (flip and connection table applied). */
-function effectiveKernel(k: F, g: Conv2dGeometry, flip: boolean, table: Uint8Array | null): Float32Array {
+/** k' as a [K, O] matrix (flip and connection table applied): k itself when there is neither. */
+function effectiveKernel(k: F, g: Conv2dGeometry, flip: boolean, table: Uint8Array | null): F {
+  if (!flip && table === null) return k // [kh, kw, C, O] is already [K, O] with t = (p kw + q) C + c
   const { kh, kw, C, O } = g
   const CO = C * O
   if (kEff.length < kh * kw * CO) kEff = new Float32Array(kh * kw * CO)
@@ -111,7 +112,10 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
     // y = s + b, rounded by the store
     const c0 = cAt >> 2
     const y0 = n0 * Ho * Wo * O
-    for (let r = 0, e = 0; r < M; r++) for (let o = 0; o < O; o++, e++) y[y0 + e] = f32[c0 + e] + b[o]
+    for (let e = 0, o = 0, n = M * O; e < n; e++) {
+      y[y0 + e] = f32[c0 + e] + b[o]
+      if (++o === O) o = 0
+    }
   }
 }
 

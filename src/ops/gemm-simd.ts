@@ -69,6 +69,11 @@ export function gemmF32(
  * panel p, row k, lane j at float (at/4) + (p kc + k) 8 + j.
  */
 export function packPanels(f32: Float32Array, at: number, B: F, N: number, K: number, transB: boolean, k0: number, kc: number): void {
+  if (!transB && N === NR) {
+    // one panel, already laid out: rows of 8 (a dense layer or convolution with 8 outputs)
+    f32.set(B.subarray(k0 * NR, (k0 + kc) * NR), at >> 2)
+    return
+  }
   const panels = Math.ceil(N / NR)
   let o = at >> 2
   for (let p = 0; p < panels; p++) {
