@@ -90,3 +90,7 @@ export {
 } from './io/checkpoint.ts'
 export { objectiveFromSpec, registerObjective } from './models/objective-spec.ts'
 export type { Checkpoint, CheckpointMeta } from './io/checkpoint.ts'
+
+// Kernel backends (ops/backend.ts): WebAssembly SIMD (default where available) or TypeScript
+export { defaultBackend, kernelBackend, KERNEL_BACKENDS, setKernelBackend, simdSupported, withKernelBackend } from './ops/backend.ts'
+export type { KernelBackend } from './ops/backend.ts'
