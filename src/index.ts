@@ -99,3 +99,6 @@ export { parallel } from './models/parallel.ts'
 export type { ParallelOptions } from './models/parallel.ts'
 export type { Branch, FanoutSaved, Merge } from './models/fanout.ts'
 export { swish } from './models/swish.ts'
+// Kernel backends (ops/backend.ts): WebAssembly SIMD (default where available) or TypeScript
+export { defaultBackend, kernelBackend, KERNEL_BACKENDS, setKernelBackend, simdSupported, withKernelBackend } from './ops/backend.ts'
+export type { KernelBackend } from './ops/backend.ts'

@@ -10,6 +10,8 @@ import type { TabularFormat } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { visibleMean } from '../models/rbm-objective.ts'
 import type { Optimizer, OptimizerSpec } from '../models/optimizers.ts'
+import type { KernelBackend } from '../ops/backend.ts'
+import { setKernelBackend } from '../ops/backend.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { ScheduleSpec } from '../models/schedule.ts'
 import type { Sequential } from '../models/sequential.ts'
@@ -48,6 +50,11 @@ export interface RunConfig {
   readonly threads?: number
   /** Fixed shards per minibatch; the result depends on this, never on threads. */
   readonly microbatches?: number
+  /**
+   * Kernel backend (src/ops/backend.ts): part of the run's numerics, so resume, replay and
+   * fork use the recorded one. Absent in configs from before the choice existed: 'ts'.
+   */
+  readonly backend?: KernelBackend
   /** RBM: Gibbs steps per update (CD-k, default 1) and persistent CD (default false). */
   readonly cdK?: number
   readonly persistent?: boolean
@@ -137,6 +144,7 @@ export const loadData = (
 }
 
 export const prepareRun = (config: RunConfig): PreparedRun => {
+  setKernelBackend(config.backend ?? 'ts')
   const { train, test, classes, rejected, input } = loadData(config)
   const entry = zooEntry(config.model)
   const inShape = train.x.shape.slice(1)

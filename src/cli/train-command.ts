@@ -33,6 +33,7 @@ import { writePictures } from './pictures.ts'
 import { progressDisplay } from './progress-bar.ts'
 import type { PreparedRun, RunConfig } from './run-config.ts'
 import { prepareRun, runDefinition } from './run-config.ts'
+import { defaultBackend, KERNEL_BACKENDS } from '../ops/backend.ts'
 import { trainRun } from '../streams/history.ts'
 import { stopOnSignals } from './signals.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
@@ -43,6 +44,7 @@ export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|
        [--epochs N] [--batch B] [--optimizer sgd|momentum|nesterov|adam] [--lr X] [--momentum M]
        [--weight-decay W] [--schedule constant|cosine|step|exponential] [--shift PIXELS]
        [--seed S] [--threads N] [--microbatches M] [--out DIR [--checkpoint-every N] [--force]] [--json]
+       [--backend simd|ts]
        rbm: [--cd-k K] [--pcd]   autoencoder: [--corruption P]
 Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift,
 microbatches) that reaches its accuracy target on the MNIST digits; flags override it.
@@ -54,7 +56,9 @@ Each minibatch is split into M fixed shards computed on N threads (default: ever
 core); the result depends on M only, so any N gives the same bits. With --out, a
 checkpoint is written every N steps (default: once per epoch) and at the end; DIR must be
 new or empty (--force replaces a finished or stopped run in it). Ctrl-C (SIGINT) or SIGTERM
-finishes the current step, writes a checkpoint and stops; gradstream resume DIR continues.`
+finishes the current step, writes a checkpoint and stops; gradstream resume DIR continues.
+--backend: the kernels, WebAssembly SIMD (default where available) or TypeScript; the
+run records it, and resume, replay and fork use the recorded one.`
 
 const FLAGS = {
   model: { type: 'string' },
@@ -74,6 +78,7 @@ const FLAGS = {
   seed: { type: 'string' },
   threads: { type: 'string' },
   microbatches: { type: 'string' },
+  backend: { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   'cd-k': { type: 'string' },
@@ -125,6 +130,7 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     threads: intFlag('threads', v.threads) ?? Math.min(availableParallelism(), MAX_THREADS),
     // The recipe's shards, but never more than the batch has samples.
     microbatches: intFlag('microbatches', v.microbatches) ?? Math.min(recipe.microbatches ?? 1, intFlag('batch', v.batch) ?? recipe.batch),
+    backend: choiceFlag('backend', v.backend, KERNEL_BACKENDS) ?? defaultBackend(),
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']),
     cdK: intFlag('cd-k', v['cd-k']),
     persistent: v.pcd === true ? true : undefined,
@@ -210,7 +216,8 @@ export const runTraining = async (
     `gradstream: ${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.data}: ` +
       `${run.train.x.shape[0]} train / ${run.test.x.shape[0]} test, ${config.epochs} epochs, batch ${config.batch}, ` +
       `${config.optimizer} lr ${config.lr} ${config.schedule}${config.shift ? `, shift ${config.shift}` : ''}, seed ${config.seed}` +
-      `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}`,
+      `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}` +
+      `, ${config.backend ?? 'ts'} kernels`,
   )
   const classCount = run.train.classes ?? 0
   if (objective.task === 'classification' && classCount > MAX_CONFUSION_CLASSES)

@@ -15,6 +15,7 @@ import { GradstreamError } from '../core/errors.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { modulesOf } from '../models/define.ts'
 import { gemm } from '../ops/gemm.ts'
+import { kernelBackend } from '../ops/backend.ts'
 import type { ShardExecutor, ShardResult, ShardState, ShardTask } from '../streams/shards.ts'
 import { computeShard } from '../streams/shards.ts'
 import type { Tensor } from '../core/tensor.ts'
@@ -117,6 +118,7 @@ export class WorkerPool implements ShardExecutor {
       modules: this.options.objective ? modulesOf(this.options.objective.spec) : [],
       layout: this.options.layout ?? { names: [], shapes: [], offsets: [], size: 0 },
       port: port2,
+      backend: kernelBackend(),
     }
     const worker = new Worker(BOOT, { workerData: init, transferList: [port2] })
     worker.unref()

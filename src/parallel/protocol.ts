@@ -82,4 +82,6 @@ export interface WorkerInit {
   readonly modules: readonly string[]
   readonly layout: { readonly names: readonly string[]; readonly shapes: readonly (readonly number[])[]; readonly offsets: readonly number[]; readonly size: number }
   readonly port: MessagePort
+  /** The main thread's kernel backend: every thread computes with the same kernels. */
+  readonly backend: 'simd' | 'ts'
 }

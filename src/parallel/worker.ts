@@ -7,6 +7,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { ModelSpec } from '../models/objective.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { gemm } from '../ops/gemm.ts'
+import { setKernelBackend } from '../ops/backend.ts'
 import type { ShardState } from '../streams/shards.ts'
 import { computeShard } from '../streams/shards.ts'
 import type { Layout } from '../core/tree.ts'
@@ -14,6 +15,8 @@ import type { Arenas, StateIn, WorkerInit } from './protocol.ts'
 import * as P from './protocol.ts'
 
 const init = workerData as WorkerInit
+// Same kernels as the main thread; this thread instantiates its own copy of the wasm module.
+setKernelBackend(init.backend)
 const ctrl = new Int32Array(init.control)
 const base = init.index * P.SLOT
 const params = new Float32Array(init.params)
