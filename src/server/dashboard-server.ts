@@ -88,6 +88,9 @@ export const startDashboard = async (options: DashboardOptions): Promise<Dashboa
   }
 
   const server: Server = createServer((req, res) => {
+    // No keep-alive: a client reusing a socket the server is just closing as idle gets
+    // ECONNRESET (seen under load); a fresh local connection per request costs ~0.1 ms.
+    res.setHeader('connection', 'close')
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) return void res.destroy()
       if (e instanceof HttpError) return sendError(res, e.status, e.message)
