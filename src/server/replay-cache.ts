@@ -34,7 +34,7 @@ export interface ReplaySource {
   storedStep(step: number): number
   /** That stored snapshot, loaded. */
   stored(step: number): Snapshot
-  /** The last step of the checkpoint interval holding `step` (next checkpoint or last step). */
+  /** The last step of the checkpoint interval holding `step` (before the next checkpoint, or the run's last). */
   intervalEnd(step: number): number
 }
 
@@ -53,7 +53,7 @@ export interface ReplayCacheOptions {
   /** Go on replaying to the end of the interval after answering (default true). */
   readonly prefetch?: boolean
   /**
-   * At most this many intermediate snapshots per checkpoint interval (default 32): on a
+   * At most this many intermediate snapshots per checkpoint interval (default 64): on a
    * slow or busy machine keepMs alone would keep nearly every step.
    */
   readonly maxPerInterval?: number
@@ -74,7 +74,7 @@ export class ReplayCache {
   constructor(options: ReplayCacheOptions = {}) {
     this.keepMs = options.keepMs ?? 50
     this.prefetch = options.prefetch ?? true
-    this.maxPerInterval = options.maxPerInterval ?? 32
+    this.maxPerInterval = options.maxPerInterval ?? 64
     this.lru = new ByteLru(options.maxBytes ?? 256 * 2 ** 20, (k) => {
       const [id, step] = splitKey(k)
       this.steps.get(id)?.delete(step)

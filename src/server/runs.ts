@@ -124,8 +124,9 @@ export class Run implements ReplaySource {
   }
 
   intervalEnd(step: number): number {
+    // The step before the next checkpoint: the checkpoint itself is read from its file.
     const next = this.checkpoints().find((c) => c > step)
-    return Math.min(next ?? Infinity, this.lastStep())
+    return Math.min(next === undefined ? Infinity : next - 1, this.lastStep())
   }
 
   status(now: number): RunStatus {
