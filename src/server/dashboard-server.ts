@@ -122,6 +122,7 @@ export const startDashboard = async (options: DashboardOptions): Promise<Dashboa
     close: async (o = {}) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeAllConnections()
+      cache.close()
       if (o.stopForks === true) await forks.stopAll()
       await closed
     },

@@ -91,6 +91,7 @@ export class ReplayCache {
 
   /** The exact snapshot at `step` (the caller checks that the run has it). */
   at(src: ReplaySource, step: number): Promise<Replayed> {
+    if (this.closed) return Promise.reject(new GradstreamError('replay: the dashboard is shutting down'))
     const k = keyOf(src.id, step)
     const hit = this.lru.get(k)
     if (hit !== undefined) return Promise.resolve({ snapshot: hit, from: step, replayed: 0 })
@@ -104,6 +105,13 @@ export class ReplayCache {
     this.inflight.set(k, p)
     if (this.prefetch) p.then(() => this.extend(src, step), () => undefined)
     return p
+  }
+
+  private closed = false
+
+  /** Stops every replay at its next step (the server is shutting down); later requests fail. */
+  close(): void {
+    this.closed = true
   }
 
   /** Resolves when the run has no replay running or queued (prefetch included). */
@@ -195,7 +203,7 @@ export class ReplayCache {
     let result: Snapshot | undefined
     await lastValueFrom(
       trainRun({ ...run, config: { ...run.config, initial: base } }).pipe(
-        takeWhile((s) => s.step < to && !stop(), true),
+        takeWhile((s) => s.step < to && !stop() && !this.closed, true),
         tap((s) => {
           if (s.step <= last) return
           last = s.step
@@ -213,6 +221,7 @@ export class ReplayCache {
       ),
       { defaultValue: undefined },
     )
+    if (result === undefined && this.closed) throw new GradstreamError('replay: the dashboard is shutting down')
     if (result === undefined && !stop()) throw new GradstreamError(`replay: the run ends before step ${to} (it stops at step ${last})`)
     return result
   }
