@@ -10,7 +10,7 @@
 
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { listCheckpoints } from '../io/checkpoint.ts'
+import { listCheckpoints } from '../io/checkpoint-file.ts'
 import { parseJsonStrict } from '../io/safetensors.ts'
 
 export type RunStatus = 'running' | 'done' | 'interrupted'

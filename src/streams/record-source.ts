@@ -28,7 +28,6 @@
 // the other kind is rejected ('invalid label') rather than aliased to an index. With
 // `numClasses`, labels that would need more classes are rejected ('too many classes').
 
-import { StringDecoder } from 'node:string_decoder'
 import * as E from 'fp-ts/lib/Either.js'
 import { Observable } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
@@ -36,10 +35,9 @@ import { parseCsvLine } from '../io/csv.ts'
 import type { ColumnOptions, CsvLayout, Example, RecordFormat, Rejection, RejectReason, Schema } from '../io/records.ts'
 import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, decodeObject, inferFeatures } from '../io/records.ts'
 import { YIELD_MS } from './source.ts'
+import { yieldToEventLoop } from './yield.ts'
 
 // ---- pulling ------------------------------------------------------------------------
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /**
  * An iterable or async iterable as a cold Observable that asks for the next item only
@@ -110,12 +108,13 @@ export async function* textLines(
   chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   maxLineLength = MAX_LINE_LENGTH,
 ): AsyncGenerator<LineItem, void, undefined> {
-  const decoder = new StringDecoder('utf8')
+  // TextDecoder in streaming mode keeps a character split across chunks for the next one.
+  const decoder = new TextDecoder('utf-8')
   let pending = ''
   let dropped = -1 // length of the over-long line being dropped, or -1
   const strip = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line)
   for await (const chunk of chunks as AsyncIterable<string | Uint8Array>) {
-    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk)
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })
     let start = 0
     for (;;) {
       const nl = text.indexOf('\n', start)
@@ -139,7 +138,7 @@ export async function* textLines(
       pending = ''
     } else pending += rest
   }
-  const tail = decoder.end()
+  const tail = decoder.decode()
   if (dropped >= 0) dropped += tail.length
   else pending += tail
   if (dropped >= 0) yield E.left(dropped)

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
-import { listCheckpoints } from '../../src/io/checkpoint.ts'
+import { listCheckpoints } from '../../src/io/checkpoint-file.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-cli-'))

@@ -4,9 +4,9 @@
 // lets the forks it started reach their next checkpoint, stops them and returns; a second
 // signal stops the forks at once.
 
-import { DEFAULT_PORT, startDashboard } from '../server/dashboard-server.ts'
-import type { Io } from './train-command.ts'
-import { intFlag, parseFlags, UsageError } from './usage.ts'
+import { DEFAULT_PORT, startDashboard } from './dashboard-server.ts'
+import type { Io } from '../cli/train-command.ts'
+import { intFlag, parseFlags, UsageError } from '../cli/usage.ts'
 
 export const DASHBOARD_USAGE = `usage: gradstream dashboard DIR... [--port N] [--host 127.0.0.1] [--cache-mb M]
 Serves a web page over the runs in DIR (and every run directory one level below it):
