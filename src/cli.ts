@@ -16,6 +16,7 @@ import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { closestName, UsageError } from './cli/usage.ts'
 import { PRODUCE_USAGE, produceCommand } from './cli/produce-command.ts'
 import { ONLINE_REDIS_USAGE, onlineRedisCommand, readsRedis } from './cli/online-redis.ts'
+import { followsModels, PREDICT_FOLLOW_USAGE, predictFollowCommand } from './cli/predict-follow.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
@@ -49,7 +50,9 @@ ${INSPECT_USAGE}
 
 ${EVALUATE_USAGE}
 
-${PREDICT_USAGE}`
+${PREDICT_USAGE}
+
+${PREDICT_FOLLOW_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
@@ -63,7 +66,7 @@ const HELP: Record<string, string> = {
   fork: FORK_USAGE,
   inspect: INSPECT_USAGE,
   evaluate: EVALUATE_USAGE,
-  predict: PREDICT_USAGE,
+  predict: `${PREDICT_USAGE}\n\n${PREDICT_FOLLOW_USAGE}`,
 }
 
 const helpText = (name: string | undefined): string => (name !== undefined && Object.hasOwn(HELP, name) ? HELP[name] : USAGE)
@@ -78,7 +81,8 @@ const COMMANDS: Record<string, Command> = {
   fork: forkCommand,
   inspect: inspectCommand,
   evaluate: evaluateCommand,
-  predict: predictCommand,
+  // --follow: the newest model a Redis learner publishes (cli/predict-follow.ts).
+  predict: (args, io) => (followsModels(args) ? predictFollowCommand(args, io) : predictCommand(args, io)),
   help: async (args, io) => {
     if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])
     io.stdout.write(`${helpText(args[0])}\n`)

@@ -35,13 +35,14 @@ import type { Subscription } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
 import { size } from '../core/tensor.ts'
 import type { Checkpoint } from '../io/checkpoint.ts'
-import { checkpointName } from '../io/checkpoint.ts'
+import { checkpointName, encodeCheckpoint } from '../io/checkpoint.ts'
+import { hashParams } from './snapshot.ts'
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts'
 import type { Example, Rejection } from '../io/records.ts'
 import { checkColumnName, decodeObject, inferFeatures, LabelMap } from '../io/records.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
-import type { LogConsumer, LogEntry } from './log-source.ts'
+import type { LogConsumer, LogEntry, ModelSink, PublishedModel } from './log-source.ts'
 import { entryRecord } from './log-source.ts'
 import type { OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent } from './online.ts'
 import { online } from './online.ts'
@@ -209,6 +210,11 @@ export interface LogOnlineOptions {
   readonly window?: number
   readonly snapshotEvery?: number
   readonly path?: 'auto' | 'fused' | 'generic'
+  /**
+   * Publish the model every this many examples (and at the end) to a sink that
+   * followers read (redis-models.ts). The newest waiting model replaces an unsent one.
+   */
+  readonly publish?: { readonly every: number; readonly sink: ModelSink }
   /** Called as each entry goes to the learner (e.g. for its lag); it must not throw. */
   readonly onEntry?: (entry: LogEntry) => void
 }
@@ -272,6 +278,8 @@ export const onlineFromLog = (
     const waitMs = positive('waitMs', options.waitMs, 500)
     const every = positive('checkpointEvery', options.checkpointEvery, 1000)
     const lookahead = positive('lookahead', options.lookahead, 1000)
+    const publishEvery = options.publish === undefined ? undefined : positive('publish.every', options.publish.every, 1)
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
     const label = resume?.label ?? options.label
     const classes = resume?.classes ?? options.classes
     const base = resume?.counts ?? ZERO_COUNTS
@@ -294,6 +302,12 @@ export const onlineFromLog = (
       let durable = lastId // the newest id a durable checkpoint contains
       let acked = lastId
       let idleSince = performance.now()
+      let toPublish: PublishedModel | undefined
+      const publishWaiting = async (): Promise<void> => {
+        const m = toPublish
+        toPublish = undefined
+        if (m !== undefined && options.publish !== undefined) await options.publish.sink.publish(m)
+      }
 
       /** The next entries, or undefined when the run should end. Commits first. */
       const nextBatch = async (): Promise<readonly LogEntry[] | undefined> => {
@@ -304,6 +318,7 @@ export const onlineFromLog = (
             await log.commit(d)
             acked = d
           }
+          await publishWaiting()
           const left = options.untilIdle === undefined ? waitMs : options.untilIdle * 1000 - (performance.now() - idleSince)
           const got = await log.read(readCount, Math.max(1, Math.min(waitMs, left)))
           if (got.length > 0) {
@@ -333,6 +348,7 @@ export const onlineFromLog = (
       if (features === undefined) {
         // Ended (idle or stopped) before any usable entry: nothing learned, nothing to save.
         await log.close()
+        await options.publish?.sink.close()
         subscriber.complete()
         return
       }
@@ -366,28 +382,48 @@ export const onlineFromLog = (
       }
 
       const featureList = features
+      const metaOf = (m: OnlineMetrics, last: string) => {
+        const counts = addCounts(base, m)
+        return {
+          counts,
+          meta: {
+            model: objective.spec,
+            optimizer: optimizer.spec,
+            extra: {
+              [META.stream]: log.stream,
+              [META.group]: log.group,
+              [META.last]: last,
+              [META.label]: label,
+              [META.features]: JSON.stringify(featureList),
+              [META.classes]: JSON.stringify(classes),
+              [META.counts]: JSON.stringify(counts),
+            },
+          },
+        }
+      }
       const write = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics): LogCheckpointEvent | undefined => {
         if (m.seen !== yielded)
           throw new GradstreamError(`online from a log: a checkpoint after ${m.seen} records, but ${yielded} were read: it would not line up with the log`)
         if (lastId === undefined || yielded === 0) return undefined
-        const counts = addCounts(base, m)
+        const { counts, meta } = metaOf(m, lastId)
         const file = join(options.checkpointDir, checkpointName(snapshot.step))
-        saveCheckpoint(file, snapshot, {
-          model: objective.spec,
-          optimizer: optimizer.spec,
-          extra: {
-            [META.stream]: log.stream,
-            [META.group]: log.group,
-            [META.last]: lastId,
-            [META.label]: label,
-            [META.features]: JSON.stringify(featureList),
-            [META.classes]: JSON.stringify(classes),
-            [META.counts]: JSON.stringify(counts),
-          },
-        })
+        saveCheckpoint(file, snapshot, meta)
         durable = lastId
         return { type: 'checkpoint', file, step: snapshot.step, entryId: lastId, counts }
       }
+      const queuePublication = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics): void => {
+        if (options.publish === undefined || lastId === undefined) return
+        toPublish = {
+          step: snapshot.step,
+          entryId: lastId,
+          hash: hashParams(snapshot),
+          input: JSON.stringify({ kind: 'tabular', classes, features: featureList }),
+          bytes: encodeCheckpoint(snapshot, metaOf(m, lastId).meta),
+        }
+      }
+      // One hook serves checkpoints and publications: it runs every gcd of the two periods.
+      let examplesBefore = 0
+      const crossed = (n: number, period: number): boolean => Math.floor(n / period) > Math.floor(examplesBefore / period)
 
       const events = online(objective, optimizer, records(), {
         seed: options.seed,
@@ -397,10 +433,14 @@ export const onlineFromLog = (
         snapshotEvery: options.snapshotEvery,
         path: options.path,
         checkpoint: {
-          every,
+          every: publishEvery === undefined ? every : gcd(every, publishEvery),
           save: (s, m) => {
-            const c = write(s, m)
-            if (c !== undefined) subscriber.next(c)
+            if (crossed(m.examples, every)) {
+              const c = write(s, m)
+              if (c !== undefined) subscriber.next(c)
+            }
+            if (publishEvery !== undefined && crossed(m.examples, publishEvery)) queuePublication(s, m)
+            examplesBefore = m.examples
           },
         },
       })
@@ -413,17 +453,21 @@ export const onlineFromLog = (
             if (e.final) {
               const c = write(e.snapshot, e.metrics)
               if (c !== undefined) subscriber.next(c)
+              queuePublication(e.snapshot, e.metrics)
             }
           } else subscriber.next({ ...e, entryId: current?.id ?? '' })
         },
         error: (err: unknown) => {
           void log.close()
+          void options.publish?.sink.close()
           subscriber.error(err)
         },
         complete: () => {
           const finish = async (): Promise<void> => {
             if (durable !== undefined && durable !== acked) await log.commit(durable)
+            await publishWaiting()
             await log.close()
+            await options.publish?.sink.close()
           }
           finish().then(
             () => subscriber.complete(),
@@ -434,11 +478,13 @@ export const onlineFromLog = (
     }
     main().catch((err: unknown) => {
       void log.close()
+      void options.publish?.sink.close()
       if (!stopped) subscriber.error(err)
     })
     return () => {
       stopped = true
       inner?.unsubscribe()
       void log.close()
+      void options.publish?.sink.close()
     }
   })

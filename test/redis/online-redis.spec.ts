@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
+import { followModels } from '../../src/streams/redis-models.ts'
+import { hashParams } from '../../src/streams/snapshot.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
@@ -128,5 +130,74 @@ describe('gradstream online --redis', () => {
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr, args.join(' ')).toMatch(re)
     }
+  })
+})
+
+describe('publication: --publish-every, followModels, predict --follow', () => {
+  const data = streamData(1500, 8, 0.02, 21)
+  const dir = tmp()
+  const part = (name: string, from: number, to: number): string => {
+    const f = join(dir, name)
+    writeFileSync(f, `${data.lines.slice(from, to).join('\n')}\n`)
+    return f
+  }
+  const first = part('first.ndjson', 0, 1000)
+  const later = part('later.ndjson', 1000, 1500)
+  const learn = (extra: string[] = []) =>
+    cli(['online', '--redis', redis.url, '--stream', 'pub', ...MODEL, '--checkpoint-dir', join(dir, 'ck'), '--publish-every', '100', '--models-maxlen', '3', '--until-idle', '0.3', '--json', ...extra])
+
+  it('publishes every N examples and at the end, capped; a follower gets the newest, then each newer one', async () => {
+    await cli(['produce', '--redis', redis.url, '--stream', 'pub', '--input', first])
+    const s = lastJson((await learn()).stdout)
+    const models = await redis.client.xrange('pub:models', '-', '+')
+    // ~3 kept (MAXLEN ~ trims whole nodes only: at most the 11 published)
+    expect(models.length).toBeGreaterThanOrEqual(3)
+    expect(models.length).toBeLessThanOrEqual(11)
+    const fieldsOf = (e: [string, string[]]) => Object.fromEntries(e[1].flatMap((v, i, a) => (i % 2 === 0 && v !== 'model' ? [[v, a[i + 1]]] : [])))
+    const newest = fieldsOf(models[models.length - 1])
+    expect(newest.hash).toBe(s.hash)
+    expect(newest.entry).toBe(s.lastEntryId)
+    expect(Number(newest.step)).toBe(s.steps)
+    expect(JSON.parse(newest.input)).toEqual({ kind: 'tabular', classes: ['a', 'b', 'c'], features: ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7'] })
+
+    const seen: string[] = []
+    let resolveTwo: () => void = () => undefined
+    const two = new Promise<void>((r) => (resolveTwo = r))
+    const sub = followModels(redis.url, 'pub:models', { waitMs: 100 }).subscribe((m) => {
+      seen.push(m.hash)
+      expect(hashParams(m.checkpoint.snapshot)).toBe(m.hash)
+      if (seen.length === 2) resolveTwo()
+    })
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 20))
+    expect(seen[0]).toBe(s.hash)
+    await cli(['produce', '--redis', redis.url, '--stream', 'pub', '--input', later])
+    const s2 = lastJson((await learn()).stdout)
+    await two
+    // The follower ends on the learner's final model (the test times out otherwise).
+    while (seen[seen.length - 1] !== s2.hash) await new Promise((r) => setTimeout(r, 20))
+    sub.unsubscribe()
+    expect(new Set(seen).size).toBe(seen.length) // each model once
+  })
+
+  it('predict --follow predicts records with the newest model', async () => {
+    const records = part('records.ndjson', 0, 300)
+    const r = await cli(['predict', '--follow', `${redis.url}/pub:models`, '--input', records])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/gradstream predict: model of step \d+ \(entry \d+-\d+, hash [0-9a-f]{12}\) from redis:\/\/127\.0\.0\.1:\d+ stream "pub:models"/)
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; class: string; probabilities: Record<string, number> })
+    const good = Array.from({ length: 300 }, (_, i) => i).filter((i) => !data.bad.includes(i))
+    expect(lines.length).toBeGreaterThan(good.length - 10) // records with bad features are skipped
+    let hits = 0
+    for (const l of lines) {
+      const truth = (JSON.parse(data.lines[l.line - 1]) as { kind?: string }).kind
+      if (l.class === truth) hits++
+      expect(Object.keys(l.probabilities)).toEqual(['a', 'b', 'c'])
+    }
+    expect(hits / lines.length).toBeGreaterThan(0.9)
+    const bad = await cli(['predict', '--follow', 'redis://127.0.0.1:1/x', '--input', records])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--redis: could not connect to redis:\/\/127\.0\.0\.1:1: ECONNREFUSED/)
+    const nokey = await cli(['predict', '--follow', redis.url, '--input', records])
+    expect(nokey.stderr).toMatch(/^gradstream predict: --follow: expected redis:\/\/HOST:PORT\/KEY naming the models stream/)
   })
 })
