@@ -201,3 +201,33 @@ describe('publication: --publish-every, followModels, predict --follow', () => {
     expect(nokey.stderr).toMatch(/^gradstream predict: --follow: expected redis:\/\/HOST:PORT\/KEY naming the models stream/)
   })
 })
+
+describe('--drift and --on-drift warn', () => {
+  it('reports a change of the labelling on stderr, counts it, and learns the same bits as without', async () => {
+    // 3,000 records; from record 2,001 on the classes are relabelled a->b->c->a.
+    const data = streamData(3000, 8, 0, 31)
+    const shift: Record<string, string> = { a: 'b', b: 'c', c: 'a' }
+    const lines = data.lines.map((l, i) => {
+      if (i < 2000) return l
+      const o = JSON.parse(l) as { kind: string }
+      return JSON.stringify({ ...o, kind: shift[o.kind] })
+    })
+    const dir = tmp()
+    const file = join(dir, 'drift.ndjson')
+    writeFileSync(file, `${lines.join('\n')}\n`)
+    for (const stream of ['drift-a', 'drift-b']) await cli(['produce', '--redis', redis.url, '--stream', stream, '--input', file])
+    const watched = await cli(['online', '--redis', redis.url, '--stream', 'drift-a', ...MODEL, '--checkpoint-dir', join(dir, 'a'), '--on-drift', 'warn', '--until-idle', '0.3', '--json'])
+    const plain = await cli(['online', '--redis', redis.url, '--stream', 'drift-b', ...MODEL, '--checkpoint-dir', join(dir, 'b'), '--until-idle', '0.3', '--json'])
+    const w = lastJson(watched.stdout)
+    const p = lastJson(plain.stdout)
+    expect(w.hash).toBe(p.hash)
+    expect(w.drifts as number).toBeGreaterThanOrEqual(1)
+    expect(p.drifts).toBe(0)
+    const at = [...watched.stderr.matchAll(/drift detected by adwin at example ([\d,]+) \(width \d+, mean [\d.]+/g)].map((m) => Number(m[1].replace(/,/g, '')))
+    expect(at.length).toBe(w.drifts)
+    expect(at[0]).toBeGreaterThan(2000)
+    expect(at[0]).toBeLessThan(2300)
+    const bad = await cli(['online', '--redis', redis.url, '--stream', 'x', ...MODEL, '--checkpoint-dir', join(dir, 'c'), '--on-drift', 'reset'])
+    expect(bad.stderr).toBe('gradstream online: --on-drift: expected one of warn, got "reset"\n')
+  })
+})
