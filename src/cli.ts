@@ -17,6 +17,7 @@ import { closestName, UsageError } from './cli/usage.ts'
 import { PRODUCE_USAGE, produceCommand } from './cli/produce-command.ts'
 import { ONLINE_REDIS_USAGE, onlineRedisCommand, readsRedis } from './cli/online-redis.ts'
 import { followsModels, PREDICT_FOLLOW_USAGE, predictFollowCommand } from './cli/predict-follow.ts'
+import { REPLAY_ENTRY_USAGE, replayEntryCommand, replaysEntry } from './cli/replay-entry.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
@@ -44,6 +45,8 @@ ${RESUME_USAGE}
 
 ${REPLAY_USAGE}
 
+${REPLAY_ENTRY_USAGE}
+
 ${FORK_USAGE}
 
 ${INSPECT_USAGE}
@@ -62,7 +65,7 @@ const HELP: Record<string, string> = {
   online: `${ONLINE_USAGE}\n\n${ONLINE_REDIS_USAGE}`,
   produce: PRODUCE_USAGE,
   resume: RESUME_USAGE,
-  replay: REPLAY_USAGE,
+  replay: `${REPLAY_USAGE}\n\n${REPLAY_ENTRY_USAGE}`,
   fork: FORK_USAGE,
   inspect: INSPECT_USAGE,
   evaluate: EVALUATE_USAGE,
@@ -77,7 +80,8 @@ const COMMANDS: Record<string, Command> = {
   online: (args, io) => (readsRedis(args) ? onlineRedisCommand(args, io) : onlineCommand(args, io)),
   produce: produceCommand,
   resume: resumeCommand,
-  replay: replayCommand,
+  // --entry: a state of an online --redis run (cli/replay-entry.ts).
+  replay: (args, io) => (replaysEntry(args) ? replayEntryCommand(args, io) : replayCommand(args, io)),
   fork: forkCommand,
   inspect: inspectCommand,
   evaluate: evaluateCommand,

@@ -38,7 +38,7 @@ import type { Checkpoint } from '../io/checkpoint.ts'
 import { checkpointName, encodeCheckpoint } from '../io/checkpoint.ts'
 import { hashParams } from './snapshot.ts'
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts'
-import type { Example, Rejection } from '../io/records.ts'
+import type { Example, Rejection, Schema } from '../io/records.ts'
 import { checkColumnName, decodeObject, inferFeatures, LabelMap } from '../io/records.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
@@ -181,6 +181,12 @@ export type LogOnlineEvent =
 
 // ---- the run --------------------------------------------------------------------------
 
+/** One entry as the learner reads it: an example, or a rejection with its reason. */
+export const decodeEntry = (e: LogEntry, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
+  const rec = entryRecord(e.fields)
+  return E.isLeft(rec) ? E.left({ line, ...rec.left }) : decodeObject(rec.right, schema, labels, line)
+}
+
 export interface LogModel {
   readonly objective: AnyObjective
   readonly optimizer: Optimizer
@@ -239,7 +245,8 @@ const positive = (name: string, v: number | undefined, def: number): number => {
   return n
 }
 
-const addCounts = (base: LogCounts, m: OnlineMetrics, drifts = 0): LogCounts => {
+/** Counts of a checkpoint plus a process's metrics. */
+export const addCounts = (base: LogCounts, m: OnlineMetrics, drifts = 0): LogCounts => {
   const byReason: Record<string, number> = { ...base.rejectedByReason }
   for (const [r, c] of Object.entries(m.rejectedByReason)) byReason[r] = (byReason[r] ?? 0) + c
   // The finite losses are the examples whose loss was finite; a skipped update with a
@@ -383,8 +390,7 @@ export const onlineFromLog = (
           for (const e of batch) {
             if (stopped) return
             const line = base.seen + yielded + 1
-            const rec = entryRecord(e.fields)
-            const item: E.Either<Rejection, Example> = E.isLeft(rec) ? E.left({ line, ...rec.left }) : decodeObject(rec.right, schema, labels, line)
+            const item = decodeEntry(e, schema, labels, line)
             if (E.isLeft(item)) await log.deadLetter(e, item.left.reason, item.left.detail)
             if (stopped) return
             current = e

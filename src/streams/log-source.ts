@@ -93,3 +93,12 @@ export interface ModelSink {
   publish(model: PublishedModel): Promise<void>
   close(): Promise<void>
 }
+
+/** Reading a log's entries by id range, for replay (no group, no acknowledgement). */
+export interface LogRange {
+  readonly name: string
+  readonly stream: string
+  /** Entries after `after` (exclusive; undefined: from the start) up to `upTo` (inclusive), at most `max`. */
+  range(after: string | undefined, upTo: string, max: number): Promise<readonly LogEntry[]>
+  close(): Promise<void>
+}

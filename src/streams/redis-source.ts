@@ -16,7 +16,7 @@
 
 import type { Redis } from 'ioredis'
 import { GradstreamError } from '../core/errors.ts'
-import type { LogConsumer, LogEntry } from './log-source.ts'
+import type { LogConsumer, LogEntry, LogRange } from './log-source.ts'
 import { asStrings, connectRedis, showRedisUrl } from './redis-connection.ts'
 
 export interface RedisConsumerOptions {
@@ -150,6 +150,22 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
       }
     },
     compare: compareStreamIds,
+    close: async () => {
+      redis.disconnect()
+    },
+  }
+}
+
+/** A stream read by id range (XRANGE), for replay. */
+export const redisRange = async (url: string, stream: string): Promise<LogRange> => {
+  const redis: Redis = await connectRedis(url)
+  return {
+    name: `${showRedisUrl(url)} stream "${stream}"`,
+    stream,
+    range: async (after, upTo, max) => {
+      const rows = (await redis.call('XRANGE', stream, after === undefined ? '-' : `(${after}`, upTo, 'COUNT', max)) as [string, string[]][]
+      return rows.map(([id, fields]) => ({ id: String(id), fields: asStrings(fields), appendedAt: appendedAt(String(id)) }))
+    },
     close: async () => {
       redis.disconnect()
     },

@@ -99,6 +99,25 @@ describe('gradstream online --redis', () => {
     expect(await redis.client.xpending('events', 'gradstream', '-', '+', 10)).toEqual([])
   })
 
+  it('replay --entry recomputes the exact state after any entry', async () => {
+    const ids = (await entries(redis.client, 'events')).map(([id]) => id)
+    for (const k of [1234, 299, 2999]) {
+      const prefix = join(dir, `prefix-${k}.ndjson`)
+      writeFileSync(prefix, `${data.lines.slice(0, k + 1).join('\n')}\n`)
+      const f = lastJson((await cli(['online', '--input', prefix, ...MODEL, '--json'])).stdout)
+      const r = await cli(['replay', join(dir, 'ck'), '--entry', ids[k], '--redis', redis.url, '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      const s = lastJson(r.stdout)
+      expect(s.hash, `entry ${k}`).toBe(f.hash)
+      expect(s.seen).toBe(k + 1)
+      expect(s.learned).toBe(f.learned)
+      expect(s.replayed as number).toBeLessThan(320) // from the nearest checkpoint (every 300 examples, plus rejected entries)
+    }
+    const bad = await cli(['replay', join(dir, 'ck'), '--entry', '1-1', '--redis', redis.url])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/^gradstream replay: redis:\/\/127\.0\.0\.1:\d+ stream "events": no entry 1-1\n$/)
+  })
+
   it('reads field/value entries (CSV rows) with class indices', async () => {
     const csv = join(dir, 'rows.csv')
     writeFileSync(csv, 'x,y,label\n1,0,1\n0,1,0\n1,1,2\n2,2,7\n')
