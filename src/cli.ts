@@ -78,7 +78,6 @@ const COMMANDS: Record<string, Command> = {
   train: trainCommand,
   // --redis: the Redis Streams mode (cli/online-redis.ts); otherwise a file or stdin.
   online: (args, io) => (readsRedis(args) ? onlineRedisCommand(args, io) : onlineCommand(args, io)),
-  produce: produceCommand,
   resume: resumeCommand,
   // --entry: a state of an online --redis run (cli/replay-entry.ts).
   replay: (args, io) => (replaysEntry(args) ? replayEntryCommand(args, io) : replayCommand(args, io)),
@@ -87,6 +86,7 @@ const COMMANDS: Record<string, Command> = {
   evaluate: evaluateCommand,
   // --follow: the newest model a Redis learner publishes (cli/predict-follow.ts).
   predict: (args, io) => (followsModels(args) ? predictFollowCommand(args, io) : predictCommand(args, io)),
+  produce: produceCommand,
   help: async (args, io) => {
     if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])
     io.stdout.write(`${helpText(args[0])}\n`)
