@@ -102,3 +102,19 @@ export { swish } from './models/swish.ts'
 // Kernel backends (ops/backend.ts): WebAssembly SIMD (default where available) or TypeScript
 export { defaultBackend, kernelBackend, KERNEL_BACKENDS, setKernelBackend, simdSupported, withKernelBackend } from './ops/backend.ts'
 export type { KernelBackend } from './ops/backend.ts'
+export { Sha256, sha256Hex } from './core/sha256.ts'
+
+// Drift detection and rolling prequential metrics (issue 15)
+export { detectDrift } from './streams/drift.ts'
+export type { DriftDetector, DriftEvent } from './streams/drift.ts'
+export { adwin } from './streams/drift-adwin.ts'
+export type { AdwinOptions } from './streams/drift-adwin.ts'
+export { pageHinkley } from './streams/drift-page-hinkley.ts'
+export type { PageHinkleyOptions } from './streams/drift-page-hinkley.ts'
+export {
+  accuracyOfScore, classScore, classScoreMonoid, logLossOf, macroF1, mae, RegressionMonoid, regressionScore, rmse, rolling,
+} from './streams/rolling-metrics.ts'
+export type { ClassScore, RegressionScore } from './streams/rolling-metrics.ts'
+// The broker-neutral event-log interface (a Kafka or NATS adapter implements it)
+export { entryRecord } from './streams/log-source.ts'
+export type { EntryRecord, LogConsumer, LogEntry, ModelSink, PublishedModel } from './streams/log-source.ts'
