@@ -9,7 +9,7 @@
 //   init                 foldIn(key, 0)
 //   shuffle of epoch e   foldIn(foldIn(key, 1), e)
 //   step s               foldIn(foldIn(key, 2), s), then per use:
-//     forward noise        foldIn(stepKey, 0)    (RReLU slopes, denoising masks; shard i of
+//     forward noise        foldIn(stepKey, 0)    (RReLU slopes, dropout and denoising masks; shard i of
 //                                                 a sharded step: foldIn(that, i))
 //     model sampling       foldIn(stepKey, 2)    (RBM Gibbs chains)
 //   augmentation of batch (e, p)  foldIn(foldIn(foldIn(key, 3), e), p)   (streams/augment.ts:
@@ -49,7 +49,11 @@ export interface Snapshot {
   readonly layout: Layout
   /** Optimizer state; its slots hold flat buffers shaped like `flat` (leaf `all`). */
   readonly opt: OptState
-  /** Model state beyond parameters (e.g. an RBM's persistent chains), or null. */
+  /**
+   * Model state beyond parameters, or null: a network's layer state (batch norm's running
+   * statistics, a tree like the parameters; models/layer.ts) or an RBM's persistent chains.
+   * Never an optimizer's; checkpoints keep it as state.<path> tensors.
+   */
   readonly modelState: unknown
   /** The run key (constant through a run). */
   readonly key: Key
