@@ -5,11 +5,11 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { lastValueFrom, toArray } from 'rxjs'
 import { describe, expect, it } from 'vitest'
-import type { AnyObjective, OnlineExample, Snapshot } from '../src/index.ts'
+import type { AnyObjective, OnlineExample, Snapshot } from '../src/node.ts'
 import {
   arraySource, decodeCheckpoint, dense, drawsFromKey, encodeCheckpoint, gradCheck, hashParams, layerFromSpec, momentum, objectiveFromSpec,
   online, onlineSnapshots, sequential, sgd, softmaxCrossEntropy, supervised, trainObjective, trainWithHistory,
-} from '../src/index.ts'
+} from '../src/node.ts'
 import { jitterScale, softsign } from './fixtures/user-layer.ts'
 import { blobs } from './helpers.ts'
 

@@ -41,7 +41,11 @@ export interface Snapshot {
   readonly layout: Layout
   /** Optimizer state; each slot is a tree shaped like `params` (per tensor). */
   readonly opt: OptState
-  /** Model state beyond parameters (e.g. an RBM's persistent chains), or null. */
+  /**
+   * Model state beyond parameters, or null: a network's layer state (batch norm's running
+   * statistics, a tree like the parameters; models/layer.ts) or an RBM's persistent chains.
+   * Never an optimizer's; checkpoints keep it as state.<path> tensors.
+   */
   readonly modelState: unknown
   /** The run key (constant through a run). */
   readonly key: Key

@@ -237,15 +237,16 @@ export class WorkerPool implements ShardExecutor {
     const cur = this.stateIn
     const same =
       cur !== null && cur.layout.size === state.layout.size && cur.layout.names.every((n, i) => n === state.layout.names[i])
-    if (!same) {
-      this.stateIn = { flat: P.sharedF32(state.layout.size), layout: state.layout }
-      const msg: StateIn = { flat: this.stateIn.flat.buffer as SharedArrayBuffer, layout: state.layout }
+    const target = same && cur !== null ? cur : { flat: P.sharedF32(state.layout.size), layout: state.layout }
+    if (target !== cur) {
+      this.stateIn = target
+      const msg: StateIn = { flat: target.flat.buffer as SharedArrayBuffer, layout: state.layout }
       for (let w = 1; w < this.threads; w++) {
         this.members[w].port.postMessage({ state: msg })
         this.ctrl[w * P.SLOT + P.RESIZED] = 1
       }
     }
-    ;(this.stateIn as { flat: Float32Array }).flat.set(state.flat)
+    target.flat.set(state.flat)
   }
 
   /**

@@ -9,7 +9,7 @@
 //   init                 foldIn(key, 0)
 //   shuffle of epoch e   foldIn(foldIn(key, 1), e)
 //   step s               foldIn(foldIn(key, 2), s), then per use:
-//     forward noise        foldIn(stepKey, 0)    (RReLU slopes, denoising masks; shard i of
+//     forward noise        foldIn(stepKey, 0)    (RReLU slopes, dropout and denoising masks; shard i of
 //                                                 a sharded step: foldIn(that, i))
 //     model sampling       foldIn(stepKey, 2)    (RBM Gibbs chains)
 //   augmentation of batch (e, p)  foldIn(foldIn(foldIn(key, 3), e), p)   (streams/augment.ts:

@@ -7,7 +7,8 @@
 //                     projection: conv 1x1 /2 w2) -> ReLU                     14x14 -> 7x7
 //   head     global average pool -> dropout -> dense(classes)  (logits)
 //
-// Default widths [16, 32]: 160 + 2x2,320 + 4,640 + 9,248 + 544 + 4x(2w) BN + 330 parameters.
+// Default widths [16, 32]: conv 160, BN 32; block 1 2 x (2,320 + 32); block 2 4,640 + 64 +
+// 9,248 + 64, projection 544; dense 330: 19,786 parameters; the 5 batch norms hold 10 state tensors.
 
 import { relu } from '../activations.ts'
 import { batchNorm } from '../batch-norm.ts'
