@@ -11,6 +11,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { listCheckpoints } from '../io/checkpoint-file.ts'
+import { holderAlive, readRunLock } from '../io/run-lock.ts'
 import { parseJsonStrict } from '../io/safetensors.ts'
 
 export type RunStatus = 'running' | 'done' | 'interrupted'
@@ -115,21 +116,10 @@ export const readEpochs = (dir: string): EpochLine[] => {
 /** Steps of the checkpoints in DIR/checkpoints, ascending. */
 export const checkpointSteps = (dir: string): number[] => listCheckpoints(join(dir, 'checkpoints')).map((c) => c.step)
 
-/** Lock file of the process writing the run (see io/run-lock.ts where present): {pid, host}. */
-export const LOCK_FILE = '.gradstream.lock'
-
-const lockHolderAlive = (dir: string, host: string): boolean | undefined => {
-  const path = join(dir, LOCK_FILE)
-  if (!existsSync(path)) return undefined
-  const o = objectOf(readFileSync(path, 'utf8').trim())
-  if (o === undefined || !Number.isSafeInteger(o.pid)) return undefined
-  if (o.host !== undefined && o.host !== host) return true
-  try {
-    process.kill(o.pid as number, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
+/** Whether the process holding the run's lock (io/run-lock.ts) is alive; undefined: no lock. */
+const lockHolderAlive = (dir: string): boolean | undefined => {
+  const info = readRunLock(dir)
+  return info === undefined ? undefined : holderAlive(info)
 }
 
 /** A writer without a lock file counts as live while it wrote something this recently. */
@@ -151,9 +141,9 @@ const newestWrite = (dir: string): number => {
  * written before locks existed) it wrote within LIVE_WINDOW_MS. Otherwise interrupted
  * (`gradstream resume DIR` continues it).
  */
-export const runStatus = (dir: string, host: string, now: number): RunStatus => {
+export const runStatus = (dir: string, now: number): RunStatus => {
   if (existsSync(join(dir, 'summary.json'))) return 'done'
-  const alive = lockHolderAlive(dir, host)
+  const alive = lockHolderAlive(dir)
   if (alive !== undefined) return alive ? 'running' : 'interrupted'
   return now - newestWrite(dir) < LIVE_WINDOW_MS ? 'running' : 'interrupted'
 }

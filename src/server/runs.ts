@@ -6,7 +6,6 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { hostname } from 'node:os'
 import { GradstreamError } from '../core/errors.ts'
 import { countParams } from '../core/tree.ts'
 import type { PreparedRun, RunConfig } from '../cli/run-config.ts'
@@ -48,7 +47,6 @@ export interface RunInfo {
   readonly error?: string
 }
 
-const HOST = hostname()
 
 export class Run implements ReplaySource {
   private readonly tail: MetricsTail
@@ -133,7 +131,7 @@ export class Run implements ReplaySource {
     const f = this.fork?.state
     if (f !== undefined && f.exit === undefined) return 'running'
     if (f !== undefined && f.exit !== 0) return existsSync(join(this.dir, 'summary.json')) ? 'done' : 'interrupted'
-    return runStatus(this.dir, HOST, now)
+    return runStatus(this.dir, now)
   }
 
   params(): number {
