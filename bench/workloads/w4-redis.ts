@@ -15,7 +15,7 @@
 // 4 decimals (~7 KB): decoding it is part of what is measured.
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { lastValueFrom } from 'rxjs'
@@ -115,7 +115,13 @@ export const w4Redis = async (ctx: WorkloadContext, memoryRate: number | undefin
     await server.client.del('w4')
     const rate = Math.round(full.updatesPerSec / 2)
     const file = join(dir, 'entries.ndjson')
-    writeFileSync(file, `${lines.join('\n')}\n`)
+    // ~760 MB of text: written in pieces (one string that long is beyond V8's limit).
+    const fd = openSync(file, 'w')
+    try {
+      for (let i = 0; i < lines.length; i += 1000) writeSync(fd, `${lines.slice(i, i + 1000).join('\n')}\n`)
+    } finally {
+      closeSync(fd)
+    }
     ctx.log(`W4 Redis: a producer process at ${rate.toLocaleString('en-US')} entries/s while learning`)
     const producer = spawn(process.execPath, ['--input-type=module', '-e', PRODUCER, file, 'w4-lag', String(rate), server.url], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
     const produced = new Promise<void>((res, rej) => producer.once('exit', (code) => (code === 0 ? res() : rej(new Error(`W4 Redis: the producer exited with ${code}`)))))
