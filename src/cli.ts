@@ -11,9 +11,11 @@ import { FORK_USAGE, forkCommand } from './cli/fork-command.ts'
 import { INSPECT_USAGE, inspectCommand } from './cli/inspect-command.ts'
 import { EVALUATE_USAGE, evaluateCommand } from './cli/evaluate-command.ts'
 import { PREDICT_USAGE, predictCommand } from './cli/predict-command.ts'
+import { EXPORT_USAGE, exportCommand } from './cli/export-command.ts'
 import { REPLAY_USAGE, replayCommand } from './cli/replay-command.ts'
 import { RESUME_USAGE, resumeCommand } from './cli/resume-command.ts'
 import { closestName, UsageError } from './cli/usage.ts'
+import { DASHBOARD_USAGE, dashboardCommand } from './server/dashboard-command.ts'
 import { PRODUCE_USAGE, produceCommand } from './cli/produce-command.ts'
 import { ONLINE_REDIS_USAGE, onlineRedisCommand, readsRedis } from './cli/online-redis.ts'
 import { followsModels, PREDICT_FOLLOW_USAGE, predictFollowCommand } from './cli/predict-follow.ts'
@@ -31,6 +33,8 @@ usage: gradstream <command> [flags]
   inspect    check a .safetensors file and list its tensors and metadata
   evaluate   loss, accuracy, per-class precision/recall and confusion matrix of a trained model
   predict    classes and probabilities of a trained model for records (a file or stdin)
+  export     a trained network for PyTorch: model.safetensors and model.py
+  dashboard  a web page over runs: curves, an exact step slider, compare and fork
   help       this text
 
 ${TRAIN_USAGE}
@@ -55,6 +59,10 @@ ${EVALUATE_USAGE}
 
 ${PREDICT_USAGE}
 
+${EXPORT_USAGE}
+
+${DASHBOARD_USAGE}
+
 ${PREDICT_FOLLOW_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
@@ -70,6 +78,8 @@ const HELP: Record<string, string> = {
   inspect: INSPECT_USAGE,
   evaluate: EVALUATE_USAGE,
   predict: `${PREDICT_USAGE}\n\n${PREDICT_FOLLOW_USAGE}`,
+  export: EXPORT_USAGE,
+  dashboard: DASHBOARD_USAGE,
 }
 
 const helpText = (name: string | undefined): string => (name !== undefined && Object.hasOwn(HELP, name) ? HELP[name] : USAGE)
@@ -78,6 +88,7 @@ const COMMANDS: Record<string, Command> = {
   train: trainCommand,
   // --redis: the Redis Streams mode (cli/online-redis.ts); otherwise a file or stdin.
   online: (args, io) => (readsRedis(args) ? onlineRedisCommand(args, io) : onlineCommand(args, io)),
+  produce: produceCommand,
   resume: resumeCommand,
   // --entry: a state of an online --redis run (cli/replay-entry.ts).
   replay: (args, io) => (replaysEntry(args) ? replayEntryCommand(args, io) : replayCommand(args, io)),
@@ -86,7 +97,8 @@ const COMMANDS: Record<string, Command> = {
   evaluate: evaluateCommand,
   // --follow: the newest model a Redis learner publishes (cli/predict-follow.ts).
   predict: (args, io) => (followsModels(args) ? predictFollowCommand(args, io) : predictCommand(args, io)),
-  produce: produceCommand,
+  export: exportCommand,
+  dashboard: dashboardCommand,
   help: async (args, io) => {
     if (args.length > 0 && !Object.hasOwn(HELP, args[0])) throw unknownCommand(args[0])
     io.stdout.write(`${helpText(args[0])}\n`)

@@ -51,15 +51,13 @@ export * from './streams/source.ts'
 export { batchAugmentKey, randomShift } from './streams/augment.ts'
 export * from './streams/steps.ts'
 export * from './streams/train.ts'
-// The Node entry's train: worker threads as the default executor for `threads` > 1.
-export { train, trainObjective, workerThreads } from './parallel/threads.ts'
 export * from './streams/metrics.ts'
 export * from './streams/evaluate.ts'
 export * from './streams/early-stopping.ts'
 export * from './streams/progress.ts'
 export { diffSnapshots, forkOptimizer, forkRun, forkSnapshot, recordHistory, replayTo, runStart, snapshotBytes, trainRun, trainWithHistory } from './streams/history.ts'
 export type { ForkChanges, History, HistoryOptions, RunDefinition, TensorChange } from './streams/history.ts'
-// Online learning: pulled record sources, prequential evaluation, the fused batch-1 step
+// Online learning: pulled record sources, prequential evaluation, the learner
 export {
   isIssueEvent, isSnapshotEvent, online, onlineIssues, onlineLearner, onlineSnapshots, prequential, ScoreMonoid, slidingWindow,
 } from './streams/online.ts'
@@ -69,8 +67,6 @@ export type {
 } from './streams/online.ts'
 export { MAX_LINE_LENGTH, pulled, recordsFromLines, recordsFromObjects, recordsFromReadable, textLines } from './streams/record-source.ts'
 export type { LineItem, RecordFormat, RecordOptions, RecordStream } from './streams/record-source.ts'
-export { fusedPlan } from './streams/fused-sgd.ts'
-export type { FusedPlan, FusedStage } from './streams/fused-sgd.ts'
 
 // Data (io/): the fixed MNIST split on digits in memory (loadMnist, in node.ts, reads them)
 export { flattenImages, MNIST_TRAIN_PER_CLASS, mnistSplit } from './io/mnist-split.ts'
@@ -86,6 +82,26 @@ export type { SafetensorsDType, SafetensorsFile, SafetensorsHeader, SafetensorsI
 export { checkLayout, checkpointName, CheckpointError, decodeCheckpoint, encodeCheckpoint, LIBRARY_VERSION } from './io/checkpoint.ts'
 export { objectiveFromSpec, registerObjective } from './models/objective-spec.ts'
 export type { Checkpoint, CheckpointMeta } from './io/checkpoint.ts'
+
+// The open layer registry, layer state, and the layers declared through it (issue 10)
+export { buildLayer, checkData, defineLayer, drawsFromKey, elementwiseKernels, layerType, layerTypes, trainsDifferently } from './models/define.ts'
+export type { ElementwiseKernels, LayerDeclaration, LayerType, SpecReader } from './models/define.ts'
+export { defineActivation, elementwise } from './models/activations.ts'
+export type { ElementwiseSaved } from './models/activations.ts'
+export { dropout } from './models/dropout.ts'
+export type { DropoutSaved } from './models/dropout.ts'
+export { batchNorm } from './models/batch-norm.ts'
+export type { BatchNormOptions, BatchNormParams, BatchNormSaved, BatchNormState } from './models/batch-norm.ts'
+export { globalAvgPool2d } from './models/global-pool.ts'
+export { residual } from './models/residual.ts'
+export type { ResidualOptions } from './models/residual.ts'
+export { parallel } from './models/parallel.ts'
+export type { ParallelOptions } from './models/parallel.ts'
+export type { Branch, FanoutSaved, Merge } from './models/fanout.ts'
+export { swish } from './models/swish.ts'
+// Kernel backends (ops/backend.ts): WebAssembly SIMD (default where available) or TypeScript
+export { defaultBackend, kernelBackend, KERNEL_BACKENDS, setKernelBackend, simdSupported, withKernelBackend } from './ops/backend.ts'
+export type { KernelBackend } from './ops/backend.ts'
 export { Sha256, sha256Hex } from './core/sha256.ts'
 
 // Drift detection and rolling prequential metrics (issue 15)

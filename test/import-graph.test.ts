@@ -1,5 +1,6 @@
 // Dependencies point one way (DESIGN.md, Layout):
-//   core <- ops <- models <- io <- streams <- parallel <- server <- cli <- entry files
+//   core <- ops <- models <- io <- streams <- parallel <- cli <- server <- entry files
+// (the dashboard server reads run directories through the CLI's run definitions)
 // and there is no import cycle. The imports of every file under src/ are read with the
 // TypeScript compiler's own pre-processor (static imports, re-exports, dynamic import()),
 // resolved to files, and checked; a failure prints the offending edges.
@@ -19,8 +20,8 @@ const RANK: { readonly [dir: string]: number } = {
   io: 3,
   streams: 4,
   parallel: 5,
-  server: 6,
-  cli: 7,
+  cli: 6,
+  server: 7,
 }
 /** Files directly in src/ (index.ts, cli.ts, other entries) sit above everything. */
 const ENTRY = 8

@@ -19,7 +19,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { lastValueFrom } from 'rxjs'
-import { sgd } from '../../src/index.ts'
+import { sgd } from '../../src/node.ts'
 import { onlineFromLog } from '../../src/streams/log-online.ts'
 import { redisConsumer } from '../../src/streams/redis-source.ts'
 import { appendEntries } from '../../src/streams/redis-sink.ts'
@@ -92,7 +92,6 @@ export const w4Redis = async (ctx: WorkloadContext, memoryRate: number | undefin
           classes,
           checkpointDir: join(dir, stream),
           untilIdle: 2,
-          path: 'fused',
           onEntry: (e) => {
             const t = Date.now()
             if (n === 0) tFirst = performance.now()
@@ -128,7 +127,7 @@ export const w4Redis = async (ctx: WorkloadContext, memoryRate: number | undefin
     const paced = await learn('w4-lag', N)
     await produced
     const ratio = memoryRate === undefined ? '' : ` (${((100 * full.updatesPerSec) / memoryRate).toFixed(0)}% of W4 from memory)`
-    const one = (v: number) => ({ gradstream: measured(single(v)), gradstreamThreads: missing('n/a'), tfjsCpu: missing('n/a'), tfjsWasm: missing('n/a') })
+    const one = (v: number) => ({ gradstream: measured(single(v)), gradstreamThreads: missing('n/a'), gradstreamTs: missing('n/a'), gradstreamTsThreads: missing('n/a'), tfjsCpu: missing('n/a'), tfjsWasm: missing('n/a'), jaxjs: missing('n/a') })
     return {
       rows: [
         { key: 'redisUpdatesPerSec', label: `through Redis, updates/s${ratio}`, unit: 'updates/s', better: 'higher', cells: one(full.updatesPerSec) },

@@ -10,9 +10,11 @@
 //     dropped for tabular data, an explicit --shift on tabular data is an error;
 //   - tabular features are standardised for networks, scaled into [0, 1] for the models
 //     whose visible units are probabilities (RBM, autoencoder);
-//   - the convolutional models need 28x28x1 images: on tabular data they are refused with
-//     one line naming the models that take feature vectors (a row of a few features is not
-//     an image, and reading it as a 1-row image would not fit their 5x5 kernels).
+//   - the convolutional models need 28x28x1 images: a CSV/NDJSON file of 784 pixel columns
+//     (MNIST as a table) is read as such images, its intensities scaled into [0, 1] with one
+//     range for all pixels; other tabular data is refused with one line naming the models
+//     that take feature vectors (a row of a few features is not an image, and reading it as
+//     a 1-row image would not fit their 5x5 kernels).
 
 import { GradstreamError } from '../core/errors.ts'
 import type { Scaling, ScalingKind } from '../io/standardize.ts'
@@ -45,14 +47,19 @@ export const isImageData = (data: string): boolean => data === 'mnist'
 /** The zoo models that take feature vectors (and so tabular data). */
 export const TABULAR_MODELS: readonly ZooName[] = ZOO_NAMES.filter((n) => ZOO[n].input === 'vector')
 
-/** How tabular features are scaled for a model (see the header). */
-export const scalingKindFor = (model: ZooName): ScalingKind => (model === 'rbm' || model === 'autoencoder' ? 'minmax' : 'standard')
+/** The image the zoo's convolutional models take, and its size as a row of pixel columns. */
+export const IMAGE_SHAPE: readonly number[] = [28, 28, 1]
+export const IMAGE_PIXELS = 28 * 28
 
-/** Throws the one-line refusal for an image model on tabular data. */
-export const checkModelTakesTabular = (model: ZooName, data: string): void => {
-  if (ZOO[model].input === 'image')
+/** How tabular features are scaled for a model (see the header). */
+export const scalingKindFor = (model: ZooName): ScalingKind =>
+  ZOO[model].input === 'image' ? 'range' : model === 'rbm' || model === 'autoencoder' ? 'minmax' : 'standard'
+
+/** Throws the one-line refusal for an image model on tabular data that is not 784 pixel columns. */
+export const checkModelTakesTabular = (model: ZooName, data: string, features: number): void => {
+  if (ZOO[model].input === 'image' && features !== IMAGE_PIXELS)
     throw new GradstreamError(
-      `--model ${model}: expects 28x28x1 images (--data mnist); for the tabular data ${data} use --model ${TABULAR_MODELS.join(', ')}`,
+      `--model ${model}: expects 28x28x1 images (--data mnist, or a file of ${IMAGE_PIXELS} pixel columns; ${data} has ${features} feature columns); for it use --model ${TABULAR_MODELS.join(', ')}`,
     )
 }
 

@@ -141,8 +141,6 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
 export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly model: string
   readonly params: number
-  /** 'fused' (the batch-1 fast path) or 'generic'. */
-  readonly path: 'fused' | 'generic'
   readonly features: readonly string[]
   readonly classes: readonly string[]
   readonly window: number
@@ -294,10 +292,9 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   }
   const learner = onlineLearner(objective, optimizer, options)
   if (E.isLeft(learner)) throw learner.left
-  const path = learner.right.fused ? 'fused' : 'generic'
   const params = countParams(learner.right.snapshot().params)
   say(
-    `gradstream online: ${flags.model} (${num(params)} parameters, ${path} step) on ${input.name}: ${F} features, ` +
+    `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${F} features, ` +
       `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
   )
   const LISTED = 10
@@ -348,7 +345,6 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const summary: OnlineSummary = {
     model: flags.model,
     params,
-    path,
     features: records.features,
     classes: records.classes(),
     seen: m.seen,

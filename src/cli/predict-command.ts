@@ -111,7 +111,15 @@ export const predictCommand = async (args: readonly string[], io: PredictIo): Pr
     throw new GradstreamError(`--input: could not read ${v.input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
   }
   const lines = createInterface({ input: stream, crlfDelay: Infinity })
-  const counts = await predictLines(lines, () => snapshot, format, io)
+  let counts: PredictCounts
+  try {
+    counts = await predictLines(lines, () => snapshot, format, io)
+  } catch (e) {
+    // A read error mid-stream (EISDIR, EIO): one line, like a file that cannot be opened.
+    const code = (e as NodeJS.ErrnoException).code
+    if (typeof code === 'string' && !(e instanceof GradstreamError)) throw new GradstreamError(`--input: could not read ${v.input}: ${code}`)
+    throw e
+  }
   if (counts.predicted === 0)
     throw new GradstreamError(`--input: no record of ${v.input === '-' ? 'stdin' : v.input} could be predicted (${counts.rejected} bad)`)
 }

@@ -10,6 +10,8 @@ import type { TabularFormat } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { visibleMean } from '../models/rbm-objective.ts'
 import type { Optimizer, OptimizerSpec } from '../models/optimizers.ts'
+import type { KernelBackend } from '../ops/backend.ts'
+import { setKernelBackend } from '../ops/backend.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { ScheduleSpec } from '../models/schedule.ts'
 import type { Sequential } from '../models/sequential.ts'
@@ -24,7 +26,7 @@ import type { BatchSource, Dataset } from '../streams/source.ts'
 import { arraySource } from '../streams/source.ts'
 import { workerThreads } from '../parallel/threads.ts'
 import type { InputSchema } from './input-schema.ts'
-import { checkModelTakesTabular, inputSchemaFromJson, MNIST_SCHEMA, scalingKindFor } from './input-schema.ts'
+import { checkModelTakesTabular, IMAGE_SHAPE, inputSchemaFromJson, MNIST_SCHEMA, scalingKindFor } from './input-schema.ts'
 
 export interface RunConfig {
   readonly version: 1
@@ -48,6 +50,11 @@ export interface RunConfig {
   readonly threads?: number
   /** Fixed shards per minibatch; the result depends on this, never on threads. */
   readonly microbatches?: number
+  /**
+   * Kernel backend (src/ops/backend.ts): part of the run's numerics, so resume, replay and
+   * fork use the recorded one. Absent in configs from before the choice existed: 'ts'.
+   */
+  readonly backend?: KernelBackend
   /** RBM: Gibbs steps per update (CD-k, default 1) and persistent CD (default false). */
   readonly cdK?: number
   readonly persistent?: boolean
@@ -107,7 +114,6 @@ export const loadData = (
     const m = loadMnist()
     return { train: m.train, test: m.test, classes: MNIST_SCHEMA.classes, rejected: [], input: MNIST_SCHEMA }
   }
-  checkModelTakesTabular(config.model, config.data)
   if (config.label === undefined) throw new GradstreamError(`--label: expected the name of the label column of ${config.data}`)
   const format = config.format ?? formatOf(config.data)
   if (format === undefined) throw new GradstreamError(`--data: expected mnist, a .csv or a .ndjson file, got ${config.data}`)
@@ -120,14 +126,25 @@ export const loadData = (
     standardize: false,
     ...(stored ? { features: stored.features, classes: stored.classes } : {}),
   })
+  checkModelTakesTabular(config.model, config.data, t.features.length)
+  // A classifier of one class has nothing to learn (and its one-output model would not
+  // match the [batch, 2] target): say so in the data's terms.
+  if (t.classes.length < 2)
+    throw new GradstreamError(
+      `--label: the label column "${config.label}" of ${config.data} has a single class (${JSON.stringify(t.classes[0] ?? '')}) in its ` +
+        `${t.train.x.shape[0] + t.test.x.shape[0]} usable rows; a classifier needs at least 2`,
+    )
   const scaling = stored?.scaling ?? fitScaling(t.train.x, scalingKindFor(config.model))
   scaleInPlace(t.train.x, scaling)
   scaleInPlace(t.test.x, scaling)
   const input: InputSchema = { kind: 'tabular', classes: t.classes, features: t.features, scaling }
-  return { train: t.train, test: t.test, classes: t.classes, rejected: t.rejected, input }
+  // Pixel columns for an image model: each row is a 28x28x1 image (a reshape, no copy).
+  const shaped = (d: Dataset): Dataset => (zooEntry(config.model).input === 'image' ? { ...d, x: { shape: [d.x.shape[0], ...IMAGE_SHAPE], data: d.x.data } } : d)
+  return { train: shaped(t.train), test: shaped(t.test), classes: t.classes, rejected: t.rejected, input }
 }
 
 export const prepareRun = (config: RunConfig): PreparedRun => {
+  setKernelBackend(config.backend ?? 'ts')
   const { train, test, classes, rejected, input } = loadData(config)
   const entry = zooEntry(config.model)
   const inShape = train.x.shape.slice(1)

@@ -39,7 +39,7 @@ export interface Snapshot {
   readonly params: Params
   readonly flat: Float32Array
   readonly layout: Layout
-  /** Optimizer state; its slots hold flat buffers shaped like `flat` (leaf `all`). */
+  /** Optimizer state; each slot is a tree shaped like `params` (per tensor). */
   readonly opt: OptState
   /** Model state beyond parameters (e.g. an RBM's persistent chains), or null. */
   readonly modelState: unknown

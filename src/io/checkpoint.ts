@@ -21,6 +21,9 @@
 //   lr, loss, samples, accuracy, skipped        the step that produced the snapshot
 //   model_state       "null" or "tensors" (then model_state_layout lists them)
 //   data_sha256       SHA-256 of the byte buffer: a flipped bit in the data is caught
+//   kernel_backend    "simd" or "ts": the kernels (src/ops/backend.ts) whose numerics made
+//                     the run; resume and replay set it (absent in files written before
+//                     there was a choice: those ran on "ts")
 // plus any caller keys (`extra`, e.g. the CLI's run config), which must not collide.
 //
 // A loaded checkpoint gives back a Snapshot whose training continues bit for bit as the
@@ -36,12 +39,14 @@ import type { OptState } from '../core/opt-state.ts'
 import type { OptimizerSpec } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { Key } from '../core/rng.ts'
+import type { KernelBackend } from '../ops/backend.ts'
+import { kernelBackend, parseBackend } from '../ops/backend.ts'
 import type { Snapshot, StepMetrics } from '../core/snapshot.ts'
 import { makeSnapshot } from '../core/snapshot.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
 import { shapeEquals, showShape, size } from '../core/tensor.ts'
 import type { Layout, Params } from '../core/tree.ts'
-import { isTensor, layoutOf, leaves, treeFromLeaves } from '../core/tree.ts'
+import { isTensor, layoutOf, leaves, treeFromLeaves, unravel } from '../core/tree.ts'
 import type { SafetensorsFile, SafetensorsInput, TensorData } from './safetensors.ts'
 import { decodeSafetensors, encodeSafetensors, parseJsonStrict } from './safetensors.ts'
 
@@ -54,7 +59,7 @@ export const CHECKPOINT_FORMAT = '1'
 export const RESERVED_KEYS: readonly string[] = [
   'gradstream', 'version', 'model', 'layout', 'optimizer', 'optimizer_spec', 'optimizer_step', 'optimizer_slots',
   'step', 'epoch', 'position', 'end_of_epoch', 'seen', 'key', 'lr', 'loss', 'samples', 'accuracy', 'skipped',
-  'model_state', 'model_state_layout', 'data_sha256',
+  'model_state', 'model_state_layout', 'data_sha256', 'kernel_backend',
 ]
 
 /** What a checkpoint stores besides the snapshot. */
@@ -65,6 +70,8 @@ export interface CheckpointMeta {
   readonly optimizer: OptimizerSpec
   /** More string entries for __metadata__ (keys outside RESERVED_KEYS). */
   readonly extra?: Readonly<Record<string, string>>
+  /** The kernel backend the run uses (default: the one selected now, kernelBackend()). */
+  readonly backend?: KernelBackend
 }
 
 export interface Checkpoint {
@@ -74,6 +81,8 @@ export interface Checkpoint {
   readonly optimizer: OptimizerSpec
   /** Library version that wrote the file. */
   readonly version: string
+  /** The kernel backend the run used ("ts" for files from before the choice existed). */
+  readonly backend: KernelBackend
   /** The caller's extra metadata entries. */
   readonly extra: Readonly<Record<string, string>>
 }
@@ -92,12 +101,15 @@ const isParamsTree = (v: unknown): v is Params =>
   !isTensor(v) &&
   Object.values(v).every((c) => isTensor(c) || isParamsTree(c))
 
-/** The flat buffer of an optimizer slot (the snapshot keeps slots as one leaf `all`). */
-const slotBuffer = (file: string, slot: string, tree: Params, n: number): Float32Array => {
-  const ls = leaves(tree)
-  if (ls.length !== 1 || ls[0][0] !== 'all' || !(ls[0][1].data instanceof Float32Array) || ls[0][1].data.length !== n)
-    throw new CheckpointError(file, `optimizer slot ${slot}: expected one flat Float32 buffer of ${n} values (leaf "all")`)
-  return ls[0][1].data
+/** An optimizer slot's tensors in layout order (a slot is a tree shaped like the parameters). */
+const slotTensors = (file: string, slot: string, tree: Params, layout: Layout): SafetensorsInput[] => {
+  const byPath = new Map(leaves(tree))
+  return layout.names.map((name, i) => {
+    const t = byPath.get(name)
+    if (t === undefined || !(t.data instanceof Float32Array) || !shapeEquals(t.shape, layout.shapes[i]))
+      throw new CheckpointError(file, `optimizer slot ${slot}: expected a Float32 tensor ${name} of shape ${showShape(layout.shapes[i])}`)
+    return { name: `opt.${slot}.${name}`, shape: layout.shapes[i], data: t.data }
+  })
 }
 
 /** The tensors of a snapshot, in file order: parameters, optimizer slots, model state. */
@@ -112,7 +124,7 @@ export const checkpointTensors = (snapshot: Snapshot, file = 'checkpoint'): Safe
   const out = cut(flat, '')
   for (const slot of Object.keys(snapshot.opt.slots)) {
     if (slot.includes('.') || slot === '') throw new CheckpointError(file, `optimizer slot name ${JSON.stringify(slot)} must be a plain name`)
-    out.push(...cut(slotBuffer(file, slot, snapshot.opt.slots[slot], flat.length), `opt.${slot}.`))
+    out.push(...slotTensors(file, slot, snapshot.opt.slots[slot], layout))
   }
   if (snapshot.modelState !== null) {
     if (!isParamsTree(snapshot.modelState))
@@ -157,6 +169,7 @@ export const encodeCheckpoint = (snapshot: Snapshot, meta: CheckpointMeta, file 
       ? { model_state_layout: JSON.stringify(leaves(snapshot.modelState as Params).map(([p]) => p)) }
       : {}),
     data_sha256: '',
+    kernel_backend: meta.backend ?? kernelBackend(),
     ...meta.extra,
   }
   // The checksum covers the byte buffer, which does not depend on the metadata: encode
@@ -274,11 +287,11 @@ export const checkpointFromSafetensors = (st: SafetensorsFile, data: Uint8Array,
   }
   const flat = gather('', 'parameter')
   const slotNames = r.names('optimizer_slots')
-  const expectedSlots = Object.keys(optimizer.init({ all: { shape: [total], data: flat } }).slots)
+  const expectedSlots = Object.keys(optimizer.init(unravel(layout, flat)).slots)
   if (slotNames.length !== expectedSlots.length || !expectedSlots.every((s) => slotNames.includes(s)))
     r.bad('optimizer_slots', `the slots of ${optimizer.spec.type}: ${JSON.stringify(expectedSlots)}`, r.raw('optimizer_slots'))
   const slots: Record<string, Params> = {}
-  for (const slot of slotNames) slots[slot] = { all: { shape: [total], data: gather(`opt.${slot}.`, `optimizer slot ${slot}`) } }
+  for (const slot of slotNames) slots[slot] = unravel(layout, gather(`opt.${slot}.`, `optimizer slot ${slot}`))
   const opt: OptState = { step: r.count('optimizer_step'), slots }
 
   let modelState: unknown = null
@@ -317,6 +330,14 @@ export const checkpointFromSafetensors = (st: SafetensorsFile, data: Uint8Array,
     lr: r.number('lr'),
     metrics,
   })
+  let backend: KernelBackend = 'ts'
+  if (r.has('kernel_backend')) {
+    try {
+      backend = parseBackend(meta.kernel_backend)
+    } catch {
+      r.bad('kernel_backend', 'simd or ts', meta.kernel_backend)
+    }
+  }
   const extra: Record<string, string> = {}
   for (const k of Object.keys(meta)) if (!RESERVED_KEYS.includes(k)) Object.defineProperty(extra, k, { value: meta[k], enumerable: true })
   return {
@@ -325,6 +346,7 @@ export const checkpointFromSafetensors = (st: SafetensorsFile, data: Uint8Array,
     model: model as unknown as ModelSpec,
     optimizer: optimizer.spec,
     version: r.raw('version'),
+    backend,
     extra: Object.freeze(extra),
   }
 }

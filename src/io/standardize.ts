@@ -6,6 +6,8 @@
 //   'minmax'    offset = min, scale = max - min (1 when constant): inputs in [0, 1] on the
 //               training rows, for models whose visible units are probabilities (the RBM's
 //               Bernoulli units, the autoencoder's sigmoid reconstruction)
+//   'range'     one min and max over every feature (the same offset and scale for all):
+//               pixel intensities, which share one scale, into [0, 1]
 //
 // Sums are carried in double precision in row order, so a fit is the same bits on every
 // machine; the fitted numbers are plain doubles that survive JSON exactly (run directories
@@ -15,8 +17,8 @@ import { GradstreamError } from '../core/errors.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
 
-export type ScalingKind = 'standard' | 'minmax'
-export const SCALING_KINDS: readonly ScalingKind[] = ['standard', 'minmax']
+export type ScalingKind = 'standard' | 'minmax' | 'range'
+export const SCALING_KINDS: readonly ScalingKind[] = ['standard', 'minmax', 'range']
 
 export interface Scaling {
   readonly kind: ScalingKind
@@ -53,6 +55,12 @@ export const fitScaling = (x: Tensor, kind: ScalingKind): Scaling => {
         if (v > max[f]) max[f] = v
       }
     for (let f = 0; f < F; f++) scale[f] = max[f] - offset[f] || 1
+    if (kind === 'range') {
+      const lo = Math.min(...offset)
+      const hi = Math.max(...max)
+      offset.fill(lo)
+      scale.fill(hi - lo || 1)
+    }
   }
   return { kind, offset, scale }
 }

@@ -229,7 +229,6 @@ export interface LogOnlineOptions {
    * not checkpointed: after a restart it starts empty.
    */
   readonly drift?: () => DriftDetector
-  readonly path?: 'auto' | 'fused' | 'generic'
   /**
    * Publish the model every this many examples (and at the end) to a sink that
    * followers read (redis-models.ts). The newest waiting model replaces an unsent one.
@@ -473,7 +472,6 @@ export const onlineFromLog = (
         batchSize: options.batchSize,
         window: options.window,
         snapshotEvery: detector === undefined ? options.snapshotEvery : 1,
-        path: options.path,
         checkpoint: {
           every: publishEvery === undefined ? every : gcd(every, publishEvery),
           save: (s, m) => {

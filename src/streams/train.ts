@@ -20,7 +20,7 @@ import type { Key } from '../core/rng.ts'
 import { key as rootKey } from '../core/rng.ts'
 import type { Shape } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
-import { ravel } from '../core/tree.ts'
+import { ravel, unravel } from '../core/tree.ts'
 import type { Snapshot } from './snapshot.ts'
 import { initKey, makeSnapshot } from './snapshot.ts'
 import type { BatchSource } from './source.ts'
@@ -75,7 +75,7 @@ export const initialSnapshot = (
       seen: 0,
       flat,
       layout,
-      opt: optimizer.init({ all: { shape: [flat.length], data: flat } }),
+      opt: optimizer.init(unravel(layout, flat)),
       modelState: state,
       key,
       lr: optimizer.lr(0),

@@ -12,7 +12,7 @@ import { main } from '../../src/cli.ts'
 import { checkpointName } from '../../src/io/checkpoint.ts'
 import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
-import { blobs } from '../helpers.ts'
+import { blobs, slotsHash } from '../helpers.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gs-cli-ckpt-'))
@@ -50,7 +50,7 @@ const outcome = (dir: string) => {
     summary,
     metrics: read(join(dir, 'metrics.ndjson')),
     epochs: read(join(dir, 'epochs.ndjson')),
-    final: { step: final.step, hash: hashParams(ck.snapshot), velocity: Array.from((ck.snapshot.opt.slots.velocity.all as { data: Float32Array }).data) },
+    final: { step: final.step, hash: hashParams(ck.snapshot), velocity: slotsHash(ck.snapshot) },
   }
 }
 
@@ -320,5 +320,32 @@ describe('gradstream resume DIR after SIGKILL', () => {
     expect(over.code, over.err).toBe(0)
     expectContinued(over, 0, 360)
     expect(outcome(dir)).toEqual(outcome(killRef))
+  })
+})
+
+describe('the kernel backend of a run', () => {
+  it('is recorded in config.json and every checkpoint; replay and resume use the recorded one', async () => {
+    const dirs = { ts: join(tmp, 'backend-ts'), simd: join(tmp, 'backend-simd') }
+    for (const b of ['ts', 'simd'] as const) {
+      const r = await run('train', ...TRAIN, '--epochs', '1', '--out', dirs[b], '--backend', b)
+      expect(r.code, r.err).toBe(0)
+      expect(r.out).toContain(`${b} kernels`)
+      expect((JSON.parse(read(join(dirs[b], 'config.json'))) as { backend: string }).backend).toBe(b)
+      for (const c of listCheckpoints(join(dirs[b], 'checkpoints'))) expect(loadCheckpoint(c.path).backend).toBe(b)
+    }
+    const last = (b: 'ts' | 'simd') => listCheckpoints(join(dirs[b], 'checkpoints')).pop()!
+    const hash = (b: 'ts' | 'simd') => hashParams(loadCheckpoint(last(b).path).snapshot)
+    // the backends round differently, so the runs end apart ...
+    expect(hash('ts')).not.toBe(hash('simd'))
+    // ... and each replays exactly, whichever backend the process ran last
+    for (const b of ['ts', 'simd', 'ts'] as const) {
+      const r = await run('replay', dirs[b], '--step', String(last(b).step), '--json')
+      expect(r.code, r.err).toBe(0)
+      expect(lastJson(r).hash).toBe(hash(b))
+    }
+  })
+
+  it('refuses an unknown backend in one line', async () => {
+    expectCleanError(await run('train', ...TRAIN, '--backend', 'gpu'), /--backend: expected one of simd, ts, got "gpu"/)
   })
 })

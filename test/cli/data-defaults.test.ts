@@ -94,7 +94,7 @@ describe('defaults that follow the data', () => {
       const r = await cli(['train', '--model', model, '--data', fixture('flowers.csv'), '--label', 'species'])
       expect(r.code).toBe(2)
       expect(r.stderr.trim().split('\n')).toEqual([
-        `gradstream train: --model ${model}: expects 28x28x1 images (--data mnist); for the tabular data ${fixture('flowers.csv')} use --model mlp, rbm, autoencoder`,
+        `gradstream train: --model ${model}: expects 28x28x1 images (--data mnist, or a file of 784 pixel columns; ${fixture('flowers.csv')} has 3 feature columns); for it use --model mlp, rbm, autoencoder`,
       ])
     }
   })

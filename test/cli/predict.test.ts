@@ -11,6 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { loadMnist } from '../../src/io/mnist.ts'
 import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
+import type { ModelSnapshot } from '../../src/cli/predict-record.ts'
+import { predictRecord } from '../../src/cli/predict-record.ts'
+import { predictLines } from '../../src/cli/predict-command.ts'
+import type { Io } from '../../src/cli/train-command.ts'
+import { loadTrainedModel } from '../../src/cli/trained-model.ts'
 import { cli, fixture, lastJson, root } from './run-cli.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'gs-predict-'))
@@ -114,6 +119,7 @@ describe('gradstream predict', () => {
       [['predict', run], /--input: expected a CSV\/NDJSON file of records, or - for stdin/],
       [['predict', run, '--input', cols], /--input: expected the feature columns a, b, c, missing c \(header: a, b, d\)/],
       [['predict', run, '--input', join(tmp, 'missing.csv')], /--input: could not read .*missing.csv: ENOENT/],
+      [['predict', run, '--input', tmp], /--input: could not read .*: EISDIR/],
       [['predict', run, '--input', cols, '--fromat', 'csv'], /unknown flag --fromat; did you mean --format\?/],
     ]
     for (const [args, message] of cases) {
@@ -144,5 +150,38 @@ describe('gradstream predict', () => {
     expect(out.map((o) => o.class)).toEqual(ref.rows.map((z) => String(z.indexOf(Math.max(...z)))))
     // Most of them right after one epoch.
     expect(out.filter((o, i) => o.class === String(test.labels![i])).length).toBeGreaterThanOrEqual(16)
+    // The same digits as CSV rows under a header with a label column (left out).
+    const csv = join(tmp, 'digits.csv')
+    const header = ['label', ...Array.from({ length: 784 }, (_, i) => `p${i}`)].join(',')
+    writeFileSync(csv, [header, ...rows.map((r, i) => [test.labels![i], ...r].join(','))].join('\n'))
+    const c = await cli(['predict', dir, '--input', csv])
+    expect(c.code).toBe(0)
+    expect(parseLines(c.stdout).map((o) => o.class)).toEqual(out.map((o) => o.class))
+  })
+
+  it('predicts each record with the snapshot current at that record (a model can be swapped between records)', async () => {
+    const dir = join(tmp, 'other')
+    expect((await cli(['train', '--model', 'mlp', '--hidden', '8', '--data', fixture('flowers.csv'), '--label', 'species', '--epochs', '1', '--seed', '9', '--threads', '1', '--out', dir])).code).toBe(0)
+    const snap = (d: string): ModelSnapshot => {
+      const m = loadTrainedModel(d)
+      return { objective: m.objective, params: m.params, input: m.input! }
+    }
+    const a = snap(run)
+    const b = snap(dir)
+    const record = '{"a": 4.595, "b": 0.845, "c": 2.843}'
+    async function* lines() {
+      yield record
+      yield record
+      yield record
+    }
+    let calls = 0
+    const out: string[] = []
+    const io = { stdout: { write: (s: string) => (out.push(s), true) }, stderr: { write: () => true } } as unknown as Io
+    const counts = await predictLines(lines(), () => (calls++ === 1 ? b : a), 'ndjson', io)
+    expect(counts).toEqual({ predicted: 3, rejected: 0 })
+    const got = out.map((l) => JSON.parse(l) as Line)
+    const features = Float32Array.from([4.595, 0.845, 2.843])
+    expect(got.map((g) => g.probabilities)).toEqual([predictRecord(a, features), predictRecord(b, features), predictRecord(a, features)].map((p) => p.probabilities))
+    expect(got[0].probabilities).not.toEqual(got[1].probabilities)
   })
 })
