@@ -229,6 +229,8 @@ export const runTraining = async (
   }
   if (flags.out && resume === undefined) {
     // config.json last and atomically: a directory with a config.json is a whole run start.
+    // (trainCommand has created and locked the directory; a direct caller may not have.)
+    mkdirSync(flags.out, { recursive: true })
     writeFileSync(join(flags.out, 'metrics.ndjson'), '')
     writeFileSync(join(flags.out, 'epochs.ndjson'), '')
     writeFileAtomic(join(flags.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
