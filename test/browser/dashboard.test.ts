@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { chromium } from 'playwright-core'
+import { launchChromium } from './chromium.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
 import type { Dashboard } from '../../src/server/dashboard-server.ts'
@@ -16,17 +16,6 @@ import { startDashboard } from '../../src/server/dashboard-server.ts'
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-browser-'))
 const runs = join(tmp, 'runs')
 const shots = process.env.GRADSTREAM_SCREENSHOTS ?? join(tmp, 'screenshots')
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 
 const quiet = () => ({ write: () => true, isTTY: false, columns: 100 }) as unknown as NodeJS.WriteStream
 
@@ -61,7 +50,7 @@ beforeAll(async () => {
       }),
     ).toBe(0)
   dash = await startDashboard({ dirs: [runs], port: 0 })
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1400, height: 1300 } })
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`)
