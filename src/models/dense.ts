@@ -4,7 +4,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { LayerError } from '../core/errors.ts'
-import { denseBackwardInput, denseBackwardParams, denseForward } from '../ops/dense.ts'
+import { denseBackwardInput, denseBackwardParams, denseBackwardParamsRows, denseForward, denseNonZeroInputs } from '../ops/dense.ts'
+import { rowSparse } from '../core/row-hint.ts'
 import { split } from '../core/rng.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf } from '../core/tensor.ts'
@@ -23,6 +24,9 @@ export interface DenseOptions {
   /** Weight initialiser (default 'glorot'); biases start at zero. */
   readonly init?: InitName
 }
+
+// Scratch for the non-zero input scan (copied out before it is returned: never escapes).
+let scan = new Int32Array(0)
 
 export const dense = (units: number, options: DenseOptions = {}): Layer<DenseParams, Tensor> => {
   const name = 'dense'
@@ -63,10 +67,24 @@ export const dense = (units: number, options: DenseOptions = {}): Layer<DensePar
       const [B, I, O] = check(x, p)
       checkCotangent(name, dy, [B, O])
       const dt = dtypeOf(x.data)
-      const dW = alloc(dt, I * O)
       const db = alloc(dt, O)
-      denseBackwardParams(dW, db, dy.data, x.data, B, I, O)
-      return withLazyDx({ W: { shape: p.W.shape, data: dW }, b: { shape: p.b.shape, data: db } }, () => {
+      // Zero-input skipping: when at most half the inputs are non-zero anywhere in the
+      // batch (B <= 256, where the row kernel rounds exactly as gemm), dW is computed and
+      // returned as its non-zero rows only (a row-sparse tensor, core/row-hint.ts).
+      if (scan.length < I) scan = new Int32Array(I)
+      const rows = scan
+      const count = B <= 256 ? denseNonZeroInputs(rows, x.data, B, I) : I
+      let gW: Tensor
+      if (count * 2 <= I) {
+        const packed = alloc(dt, count * O)
+        denseBackwardParamsRows(packed, db, dy.data, x.data, B, I, O, rows, count)
+        gW = rowSparse(p.W.shape, rows.slice(0, count), packed)
+      } else {
+        const dW = alloc(dt, I * O)
+        denseBackwardParams(dW, db, dy.data, x.data, B, I, O)
+        gW = { shape: p.W.shape, data: dW }
+      }
+      return withLazyDx({ W: gW, b: { shape: p.b.shape, data: db } }, () => {
         const dx = alloc(dt, B * I)
         denseBackwardInput(dx, dy.data, p.W.data, B, I, O)
         return { shape: x.shape, data: dx }

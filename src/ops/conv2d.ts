@@ -69,7 +69,7 @@ export function samePadding(n: number, k: number, s: number): [number, number] {
 let pad = new Float64Array(0)
 let dy64 = new Float64Array(0)
 let kEff = new Float64Array(0) // k' as [K, O]
-let kPanels = new Float64Array(0) // k' packed in 4-wide panels
+let kPanels = new Float64Array(0) // k' packed in 8-wide panels (PC)
 let dkAcc = new Float64Array(0)
 let dbAcc = new Float64Array(0)
 let starts = new Int32Array(0)

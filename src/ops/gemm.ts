@@ -144,9 +144,11 @@ function gemmPacked(C: F, A: F, B: F, M: number, N: number, K: number, transA: b
 
 /**
  * Direct loops for thin products (few rows, or a short reduction), ordered so the
- * innermost loop runs along contiguous memory for each transpose case. Like the packed
- * path, every C element is summed in double over k ascending and rounded once when
- * stored. Zero entries of op(A) are skipped (a batch-1 MNIST row is ~80% zeros); for
+ * innermost loop runs along contiguous memory for each transpose case. Every C element is
+ * summed in double over k ascending and rounded once when stored. (The packed path sums
+ * the same way within each 256-deep KC slab but stores C between slabs, so for K > 256
+ * the two paths may differ in the last bit: WorkerPool.gemm never gives a thread fewer
+ * than 8 rows of a product that one call would compute packed.) Zero entries of op(A) are skipped (a batch-1 MNIST row is ~80% zeros); for
  * finite B that changes no bit of the sum.
  */
 function gemmDirect(C: F, A: F, B: F, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void {
