@@ -555,11 +555,11 @@ function inputGradImages(dx: F, dy: F, g: Conv2dGeometry): void {
 }
 
 /**
- * Every code path once on tiny operands when the module loads (edge tiles, padding, flip,
- * a connection table, blank inputs), so V8 optimises the kernels with complete type
- * feedback: see the warm-up note in gemm.ts.
+ * Every code path once on tiny operands (edge tiles, padding, flip, a connection table,
+ * blank inputs), so V8 optimises the kernels with complete type feedback: see the warm-up
+ * note in gemm.ts. Called through warmUpKernels (ops/warm-up.ts).
  */
-const warmUp = (): void => {
+export const warmUpConv2d = (): void => {
   for (const [pad, flip, table] of [
     [0, false, null],
     [1, true, Uint8Array.from({ length: 3 * 9 }, (_, i) => (i % 4 === 0 ? 0 : 1))],
@@ -578,4 +578,3 @@ const warmUp = (): void => {
     }
   }
 }
-warmUp()

@@ -248,14 +248,15 @@ export function gemmReference(
 
 /**
  * Runs every code path of the kernels once on tiny operands (edge tiles, several KC slabs,
- * zero rows, each transpose, accumulate on and off) when the module loads, in every
- * thread that loads it. Why: V8 optimises a hot function with the type feedback it has;
+ * zero rows, each transpose, accumulate on and off), in every thread that computes: called
+ * through warmUpKernels (ops/warm-up.ts) before training or inference starts, not at
+ * import (so `gradstream --help` does not pay for it). Why: V8 optimises a hot function with the type feedback it has;
  * a branch not yet taken then deoptimises it when first taken, and in Node 20 a deopt that
  * races the loop's on-stack-replacement compile can leave the function running
  * unoptimised for good. That happened to the 8 x 8 kernel in about half of all processes
  * (6.5x slower, measured). With complete feedback from the start there is no such deopt.
  */
-const warmUp = (): void => {
+export const warmUpGemm = (): void => {
   const M = 11
   const N = 13
   const K = KC + 37
@@ -278,4 +279,3 @@ const warmUp = (): void => {
           gemm(C, A, B, 1, N, K, transA, transB, acc)
         }
 }
-warmUp()

@@ -7,6 +7,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { ModelSpec } from '../models/objective.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { gemm } from '../ops/gemm.ts'
+import { warmUpKernels } from '../ops/warm-up.ts'
 import { computeShard } from '../streams/shards.ts'
 import type { Layout } from '../core/tree.ts'
 import type { Arenas, WorkerInit } from './protocol.ts'
@@ -22,6 +23,7 @@ let gemmA = init.gemm ? new Float32Array(init.gemm.a) : new Float32Array(0)
 let gemmB = init.gemm ? new Float32Array(init.gemm.b) : new Float32Array(0)
 let gemmC = init.gemm ? new Float32Array(init.gemm.c) : new Float32Array(0)
 
+warmUpKernels()
 const built = init.spec === null ? null : objectiveFromSpec(init.spec as ModelSpec)
 if (built !== null && E.isLeft(built)) throw built.left
 const objective = built === null ? null : built.right

@@ -10,6 +10,7 @@ import type { Confusion, Mean } from './metrics.ts'
 import { accuracyOf, confusionMonoid, confusionOf, mean, MeanMonoid } from './metrics.ts'
 import type { Snapshot } from './snapshot.ts'
 import type { Dataset } from './source.ts'
+import { warmUpKernels } from '../ops/warm-up.ts'
 import { gather, numClasses } from './source.ts'
 
 export interface Evaluation {
@@ -23,6 +24,7 @@ export interface Evaluation {
 
 /** Evaluates parameters on a data set in batches (evaluation mode: no noise). */
 export const evaluate = (objective: AnyObjective, params: Params, data: Dataset, batchSize = 500): Evaluation => {
+  warmUpKernels()
   const N = data.x.shape[0]
   const classifies = objective.task === 'classification' && data.labels !== undefined
   const C = classifies ? numClasses(data) : 0

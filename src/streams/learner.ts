@@ -26,6 +26,7 @@ import { leaves, treeFromLeaves, unravel } from '../core/tree.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { forwardKey } from './snapshot.ts'
+import { warmUpKernels } from '../ops/warm-up.ts'
 import { allFinite, batchAccuracy } from './steps.ts'
 
 export interface LearnOutcome {
@@ -65,6 +66,7 @@ const copySlots = (s: OptState['slots']): OptState['slots'] =>
  * evaluation-mode forward; otherwise the training forward's outputs are the predictions.
  */
 export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: Snapshot, noisyTraining: boolean): Learner => {
+  warmUpKernels()
   const classifies = objective.task === 'classification'
   const sample = objective.inShape
   const layout = initial.layout
