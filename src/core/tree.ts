@@ -10,6 +10,7 @@ import type { Monoid } from 'fp-ts/lib/Monoid.js'
 import { GradstreamError } from './errors.ts'
 import type { DType, F, Shape, Tensor } from './tensor.ts'
 import { alloc, dtypeOf, shapeEquals, showShape, size } from './tensor.ts'
+import { isRowSparse } from './row-hint.ts'
 
 export type Params = { readonly [name: string]: Tensor | Params }
 
@@ -17,7 +18,9 @@ export const isTensor = (v: unknown): v is Tensor =>
   typeof v === 'object' &&
   v !== null &&
   Array.isArray((v as Tensor).shape) &&
-  ArrayBuffer.isView((v as Tensor).data)
+  // A row-sparse gradient (row-hint.ts) is recognised without reading `data`, which
+  // would build its full array.
+  (isRowSparse(v) || ArrayBuffer.isView((v as Tensor).data))
 
 /** Leaves with their dotted paths ("conv1.k"), in tree order. */
 export const leaves = (tree: Params, prefix = ''): Array<[string, Tensor]> => {

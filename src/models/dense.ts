@@ -4,7 +4,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { LayerError } from '../core/errors.ts'
-import { denseBackwardInput, denseBackwardParams, denseForward } from '../ops/dense.ts'
+import { denseBackwardInput, denseBackwardParams, denseBackwardParamsRows, denseForward, denseNonZeroInputs } from '../ops/dense.ts'
+import { rowSparse } from '../core/row-hint.ts'
 import { split } from '../core/rng.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf } from '../core/tensor.ts'
@@ -25,6 +26,9 @@ export interface DenseOptions {
   /** Weight initialiser (default 'glorot'); biases start at zero. */
   readonly init?: InitName
 }
+
+// Scratch for the non-zero input scan (copied out before it is returned: never escapes).
+let scan = new Int32Array(0)
 
 const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, Tensor> => {
   const name = 'dense'
@@ -65,10 +69,25 @@ const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, T
       const [B, I, O] = check(x, p)
       checkCotangent(name, dy, [B, O])
       const dt = dtypeOf(x.data)
-      const dW = alloc(dt, I * O)
       const db = alloc(dt, O)
-      denseBackwardParams(dW, db, dy.data, x.data, B, I, O)
-      return withLazyDx({ W: { shape: p.W.shape, data: dW }, b: { shape: p.b.shape, data: db } }, () => {
+      // Zero-input skipping: at batch 1 (online learning), when at most half the inputs are
+      // non-zero, dW is computed and returned as its non-zero rows only (a row-sparse
+      // tensor, core/row-hint.ts); each element is one product, the same bits on either
+      // kernel backend (ops/dense.ts).
+      if (scan.length < I) scan = new Int32Array(I)
+      const rows = scan
+      const count = B === 1 ? denseNonZeroInputs(rows, x.data, B, I) : I
+      let gW: Tensor
+      if (count * 2 <= I) {
+        const packed = alloc(dt, count * O)
+        denseBackwardParamsRows(packed, db, dy.data, x.data, B, I, O, rows, count)
+        gW = rowSparse(p.W.shape, rows.slice(0, count), packed)
+      } else {
+        const dW = alloc(dt, I * O)
+        denseBackwardParams(dW, db, dy.data, x.data, B, I, O)
+        gW = { shape: p.W.shape, data: dW }
+      }
+      return withLazyDx({ W: gW, b: { shape: p.b.shape, data: db } }, () => {
         const dx = alloc(dt, B * I)
         denseBackwardInput(dx, dy.data, p.W.data, B, I, O)
         return { shape: x.shape, data: dx }

@@ -14,7 +14,9 @@
 
 import { GradstreamError } from '../core/errors.ts'
 import type { OptState } from '../core/opt-state.ts'
-import { adamStep, momentumStep, sgdStep } from '../ops/optim.ts'
+import { adamStep, momentumStep, sgdRowsInPlace, sgdStep } from '../ops/optim.ts'
+import type { RowSparse } from '../core/row-hint.ts'
+import { sparseRowsOf } from '../core/row-hint.ts'
 import type { F, Shape, Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf, shapeEquals, showShape } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
@@ -53,6 +55,12 @@ export type OptimizerSpec =
       readonly decay?: DecayMask
     }
 
+export interface UpdateResult {
+  readonly state: OptState
+  /** Whether every parameter value written is finite. */
+  readonly finite: boolean
+}
+
 /** Where an update is written: parameters and each slot, trees shaped like the parameters. */
 export interface UpdateTarget {
   readonly params: Params
@@ -68,11 +76,14 @@ export interface Optimizer {
   /**
    * The same update, bit for bit, written into `into` (its params and its slots, which
    * may be `params` and the state's slots themselves: every rule reads element i before
-   * writing it). Returns the next state, whose slots are `into.slots`. For a step that
-   * owns its output buffers (steps.ts: one flat buffer per snapshot) or a learner that
-   * owns a private working copy (learner.ts); never pass arrays someone else holds.
+   * writing it). Returns the next state, whose slots are `into.slots`, and whether every
+   * parameter written is finite. For a step that owns its output buffers (steps.ts: one
+   * flat buffer per snapshot) or a learner that owns a private working copy (learner.ts);
+   * never pass arrays someone else holds. `finiteParams`: the caller knows every element
+   * of `params` is finite, so an in-place rule may skip the zero rows of a row-sparse
+   * gradient (core/row-hint.ts), where it is the identity (SGD without decay).
    */
-  updateInto(into: UpdateTarget, params: Params, grads: Params, state: OptState): OptState
+  updateInto(into: UpdateTarget, params: Params, grads: Params, state: OptState, finiteParams?: boolean): UpdateResult
   /** Whether weight decay applies to the tensor at `path` (the `decay` mask). */
   decays(path: string, shape: Shape): boolean
 }
@@ -112,9 +123,12 @@ const rebuild = (params: Params, datas: F[]): Params =>
 /**
  * One update rule over n elements, weight decay wd: reads p, g and the slots, writes pOut
  * and slotsOut. Every rule is elementwise (element i is read before it is written), so
- * the outputs may be the inputs themselves.
+ * the outputs may be the inputs themselves. Returns 1 when every pOut written is finite.
  */
-type Rule = (pOut: F, slotsOut: readonly F[], p: F, g: F, slots: readonly F[], n: number, rate: number, t: number, wd: number) => void
+type Rule = (pOut: F, slotsOut: readonly F[], p: F, g: F, slots: readonly F[], n: number, rate: number, t: number, wd: number) => number
+
+/** A rule's shortcut for a row-sparse gradient, in place, with finite parameters; undefined: none. */
+type RowRule = (p: F, g: RowSparse, rowLen: number, rate: number, wd: number) => number | undefined
 
 const decayMask = (opt: string, mask: DecayMask | undefined): ((path: string, shape: Shape) => boolean) => {
   const m = mask ?? 'weights'
@@ -128,11 +142,11 @@ const decayMask = (opt: string, mask: DecayMask | undefined): ((path: string, sh
 }
 
 /** An Optimizer from its rule: the pure update and the in-place one share every line. */
-const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly string[], rule: Rule): Optimizer => {
+const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly string[], rule: Rule, rowRule?: RowRule): Optimizer => {
   const type = spec.type
   const wd = spec.weightDecay ?? 0
   const decays = decayMask(type, spec.decay)
-  const updateInto = (into: UpdateTarget, params: Params, grads: Params, state: OptState): OptState => {
+  const updateInto = (into: UpdateTarget, params: Params, grads: Params, state: OptState, finiteParams = false): UpdateResult => {
     const ps = leaves(params)
     const g = alignedLeaves(type, params, grads, 'grads')
     const outP = alignedLeaves(type, params, into.params, 'output params')
@@ -140,20 +154,19 @@ const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly s
     const outS = slotNames.map((s) => alignedLeaves(type, params, into.slots[s] ?? {}, `output slot ${s}`))
     const rate = schedule(state.step)
     const t = state.step + 1
+    let ok = 1
     ps.forEach(([path, p], i) => {
-      rule(
-        outP[i].data,
-        outS.map((o) => o[i].data),
-        p.data,
-        g[i].data,
-        slots.map((s) => s[i].data),
-        p.data.length,
-        rate,
-        t,
-        decays(path, p.shape) ? wd : 0,
-      )
+      const w = decays(path, p.shape) ? wd : 0
+      const rows = sparseRowsOf(g[i])
+      const sparse =
+        rowRule !== undefined && finiteParams && rows !== undefined && outP[i].data === p.data && p.shape.length > 0
+          ? rowRule(p.data, rows, p.data.length / p.shape[0], rate, w)
+          : undefined
+      ok &=
+        sparse ??
+        rule(outP[i].data, outS.map((o) => o[i].data), p.data, g[i].data, slots.map((s) => s[i].data), p.data.length, rate, t, w)
     })
-    return { step: t, slots: into.slots }
+    return { state: { step: t, slots: into.slots }, finite: ok === 1 }
   }
   return {
     spec,
@@ -163,7 +176,7 @@ const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly s
     update: (params, grads, state) => {
       const fresh = (): Params => rebuild(params, leaves(params).map(([, p]) => like(p)))
       const into: UpdateTarget = { params: fresh(), slots: Object.fromEntries(slotNames.map((s) => [s, fresh()])) }
-      return { params: into.params, state: updateInto(into, params, grads, state) }
+      return { params: into.params, state: updateInto(into, params, grads, state).state }
     },
     updateInto,
   }
@@ -176,7 +189,13 @@ const weightDecayOf = (opt: string, v: number | undefined): number =>
 export const sgd = (lr: LearningRate, options: { weightDecay?: number; decay?: DecayMask } = {}): Optimizer => {
   const wd = weightDecayOf('sgd', options.weightDecay)
   const spec: OptimizerSpec = { type: 'sgd', lr, weightDecay: wd, ...(options.decay !== undefined ? { decay: options.decay } : {}) }
-  return fromRule(spec, scheduleOf('sgd', lr), [], (pOut, _so, p, g, _s, n, rate, _t, w) => sgdStep(pOut, p, g, n, rate, w))
+  return fromRule(
+    spec,
+    scheduleOf('sgd', lr),
+    [],
+    (pOut, _so, p, g, _s, n, rate, _t, w) => sgdStep(pOut, p, g, n, rate, w),
+    (p, g, rowLen, rate, w) => (w === 0 ? sgdRowsInPlace(p, g.rowValues, g.rows, rowLen, rate) : undefined),
+  )
 }
 
 /** Momentum (PyTorch: v <- mu v + g, p <- p - lr v); nesterov: p <- p - lr (g + mu v). */

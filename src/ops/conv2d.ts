@@ -71,7 +71,7 @@ export function conv2dBackwardInput(dx: F, dy: F, k: F, g: Conv2dGeometry, flip 
 let pad = new Float64Array(0)
 let dy64 = new Float64Array(0)
 let kEff = new Float64Array(0) // k' as [K, O]
-let kPanels = new Float64Array(0) // k' packed in 4-wide panels
+let kPanels = new Float64Array(0) // k' packed in 8-wide panels (PC)
 let dkAcc = new Float64Array(0)
 let dbAcc = new Float64Array(0)
 let starts = new Int32Array(0)
@@ -543,11 +543,11 @@ function inputGradImages(dx: F, dy: F, g: Conv2dGeometry): void {
 }
 
 /**
- * Every code path once on tiny operands when the module loads (edge tiles, padding, flip,
- * a connection table, blank inputs), so V8 optimises the kernels with complete type
- * feedback: see the warm-up note in gemm.ts.
+ * Every code path once on tiny operands (edge tiles, padding, flip, a connection table,
+ * blank inputs), so V8 optimises the kernels with complete type feedback: see the warm-up
+ * note in gemm.ts. Called through warmUpKernels (ops/warm-up.ts).
  */
-const warmUp = (): void => {
+export const warmUpConv2d = (): void => {
   for (const [pad, flip, table] of [
     [0, false, null],
     [1, true, Uint8Array.from({ length: 3 * 9 }, (_, i) => (i % 4 === 0 ? 0 : 1))],
@@ -566,4 +566,3 @@ const warmUp = (): void => {
     }
   }
 }
-warmUp()

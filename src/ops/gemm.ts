@@ -146,9 +146,11 @@ function gemmPacked(C: F, A: F, B: F, M: number, N: number, K: number, transA: b
 
 /**
  * Direct loops for thin products (few rows, or a short reduction), ordered so the
- * innermost loop runs along contiguous memory for each transpose case. Like the packed
- * path, every C element is summed in double over k ascending and rounded once when
- * stored. Zero entries of op(A) are skipped (a batch-1 MNIST row is ~80% zeros); for
+ * innermost loop runs along contiguous memory for each transpose case. Every C element is
+ * summed in double over k ascending and rounded once when stored. (The packed path sums
+ * the same way within each 256-deep KC slab but stores C between slabs, so for K > 256
+ * the two paths may differ in the last bit: WorkerPool.gemm never gives a thread fewer
+ * than 8 rows of a product that one call would compute packed.) Zero entries of op(A) are skipped (a batch-1 MNIST row is ~80% zeros); for
  * finite B that changes no bit of the sum.
  */
 function gemmDirect(C: F, A: F, B: F, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void {
@@ -266,14 +268,15 @@ export function gemmReference(
 
 /**
  * Runs every code path of the kernels once on tiny operands (edge tiles, several KC slabs,
- * zero rows, each transpose, accumulate on and off) when the module loads, in every
- * thread that loads it. Why: V8 optimises a hot function with the type feedback it has;
+ * zero rows, each transpose, accumulate on and off), in every thread that computes: called
+ * through warmUpKernels (ops/warm-up.ts) before training or inference starts, not at
+ * import (so `gradstream --help` does not pay for it). Why: V8 optimises a hot function with the type feedback it has;
  * a branch not yet taken then deoptimises it when first taken, and in Node 20 a deopt that
  * races the loop's on-stack-replacement compile can leave the function running
  * unoptimised for good. That happened to the 8 x 8 kernel in about half of all processes
  * (6.5x slower, measured). With complete feedback from the start there is no such deopt.
  */
-const warmUp = (): void => {
+export const warmUpGemm = (): void => {
   const M = 11
   const N = 13
   const K = KC + 37
@@ -296,4 +299,3 @@ const warmUp = (): void => {
           gemmTs(C, A, B, 1, N, K, transA, transB, acc)
         }
 }
-warmUp()

@@ -64,6 +64,21 @@ const COMPILED = import.meta.url.endsWith('.js')
 const ENTRY = new URL(COMPILED ? './worker.js' : './worker.ts', import.meta.url).href
 const BOOT = COMPILED ? new URL(ENTRY) : new URL('./boot.mjs', import.meta.url)
 
+/** gemm's register tile height: row blocks of a split GEMM are multiples of it. */
+const GEMM_ROWS = 8
+
+/**
+ * Rows [r0, r1) of C per thread (thread 0 first): blocks of 8, and no range of 1-7 rows
+ * when M >= 8 (a short tail joins the range before it; see WorkerPool.gemm).
+ */
+export const gemmRowRanges = (M: number, threads: number): Array<readonly [number, number]> => {
+  const per = Math.ceil(Math.ceil(M / GEMM_ROWS) / threads) * GEMM_ROWS
+  const bounds = Array.from({ length: threads + 1 }, (_, w) => Math.min(M, w * per))
+  const last = bounds.findIndex((b) => b === M)
+  if (M >= GEMM_ROWS && last > 1 && bounds[last] - bounds[last - 1] < GEMM_ROWS) bounds[last - 1] = M
+  return Array.from({ length: threads }, (_, w) => [bounds[w], bounds[w + 1]] as const)
+}
+
 export class WorkerPool implements ShardExecutor {
   private readonly ctrl: Int32Array
   private readonly params: Float32Array
@@ -299,8 +314,12 @@ export class WorkerPool implements ShardExecutor {
   }
 
   /**
-   * C[M,N] = A[M,K] B[K,N] with the rows of C split across the threads (in blocks of 4,
-   * the GEMM's register tile, so every element is computed exactly as one call would).
+   * C[M,N] = A[M,K] B[K,N] with the rows of C split across the threads, in blocks of 8
+   * (the GEMM's register tile height), so every element is computed exactly as one call
+   * would. A tail of fewer than 8 rows is not given a thread of its own but joins the
+   * range before it: gemm takes its direct path for fewer than 8 rows, which rounds once
+   * where the packed path (taken by a whole call of M >= 8 rows) stores after every
+   * 256-deep slab, so for K > 256 the two can differ in the last bit (tested).
    */
   gemm(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void {
     this.check()
@@ -315,11 +334,9 @@ export class WorkerPool implements ShardExecutor {
     }
     this.gemmA.set(A.subarray(0, M * K))
     this.gemmB.set(B.subarray(0, K * N))
-    const blocks = Math.ceil(M / 4)
-    const per = Math.ceil(blocks / this.threads) * 4
+    const ranges = gemmRowRanges(M, this.threads)
     for (let w = 1; w < this.threads; w++) {
-      const r0 = Math.min(M, w * per)
-      const r1 = Math.min(M, (w + 1) * per)
+      const [r0, r1] = ranges[w]
       const base = w * P.SLOT
       this.ctrl[base + P.TASK] = P.TASK_GEMM
       this.ctrl[base + P.GEMM_ROW0] = r0
@@ -328,7 +345,7 @@ export class WorkerPool implements ShardExecutor {
       this.ctrl[base + P.GEMM_K] = K
       this.post(w)
     }
-    const r1 = Math.min(M, per)
+    const r1 = ranges[0][1]
     gemm(this.gemmC.subarray(0, r1 * N), this.gemmA.subarray(0, r1 * K), this.gemmB, r1, N, K)
     for (let w = 1; w < this.threads; w++) this.await(w)
     C.set(this.gemmC.subarray(0, M * N))

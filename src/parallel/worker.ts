@@ -7,6 +7,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { ModelSpec } from '../models/objective.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { gemm } from '../ops/gemm.ts'
+import { warmUpKernels } from '../ops/warm-up.ts'
 import { setKernelBackend } from '../ops/backend.ts'
 import type { ShardState } from '../streams/shards.ts'
 import { computeShard } from '../streams/shards.ts'
@@ -27,6 +28,7 @@ let gemmA = init.gemm ? new Float32Array(init.gemm.a) : new Float32Array(0)
 let gemmB = init.gemm ? new Float32Array(init.gemm.b) : new Float32Array(0)
 let gemmC = init.gemm ? new Float32Array(init.gemm.c) : new Float32Array(0)
 
+warmUpKernels()
 // A user's layer types exist here once the modules declaring them are loaded (define.ts).
 for (const m of init.modules) await import(m)
 const built = init.spec === null ? null : objectiveFromSpec(init.spec as ModelSpec)

@@ -10,6 +10,7 @@ import type { Confusion, Mean } from './metrics.ts'
 import { accuracyOf, mean, MeanMonoid } from './metrics.ts'
 import type { Snapshot } from './snapshot.ts'
 import type { Dataset } from './source.ts'
+import { warmUpKernels } from '../ops/warm-up.ts'
 import { gather, numClasses } from './source.ts'
 
 export interface Evaluation {
@@ -35,6 +36,7 @@ export const MAX_CONFUSION_CLASSES = 1000
  * model state (a snapshot's modelState: batch norm's running statistics) when it has one.
  */
 export const evaluate = (objective: AnyObjective, params: Params, data: Dataset, batchSize = 500, state: unknown = null): Evaluation => {
+  warmUpKernels()
   const N = data.x.shape[0]
   const classifies = objective.task === 'classification' && data.labels !== undefined
   const C = classifies ? numClasses(data) : 0

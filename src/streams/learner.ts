@@ -18,6 +18,7 @@ import type { Batch } from '../core/data.ts'
 import type { OptState } from '../core/opt-state.ts'
 import type { Snapshot, StepMetrics } from '../core/snapshot.ts'
 import { makeSnapshot } from '../core/snapshot.ts'
+import { sparseRowsOf } from '../core/row-hint.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { argmaxRows, size } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
@@ -25,6 +26,7 @@ import { leaves, treeFromLeaves, unravel } from '../core/tree.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { forwardKey } from './snapshot.ts'
+import { warmUpKernels } from '../ops/warm-up.ts'
 import { allFinite, batchAccuracy } from './steps.ts'
 
 export interface LearnOutcome {
@@ -52,6 +54,9 @@ export interface Learner {
 const copyTree = (t: Params): Params =>
   treeFromLeaves(leaves(t).map(([path, x]) => [path, { shape: x.shape, data: x.data.slice() }] as const))
 
+/** Whether a gradient is finite: of a row-sparse one only the packed rows are read (the rest is +0). */
+const gradientFinite = (g: Tensor): boolean => allFinite(sparseRowsOf(g)?.rowValues ?? g.data)
+
 const copySlots = (s: OptState['slots']): OptState['slots'] =>
   Object.fromEntries(Object.entries(s).map(([name, tree]) => [name, copyTree(tree)]))
 
@@ -61,6 +66,7 @@ const copySlots = (s: OptState['slots']): OptState['slots'] =>
  * evaluation-mode forward; otherwise the training forward's outputs are the predictions.
  */
 export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: Snapshot, noisyTraining: boolean): Learner => {
+  warmUpKernels()
   const classifies = objective.task === 'classification'
   const sample = objective.inShape
   const layout = initial.layout
@@ -69,6 +75,9 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
   const work = Float32Array.from(initial.flat)
   const params = unravel(layout, work)
   let opt: OptState = { step: initial.opt.step, slots: copySlots(initial.opt.slots) }
+  // Whether every working parameter is finite: lets the optimizer skip the rows of a
+  // row-hinted gradient where its rule is the identity (ops/optim.ts, sgdRowsInPlace).
+  let paramsFinite = allFinite(work)
   let modelState = initial.modelState
   let step = initial.step
   let seen = initial.seen
@@ -116,11 +125,15 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
       let skipped: LearnOutcome['skipped']
       if (!Number.isFinite(fwd.loss)) skipped = 'non-finite loss'
       else {
-        // The gradient tree goes to the optimizer as the layers returned it (fresh arrays).
+        // The gradient tree goes to the optimizer as the layers returned it (fresh arrays,
+        // with their rows hints: core/row-hint.ts).
         const r = objective.backward(params, modelState, batch, fwd)
-        if (!leaves(r.grads).every(([, g]) => allFinite(g.data))) skipped = 'non-finite gradient'
+        if (!leaves(r.grads).every(([, g]) => gradientFinite(g))) skipped = 'non-finite gradient'
         else {
-          opt = optimizer.updateInto({ params, slots: opt.slots }, params, r.grads, opt)
+          const u = optimizer.updateInto({ params, slots: opt.slots }, params, r.grads, opt, paramsFinite)
+          opt = u.state
+          // Unwritten parameters are unchanged, so all stay finite iff the written ones are.
+          paramsFinite = paramsFinite && u.finite
           modelState = r.state
           step++
         }

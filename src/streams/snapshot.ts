@@ -11,7 +11,8 @@
 //   step s               foldIn(foldIn(key, 2), s), then per use:
 //     forward noise        foldIn(stepKey, 0)    (RReLU slopes, dropout and denoising masks; shard i of
 //                                                 a sharded step: foldIn(that, i))
-//     model sampling       foldIn(stepKey, 2)    (RBM Gibbs chains)
+//     reserved             foldIn(stepKey, 2)    (samplingKey; the RBM draws its Gibbs
+//                                                 chains from foldIn(forward key, 1))
 //   augmentation of batch (e, p)  foldIn(foldIn(foldIn(key, 3), e), p)   (streams/augment.ts:
 //                        keyed by the batch's coordinates, so a replayed batch is the same)
 

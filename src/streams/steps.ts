@@ -121,7 +121,7 @@ export const updateStep =
     const flat = fresh()
     const params = unravel(layout, flat)
     const slots = Object.fromEntries(Object.keys(snapshot.opt.slots).map((s) => [s, unravel(layout, fresh())]))
-    const opt = optimizer.updateInto({ params, slots }, snapshot.params, unravel(layout, grads), snapshot.opt)
+    const opt = optimizer.updateInto({ params, slots }, snapshot.params, unravel(layout, grads), snapshot.opt).state
     return makeSnapshot({
       ...snapshot,
       ...position,

@@ -28,6 +28,7 @@ import { minibatches } from './source.ts'
 import type { ExecutorFactory, ShardExecutor } from './shards.ts'
 import { localExecutor, shardedTrainStep } from './shards.ts'
 import { fit } from './steps.ts'
+import { warmUpKernels } from '../ops/warm-up.ts'
 
 export interface TrainConfig {
   readonly data: BatchSource
@@ -86,6 +87,7 @@ export const initialSnapshot = (
 /** Trains any objective (supervised, autoencoding, RBM) on the config's batches. */
 export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, config: TrainConfig): Observable<Snapshot> =>
   defer(() => {
+    warmUpKernels()
     const key = config.key ?? rootKey(config.seed ?? 0)
     const init = config.initial ? E.right(config.initial) : initialSnapshot(objective, optimizer, key, config.params)
     if (E.isLeft(init)) return throwError(() => init.left)

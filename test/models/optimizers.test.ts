@@ -142,7 +142,7 @@ describe('optimizers', () => {
         const pure = o.update(tree(), grads(1), o.init(tree()))
         const work = tree()
         const st = o.init(work)
-        const next = o.updateInto({ params: work, slots: st.slots }, work, grads(1), st)
+        const next = o.updateInto({ params: work, slots: st.slots }, work, grads(1), st).state
         expect(flat(work)).toEqual(flat(pure.params))
         expect(next.step).toBe(1)
         for (const slot of Object.keys(pure.state.slots)) expect(flat(next.slots[slot])).toEqual(flat(pure.state.slots[slot]))
