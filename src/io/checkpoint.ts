@@ -38,6 +38,7 @@ import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { Key } from '../core/rng.ts'
 import type { Snapshot, StepMetrics } from '../streams/snapshot.ts'
 import { makeSnapshot } from '../streams/snapshot.ts'
+import { verifySnapshot } from '../streams/immutable-guard.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
 import { shapeEquals, showShape, size } from '../core/tensor.ts'
 import type { Layout, Params } from '../core/tree.ts'
@@ -172,6 +173,7 @@ export const encodeCheckpoint = (snapshot: Snapshot, meta: CheckpointMeta, file 
 
 /** Writes a checkpoint atomically; returns its size in bytes. */
 export const saveCheckpoint = (path: string, snapshot: Snapshot, meta: CheckpointMeta): number => {
+  verifySnapshot(snapshot, `saving ${path}`)
   const bytes = encodeCheckpoint(snapshot, meta, path)
   writeFileAtomic(path, bytes)
   return bytes.length

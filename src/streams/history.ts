@@ -38,6 +38,7 @@ import type { Shape } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
 import type { Snapshot } from './snapshot.ts'
 import { makeSnapshot } from './snapshot.ts'
+import { verifySnapshot } from './immutable-guard.ts'
 import type { BatchSource } from './source.ts'
 import type { TrainConfig } from './train.ts'
 import { initialSnapshot, trainObjective } from './train.ts'
@@ -168,6 +169,7 @@ export const forkSnapshot = (
     readonly batchSize?: { readonly from: number; readonly to: number; readonly source: BatchSource }
   },
 ): Snapshot => {
+  verifySnapshot(snapshot, 'forking from it')
   let s = snapshot
   if (options.to.spec.type !== options.from.spec.type)
     s = makeSnapshot({ ...s, params: s.params, opt: options.to.init({ all: { shape: [s.flat.length], data: s.flat } }) })

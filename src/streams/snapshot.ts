@@ -22,6 +22,7 @@ import { foldIn } from '../core/rng.ts'
 import type { OptState } from '../models/optimizers.ts'
 import type { Layout, Params } from '../core/tree.ts'
 import { unravel } from '../core/tree.ts'
+import { guardSnapshot } from './immutable-guard.ts'
 
 export interface StepMetrics {
   /** Loss of the batch this step trained on (NaN for the initial snapshot). */
@@ -71,7 +72,7 @@ export const samplingKey = (k: Key, step: number): Key => foldIn(stepKey(k, step
 
 /** Freezes the record (not the typed arrays) and returns it. */
 export const makeSnapshot = (s: Omit<Snapshot, 'params'> & { params?: Params }): Snapshot =>
-  freeze({ ...s, params: s.params ?? unravel(s.layout, s.flat) }, true) as Snapshot
+  guardSnapshot(freeze({ ...s, params: s.params ?? unravel(s.layout, s.flat) }, true) as Snapshot)
 
 /** SHA-256 of the raw little-endian parameter bytes, as hex: the identity of a state. */
 export const hashBytes = (data: ArrayBufferView): string =>

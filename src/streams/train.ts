@@ -12,6 +12,7 @@ import { defer, finalize, from, pipe as rxPipe, switchMap, throwError } from 'rx
 import type { LayerError } from '../core/errors.ts'
 import { GradstreamError } from '../core/errors.ts'
 import { WorkerPool } from '../parallel/pool.ts'
+import { verifySnapshot } from './immutable-guard.ts'
 import type { AnyLayer } from '../models/layer.ts'
 import type { AnyLoss } from '../models/loss.ts'
 import type { AnyObjective, Batch } from '../models/objective.ts'
@@ -83,6 +84,7 @@ export const initialSnapshot = (
 export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, config: TrainConfig): Observable<Snapshot> =>
   defer(() => {
     const key = config.key ?? rootKey(config.seed ?? 0)
+    if (config.initial) verifySnapshot(config.initial, 'training from it')
     const init = config.initial ? E.right(config.initial) : initialSnapshot(objective, optimizer, key, config.params)
     if (E.isLeft(init)) return throwError(() => init.left)
     const s0 = init.right
