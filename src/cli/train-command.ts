@@ -217,6 +217,9 @@ export const runTraining = async (
   }
   if (flags.out && resume === undefined) {
     // config.json last and atomically: a directory with a config.json is a whole run start.
+    // (`gradstream train` has checked, created and locked the directory; an API caller of
+    // runTraining may not have created it.)
+    mkdirSync(flags.out, { recursive: true })
     writeFileSync(join(flags.out, 'metrics.ndjson'), '')
     writeFileSync(join(flags.out, 'epochs.ndjson'), '')
     writeFileAtomic(join(flags.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
