@@ -365,7 +365,7 @@ export const trainCommand = async (args: readonly string[], io: Io): Promise<voi
     throw e
   }
   try {
-    await runTraining(run, flags, io)
+    await runTraining(run, dir !== undefined ? { ...flags, out: dir.path() } : flags, io)
   } finally {
     dir?.release()
   }
