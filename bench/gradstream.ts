@@ -2,8 +2,8 @@
 // initial parameters (which TF.js copies), test accuracy, and the thread setting.
 
 import * as E from 'fp-ts/lib/Either.js'
-import type { AnyObjective, Dataset, Params, Sequential, Snapshot, TrainConfig } from '../src/index.ts'
-import { argmaxRows, cnn, initialSnapshot, key, mlp, sgd, softmaxCrossEntropy, supervised } from '../src/index.ts'
+import type { AnyObjective, Dataset, Params, Sequential, Snapshot, TrainConfig } from '../src/node.ts'
+import { argmaxRows, cnn, initialSnapshot, key, mlp, sgd, softmaxCrossEntropy, supervised } from '../src/node.ts'
 import { accuracyOf, RUN_SEED } from './data.ts'
 
 export const IMAGE: readonly number[] = [28, 28, 1]

@@ -17,6 +17,7 @@ import { layerFromSpec, lossFromSpec } from '../src/models/registry.ts'
 import { rrelu } from '../src/models/rrelu.ts'
 import type { Sequential } from '../src/models/sequential.ts'
 import { key } from '../src/core/rng.ts'
+import { withKernelBackend } from '../src/ops/backend.ts'
 import type { DType, Tensor } from '../src/core/tensor.ts'
 import { shapeEquals } from '../src/core/tensor.ts'
 import type { Params } from '../src/core/tree.ts'
@@ -316,8 +317,9 @@ describe(`conformance vectors in ${DIR}`, () => {
     expect(index.count).toBe(onDisk.length)
   })
   for (const entry of index.files) {
-    for (const dtype of ['float64', 'float32'] as const) {
-      it(`${entry.name} (${entry.kind}) in ${dtype}`, () => {
+    // Float32 runs on both kernel backends (Float64 always takes the TypeScript kernels).
+    for (const [dtype, backend] of [['float64', 'ts'], ['float32', 'ts'], ['float32', 'simd']] as const) {
+      it(`${entry.name} (${entry.kind}) in ${dtype}${dtype === 'float32' ? ` on the ${backend} backend` : ''}`, () => withKernelBackend(backend, () => {
         const f = fixture(entry.file)
         const tol = dtype === 'float64' ? f.tolerance : Math.max(1e-4, f.tolerance)
         // 0/1 samples must match exactly (README, "Exact match").
@@ -326,8 +328,8 @@ describe(`conformance vectors in ${DIR}`, () => {
         if (!run) throw new Error(`unknown fixture kind ${f.kind}`)
         run(f, dtype, c)
         c.done()
-        WORST.set(`${entry.name} ${dtype}`, c.worst)
-      })
+        WORST.set(`${entry.name} ${dtype} ${backend}`, c.worst)
+      }))
     }
   }
   it('reports the worst relative error per file', () => {
@@ -335,7 +337,7 @@ describe(`conformance vectors in ${DIR}`, () => {
       const rows = [...WORST].map(([k, v]) => `${k.padEnd(48)} ${v.toExponential(2)}`)
       console.log(`conformance: ${WORST.size} runs\n${rows.join('\n')}`)
     }
-    expect(WORST.size).toBe(index.files.length * 2)
+    expect(WORST.size).toBe(index.files.length * 3)
   })
 })
 

@@ -11,7 +11,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import { lastValueFrom, tap } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
 import type { Checkpoint } from '../io/checkpoint.ts'
-import { checkLayout, checkpointName, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.ts'
+import { checkLayout, checkpointName } from '../io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts'
 import { fsErrorLine } from '../io/fs-error.ts'
 import { checkDirectoryPath } from '../io/run-dir.ts'
 import type { RunLock } from '../io/run-lock.ts'
@@ -33,7 +34,7 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import { countParams } from '../core/tree.ts'
 import { stopOnSignals, untilStopped } from './signals.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 
 export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE] [--format csv|ndjson] [--features a,b,c]
@@ -140,8 +141,6 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
 export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly model: string
   readonly params: number
-  /** 'fused' (the batch-1 fast path) or 'generic'. */
-  readonly path: 'fused' | 'generic'
   readonly features: readonly string[]
   readonly classes: readonly string[]
   readonly window: number
@@ -293,10 +292,9 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   }
   const learner = onlineLearner(objective, optimizer, options)
   if (E.isLeft(learner)) throw learner.left
-  const path = learner.right.fused ? 'fused' : 'generic'
   const params = countParams(learner.right.snapshot().params)
   say(
-    `gradstream online: ${flags.model} (${num(params)} parameters, ${path} step) on ${input.name}: ${F} features, ` +
+    `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${F} features, ` +
       `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
   )
   const LISTED = 10
@@ -347,7 +345,6 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const summary: OnlineSummary = {
     model: flags.model,
     params,
-    path,
     features: records.features,
     classes: records.classes(),
     seen: m.seen,

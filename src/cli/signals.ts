@@ -12,7 +12,7 @@
 // (streams/source.ts YIELD_MS) and online learning between records, so the stop is seen
 // within one step (or one record).
 
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 
 export interface StopRequest {
   /** The signal that asked to stop, or undefined while none has. */

@@ -14,7 +14,8 @@ import { join, resolve as resolvePath } from 'node:path'
 import { lastValueFrom, takeWhile, tap } from 'rxjs'
 import { writeFileAtomic } from '../io/atomic-write.ts'
 import { openNewRunDir } from '../io/run-dir.ts'
-import { checkpointName, saveCheckpoint } from '../io/checkpoint.ts'
+import { checkpointName } from '../io/checkpoint.ts'
+import { saveCheckpoint } from '../io/checkpoint-file.ts'
 import { countParams } from '../core/tree.ts'
 import type { ZooName } from '../models/zoo/index.ts'
 import { ZOO, ZOO_NAMES } from '../models/zoo/index.ts'
@@ -35,6 +36,7 @@ import { prepareRun, runDefinition } from './run-config.ts'
 import { trainRun } from '../streams/history.ts'
 import { stopOnSignals } from './signals.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
+import { isImageData } from './input-schema.ts'
 
 export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|')}] [--hidden 256,128]
        [--activation ${ACTIVATIONS.join('|')}] [--data mnist|FILE.csv|FILE.ndjson] [--label COL]
@@ -44,6 +46,10 @@ export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|
        rbm: [--cd-k K] [--pcd]   autoencoder: [--corruption P]
 Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift,
 microbatches) that reaches its accuracy target on the MNIST digits; flags override it.
+For a CSV/NDJSON file the recipe's image shifts are dropped and the features are scaled
+with statistics fitted on the training split (stored with the run, reused by evaluate,
+predict and export). mlp, rbm and autoencoder take any such file; the convolutional
+models take files of 784 pixel columns (28x28x1 images).
 Each minibatch is split into M fixed shards computed on N threads (default: every
 core); the result depends on M only, so any N gives the same bits. With --out, a
 checkpoint is written every N steps (default: once per epoch) and at the end; DIR must be
@@ -96,13 +102,14 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
   const { values: v } = parseFlags(args, FLAGS)
   const model = choiceFlag('model', v.model, ZOO_NAMES) ?? ('cnn' as ZooName)
   const recipe = ZOO[model].recipe
+  // A file path is stored absolute, so resume, replay and fork work from any directory.
+  const data = typeof v.data === 'string' && v.data !== 'mnist' ? resolvePath(v.data) : 'mnist'
   const config: RunConfig = {
     version: 1,
     model,
     hidden: listFlag('hidden', v.hidden),
     activation: choiceFlag('activation', v.activation, ACTIVATIONS),
-    // A file path is stored absolute, so resume, replay and fork work from any directory.
-    data: typeof v.data === 'string' && v.data !== 'mnist' ? resolvePath(v.data) : 'mnist',
+    data,
     label: typeof v.label === 'string' ? v.label : undefined,
     format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
     epochs: intFlag('epochs', v.epochs) ?? recipe.epochs,
@@ -112,7 +119,8 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     momentum: numFlag('momentum', v.momentum, (n) => n >= 0 && n < 1, 'a number in [0, 1)') ?? recipe.momentum,
     weightDecay: numFlag('weight-decay', v['weight-decay'], (n) => n >= 0, 'a number >= 0') ?? recipe.weightDecay,
     schedule: choiceFlag('schedule', v.schedule, ['constant', 'cosine', 'step', 'exponential'] as const) ?? recipe.schedule,
-    shift: intFlag('shift', v.shift, 0) ?? recipe.shift,
+    // The recipe's shifts are for images: dropped for tabular data (input-schema.ts).
+    shift: intFlag('shift', v.shift, 0) ?? (isImageData(data) ? recipe.shift : 0),
     seed: intFlag('seed', v.seed, 0) ?? 0,
     threads: intFlag('threads', v.threads) ?? Math.min(availableParallelism(), MAX_THREADS),
     // The recipe's shards, but never more than the batch has samples.
@@ -132,8 +140,8 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     throw new UsageError('--checkpoint-every: checkpoints go to a run directory; give --out DIR too')
   if (config.data !== 'mnist' && config.label === undefined)
     throw new UsageError(`--label: expected the label column of ${config.data}`)
-  if (config.shift > 0 && ZOO[model].input !== 'image' && config.data !== 'mnist')
-    throw new UsageError('--shift: random shifts apply to images; use --shift 0 for tabular data')
+  if (config.shift > 0 && !isImageData(config.data))
+    throw new UsageError(`--shift: random shifts apply to images; ${config.data} is tabular (leave --shift out)`)
   if (v.force === true && typeof v.out !== 'string') throw new UsageError('--force: replaces the run in a run directory; give --out DIR too')
   return { config, out: typeof v.out === 'string' ? v.out : undefined, json: v.json === true, force: v.force === true }
 }
@@ -168,11 +176,8 @@ export interface TrainSummary {
   readonly interrupted?: string
 }
 
-export interface Io {
-  readonly stdout: NodeJS.WriteStream
-  readonly stderr: NodeJS.WriteStream
-}
-
+import type { Io } from './io.ts'
+export type { Io } from './io.ts'
 
 /** Where a resumed (or forked) run picks up: written by `gradstream resume` / `fork`. */
 export interface ResumePoint {

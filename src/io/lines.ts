@@ -1,6 +1,6 @@
 // Lines of UTF-8 text from byte chunks, with a length limit and strict decoding: the one
 // line splitter behind the online reader (streams/record-source.ts textLines) and the
-// tabular loader (io/tabular.ts fileLines).
+// tabular loader (io/file-lines.ts fileLines). No Node import: the browser core uses it.
 //
 //   - Lines are split on the byte 0x0A, which never occurs inside a multi-byte UTF-8
 //     character, so a character cut between two chunks is simply joined.
@@ -13,9 +13,7 @@
 //   - A trailing \r (CRLF files) is removed; the text after the last newline is a line
 //     if it is not empty. A UTF-8 byte-order mark at the start is skipped.
 
-import { closeSync, openSync, readSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
-import { fsError } from './fs-error.ts'
 
 /** A line's text, or why it has none: its length when too long, or invalid UTF-8. */
 export type LineItem = E.Either<number | 'invalid utf-8', string>
@@ -111,40 +109,5 @@ export class LineSplitter {
       emit(E.left(this.dropped))
       this.dropped = -1
     } else if (this.held > 0) emit(this.line(this.joined(new Uint8Array(0))))
-  }
-}
-
-/**
- * The lines of a file, read in chunks of `chunkBytes` (synchronously: the tabular loader
- * is synchronous). Memory is one chunk plus one line, whatever the file's size.
- */
-export function* fileLines(path: string, maxBytes = MAX_LINE_LENGTH, chunkBytes = 1 << 16): Generator<LineItem, void, undefined> {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (e) {
-    throw fsError(e, path, 'could not read')
-  }
-  try {
-    const buf = new Uint8Array(chunkBytes)
-    const splitter = new LineSplitter(maxBytes)
-    const ready: LineItem[] = []
-    const emit = (l: LineItem): void => void ready.push(l)
-    for (;;) {
-      let n: number
-      try {
-        n = readSync(fd, buf, 0, buf.length, null)
-      } catch (e) {
-        throw fsError(e, path, 'could not read')
-      }
-      if (n === 0) break
-      splitter.push(buf.subarray(0, n), emit)
-      yield* ready
-      ready.length = 0
-    }
-    splitter.end(emit)
-    yield* ready
-  } finally {
-    closeSync(fd)
   }
 }

@@ -115,7 +115,7 @@ export const checkColumnName = (name: string): void => {
 // become Infinity there, so it is as non-finite as Infinity itself.
 const finite32 = (v: number): boolean => Number.isFinite(Math.fround(v))
 
-const numeric = (raw: unknown): E.Either<RejectReason, number> => {
+export const numeric = (raw: unknown): E.Either<RejectReason, number> => {
   if (typeof raw === 'number') return finite32(raw) ? E.right(raw) : E.left('non-finite feature')
   if (typeof raw === 'string') {
     const t = raw.trim()

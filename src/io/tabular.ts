@@ -19,10 +19,12 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { GradstreamError } from '../core/errors.ts'
 import { key, permutation } from '../core/rng.ts'
-import type { Dataset } from '../streams/source.ts'
+import type { Dataset } from '../core/data.ts'
 import { parseCsvLine } from './csv.ts'
+import { fitScaling, scaleInPlace } from './standardize.ts'
 import type { LineItem } from './lines.ts'
-import { fileLines, MAX_LINE_LENGTH } from './lines.ts'
+import { fileLines } from './file-lines.ts'
+import { MAX_LINE_LENGTH } from './lines.ts'
 import type { ColumnOptions, Example, RecordFormat, Rejection, Schema } from './records.ts'
 import { ColumnTypes, LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, lineRejection, someNames } from './records.ts'
 
@@ -209,14 +211,8 @@ export const loadTabular = (path: string, options: TabularOptions): TabularData 
   const trainSet = toDataset(train, F, C)
   const testSet = toDataset(test, F, C)
   if (options.standardize === false) return { train: trainSet, test: testSet, features, classes, rejected, rows }
-  const mean = new Float64Array(F)
-  const std = new Float64Array(F)
-  for (const e of train) for (let f = 0; f < F; f++) mean[f] += e.features[f] / train.length
-  for (const e of train) for (let f = 0; f < F; f++) std[f] += (e.features[f] - mean[f]) ** 2 / train.length
-  for (let f = 0; f < F; f++) std[f] = Math.sqrt(std[f]) || 1
-  for (const ds of [trainSet, testSet]) {
-    const x = ds.x.data
-    for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean[i % F]) / std[i % F]
-  }
-  return { train: trainSet, test: testSet, features, classes, rejected, rows, scaling: { mean, std } }
+  const fitted = fitScaling(trainSet.x, 'standard')
+  for (const ds of [trainSet, testSet]) scaleInPlace(ds.x, fitted)
+  const scaling = { mean: Float64Array.from(fitted.offset), std: Float64Array.from(fitted.scale) }
+  return { train: trainSet, test: testSet, features, classes, rejected, rows, scaling }
 }

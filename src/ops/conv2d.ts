@@ -33,35 +33,36 @@
 // Large batches are processed a few images at a time to bound the scratch (SCRATCH_LIMIT).
 
 import type { F } from '../core/tensor.ts'
+import type { Conv2dGeometry } from './conv2d-geometry.ts'
+import { imagesPerChunk } from './conv2d-geometry.ts'
+import { kernelBackend } from './backend.ts'
+import { conv2dBackwardInputSimd, conv2dBackwardParamsSimd, conv2dForwardSimd } from './conv2d-simd.ts'
 
-/** Sizes of one NHWC convolution: x [B,H,W,C], k [kh,kw,C,O], y [B,Ho,Wo,O]. */
-export interface Conv2dGeometry {
-  readonly B: number
-  readonly H: number
-  readonly W: number
-  readonly C: number
-  readonly O: number
-  readonly kh: number
-  readonly kw: number
-  /** Strides along rows and columns. */
-  readonly sh: number
-  readonly sw: number
-  /** Zero rows above / columns left of the image (bottom/right padding is implied by Ho, Wo). */
-  readonly top: number
-  readonly left: number
-  readonly Ho: number
-  readonly Wo: number
+export type { Conv2dGeometry } from './conv2d-geometry.ts'
+export { samePadding } from './conv2d-geometry.ts'
+
+// ---- backend dispatch ------------------------------------------------------------------
+// Float32 operands on the 'simd' backend go to the SIMD twins (conv2d-simd.ts); everything
+// else (the 'ts' backend, Float64 gradient checks) to the TypeScript kernels below.
+
+const simdF32 = (...a: F[]): boolean => kernelBackend() === 'simd' && a.every((v) => v instanceof Float32Array)
+
+/** conv2dForwardTs's contract, on the selected backend. */
+export function conv2dForward(y: F, x: F, k: F, b: F, g: Conv2dGeometry, flip = false, table: Uint8Array | null = null): void {
+  if (simdF32(y, x, k, b)) conv2dForwardSimd(y, x, k, b, g, flip, table)
+  else conv2dForwardTs(y, x, k, b, g, flip, table)
 }
 
-/**
- * TensorFlow's 'same' padding along one axis: out = ceil(n/s), total = max((out-1)s + k - n, 0),
- * [before, after] = [floor(total/2), total - floor(total/2)] (the extra row/column goes after).
- */
-export function samePadding(n: number, k: number, s: number): [number, number] {
-  const out = Math.ceil(n / s)
-  const total = Math.max((out - 1) * s + k - n, 0)
-  const before = Math.floor(total / 2)
-  return [before, total - before]
+/** conv2dBackwardParamsTs's contract, on the selected backend. */
+export function conv2dBackwardParams(dk: F, db: F, dy: F, x: F, g: Conv2dGeometry, flip = false, table: Uint8Array | null = null): void {
+  if (simdF32(dk, db, dy, x)) conv2dBackwardParamsSimd(dk, db, dy, x, g, flip, table)
+  else conv2dBackwardParamsTs(dk, db, dy, x, g, flip, table)
+}
+
+/** conv2dBackwardInputTs's contract, on the selected backend. */
+export function conv2dBackwardInput(dx: F, dy: F, k: F, g: Conv2dGeometry, flip = false, table: Uint8Array | null = null): void {
+  if (simdF32(dx, dy, k)) conv2dBackwardInputSimd(dx, dy, k, g, flip, table)
+  else conv2dBackwardInputTs(dx, dy, k, g, flip, table)
 }
 
 // ---- scratch -------------------------------------------------------------------------
@@ -75,20 +76,6 @@ let dbAcc = new Float64Array(0)
 let starts = new Int32Array(0)
 let offsets = new Int32Array(0)
 const tile = new Float64Array(64)
-
-/**
- * Largest per-call scratch, in elements. A big batch is processed a few images at a time so
- * that the (padded, float64) input, the window starts and the float64 dy stay below it; the
- * chunk size depends only on the shapes, so every result is the same on every run.
- */
-const SCRATCH_LIMIT = 1 << 21
-
-function imagesPerChunk(g: Conv2dGeometry): number {
-  const Hs = Math.max(g.H, (g.Ho - 1) * g.sh + g.kh)
-  const Ws = Math.max(g.W, (g.Wo - 1) * g.sw + g.kw)
-  const perImage = Math.max(Hs * Ws * g.C, g.Ho * g.Wo * Math.max(g.O, 1))
-  return Math.max(1, Math.min(g.B, Math.floor(SCRATCH_LIMIT / perImage)))
-}
 
 /** a from element `at` on (a view, no copy). */
 const from = (a: F, at: number): F => (at === 0 ? a : a.subarray(at))
@@ -184,7 +171,7 @@ function windowStarts(g: Conv2dGeometry, Hs: number, Ws: number): Int32Array {
 // y[n,i,j,o] = b[o] + sum_{p,q,c} x[n, i*sh+p-top, j*sw+q-left, c] k'[p,q,c,o]
 // x [B,H,W,C], k [kh,kw,C,O], b [O], y [B,Ho,Wo,O] (overwritten); table [C*O] (1 = connected) or null.
 //      (cnn-layers-softmax eq 1; deep-learning-lecture-notes eqs 30, 47; cnn-derivation-lenet eq 1)
-export function conv2dForward(
+export function conv2dForwardTs(
   y: F,
   x: F,
   k: F,
@@ -298,7 +285,7 @@ function forwardImages(y: F, x: F, b: F, g: Conv2dGeometry): void {
 // x [B,H,W,C], dy [B,Ho,Wo,O], dk [kh,kw,C,O] and db [O] (both overwritten).
 //   (cnn-layers-softmax eq 3; deep-learning-lecture-notes eqs 32, 50; cnn-derivation-lenet
 //    eqs 10-13; convnet-notes: grad k = rot180(conv2(a, rot180(delta), 'valid')))
-export function conv2dBackwardParams(
+export function conv2dBackwardParamsTs(
   dk: F,
   db: F,
   dy: F,
@@ -417,7 +404,7 @@ function kernelGradImages(dy: F, x: F, g: Conv2dGeometry): void {
 // back onto the image, summing where windows overlap. dy [B,Ho,Wo,O], k [kh,kw,C,O], dx [B,H,W,C].
 //   (cnn-layers-softmax eq 2; deep-learning-lecture-notes eqs 33-34, 51-54; cnn-derivation-lenet
 //    eqs 15-17; convnet-notes: delta a = sum_j conv2(delta z_j, rot180(k_ij), 'full'))
-export function conv2dBackwardInput(
+export function conv2dBackwardInputTs(
   dx: F,
   dy: F,
   k: F,
@@ -572,9 +559,9 @@ const warmUp = (): void => {
     const y = new Float32Array(g.B * g.Ho * g.Wo * g.O)
     for (let rep = 0; rep < 3; rep++) {
       if (rep === 2) x.fill(0)
-      conv2dForward(y, x, k, new Float32Array(g.O), g, flip, table)
-      conv2dBackwardParams(new Float32Array(k.length), new Float32Array(g.O), y, x, g, flip, table)
-      conv2dBackwardInput(new Float32Array(x.length), y, k, g, flip, table)
+      conv2dForwardTs(y, x, k, new Float32Array(g.O), g, flip, table)
+      conv2dBackwardParamsTs(new Float32Array(k.length), new Float32Array(g.O), y, x, g, flip, table)
+      conv2dBackwardInputTs(new Float32Array(x.length), y, k, g, flip, table)
     }
   }
 }

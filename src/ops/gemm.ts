@@ -15,6 +15,8 @@
 // batch of one, a thin reduction) skip packing: there the copy costs more than it saves.
 
 import type { F } from '../core/tensor.ts'
+import { kernelBackend } from './backend.ts'
+import { gemmSimd } from './gemm-simd.ts'
 
 // An 8 x 8 tile (64 accumulators) measured ~10% faster here than 4 x 4, 6 x 8 or 4 x 8:
 // each k loads 16 numbers for 64 multiply-adds.
@@ -201,9 +203,27 @@ function gemmDirect(C: F, A: F, B: F, M: number, N: number, K: number, transA: b
 
 /**
  * C[M,N] (+)= op(A)[M,K] op(B)[K,N]. Writes C only (A, B are read); C must not alias
- * A or B.
+ * A or B. Runs on the selected kernel backend (backend.ts): the SIMD twin (gemm-simd.ts)
+ * for float32 operands when it is 'simd', else gemmTs.
  */
 export function gemm(
+  C: F,
+  A: F,
+  B: F,
+  M: number,
+  N: number,
+  K: number,
+  transA = false,
+  transB = false,
+  accumulate = false,
+): void {
+  if (C instanceof Float32Array && A instanceof Float32Array && B instanceof Float32Array && kernelBackend() === 'simd')
+    gemmSimd(C, A, B, M, N, K, transA, transB, accumulate)
+  else gemmTs(C, A, B, M, N, K, transA, transB, accumulate)
+}
+
+/** The TypeScript kernel (double-precision sums), whatever the backend: same contract as gemm. */
+export function gemmTs(
   C: F,
   A: F,
   B: F,
@@ -272,8 +292,8 @@ const warmUp = (): void => {
     for (const transA of [false, true])
       for (const transB of [false, true])
         for (const acc of [false, true]) {
-          gemm(C, A, B, M, N, K, transA, transB, acc)
-          gemm(C, A, B, 1, N, K, transA, transB, acc)
+          gemmTs(C, A, B, M, N, K, transA, transB, acc)
+          gemmTs(C, A, B, 1, N, K, transA, transB, acc)
         }
 }
 warmUp()

@@ -30,8 +30,11 @@ export interface Evaluation {
  */
 export const MAX_CONFUSION_CLASSES = 1000
 
-/** Evaluates parameters on a data set in batches (evaluation mode: no noise). */
-export const evaluate = (objective: AnyObjective, params: Params, data: Dataset, batchSize = 500): Evaluation => {
+/**
+ * Evaluates parameters on a data set in batches (evaluation mode: no noise), with the
+ * model state (a snapshot's modelState: batch norm's running statistics) when it has one.
+ */
+export const evaluate = (objective: AnyObjective, params: Params, data: Dataset, batchSize = 500, state: unknown = null): Evaluation => {
   const N = data.x.shape[0]
   const classifies = objective.task === 'classification' && data.labels !== undefined
   const C = classifies ? numClasses(data) : 0
@@ -45,7 +48,7 @@ export const evaluate = (objective: AnyObjective, params: Params, data: Dataset,
   for (let start = 0; start < N; start += batchSize) {
     const idx = Int32Array.from({ length: Math.min(batchSize, N - start) }, (_, i) => start + i)
     const batch = gather(data, idx, 0, 0)
-    const fwd = objective.forward(params, null, batch, evalCtx)
+    const fwd = objective.forward(params, state, batch, evalCtx)
     loss = MeanMonoid.concat(loss, { sum: fwd.loss * idx.length, count: idx.length })
     if (classifies && batch.labels) {
       const predicted = argmaxRows(fwd.outputs)
@@ -77,5 +80,5 @@ export const evaluateEvery = (
 ): OperatorFunction<Snapshot, Evaluated> =>
   map((s: Snapshot): Evaluated => {
     const due = s.endOfEpoch || (options.every !== undefined && s.step > 0 && s.step % options.every === 0)
-    return due ? { ...s, evaluation: evaluate(objective, s.params, data, options.batchSize) } : s
+    return due ? { ...s, evaluation: evaluate(objective, s.params, data, options.batchSize, s.modelState) } : s
   })

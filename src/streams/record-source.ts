@@ -37,10 +37,9 @@ import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, de
 import type { LineItem } from '../io/lines.ts'
 import { LineSplitter, MAX_LINE_LENGTH } from '../io/lines.ts'
 import { YIELD_MS } from './source.ts'
+import { yieldToEventLoop } from './yield.ts'
 
 // ---- pulling ------------------------------------------------------------------------
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /**
  * An iterable or async iterable as a cold Observable that asks for the next item only

@@ -9,9 +9,10 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
-import { checkpointName, listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint.ts'
+import { checkpointName } from '../../src/io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
-import { blobs } from '../helpers.ts'
+import { blobs, slotsHash } from '../helpers.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gs-cli-ckpt-'))
@@ -49,7 +50,7 @@ const outcome = (dir: string) => {
     summary,
     metrics: read(join(dir, 'metrics.ndjson')),
     epochs: read(join(dir, 'epochs.ndjson')),
-    final: { step: final.step, hash: hashParams(ck.snapshot), velocity: Array.from((ck.snapshot.opt.slots.velocity.all as { data: Float32Array }).data) },
+    final: { step: final.step, hash: hashParams(ck.snapshot), velocity: slotsHash(ck.snapshot) },
   }
 }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { LOCK_NAME, lockRunDir, processStartTime, readRunLock } from '../../src/io/run-lock.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import { isCleanError, lastJson, runMain, start, until, writeBlobsCsv } from './child.ts'

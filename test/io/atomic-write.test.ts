@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isTempFile, removeStaleTempFiles, writeFileAtomic } from '../../src/io/atomic-write.ts'
-import { loadSafetensors } from '../../src/io/safetensors.ts'
+import { loadSafetensors } from '../../src/io/safetensors-file.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..', '..')

@@ -7,6 +7,10 @@ import type { Conv2dGeometry } from '../../src/ops/conv2d.ts'
 import { conv2dBackwardInput, conv2dBackwardParams, conv2dForward, samePadding } from '../../src/ops/conv2d.ts'
 import { bits, key, normal, uniform } from '../../src/core/rng.ts'
 import type { F } from '../../src/core/tensor.ts'
+import type { KernelBackend } from '../../src/ops/backend.ts'
+import { withKernelBackend } from '../../src/ops/backend.ts'
+import { gemmF32 } from '../../src/ops/gemm-simd.ts'
+import { wasmMemoryBytes } from '../../src/ops/wasm/instance.ts'
 
 // ---- the reference -------------------------------------------------------------------
 
@@ -341,5 +345,75 @@ describe('conv2d kernels: tables, precision, purity', () => {
     expect(Array.from(dx)).toEqual(Array.from(clean.dx))
     expect(Array.from(dk)).toEqual(Array.from(clean.dk))
     expect(Array.from(db)).toEqual(Array.from(clean.db))
+  })
+})
+
+describe('conv2d on the SIMD backend (conv2d-simd.ts)', () => {
+  const onBackend = (backend: KernelBackend, cs: Case, x: F, k: F, b: F, dy: F) => withKernelBackend(backend, () => runKernels(cs, x, k, b, dy))
+
+  it('agrees with the TypeScript backend to 1e-5 relative on random shapes, strides and paddings', () => {
+    for (let s = 0; s < 60; s++) {
+      const cs = randomCase(900 + s, s % 3 === 0 ? 'valid' : s % 3 === 1 ? 'same' : 'explicit')
+      const { nx, nk, ny } = sizes(cs)
+      const [x, k, b, dy] = [randn(1 + s, nx, 'float32'), randn(2 + s, nk, 'float32'), randn(3 + s, cs.g.O, 'float32'), randn(4 + s, ny, 'float32')]
+      const simd = onBackend('simd', cs, x, k, b, dy)
+      const ts = onBackend('ts', cs, x, k, b, dy)
+      for (const name of ['y', 'dx', 'dk', 'db'] as const) expect(relErr(simd[name], ts[name]), `case ${s} ${name}`).toBeLessThan(1e-5)
+    }
+  })
+
+  it('computes the forward pass as the float32 GEMM of the im2col matrix, bit for bit', () => {
+    for (let s = 0; s < 10; s++) {
+      const cs = randomCase(1300 + s, s % 2 === 0 ? 'same' : 'explicit')
+      const { g, flip, table } = cs
+      const { nx, nk, ny } = sizes(cs)
+      const [x, k, b] = [randn(1 + s, nx, 'float32'), randn(2 + s, nk, 'float32'), randn(3 + s, g.O, 'float32')]
+      const K = g.kh * g.kw * g.C
+      const M = g.B * g.Ho * g.Wo
+      const A = new Float32Array(M * K)
+      const kp = new Float32Array(K * g.O)
+      for (let n = 0, r = 0; n < g.B; n++)
+        for (let i = 0; i < g.Ho; i++)
+          for (let j = 0; j < g.Wo; j++, r++)
+            for (let p = 0, t = 0; p < g.kh; p++)
+              for (let q = 0; q < g.kw; q++)
+                for (let c = 0; c < g.C; c++, t++) {
+                  const h = i * g.sh + p - g.top
+                  const w = j * g.sw + q - g.left
+                  A[r * K + t] = h >= 0 && h < g.H && w >= 0 && w < g.W ? x[((n * g.H + h) * g.W + w) * g.C + c] : 0
+                  for (let o = 0; o < g.O; o++) kp[t * g.O + o] = kPrime(k, cs, p, q, c, o)
+                }
+      const s32 = new Float32Array(M * g.O)
+      gemmF32(s32, A, kp, M, g.O, K)
+      const want = Float32Array.from(s32, (v, e) => v + b[e % g.O])
+      const got = new Float32Array(ny)
+      withKernelBackend('simd', () => conv2dForward(got, x, k, b, g, flip, table))
+      expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `case ${s}`).toBe(true)
+    }
+  })
+
+  it('processes a batch of large images a few at a time, agreeing with the TypeScript backend', () => {
+    // 70 images of 64 x 64 x 8 exceed one chunk (imagesPerChunk), and a 3 x 3 kernel
+    // with 8 x 16 channels makes a 288-deep reduction (two slabs) in the forward pass.
+    const g: Conv2dGeometry = { B: 70, H: 64, W: 64, C: 8, O: 16, kh: 3, kw: 3, sh: 1, sw: 1, top: 1, left: 1, Ho: 64, Wo: 64 }
+    const cs: Case = { g, flip: false, table: null }
+    const { nx, nk, ny } = sizes(cs)
+    const [x, k, b, dy] = [randn(1, nx, 'float32'), randn(2, nk, 'float32'), randn(3, g.O, 'float32'), randn(4, ny, 'float32')]
+    const simd = onBackend('simd', cs, x, k, b, dy)
+    const ts = onBackend('ts', cs, x, k, b, dy)
+    for (const name of ['y', 'dx', 'dk', 'db'] as const) expect(relErr(simd[name], ts[name]), name).toBeLessThan(1e-5)
+  })
+
+  it('does not grow its memory when the same shapes come again, and results are copies', () => {
+    const g: Conv2dGeometry = { B: 32, H: 28, W: 28, C: 1, O: 8, kh: 5, kw: 5, sh: 1, sw: 1, top: 0, left: 0, Ho: 24, Wo: 24 }
+    const cs: Case = { g, flip: false, table: null }
+    const { nx, nk, ny } = sizes(cs)
+    const [x, k, b, dy] = [randn(1, nx, 'float32'), randn(2, nk, 'float32'), randn(3, g.O, 'float32'), randn(4, ny, 'float32')]
+    const first = onBackend('simd', cs, x, k, b, dy)
+    const kept = Float32Array.from(first.y)
+    const size = wasmMemoryBytes()
+    for (let i = 0; i < 3; i++) onBackend('simd', cs, randn(10 + i, nx, 'float32'), k, b, dy)
+    expect(wasmMemoryBytes()).toBe(size)
+    expect(Array.from(first.y)).toEqual(Array.from(kept))
   })
 })

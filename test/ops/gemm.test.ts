@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { gemm, gemmReference } from '../../src/ops/gemm.ts'
+import { gemm, gemmReference, gemmTs } from '../../src/ops/gemm.ts'
 import { key, split, uniform } from '../../src/core/rng.ts'
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
@@ -37,7 +37,7 @@ describe('gemm', () => {
     const B = uniform(key(2), K * N, 'float32', -1, 1)
     const got = new Float32Array(M * N)
     const want = new Float64Array(M * N)
-    gemm(got, A, B, M, N, K)
+    gemmTs(got, A, B, M, N, K)
     gemmReference(want, A, B, M, N, K)
     expect(maxDiff(got, want)).toBeLessThan(1e-5)
   })

@@ -20,7 +20,7 @@
 // starts with GRADSTREAM_CHECK_IMMUTABLE=1 (the test suite sets it in vitest.config.ts),
 // or with setImmutabilityCheck(true).
 
-import { GradstreamError } from '../core/errors.ts'
+import { GradstreamError } from './errors.ts'
 
 let enabled = ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GRADSTREAM_CHECK_IMMUTABLE ?? '') === '1'
 

@@ -1,0 +1,48 @@
+// The sizes of one NHWC convolution and the choices that depend only on them (padding,
+// how many images a call processes at once), shared by the TypeScript kernels (conv2d.ts)
+// and their SIMD twins (conv2d-simd.ts).
+
+/** Sizes of one NHWC convolution: x [B,H,W,C], k [kh,kw,C,O], y [B,Ho,Wo,O]. */
+export interface Conv2dGeometry {
+  readonly B: number
+  readonly H: number
+  readonly W: number
+  readonly C: number
+  readonly O: number
+  readonly kh: number
+  readonly kw: number
+  /** Strides along rows and columns. */
+  readonly sh: number
+  readonly sw: number
+  /** Zero rows above / columns left of the image (bottom/right padding is implied by Ho, Wo). */
+  readonly top: number
+  readonly left: number
+  readonly Ho: number
+  readonly Wo: number
+}
+
+/**
+ * TensorFlow's 'same' padding along one axis: out = ceil(n/s), total = max((out-1)s + k - n, 0),
+ * [before, after] = [floor(total/2), total - floor(total/2)] (the extra row/column goes after).
+ */
+export function samePadding(n: number, k: number, s: number): [number, number] {
+  const out = Math.ceil(n / s)
+  const total = Math.max((out - 1) * s + k - n, 0)
+  const before = Math.floor(total / 2)
+  return [before, total - before]
+}
+
+/**
+ * Largest per-call scratch, in elements. A big batch is processed a few images at a time so
+ * that the (padded, float64) input, the window starts and the float64 dy stay below it; the
+ * chunk size depends only on the shapes, so every result is the same on every run.
+ */
+const SCRATCH_LIMIT = 1 << 21
+
+export function imagesPerChunk(g: Conv2dGeometry): number {
+  const Hs = Math.max(g.H, (g.Ho - 1) * g.sh + g.kh)
+  const Ws = Math.max(g.W, (g.Wo - 1) * g.sw + g.kw)
+  const perImage = Math.max(Hs * Ws * g.C, g.Ho * g.Wo * Math.max(g.O, 1))
+  return Math.max(1, Math.min(g.B, Math.floor(SCRATCH_LIMIT / perImage)))
+}
+

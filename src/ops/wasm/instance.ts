@@ -1,0 +1,105 @@
+// The SIMD kernels' module instance and its memory, one per thread: each thread that
+// imports this (the main thread, every pool worker) compiles and instantiates its own copy
+// on first use, from the bytes in kernels.wasm.ts (no file read, no fetch).
+//
+// Memory holds scratch only: a call lays out its operands (copies of the inputs, packed
+// panels, index tables, the result) from byte BASE on, runs the kernels, and copies the
+// result out before returning. Nothing handed to a caller is ever a view into this
+// memory. It grows to the largest call seen and stays there (WebAssembly memory never
+// shrinks), so a training run's memory is fixed after its first step.
+
+import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts'
+
+export interface KernelExports {
+  /** kernels.wat `mm`: one slab of a gathered matrix product (pointers in bytes). */
+  mm(c: number, ldc: number, src: number, rs: number, cs: number, bp: number, M: number, N: number, kc: number, acc: number): void
+  /** kernels.wat `scatter`: col2im, dst[rs[r] + cs[t]] += D[r, t]. */
+  scatter(dst: number, d: number, rs: number, cs: number, M: number, K: number): void
+}
+
+/** Bytes below this belong to the module (its edge tile). */
+export const BASE = 256
+const PAGE = 65536
+
+// The slice of the WebAssembly JS API used here, typed locally: the project's lib is ES2022
+// without DOM, whose typings carry the full API.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer
+  grow(pages: number): number
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (mod: object, imports: object) => { readonly exports: Record<string, unknown> }
+}
+
+/** The engine's WebAssembly API, or undefined where there is none. */
+export const wasmApi = (): WasmApi | undefined => (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
+
+let bytesCache: Uint8Array | null = null
+
+/** The module's bytes, decoded once per thread. */
+export function kernelBytes(): Uint8Array {
+  if (bytesCache === null) {
+    const s = atob(KERNELS_WASM_BASE64)
+    const b = new Uint8Array(s.length)
+    for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i)
+    bytesCache = b
+  }
+  return bytesCache
+}
+
+interface Instance {
+  readonly k: KernelExports
+  readonly memory: WasmMemory
+  f32: Float32Array
+  i32: Int32Array
+}
+
+let instance: Instance | null = null
+
+function instantiate(): Instance {
+  const api = wasmApi()
+  if (api === undefined) throw new Error('the SIMD kernels need WebAssembly, which this engine lacks')
+  const inst = new api.Instance(new api.Module(kernelBytes()), {})
+  const memory = inst.exports['mem'] as WasmMemory
+  const k = inst.exports as unknown as KernelExports
+  return { k, memory, f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer) }
+}
+
+/** A call's view of the memory: the kernels, and float / int views valid until the next workspace(). */
+export interface Workspace {
+  readonly k: KernelExports
+  readonly f32: Float32Array
+  readonly i32: Int32Array
+}
+
+/** Makes sure memory reaches `end` bytes (growing it if needed) and returns fresh views. */
+export function workspace(end: number): Workspace {
+  if (instance === null) instance = instantiate()
+  const it = instance
+  const have = it.memory.buffer.byteLength
+  if (end > have) {
+    it.memory.grow(Math.ceil((end - have) / PAGE))
+    it.f32 = new Float32Array(it.memory.buffer)
+    it.i32 = new Int32Array(it.memory.buffer)
+  }
+  return it
+}
+
+/** Current size of this thread's kernel memory in bytes (0 before first use): for the bench's memory report. */
+export const wasmMemoryBytes = (): number => (instance === null ? 0 : instance.memory.buffer.byteLength)
+
+/** Byte offsets for one call's operands, each 16-byte aligned, from BASE. */
+export class Layout {
+  private top = BASE
+  /** Reserves `bytes` and returns its byte address. */
+  take(bytes: number): number {
+    const at = this.top
+    this.top += (bytes + 15) & ~15
+    return at
+  }
+  get end(): number {
+    return this.top
+  }
+}

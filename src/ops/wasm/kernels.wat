@@ -1,0 +1,196 @@
+;; gradstream's WebAssembly SIMD128 kernels (assembled by src/ops/wasm/assemble.ts into
+;; kernels.wasm.ts; the TypeScript twins are src/ops/gemm.ts and src/ops/conv2d.ts, the
+;; wrappers that lay out memory and call these are gemm-simd.ts and conv2d-simd.ts).
+;;
+;; Plain SIMD128 only: f32x4.mul then f32x4.add, each rounded to float32 (no FMA, no
+;; relaxed-simd), so every lane computes the same bits on every machine.
+;;
+;; Memory: bytes 0..255 are this module's own scratch (the edge tile below); the caller
+;; owns everything above and places operands there. Every pointer is a byte address.
+
+(module
+  (memory (export "mem") 16)
+
+  ;; ---- gathered matrix product over one slab of the reduction ------------------------
+  ;;
+  ;;   s[i, j] = sum_{k < kc} A(i, k) * Bp(k, j)               (k ascending, float32 chain:
+  ;;                                                             s = fl(s + fl(a * b)), s0 = 0)
+  ;;   C[i, j] = s[i, j]             when acc = 0
+  ;;   C[i, j] = fl(C[i, j] + s)     when acc = 1               for i < M, j < N
+  ;;
+  ;; A(i, k) = f32 at src + rs[i] + cs[k]: rs [M] and cs [kc] are i32 byte offsets. That one
+  ;; form is a row-major A (rs[i] = 4iK, cs[k] = 4k), a transposed one (rs[i] = 4i,
+  ;; cs[k] = 4kM), the im2col matrix of a convolution read in place (rs = window corners,
+  ;; cs = tap offsets: conv2d-simd.ts) and its transpose (the kernel gradient).
+  ;; Bp: op(B)[kc, N] packed in 8-column panels, zero-padded: panel p at bp + 32 p kc,
+  ;; row k of it at + 32 k (8 floats, two f32x4).
+  ;; C: row-major, ldc bytes per row.
+  ;;
+  ;; The register tile is 4 rows x 8 columns: eight f32x4 accumulators; each k loads two
+  ;; f32x4 of Bp and four splatted A values for 32 multiply-adds. Rows past M repeat row
+  ;; M-1 (computed, never stored); columns past N multiply the panel's zero padding.
+  (func $mm (export "mm")
+    (param $c i32) (param $ldc i32) (param $src i32) (param $rs i32) (param $cs i32)
+    (param $bp i32) (param $M i32) (param $N i32) (param $kc i32) (param $acc i32)
+    (local $i0 i32) (local $j0 i32) (local $k i32) (local $off i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $b i32) (local $cp i32) (local $ct i32) (local $h i32) (local $w i32)
+    (local $x i32) (local $y i32)
+    (local $b0 v128) (local $b1 v128) (local $a v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $i0 (i32.const 0))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $i0) (local.get $M)))
+        ;; h = min(4, M - i0) rows are real; window r_l = src + rs[min(i0 + l, M - 1)]
+        (local.set $h (i32.sub (local.get $M) (local.get $i0)))
+        (if (i32.gt_s (local.get $h) (i32.const 4)) (then (local.set $h (i32.const 4))))
+        (local.set $r0 (i32.add (local.get $src)
+          (i32.load (i32.add (local.get $rs) (i32.shl (local.get $i0) (i32.const 2))))))
+        (local.set $r1 (i32.add (local.get $src)
+          (i32.load (i32.add (local.get $rs) (i32.shl
+            (select (i32.add (local.get $i0) (i32.const 1)) (local.get $i0) (i32.gt_s (local.get $h) (i32.const 1)))
+            (i32.const 2))))))
+        (local.set $r2 (i32.add (local.get $src)
+          (i32.load (i32.add (local.get $rs) (i32.shl
+            (i32.add (local.get $i0) (select (i32.const 2) (i32.sub (local.get $h) (i32.const 1)) (i32.gt_s (local.get $h) (i32.const 2))))
+            (i32.const 2))))))
+        (local.set $r3 (i32.add (local.get $src)
+          (i32.load (i32.add (local.get $rs) (i32.shl
+            (i32.add (local.get $i0) (i32.sub (local.get $h) (i32.const 1)))
+            (i32.const 2))))))
+        (local.set $j0 (i32.const 0))
+        (local.set $b (local.get $bp))
+        (block $cols_done
+          (loop $cols
+            (br_if $cols_done (i32.ge_s (local.get $j0) (local.get $N)))
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+            ;; the micro-kernel: c[l] += A(i0 + l, k) * Bp(k, j0:j0+8), k = 0 .. kc-1
+            (local.set $k (local.get $kc))
+            (local.set $cp (local.get $cs))
+            (block $k_done
+              (loop $ks
+                (br_if $k_done (i32.eqz (local.get $k)))
+                (local.set $off (i32.load (local.get $cp)))
+                (local.set $b0 (v128.load (local.get $b)))
+                (local.set $b1 (v128.load offset=16 (local.get $b)))
+                (local.set $a (v128.load32_splat (i32.add (local.get $r0) (local.get $off))))
+                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $a) (local.get $b0))))
+                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $a) (local.get $b1))))
+                (local.set $a (v128.load32_splat (i32.add (local.get $r1) (local.get $off))))
+                (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $a) (local.get $b0))))
+                (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $a) (local.get $b1))))
+                (local.set $a (v128.load32_splat (i32.add (local.get $r2) (local.get $off))))
+                (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $a) (local.get $b0))))
+                (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $a) (local.get $b1))))
+                (local.set $a (v128.load32_splat (i32.add (local.get $r3) (local.get $off))))
+                (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $a) (local.get $b0))))
+                (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $a) (local.get $b1))))
+                (local.set $b (i32.add (local.get $b) (i32.const 32)))
+                (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br $ks)))
+            ;; store the tile: C row i0 + l, columns j0 .. j0+7
+            (local.set $ct (i32.add (local.get $c)
+              (i32.add (i32.mul (local.get $i0) (local.get $ldc)) (i32.shl (local.get $j0) (i32.const 2)))))
+            (local.set $w (i32.sub (local.get $N) (local.get $j0)))
+            (if (i32.and (i32.eq (local.get $h) (i32.const 4)) (i32.ge_s (local.get $w) (i32.const 8)))
+              (then
+                (if (local.get $acc)
+                  (then
+                    (local.set $c00 (f32x4.add (v128.load (local.get $ct)) (local.get $c00)))
+                    (local.set $c01 (f32x4.add (v128.load offset=16 (local.get $ct)) (local.get $c01)))))
+                (v128.store (local.get $ct) (local.get $c00))
+                (v128.store offset=16 (local.get $ct) (local.get $c01))
+                (local.set $ct (i32.add (local.get $ct) (local.get $ldc)))
+                (if (local.get $acc)
+                  (then
+                    (local.set $c10 (f32x4.add (v128.load (local.get $ct)) (local.get $c10)))
+                    (local.set $c11 (f32x4.add (v128.load offset=16 (local.get $ct)) (local.get $c11)))))
+                (v128.store (local.get $ct) (local.get $c10))
+                (v128.store offset=16 (local.get $ct) (local.get $c11))
+                (local.set $ct (i32.add (local.get $ct) (local.get $ldc)))
+                (if (local.get $acc)
+                  (then
+                    (local.set $c20 (f32x4.add (v128.load (local.get $ct)) (local.get $c20)))
+                    (local.set $c21 (f32x4.add (v128.load offset=16 (local.get $ct)) (local.get $c21)))))
+                (v128.store (local.get $ct) (local.get $c20))
+                (v128.store offset=16 (local.get $ct) (local.get $c21))
+                (local.set $ct (i32.add (local.get $ct) (local.get $ldc)))
+                (if (local.get $acc)
+                  (then
+                    (local.set $c30 (f32x4.add (v128.load (local.get $ct)) (local.get $c30)))
+                    (local.set $c31 (f32x4.add (v128.load offset=16 (local.get $ct)) (local.get $c31)))))
+                (v128.store (local.get $ct) (local.get $c30))
+                (v128.store offset=16 (local.get $ct) (local.get $c31)))
+              (else
+                ;; an edge tile: through the scratch tile at address 0 (row l at 32 l),
+                ;; then the valid h x min(w, 8) part, one float at a time
+                (if (i32.gt_s (local.get $w) (i32.const 8)) (then (local.set $w (i32.const 8))))
+                (v128.store offset=0 (i32.const 0) (local.get $c00))
+                (v128.store offset=16 (i32.const 0) (local.get $c01))
+                (v128.store offset=32 (i32.const 0) (local.get $c10))
+                (v128.store offset=48 (i32.const 0) (local.get $c11))
+                (v128.store offset=64 (i32.const 0) (local.get $c20))
+                (v128.store offset=80 (i32.const 0) (local.get $c21))
+                (v128.store offset=96 (i32.const 0) (local.get $c30))
+                (v128.store offset=112 (i32.const 0) (local.get $c31))
+                (local.set $x (i32.const 0))
+                (block $er_done
+                  (loop $er
+                    (br_if $er_done (i32.ge_s (local.get $x) (local.get $h)))
+                    (local.set $y (i32.const 0))
+                    (block $ec_done
+                      (loop $ec
+                        (br_if $ec_done (i32.ge_s (local.get $y) (local.get $w)))
+                        (local.set $off (i32.add (local.get $ct) (i32.shl (local.get $y) (i32.const 2))))
+                        (f32.store (local.get $off)
+                          (if (result f32) (local.get $acc)
+                            (then (f32.add (f32.load (local.get $off))
+                              (f32.load (i32.shl (i32.add (i32.shl (local.get $x) (i32.const 3)) (local.get $y)) (i32.const 2)))))
+                            (else (f32.load (i32.shl (i32.add (i32.shl (local.get $x) (i32.const 3)) (local.get $y)) (i32.const 2))))))
+                        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+                        (br $ec)))
+                    (local.set $ct (i32.add (local.get $ct) (local.get $ldc)))
+                    (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                    (br $er)))))
+            (local.set $j0 (i32.add (local.get $j0) (i32.const 8)))
+            (br $cols)))
+        (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
+        (br $rows))))
+
+  ;; ---- col2im: scatter-add a [M, K] matrix onto an image --------------------------
+  ;;
+  ;;   dst[rs[r] + cs[t]] = fl(dst[rs[r] + cs[t]] + D[r, t])      r ascending, then t ascending
+  ;;
+  ;; The input gradient of a convolution: D = dy k'^T (computed by mm), each row r the
+  ;; gradient of output pixel r's window, summed where windows overlap
+  ;; (cnn-layers-softmax eq 2; deep-learning-lecture-notes eqs 33-34, 51-54). The order is
+  ;; fixed, so the sums are the same bits on every run.
+  (func $scatter (export "scatter")
+    (param $dst i32) (param $d i32) (param $rs i32) (param $cs i32) (param $M i32) (param $K i32)
+    (local $r i32) (local $t i32) (local $base i32) (local $p i32) (local $cp i32)
+    (local.set $r (i32.const 0))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_s (local.get $r) (local.get $M)))
+        (local.set $base (i32.add (local.get $dst)
+          (i32.load (i32.add (local.get $rs) (i32.shl (local.get $r) (i32.const 2))))))
+        (local.set $t (local.get $K))
+        (local.set $cp (local.get $cs))
+        (block $row_done
+          (loop $taps
+            (br_if $row_done (i32.eqz (local.get $t)))
+            (local.set $p (i32.add (local.get $base) (i32.load (local.get $cp))))
+            (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (f32.load (local.get $d))))
+            (local.set $d (i32.add (local.get $d) (i32.const 4)))
+            (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+            (local.set $t (i32.sub (local.get $t) (i32.const 1)))
+            (br $taps)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
+)
