@@ -2,7 +2,7 @@
 // The directory is $GRADSTREAM_CONFORMANCE, else ../shared/conformance beside the repo;
 // nothing here depends on the particular files, shapes or names of the open set.
 
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
@@ -81,6 +81,8 @@ class Checker {
   constructor(
     readonly tol: number,
     readonly exact: ReadonlySet<string> = new Set(),
+    /** The precision the run computes in: every float result must be an array of it. */
+    readonly dtype?: DType,
   ) {}
   check(label: string, got: Tensor | number | undefined, want: JsonTensor): void {
     this.count++
@@ -89,6 +91,12 @@ class Checker {
       return
     }
     const g = typeof got === 'number' ? { shape: [], data: [got] } : got
+    // A float32 run must compute in float32 (not quietly in float64 and back), and the
+    // reverse: the result's array type is part of the contract.
+    if (this.dtype !== undefined && typeof got !== 'number' && (got.data instanceof Float32Array || got.data instanceof Float64Array)) {
+      const want = this.dtype === 'float32' ? 'Float32Array' : 'Float64Array'
+      if (got.data.constructor.name !== want) this.report.push(`${label}: expected a ${want}, got a ${got.data.constructor.name}`)
+    }
     if (g.data.length !== want.data.length || (typeof got !== 'number' && !shapeEquals(got.shape, want.shape))) {
       this.report.push(`${label}: shape [${g.shape.join(',')}] vs [${want.shape.join(',')}]`)
       return
@@ -186,7 +194,7 @@ const runModel = (f: Fixture, dtype: DType, c: Checker): void => {
     for (const [name, want] of Object.entries(f.grads ?? {})) c.check(`grad ${name}`, name === 'x' ? back.dx : grads.get(name), want)
     if (f.extras?.x_total) {
       // The target path adds -(r - x) * cot to the encoder path.
-      const total = Float64Array.from(back.dx.data, (g, i) => g - cot * (y.data[i] - x.data[i]))
+      const total = back.dx.data.map((g, i) => g - cot * (y.data[i] - x.data[i])) // in the run's precision
       c.check('extras x_total', { shape: x.shape, data: total }, f.extras.x_total)
     }
     return
@@ -243,7 +251,7 @@ const runRbm = (f: Fixture, dtype: DType, c: Checker): void => {
     { h: Array.from({ length: k }, (_, s) => u(`u_h${s}`)), v: Array.from({ length: k }, (_, s) => u(`u_v${s + 1}`)) },
     k,
   )
-  const neg = (t: Tensor): Tensor => ({ shape: t.shape, data: Float64Array.from(t.data, (g) => -g) })
+  const neg = (t: Tensor): Tensor => ({ shape: t.shape, data: t.data.map((g) => -g) }) // keeps the array type
   const got: Record<string, () => Tensor> = {
     ph0: () => r.ph0,
     h0: () => r.h0,
@@ -302,7 +310,11 @@ const RUN: Record<Fixture['kind'], (f: Fixture, dtype: DType, c: Checker) => voi
 
 describe(`conformance vectors in ${DIR}`, () => {
   it('lists every file it covers', () => {
-    expect(index.files.length).toBe(index.count)
+    // Counted independently of the index: every vector file in the directory is listed once.
+    const onDisk = readdirSync(DIR).filter((n) => n.endsWith('.json') && n !== 'index.json').sort()
+    expect(onDisk.length).toBeGreaterThan(0)
+    expect(index.files.map((e) => e.file).sort()).toEqual(onDisk)
+    expect(index.count).toBe(onDisk.length)
   })
   for (const entry of index.files) {
     // Float32 runs on both kernel backends (Float64 always takes the TypeScript kernels).
@@ -311,7 +323,7 @@ describe(`conformance vectors in ${DIR}`, () => {
         const f = fixture(entry.file)
         const tol = dtype === 'float64' ? f.tolerance : Math.max(1e-4, f.tolerance)
         // 0/1 samples must match exactly (README, "Exact match").
-        const c = new Checker(tol, new Set(f.kind === 'rbm' ? ['h0', 'v1', 'h1', 'v2'] : []))
+        const c = new Checker(tol, new Set(f.kind === 'rbm' ? ['h0', 'v1', 'h1', 'v2'] : []), dtype)
         const run = RUN[f.kind]
         if (!run) throw new Error(`unknown fixture kind ${f.kind}`)
         run(f, dtype, c)

@@ -229,7 +229,8 @@ export const runTraining = async (
   }
   if (flags.out && resume === undefined) {
     // config.json last and atomically: a directory with a config.json is a whole run start.
-    // (trainCommand has created and locked the directory; a direct caller may not have.)
+    // (`gradstream train` has checked, created and locked the directory; an API caller of
+    // runTraining may not have created it.)
     mkdirSync(flags.out, { recursive: true })
     writeFileSync(join(flags.out, 'metrics.ndjson'), '')
     writeFileSync(join(flags.out, 'epochs.ndjson'), '')
@@ -376,7 +377,7 @@ export const trainCommand = async (args: readonly string[], io: Io): Promise<voi
     throw e
   }
   try {
-    await runTraining(run, flags, io)
+    await runTraining(run, dir !== undefined ? { ...flags, out: dir.path() } : flags, io)
   } finally {
     dir?.release()
   }

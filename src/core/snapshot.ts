@@ -14,6 +14,7 @@ import type { OptState } from './opt-state.ts'
 import type { Key } from './rng.ts'
 import type { Layout, Params } from './tree.ts'
 import { unravel } from './tree.ts'
+import { guardSnapshot } from './immutable-guard.ts'
 
 export interface StepMetrics {
   /** Loss of the batch this step trained on (NaN for the initial snapshot). */
@@ -56,4 +57,4 @@ export interface Snapshot {
 
 /** Freezes the record (not the typed arrays) and returns it. */
 export const makeSnapshot = (s: Omit<Snapshot, 'params'> & { params?: Params }): Snapshot =>
-  freeze({ ...s, params: s.params ?? unravel(s.layout, s.flat) }, true) as Snapshot
+  guardSnapshot(freeze({ ...s, params: s.params ?? unravel(s.layout, s.flat) }, true) as Snapshot)

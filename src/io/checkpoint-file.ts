@@ -4,6 +4,7 @@
 
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { verifySnapshot } from '../core/immutable-guard.ts'
 import type { Snapshot } from '../core/snapshot.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 import type { Checkpoint, CheckpointMeta } from './checkpoint.ts'
@@ -12,6 +13,7 @@ import { loadSafetensorsWithData } from './safetensors-file.ts'
 
 /** Writes a checkpoint atomically; returns its size in bytes. */
 export const saveCheckpoint = (path: string, snapshot: Snapshot, meta: CheckpointMeta): number => {
+  verifySnapshot(snapshot, `saving ${path}`)
   const bytes = encodeCheckpoint(snapshot, meta, path)
   writeFileAtomic(path, bytes)
   return bytes.length

@@ -155,8 +155,11 @@ export const openNewRunDir = (dir: string, options: { readonly force?: boolean; 
   if (!isRun)
     throw new GradstreamError(`${flag}: ${dir} is not empty and is not a run directory (no config.json); --force replaces only a run`)
   // --force over a run: lock the old run (refused if it is being written), stage the new.
-  const oldLock = lockRunDir(dir)
   const abs = resolve(dir)
+  const cwd = resolve(process.cwd())
+  if (cwd === abs || cwd.startsWith(`${abs}/`))
+    throw new GradstreamError(`${flag}: ${dir} is (or holds) the current directory; --force cannot replace it from inside`)
+  const oldLock = lockRunDir(dir)
   const staging = join(dirname(abs), `.${basename(abs)}.new-${process.pid}`)
   let newLock: RunLock
   try {
@@ -170,7 +173,7 @@ export const openNewRunDir = (dir: string, options: { readonly force?: boolean; 
   }
   let committed = false
   return {
-    path: () => (committed ? dir : staging),
+    path: () => (committed ? abs : staging),
     commit: () => {
       if (committed) return
       const trash = join(dirname(abs), `.${basename(abs)}.old-${process.pid}`)

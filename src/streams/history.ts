@@ -39,6 +39,7 @@ import { size } from '../core/tensor.ts'
 import { leaves } from '../core/tree.ts'
 import type { Snapshot } from './snapshot.ts'
 import { makeSnapshot } from './snapshot.ts'
+import { verifySnapshot } from '../core/immutable-guard.ts'
 import type { BatchSource } from './source.ts'
 import type { TrainConfig } from './train.ts'
 import { initialSnapshot, trainObjective } from './train.ts'
@@ -169,6 +170,7 @@ export const forkSnapshot = (
     readonly batchSize?: { readonly from: number; readonly to: number; readonly source: BatchSource }
   },
 ): Snapshot => {
+  verifySnapshot(snapshot, 'forking from it')
   let s = snapshot
   if (options.to.spec.type !== options.from.spec.type)
     s = makeSnapshot({ ...s, params: s.params, opt: options.to.init(s.params) })

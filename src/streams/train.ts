@@ -11,6 +11,7 @@ import type { MonoTypeOperatorFunction, Observable } from 'rxjs'
 import { defer, finalize, from, pipe as rxPipe, switchMap, throwError } from 'rxjs'
 import type { LayerError } from '../core/errors.ts'
 import { GradstreamError } from '../core/errors.ts'
+import { verifySnapshot } from '../core/immutable-guard.ts'
 import type { AnyLayer } from '../models/layer.ts'
 import type { AnyLoss } from '../models/loss.ts'
 import type { AnyObjective, Batch } from '../models/objective.ts'
@@ -89,6 +90,7 @@ export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, co
   defer(() => {
     warmUpKernels()
     const key = config.key ?? rootKey(config.seed ?? 0)
+    if (config.initial) verifySnapshot(config.initial, 'training from it')
     const init = config.initial ? E.right(config.initial) : initialSnapshot(objective, optimizer, key, config.params)
     if (E.isLeft(init)) return throwError(() => init.left)
     const s0 = init.right

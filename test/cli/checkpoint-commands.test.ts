@@ -114,7 +114,7 @@ describe('gradstream replay DIR --step N', () => {
       expect(rep.replayed as number).toBeLessThan(7)
       expect(rep.hash).toBe(hashParams(loadCheckpoint(join(all, 'checkpoints', checkpointName(step))).snapshot))
     }
-  })
+  }, 180_000) // 180 checkpoints and 8 replays: minutes on a loaded machine
 
   it('prints a readable report, and step 0 from the run config', async () => {
     const r = await run('replay', ref, '--step', '10')

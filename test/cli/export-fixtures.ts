@@ -2,6 +2,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { key, normal } from '../../src/core/rng.ts'
+import { makeSnapshot } from '../../src/core/snapshot.ts'
 import { saveCheckpoint } from '../../src/io/checkpoint-file.ts'
 import type { AnyObjective } from '../../src/models/objective.ts'
 import { sgd } from '../../src/models/optimizers.ts'
@@ -12,7 +13,10 @@ export const checkpointOf = (objective: AnyObjective, path: string, seed: number
   const optimizer = sgd(0.1)
   const s = initialSnapshot(objective, optimizer, key(seed))
   if (E.isLeft(s)) throw s.left
-  const snap = s.right
+  // A snapshot's arrays are read-only (the immutability guard checks it): edit a copy.
+  const { params: _params, ...rest } = s.right
+  const flat = s.right.flat.slice()
+  const snap = { layout: rest.layout, flat }
   snap.layout.names.forEach((name, i) => {
     if (!/\.(b|beta|a)$/.test(name)) return
     const off = snap.layout.offsets[i]
@@ -20,6 +24,6 @@ export const checkpointOf = (objective: AnyObjective, path: string, seed: number
     const r = normal(key(seed + i), n, 'float32', 0, 0.5)
     for (let j = 0; j < n; j++) snap.flat[off + j] = /\.a$/.test(name) ? 2 + Math.abs(r[j]) * 4 : r[j]
   })
-  saveCheckpoint(path, snap, { model: objective.spec, optimizer: optimizer.spec })
+  saveCheckpoint(path, makeSnapshot({ ...rest, flat }), { model: objective.spec, optimizer: optimizer.spec })
 }
 

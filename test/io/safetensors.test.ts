@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -77,77 +76,7 @@ describe('safetensors encode/decode', () => {
     expect(h.dataBytes).toBe(12)
   })
 
-  it('is read by an independent reader: Python (safetensors or torch if installed, else numpy; skipped without either)', () => {
-    const path = join(dir, 'py.safetensors')
-    const w = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i) * 10)
-    const d = Float64Array.from([Math.E, -1 / 3])
-    const k = Int32Array.from([3, -4, 5, 6])
-    saveSafetensors(
-      path,
-      [
-        { name: 'layer.W', shape: [3, 4], data: w },
-        { name: 'd', shape: [2], data: d },
-        { name: 'k', shape: [2, 2], data: k },
-      ],
-      { step: '42' },
-    )
-    const script = `
-import json, struct, sys
-path = sys.argv[1]
-raw = open(path, "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-header = json.loads(raw[8:8 + n])
-meta = header.pop("__metadata__", {})
-try:
-    import torch
-    try:
-        from safetensors import safe_open
-        out = {}
-        with safe_open(path, framework="pt") as f:
-            meta = f.metadata()
-            for name in f.keys():
-                out[name] = f.get_tensor(name).flatten().tolist()
-        reader = "safetensors"
-    except ImportError:
-        types = {"F32": torch.float32, "F64": torch.float64, "I32": torch.int32}
-        out = {}
-        for name, info in header.items():
-            b, e = info["data_offsets"]
-            t = torch.frombuffer(bytearray(raw[8 + n + b: 8 + n + e]), dtype=types[info["dtype"]]).reshape(info["shape"])
-            out[name] = t.flatten().tolist()
-        reader = "torch"
-except ImportError:
-    import numpy as np
-    types = {"F32": "<f4", "F64": "<f8", "I32": "<i4"}
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + b: 8 + n + e], dtype=types[info["dtype"]]).reshape(info["shape"]).flatten().tolist()
-    reader = "numpy"
-print(json.dumps({"reader": reader, "meta": meta, "tensors": out}))
-`
-    const has = (module: string): boolean => {
-      try {
-        execFileSync('python3', ['-c', `import ${module}`], { stdio: 'ignore' })
-        return true
-      } catch {
-        return false
-      }
-    }
-    if (!has('torch') && !has('numpy')) {
-      console.warn('python3 with torch or numpy not available: skipping the Python read')
-      return
-    }
-    const stdout = execFileSync('python3', ['-c', script, path], { encoding: 'utf8' })
-    const r = JSON.parse(stdout) as { reader: string; meta: Record<string, string>; tensors: Record<string, number[]> }
-    console.log(`read back in Python with ${r.reader}`)
-    expect(['safetensors', 'torch', 'numpy']).toContain(r.reader)
-    expect(r.meta).toEqual({ step: '42' })
-    // float32 -> Python float is exact, so compare the float32 values themselves.
-    expect(r.tensors['layer.W']).toEqual(Array.from(w))
-    expect(r.tensors.d).toEqual(Array.from(d))
-    expect(r.tensors.k).toEqual([3, -4, 5, 6])
-  })
+  // Read back by an independent reader (Python + numpy): test/python/, `npm run test:python`.
 
   it('refuses to write what it could not read back', () => {
     const x = Float32Array.from([1, 2])
@@ -235,7 +164,6 @@ describe('the loader refuses hostile files cleanly', () => {
       const path = join(dir, `hostile-${what.replace(/\W+/g, '-')}.safetensors`)
       writeFileSync(path, bytes)
       for (const load of [() => decodeSafetensors(bytes, path), () => loadSafetensors(path)]) {
-        const t0 = performance.now()
         let err: unknown
         try {
           load()
@@ -247,7 +175,6 @@ describe('the loader refuses hostile files cleanly', () => {
         expect(msg, what).toMatch(problem)
         expect(msg.startsWith(`${path}: `), what).toBe(true)
         expect(msg.includes('\n'), what).toBe(false)
-        expect(performance.now() - t0, what).toBeLessThan(1000)
       }
     }
   })

@@ -105,6 +105,34 @@ describe('maxPool2d and avgPool2d: values, spec, precision', () => {
       const g = l.vjp({}, r32.saved, dy)
       expect(g.dx.data).toBeInstanceOf(Float32Array)
       expect(g.dx.shape).toEqual([2, 7, 9, 2])
+      // The values: the same as the float64 path given the same dy ...
+      const g64 = l.vjp({}, r64.saved, cast(dy, 'float64'))
+      for (let i = 0; i < g64.dx.data.length; i++) expect(g.dx.data[i]).toBeCloseTo(g64.dx.data[i], 5)
+      // ... and as a reference computed here: each window's dy goes to its largest input
+      // (max pooling) or is spread evenly over its 9 inputs (average pooling).
+      const want = new Float64Array(2 * 7 * 9 * 2)
+      const xd = cast(x64, 'float32').data
+      const at = (n: number, h: number, w: number, c: number): number => ((n * 7 + h) * 9 + w) * 2 + c
+      for (let n = 0; n < 2; n++)
+        for (let oh = 0; oh < 3; oh++)
+          for (let ow = 0; ow < 4; ow++)
+            for (let c = 0; c < 2; c++) {
+              const d = dy.data[((n * 3 + oh) * 4 + ow) * 2 + c]
+              let best = at(n, 2 * oh, 2 * ow, c)
+              for (let i = 0; i < 3; i++)
+                for (let j = 0; j < 3; j++) {
+                  const k = at(n, 2 * oh + i, 2 * ow + j, c)
+                  if (l.spec.type === 'avgpool2d') want[k] += d / 9
+                  else if (xd[k] > xd[best]) best = k
+                }
+              if (l.spec.type !== 'avgpool2d') want[best] += d
+            }
+      let nonzero = 0
+      for (let i = 0; i < want.length; i++) {
+        expect(g.dx.data[i]).toBeCloseTo(want[i], 5)
+        if (want[i] !== 0) nonzero++
+      }
+      expect(nonzero).toBeGreaterThan(20)
     }
   })
 

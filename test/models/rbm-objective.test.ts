@@ -152,8 +152,29 @@ describe('rbmObjective', () => {
     const ctx = { training: true, key: key(7) }
     const fwd = obj.forward(params, null, batch(x), ctx)
     const v0 = threshold(x)
+    // The reconstruction computed here, in float64 loops (not through the library's
+    // kernels): p(h|v0) = sigmoid(v0 W + b), then p(v|h) = sigmoid(h W^T + a).
+    const P = params as unknown as RbmParams
+    const sig = (z: number): number => 1 / (1 + Math.exp(-z))
+    const want = new Float64Array(24)
+    for (let r = 0; r < 4; r++) {
+      const h = Array.from({ length: 3 }, (_, j) => {
+        let z = P.b.data[j]
+        for (let i = 0; i < 6; i++) z += v0.data[r * 6 + i] * P.W.data[i * 3 + j]
+        return sig(z)
+      })
+      for (let i = 0; i < 6; i++) {
+        let z = P.a.data[i]
+        for (let j = 0; j < 3; j++) z += h[j] * P.W.data[i * 3 + j]
+        want[r * 6 + i] = sig(z)
+      }
+    }
     let err = 0
-    for (let i = 0; i < 24; i++) err += (fwd.outputs.data[i] - v0.data[i]) ** 2
+    for (let i = 0; i < 24; i++) {
+      expect(fwd.outputs.data[i]).toBeCloseTo(want[i], 6)
+      err += (want[i] - v0.data[i]) ** 2
+    }
+    expect(new Set(Array.from(v0.data)).size).toBe(2) // thresholded to 0/1, as the spec says
     expect(fwd.loss).toBeCloseTo(err / 4, 6)
     const { grads } = obj.backward(params, null, batch(x), fwd)
     const ref = contrastiveDivergence(params as unknown as RbmParams, v0, foldIn(ctx.key, 1), 1)
