@@ -5,6 +5,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { AnyObjective, Dataset, Params, Sequential, Snapshot, TrainConfig } from '../src/node.ts'
 import { argmaxRows, cnn, initialSnapshot, key, mlp, sgd, softmaxCrossEntropy, supervised } from '../src/node.ts'
 import { accuracyOf, RUN_SEED } from './data.ts'
+import type { KernelBackend } from '../src/ops/backend.ts'
+import { kernelBackend, setKernelBackend } from '../src/ops/backend.ts'
 
 export const IMAGE: readonly number[] = [28, 28, 1]
 
@@ -55,3 +57,20 @@ export class UnsupportedError extends Error {}
 
 export const withThreads = (config: TrainConfig, threads: number): TrainConfig =>
   threads === 1 ? config : { ...config, threads, microbatches: threads }
+
+// ---- kernel backends -------------------------------------------------------------------
+//
+// The "gradstream" columns run on the default backend (WebAssembly SIMD where the engine
+// has it), the "gs-ts" columns on the TypeScript kernels: the same code, switched before
+// the run starts (pool workers take the backend of the thread that creates them).
+
+/** Runs f with the kernel backend set to b, then restores the previous one. */
+export const onBackend = async <T>(b: KernelBackend, f: () => Promise<T> | T): Promise<T> => {
+  const before = kernelBackend()
+  setKernelBackend(b)
+  try {
+    return await f()
+  } finally {
+    setKernelBackend(before)
+  }
+}

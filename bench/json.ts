@@ -13,7 +13,7 @@ export interface JsonRow {
   readonly unit: string
   readonly better: string
   readonly systems: { readonly [system: string]: JsonCell }
-  readonly ratios: { readonly tfjsCpu: number | null; readonly tfjsWasm: number | null }
+  readonly ratios: { readonly tfjsCpu: number | null; readonly tfjsWasm: number | null; readonly jaxjs: number | null; readonly gradstreamTs: number | null }
   readonly reference: { readonly [system: string]: string }
 }
 
@@ -44,7 +44,7 @@ export const workloadJson = (w: WorkloadReport): JsonWorkload => ({
         unit: r.unit,
         better: r.better,
         systems: Object.fromEntries(SYSTEMS.map((s) => [s, cellJson(r.cells[s])])),
-        ratios: { tfjsCpu: ratio(r, 'tfjsCpu'), tfjsWasm: ratio(r, 'tfjsWasm') },
+        ratios: { tfjsCpu: ratio(r, 'tfjsCpu'), tfjsWasm: ratio(r, 'tfjsWasm'), jaxjs: ratio(r, 'jaxjs'), gradstreamTs: ratio(r, 'gradstreamTs') },
         reference: { ...r.reference },
       },
     ]),

@@ -2,6 +2,8 @@
 // --expose-gc (npm run bench does), so the figure is live data rather than garbage
 // that happens not to be collected yet.
 
+import { wasmMemoryBytes } from '../src/ops/wasm/instance.ts'
+
 export interface MemorySample {
   /** V8 heap in use, MB. */
   readonly heapUsedMB: number
@@ -9,6 +11,8 @@ export interface MemorySample {
   readonly rssMB: number
   /** Typed-array and other off-heap buffers, MB. */
   readonly arrayBuffersMB: number
+  /** This thread's SIMD kernel memory (WebAssembly), MB: 0 before the first SIMD call. */
+  readonly wasmMB: number
   /** Whether a full GC ran before sampling. */
   readonly afterGc: boolean
 }
@@ -26,5 +30,5 @@ export const sampleMemory = (): MemorySample => {
   const gc = gcFunction()
   if (gc) gc()
   const m = process.memoryUsage()
-  return { heapUsedMB: m.heapUsed / MB, rssMB: m.rss / MB, arrayBuffersMB: m.arrayBuffers / MB, afterGc: gc !== undefined }
+  return { heapUsedMB: m.heapUsed / MB, rssMB: m.rss / MB, arrayBuffersMB: m.arrayBuffers / MB, wasmMB: wasmMemoryBytes() / MB, afterGc: gc !== undefined }
 }

@@ -4,15 +4,21 @@
 
 import type { Summary } from './stats.ts'
 
-/** The systems compared, in column order. */
-export const SYSTEMS = ['gradstream', 'gradstreamThreads', 'tfjsCpu', 'tfjsWasm'] as const
+/**
+ * The systems compared, in column order: gradstream on its default kernel backend
+ * (WebAssembly SIMD where available) and on the TypeScript backend, 1 and N threads each.
+ */
+export const SYSTEMS = ['gradstream', 'gradstreamThreads', 'gradstreamTs', 'gradstreamTsThreads', 'tfjsCpu', 'tfjsWasm', 'jaxjs'] as const
 export type SystemId = (typeof SYSTEMS)[number]
 
 export const SYSTEM_LABELS: { readonly [s in SystemId]: string } = {
   gradstream: 'gradstream 1t',
   gradstreamThreads: 'gradstream Nt',
+  gradstreamTs: 'gs-ts 1t',
+  gradstreamTsThreads: 'gs-ts Nt',
   tfjsCpu: 'TF.js cpu',
   tfjsWasm: 'TF.js wasm',
+  jaxjs: 'jax-js',
 }
 
 /** A measured figure, or why there is none (not supported, failed, not run). */

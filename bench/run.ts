@@ -14,6 +14,8 @@ import { describeMachine, machineInfo } from './machine.ts'
 import type { WorkloadId, WorkloadReport } from './report.ts'
 import { FULL, QUICK } from './settings.ts'
 import { renderWorkload } from './table.ts'
+import { renderTargets, targetChecks } from './targets.ts'
+import { defaultBackend } from '../src/ops/backend.ts'
 import { errorMessage, tfjsVersion, useBackend } from './tfjs.ts'
 import type { WorkloadContext, WorkloadResult } from './workloads/context.ts'
 import { w1Gemm } from './workloads/w1-gemm.ts'
@@ -60,7 +62,10 @@ const main = async (args: BenchArgs): Promise<number> => {
   out(
     `TF.js ${tfjsVersion()}: cpu ${cpu.ok ? 'ok' : `FAILED (${cpu.reason})`}; wasm ${wasm.ok ? wasm.detail : `FAILED (${wasm.reason})`}`,
   )
-  out('cells: median [min-max]; gs/cpu, gs/wasm = gradstream 1t / TF.js (throughput: >1 means gradstream is faster)\n')
+  out(
+    `cells: median [min-max]; gradstream = the default (${defaultBackend()}) kernels, gs-ts = the TypeScript kernels; ` +
+      'gs/cpu, gs/wasm, gs/jax, gs/ts = gradstream 1t / the other (throughput: >1 means gradstream is faster)\n',
+  )
 
   const reports: WorkloadReport[] = []
   let failed = false
@@ -89,6 +94,8 @@ const main = async (args: BenchArgs): Promise<number> => {
   }
 
   const machineEnd = machineInfo()
+  const targets = targetChecks(reports)
+  out(renderTargets(targets) + '\n')
   out(`total ${secondsSince(started).toFixed(1)} s; load average at the end ${machineEnd.loadavg.join(' / ')}`)
   if (args.json) {
     const meta = {
@@ -104,6 +111,8 @@ const main = async (args: BenchArgs): Promise<number> => {
         wasm: wasm.ok ? wasm.detail : { na: wasm.reason },
       },
       settings,
+      kernelBackend: defaultBackend(),
+      targets,
       totalSeconds: secondsSince(started),
     }
     process.stdout.write(JSON.stringify(reportJson(meta, reports)) + '\n')

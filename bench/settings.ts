@@ -21,6 +21,8 @@ export interface Settings {
     readonly warmupSteps: number
     /** TF.js cpu trains at ~24 samples/s: it is timed on this many samples, one pass. */
     readonly tfjsCpuSamples: number
+    /** jax-js trains the CNN at ~120 samples/s: timed on this many samples, one pass. */
+    readonly jaxjsSamples: number
     /** Epochs of the interleaved pipeline-vs-bare-loop run (pipeline-overhead figure). */
     readonly overheadEpochs: number
   }
@@ -44,7 +46,7 @@ export const FULL: Settings = {
   quick: false,
   w1: { sizes: [128, 256, 512], warmup: 3, repeats: 7, minBatchMs: 50 },
   w2: { batch: 64, lr: 0.1, epochs: 3, samples: 8000, warmupSteps: 5 },
-  w3: { batch: 32, lr: 0.05, epochs: 3, samples: 8000, warmupSteps: 5, tfjsCpuSamples: 960, overheadEpochs: 1 },
+  w3: { batch: 32, lr: 0.05, epochs: 3, samples: 8000, warmupSteps: 5, tfjsCpuSamples: 960, jaxjsSamples: 1920, overheadEpochs: 1 },
   w4: { hidden: 64, lr: 0.01, warmup: 100, timed: 2000, repeats: 5, prequentialSamples: 8000, longStream: 1_000_000, memoryEvery: 100_000 },
   w5: { warmup: 100, samples: 1000 },
 }
@@ -53,7 +55,7 @@ export const QUICK: Settings = {
   quick: true,
   w1: { sizes: [128, 256, 512], warmup: 1, repeats: 3, minBatchMs: 10 },
   w2: { batch: 64, lr: 0.1, epochs: 2, samples: 640, warmupSteps: 2 },
-  w3: { batch: 32, lr: 0.05, epochs: 2, samples: 320, warmupSteps: 2, tfjsCpuSamples: 64, overheadEpochs: 1 },
+  w3: { batch: 32, lr: 0.05, epochs: 2, samples: 320, warmupSteps: 2, tfjsCpuSamples: 64, jaxjsSamples: 64, overheadEpochs: 1 },
   w4: { hidden: 64, lr: 0.01, warmup: 20, timed: 200, repeats: 2, prequentialSamples: 400, longStream: 20_000, memoryEvery: 5_000 },
   w5: { warmup: 20, samples: 100 },
 }

@@ -40,7 +40,7 @@ const cellText = (c: Cell, unit: string, system: string, notes: Footnotes): stri
   return c.note ? `${main} ${notes.mark(`${system}: ${c.note}`)}` : main
 }
 
-const ratioText = (row: Row, other: 'tfjsCpu' | 'tfjsWasm'): string => {
+const ratioText = (row: Row, other: 'tfjsCpu' | 'tfjsWasm' | 'jaxjs' | 'gradstreamTs'): string => {
   const r = ratio(row, other)
   return r === null ? '-' : `${r.toFixed(2)}x`
 }
@@ -57,12 +57,14 @@ const detailText = (d: Detail): string =>
 
 export const renderWorkload = (w: WorkloadReport): string => {
   const notes = new Footnotes()
-  const header = ['', ...SYSTEMS.map((s) => SYSTEM_LABELS[s]), 'gs/cpu', 'gs/wasm', '| ref cpu', 'ref wasm', 'ref plain JS']
+  const header = ['', ...SYSTEMS.map((s) => SYSTEM_LABELS[s]), 'gs/cpu', 'gs/wasm', 'gs/jax', 'gs/ts', '| ref cpu', 'ref wasm', 'ref plain JS']
   const body = w.rows.map((row) => [
     `${row.label}${row.better === 'lower' ? ' (lower=better)' : ''}`,
     ...SYSTEMS.map((s) => cellText(row.cells[s], row.unit, SYSTEM_LABELS[s], notes)),
     ratioText(row, 'tfjsCpu'),
     ratioText(row, 'tfjsWasm'),
+    ratioText(row, 'jaxjs'),
+    ratioText(row, 'gradstreamTs'),
     `| ${row.reference?.tfjsCpu ?? '-'}`,
     row.reference?.tfjsWasm ?? '-',
     row.reference?.plainJs ?? '-',

@@ -18,6 +18,8 @@ import { closestName, UsageError } from './cli/usage.ts'
 import { DASHBOARD_USAGE, dashboardCommand } from './server/dashboard-command.ts'
 import { PRODUCE_USAGE, produceCommand } from './cli/produce-command.ts'
 import { ONLINE_REDIS_USAGE, onlineRedisCommand, readsRedis } from './cli/online-redis.ts'
+import { followsModels, PREDICT_FOLLOW_USAGE, predictFollowCommand } from './cli/predict-follow.ts'
+import { REPLAY_ENTRY_USAGE, replayEntryCommand, replaysEntry } from './cli/replay-entry.ts'
 
 const USAGE = `gradstream: deep learning for TypeScript as a functional-reactive pipeline
 
@@ -47,6 +49,8 @@ ${RESUME_USAGE}
 
 ${REPLAY_USAGE}
 
+${REPLAY_ENTRY_USAGE}
+
 ${FORK_USAGE}
 
 ${INSPECT_USAGE}
@@ -57,7 +61,9 @@ ${PREDICT_USAGE}
 
 ${EXPORT_USAGE}
 
-${DASHBOARD_USAGE}`
+${DASHBOARD_USAGE}
+
+${PREDICT_FOLLOW_USAGE}`
 
 type Command = (args: readonly string[], io: Io) => Promise<void>
 
@@ -67,11 +73,11 @@ const HELP: Record<string, string> = {
   online: `${ONLINE_USAGE}\n\n${ONLINE_REDIS_USAGE}`,
   produce: PRODUCE_USAGE,
   resume: RESUME_USAGE,
-  replay: REPLAY_USAGE,
+  replay: `${REPLAY_USAGE}\n\n${REPLAY_ENTRY_USAGE}`,
   fork: FORK_USAGE,
   inspect: INSPECT_USAGE,
   evaluate: EVALUATE_USAGE,
-  predict: PREDICT_USAGE,
+  predict: `${PREDICT_USAGE}\n\n${PREDICT_FOLLOW_USAGE}`,
   export: EXPORT_USAGE,
   dashboard: DASHBOARD_USAGE,
 }
@@ -84,11 +90,13 @@ const COMMANDS: Record<string, Command> = {
   online: (args, io) => (readsRedis(args) ? onlineRedisCommand(args, io) : onlineCommand(args, io)),
   produce: produceCommand,
   resume: resumeCommand,
-  replay: replayCommand,
+  // --entry: a state of an online --redis run (cli/replay-entry.ts).
+  replay: (args, io) => (replaysEntry(args) ? replayEntryCommand(args, io) : replayCommand(args, io)),
   fork: forkCommand,
   inspect: inspectCommand,
   evaluate: evaluateCommand,
-  predict: predictCommand,
+  // --follow: the newest model a Redis learner publishes (cli/predict-follow.ts).
+  predict: (args, io) => (followsModels(args) ? predictFollowCommand(args, io) : predictCommand(args, io)),
   export: exportCommand,
   dashboard: dashboardCommand,
   help: async (args, io) => {

@@ -82,4 +82,39 @@ export type { SafetensorsDType, SafetensorsFile, SafetensorsHeader, SafetensorsI
 export { checkLayout, checkpointName, CheckpointError, decodeCheckpoint, encodeCheckpoint, LIBRARY_VERSION } from './io/checkpoint.ts'
 export { objectiveFromSpec, registerObjective } from './models/objective-spec.ts'
 export type { Checkpoint, CheckpointMeta } from './io/checkpoint.ts'
+
+// The open layer registry, layer state, and the layers declared through it (issue 10)
+export { buildLayer, checkData, defineLayer, drawsFromKey, elementwiseKernels, layerType, layerTypes, trainsDifferently } from './models/define.ts'
+export type { ElementwiseKernels, LayerDeclaration, LayerType, SpecReader } from './models/define.ts'
+export { defineActivation, elementwise } from './models/activations.ts'
+export type { ElementwiseSaved } from './models/activations.ts'
+export { dropout } from './models/dropout.ts'
+export type { DropoutSaved } from './models/dropout.ts'
+export { batchNorm } from './models/batch-norm.ts'
+export type { BatchNormOptions, BatchNormParams, BatchNormSaved, BatchNormState } from './models/batch-norm.ts'
+export { globalAvgPool2d } from './models/global-pool.ts'
+export { residual } from './models/residual.ts'
+export type { ResidualOptions } from './models/residual.ts'
+export { parallel } from './models/parallel.ts'
+export type { ParallelOptions } from './models/parallel.ts'
+export type { Branch, FanoutSaved, Merge } from './models/fanout.ts'
+export { swish } from './models/swish.ts'
+// Kernel backends (ops/backend.ts): WebAssembly SIMD (default where available) or TypeScript
+export { defaultBackend, kernelBackend, KERNEL_BACKENDS, setKernelBackend, simdSupported, withKernelBackend } from './ops/backend.ts'
+export type { KernelBackend } from './ops/backend.ts'
 export { Sha256, sha256Hex } from './core/sha256.ts'
+
+// Drift detection and rolling prequential metrics (issue 15)
+export { detectDrift } from './streams/drift.ts'
+export type { DriftDetector, DriftEvent } from './streams/drift.ts'
+export { adwin } from './streams/drift-adwin.ts'
+export type { AdwinOptions } from './streams/drift-adwin.ts'
+export { pageHinkley } from './streams/drift-page-hinkley.ts'
+export type { PageHinkleyOptions } from './streams/drift-page-hinkley.ts'
+export {
+  accuracyOfScore, classScore, classScoreMonoid, logLossOf, macroF1, mae, RegressionMonoid, regressionScore, rmse, rolling,
+} from './streams/rolling-metrics.ts'
+export type { ClassScore, RegressionScore } from './streams/rolling-metrics.ts'
+// The broker-neutral event-log interface (a Kafka or NATS adapter implements it)
+export { entryRecord } from './streams/log-source.ts'
+export type { EntryRecord, LogConsumer, LogEntry, ModelSink, PublishedModel } from './streams/log-source.ts'

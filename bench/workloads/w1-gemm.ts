@@ -15,6 +15,8 @@ import type { TfBackend } from '../tfjs.ts'
 import { tf, useBackend } from '../tfjs.ts'
 import type { WorkloadContext, WorkloadResult } from './context.ts'
 import { attempt } from './context.ts'
+import { onBackend } from '../gradstream.ts'
+import { jaxGemm } from '../jaxjs.ts'
 
 const W1_SEED = 1
 
@@ -79,6 +81,11 @@ export const w1Gemm = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     const gs = gradstreamGemm(n, ctx)
     ctx.log(`W1 n=${n}: gradstream ${ctx.threads} threads`)
     const gsN = await gradstreamGemmThreads(n, ctx)
+    ctx.log(`W1 n=${n}: gradstream, TypeScript kernels, 1 and ${ctx.threads} threads`)
+    const gsTs = await onBackend('ts', () => gradstreamGemm(n, ctx))
+    const gsTsN = await onBackend('ts', () => gradstreamGemmThreads(n, ctx))
+    ctx.log(`W1 n=${n}: jax-js`)
+    const jax = await jaxGemm(n, ctx)
     ctx.log(`W1 n=${n}: TF.js cpu`)
     const cpu = await tfjsGemm('cpu', n, ctx)
     ctx.log(`W1 n=${n}: TF.js wasm`)
@@ -89,7 +96,7 @@ export const w1Gemm = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
       unit: 'GFLOP/s',
       better: 'higher',
       cells: cellsOf(
-        { gradstream: gs, gradstreamThreads: gsN, tfjsCpu: cpu, tfjsWasm: wasm },
+        { gradstream: gs, gradstreamThreads: gsN, gradstreamTs: gsTs, gradstreamTsThreads: gsTsN, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax },
         'n/a',
       ),
       ...(n === 512 ? { reference: REFERENCE.w1n512 } : {}),
@@ -102,7 +109,8 @@ export const w1Gemm = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     details: [],
     notes: [
       `GFLOP/s = 2n^3 / time per call; ${warmup} warm-up calls, then ${repeats} repeats of back-to-back calls >= ${minBatchMs} ms each`,
-      'gradstream: ops/gemm.ts on Float32Array; TF.js: tf.matMul + dataSync() on tensors made before timing',
+      'gradstream: ops/gemm.ts on Float32Array (default backend: gemm-simd.ts, WebAssembly SIMD128; gs-ts: the TypeScript kernel); TF.js: tf.matMul + dataSync() on tensors made before timing',
+      'jax-js: jit(np.matmul) on the wasm device + dataSync(), operands made before timing',
     ],
   }
 }

@@ -9,6 +9,8 @@ import { perSystem } from '../report.ts'
 import { tfMlp } from '../tfjs-nets.ts'
 import type { WorkloadContext, WorkloadResult } from './context.ts'
 import { attempt, threadsAttempt } from './context.ts'
+import { onBackend } from '../gradstream.ts'
+import { jaxEpochs } from '../jaxjs.ts'
 import type { EpochPlan } from './epochs.ts'
 import { accuracyCell, gradstreamEpochs, speedCell, tfjsEpochs } from './epochs.ts'
 
@@ -30,11 +32,16 @@ export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
   const gs = await attempt(() => gradstreamEpochs(plan, 1))
   ctx.log(`W2: gradstream, ${ctx.threads} threads`)
   const gsN = await threadsAttempt(ctx, (n) => gradstreamEpochs(plan, n))
+  ctx.log(`W2: gradstream, TypeScript kernels, 1 and ${ctx.threads} threads`)
+  const gsTs = await attempt(() => onBackend('ts', () => gradstreamEpochs(plan, 1)))
+  const gsTsN = await threadsAttempt(ctx, (n) => onBackend('ts', () => gradstreamEpochs(plan, n)))
+  ctx.log('W2: jax-js')
+  const jax = await attempt(() => jaxEpochs(plan, 'mlp'))
   ctx.log('W2: TF.js cpu')
   const cpu = await attempt(() => tfjsEpochs('cpu', plan, tfMlp))
   ctx.log('W2: TF.js wasm')
   const wasm = await attempt(() => tfjsEpochs('wasm', plan, tfMlp))
-  const runs = { gradstream: gs, gradstreamThreads: gsN, tfjsCpu: cpu, tfjsWasm: wasm }
+  const runs = { gradstream: gs, gradstreamThreads: gsN, gradstreamTs: gsTs, gradstreamTsThreads: gsTsN, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
 
   return {
     id: 'W2',

@@ -21,6 +21,8 @@ import type { EpochPlan, EpochRun } from './epochs.ts'
 import { accuracyCell, gradstreamEpochs, speedCell, tfjsEpochs } from './epochs.ts'
 import type { Overhead } from './overhead.ts'
 import { measureOverhead } from './overhead.ts'
+import { onBackend } from '../gradstream.ts'
+import { jaxEpochs } from '../jaxjs.ts'
 
 const memoryDetails = (label: string, keyPrefix: string, m: MemorySample | undefined): Detail[] =>
   m === undefined
@@ -28,6 +30,7 @@ const memoryDetails = (label: string, keyPrefix: string, m: MemorySample | undef
     : [
         { key: `${keyPrefix}HeapUsedMB`, label: `${label}: heap used`, value: m.heapUsedMB, unit: 'MB' },
         { key: `${keyPrefix}RssMB`, label: `${label}: RSS`, value: m.rssMB, unit: 'MB' },
+        { key: `${keyPrefix}WasmMB`, label: `${label}: SIMD kernel (wasm) memory`, value: m.wasmMB, unit: 'MB' },
       ]
 
 const overheadDetails = (o: Attempt<Overhead>): Detail[] =>
@@ -61,14 +64,21 @@ export const w3Cnn = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
   const overhead = await attempt(() => measureOverhead(plan, s.overheadEpochs, s.warmupSteps))
   ctx.log(`W3: gradstream, ${ctx.threads} threads`)
   const gsN = await threadsAttempt(ctx, (n) => gradstreamEpochs(plan, n))
+  ctx.log(`W3: gradstream, TypeScript kernels, 1 and ${ctx.threads} threads`)
+  const gsTs = await attempt(() => onBackend('ts', () => gradstreamEpochs(plan, 1)))
+  const gsTsN = await threadsAttempt(ctx, (n) => onBackend('ts', () => gradstreamEpochs(plan, n)))
+  ctx.log(`W3: jax-js (${s.jaxjsSamples} samples)`)
+  const jaxPlan: EpochPlan = { ...plan, order: plan.order.subarray(0, s.jaxjsSamples), epochs: 1, accuracyAfter: [] }
+  const jax = await attempt(() => jaxEpochs(jaxPlan, 'cnn'))
   ctx.log(`W3: TF.js cpu (${s.tfjsCpuSamples} samples)`)
   const cpuPlan: EpochPlan = { ...plan, epochs: 1, accuracyAfter: [] }
   const cpu = await attempt(() => tfjsEpochs('cpu', cpuPlan, tfCnn, s.tfjsCpuSamples))
   ctx.log('W3: TF.js wasm')
   const wasmRun = await attempt(() => tfjsEpochs('wasm', plan, tfCnn))
   const wasm: Attempt<EpochRun> = wasmRun.ok ? wasmRun : { ok: false, reason: `cannot train: ${wasmRun.reason}` }
-  const runs = { gradstream: gs, gradstreamThreads: gsN, tfjsCpu: cpu, tfjsWasm: wasm }
+  const runs = { gradstream: gs, gradstreamThreads: gsN, gradstreamTs: gsTs, gradstreamTsThreads: gsTsN, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
   const cpuNoAcc = `timed on the first ${s.tfjsCpuSamples} samples only (a full epoch takes ~6 min), so no accuracy`
+  const jaxNoAcc = `timed on the first ${s.jaxjsSamples} samples only (~1 min per epoch), so no accuracy`
 
   const last = s.epochs
   return {
@@ -80,7 +90,7 @@ export const w3Cnn = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
         label: 'train samples/s',
         unit: 'samples/s',
         better: 'higher',
-        cells: perSystem(runs, (r, sys) => speedCell(r, sys === 'tfjsCpu' ? `${s.tfjsCpuSamples} samples, 1 pass` : undefined)),
+        cells: perSystem(runs, (r, sys) => speedCell(r, sys === 'tfjsCpu' ? `${s.tfjsCpuSamples} samples, 1 pass` : sys === 'jaxjs' ? `${s.jaxjsSamples} samples, 1 pass` : undefined)),
         reference: REFERENCE.w3Speed,
       },
       {
@@ -88,7 +98,7 @@ export const w3Cnn = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
         label: 'test acc after epoch 1',
         unit: 'acc',
         better: 'none',
-        cells: perSystem(runs, (r, sys) => (sys === 'tfjsCpu' && r.ok ? missing(cpuNoAcc) : accuracyCell(r, 1))),
+        cells: perSystem(runs, (r, sys) => (sys === 'tfjsCpu' && r.ok ? missing(cpuNoAcc) : sys === 'jaxjs' && r.ok ? missing(jaxNoAcc) : accuracyCell(r, 1))),
         reference: REFERENCE.w3Acc1,
       },
       {
@@ -96,7 +106,7 @@ export const w3Cnn = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
         label: `test acc after epoch ${last}`,
         unit: 'acc',
         better: 'none',
-        cells: perSystem(runs, (r, sys) => (sys === 'tfjsCpu' && r.ok ? missing(cpuNoAcc) : accuracyCell(r, last))),
+        cells: perSystem(runs, (r, sys) => (sys === 'tfjsCpu' && r.ok ? missing(cpuNoAcc) : sys === 'jaxjs' && r.ok ? missing(jaxNoAcc) : accuracyCell(r, last))),
         reference: REFERENCE.w3Acc3,
       },
     ],

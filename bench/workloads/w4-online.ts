@@ -17,6 +17,7 @@ import { tf, useBackend } from '../tfjs.ts'
 import { tfMlp, tfPredict, tfTrainStep } from '../tfjs-nets.ts'
 import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
 import { attempt } from './context.ts'
+import { onBackend } from '../gradstream.ts'
 
 interface OnlineFigures {
   /** Updates/s of each repeat. */
@@ -104,6 +105,8 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
   const s = ctx.settings.w4
   ctx.log('W4: gradstream')
   const gs = await attempt(() => gradstreamW4(ctx))
+  ctx.log('W4: gradstream, TypeScript kernels')
+  const gsTs = await attempt(() => onBackend('ts', () => gradstreamW4(ctx)))
   ctx.log('W4: TF.js cpu')
   const cpu = await attempt(() => tfjsW4('cpu', ctx))
   ctx.log('W4: TF.js wasm')
@@ -113,7 +116,8 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
     gradstreamLongStream({ train: ctx.data.train, order: ctx.data.order, hidden: s.hidden, lr: s.lr, records: s.longStream, every: s.memoryEvery }),
   )
   const none: Attempt<OnlineFigures> = { ok: false, reason: 'n/a: batch-1 updates are sequential; no thread parallelism to use' }
-  const runs = { gradstream: gs, gradstreamThreads: none, tfjsCpu: cpu, tfjsWasm: wasm }
+  const jax: Attempt<OnlineFigures> = { ok: false, reason: 'n/a: not one of the jax-js workloads (W1, W2, W3, W5)' }
+  const runs = { gradstream: gs, gradstreamThreads: none, gradstreamTs: gsTs, gradstreamTsThreads: none, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
   return {
     id: 'W4',
     title: `online MLP 784-${s.hidden}-10 ReLU, batch 1, SGD lr ${s.lr}`,

@@ -92,7 +92,6 @@ export const w4Redis = async (ctx: WorkloadContext, memoryRate: number | undefin
           classes,
           checkpointDir: join(dir, stream),
           untilIdle: 2,
-          path: 'fused',
           onEntry: (e) => {
             const t = Date.now()
             if (n === 0) tFirst = performance.now()
@@ -122,7 +121,7 @@ export const w4Redis = async (ctx: WorkloadContext, memoryRate: number | undefin
     const paced = await learn('w4-lag', N)
     await produced
     const ratio = memoryRate === undefined ? '' : ` (${((100 * full.updatesPerSec) / memoryRate).toFixed(0)}% of W4 from memory)`
-    const one = (v: number) => ({ gradstream: measured(single(v)), gradstreamThreads: missing('n/a'), tfjsCpu: missing('n/a'), tfjsWasm: missing('n/a') })
+    const one = (v: number) => ({ gradstream: measured(single(v)), gradstreamThreads: missing('n/a'), gradstreamTs: missing('n/a'), gradstreamTsThreads: missing('n/a'), tfjsCpu: missing('n/a'), tfjsWasm: missing('n/a'), jaxjs: missing('n/a') })
     return {
       rows: [
         { key: 'redisUpdatesPerSec', label: `through Redis, updates/s${ratio}`, unit: 'updates/s', better: 'higher', cells: one(full.updatesPerSec) },

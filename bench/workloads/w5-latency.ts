@@ -18,6 +18,8 @@ import { useBackend } from '../tfjs.ts'
 import { tfCnn, tfProbabilities } from '../tfjs-nets.ts'
 import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
 import { attempt } from './context.ts'
+import { onBackend } from '../gradstream.ts'
+import { jaxInference } from '../jaxjs.ts'
 
 interface Latencies {
   /** Microseconds of each timed inference. */
@@ -78,8 +80,15 @@ export const w5Latency = async (ctx: WorkloadContext): Promise<WorkloadResult> =
   const cpu = await attempt(() => tfjsW5('cpu', ctx))
   ctx.log('W5: TF.js wasm')
   const wasm = await attempt(() => tfjsW5('wasm', ctx))
+  ctx.log('W5: gradstream, TypeScript kernels')
+  const gsTs = await attempt(() => onBackend('ts', () => gradstreamW5(ctx)))
+  ctx.log('W5: jax-js')
+  const jax = await attempt(async () => {
+    const infer = await jaxInference(initialParams(w3Model()))
+    return timeEach((i) => infer(sampleOf(ctx, i)), ctx)
+  })
   const none: Attempt<Latencies> = { ok: false, reason: 'n/a: one batch-1 inference; no thread parallelism to use' }
-  const runs = { gradstream: gs, gradstreamThreads: none, tfjsCpu: cpu, tfjsWasm: wasm }
+  const runs = { gradstream: gs, gradstreamThreads: none, gradstreamTs: gsTs, gradstreamTsThreads: none, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
   const cell = (pick: 'median' | 'p90') => (r: Attempt<Latencies>): Cell => {
     if (!r.ok) return missing(r.reason)
     const sum = summarize(r.value.micros)
@@ -87,10 +96,11 @@ export const w5Latency = async (ctx: WorkloadContext): Promise<WorkloadResult> =
     return measured(pick === 'median' ? sum : single(sum.p90))
   }
   const details: Detail[] = []
-  for (const [name, r] of [['TF.js cpu', cpu], ['TF.js wasm', wasm]] as const)
+  const keys = { 'TF.js cpu': 'TfjsCpu', 'TF.js wasm': 'TfjsWasm', 'jax-js': 'Jaxjs', 'gradstream TypeScript kernels': 'GradstreamTs' }
+  for (const [name, r] of [['TF.js cpu', cpu], ['TF.js wasm', wasm], ['jax-js', jax], ['gradstream TypeScript kernels', gsTs]] as const)
     if (gs.ok && r.ok)
       details.push({
-        key: `maxAbsDiffVs${name === 'TF.js cpu' ? 'TfjsCpu' : 'TfjsWasm'}`,
+        key: `maxAbsDiffVs${keys[name]}`,
         label: `max |p_gradstream - p_${name}| on test sample 0`,
         value: maxAbsDiff(gs.value.first, r.value.first),
       })

@@ -16,6 +16,9 @@ import { optimizerFromSpec } from '../models/optimizers.ts'
 import { zooEntry } from '../models/zoo/index.ts'
 import type { LogCounts, LogModel, LogOnlineEvent } from '../streams/log-online.ts'
 import { latestLogCheckpoint, onlineFromLog } from '../streams/log-online.ts'
+import { adwin } from '../streams/drift-adwin.ts'
+import { pageHinkley } from '../streams/drift-page-hinkley.ts'
+import { redisModelSink } from '../streams/redis-models.ts'
 import { redisConsumer } from '../streams/redis-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
@@ -23,11 +26,13 @@ import type { OnlineFlags } from './online-command.ts'
 import { parseOnlineFlags } from './online-command.ts'
 import { stopOnSignals } from './signals.ts'
 import type { Io } from './train-command.ts'
-import { numFlag, UsageError } from './usage.ts'
+import { choiceFlag, numFlag, UsageError } from './usage.ts'
 
 export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream KEY --label COL --checkpoint-dir DIR
        [--group gradstream] [--consumer learner] [--classes a,b,c | --num-classes N]
        [--checkpoint-every 1000] [--until-idle SECONDS] [--read-count 256] [--json]
+       [--publish-every N [--models KEY:models] [--models-maxlen 10]]
+       [--drift adwin|page-hinkley] [--on-drift warn]
        [the model flags of gradstream online]
 Learns from the entries of a Redis stream through a consumer group, exactly once: entries
 are acknowledged only after a checkpoint contains them, and a restart with the same
@@ -35,10 +40,13 @@ are acknowledged only after a checkpoint contains them, and a restart with the s
 its field/value pairs, or one field "json" holding a JSON object. Bad entries are copied
 with their reason to KEY:rejected. Labels are class names of --classes, or class indices.
 --until-idle ends the run after that many seconds without a new entry; SIGINT/SIGTERM
-end it the same way (final checkpoint, acknowledgement, summary).`
+end it the same way (final checkpoint, acknowledgement, summary). --publish-every appends
+the model every N examples and at the end to a capped stream that gradstream predict
+--follow redis://HOST:PORT/KEY:models reads. --drift watches the prequential errors with
+ADWIN (default) or Page-Hinkley and reports each change on stderr (--on-drift warn).`
 
 /** This mode's flags: taken out before the rest go to parseOnlineFlags. */
-const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count'] as const
+const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen', 'drift', 'on-drift'] as const
 type Own = (typeof OWN)[number]
 
 /** True when a `gradstream online` command line reads from Redis. */
@@ -72,6 +80,12 @@ export interface OnlineRedisFlags {
   readonly readCount: number
   readonly checkpointDir: string
   readonly checkpointEvery: number
+  /** Publish the model every N examples (and at the end) to `models` (default KEY:models). */
+  readonly publishEvery?: number
+  readonly models: string
+  readonly modelsMaxLen: number
+  /** A drift detector on the prequential errors (--drift), and what to do (--on-drift warn). */
+  readonly drift?: 'adwin' | 'page-hinkley'
   readonly online: OnlineFlags
 }
 
@@ -92,7 +106,20 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
   const readCount = own['read-count'] === undefined ? 256 : Number(own['read-count'])
   if (!(Number.isSafeInteger(readCount) && readCount >= 1 && readCount <= 100_000))
     throw new UsageError(`--read-count: expected an integer from 1 to 100000, got ${JSON.stringify(own['read-count'])}`)
+  const count = (flag: 'publish-every' | 'models-maxlen'): number | undefined => {
+    const v = own[flag]
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!(/^\d+$/.test(v.trim()) && Number.isSafeInteger(n) && n >= 1)) throw new UsageError(`--${flag}: expected an integer >= 1, got ${JSON.stringify(v)}`)
+    return n
+  }
+  const onDrift = choiceFlag('on-drift', own['on-drift'], ['warn'] as const)
+  const drift = choiceFlag('drift', own.drift, ['adwin', 'page-hinkley'] as const) ?? (onDrift !== undefined ? 'adwin' : undefined)
   return {
+    drift,
+    publishEvery: count('publish-every'),
+    models: name('models', own.models, `${own.stream}:models`),
+    modelsMaxLen: count('models-maxlen') ?? 10,
     url: own.redis,
     stream: own.stream,
     group: name('group', own.group, 'gradstream'),
@@ -127,6 +154,8 @@ export interface OnlineRedisSummary {
   readonly lastEntryId: string | null
   readonly hash: string | null
   readonly checkpoints: number
+  /** Drifts signalled over the whole stream (with --drift / --on-drift warn). */
+  readonly drifts: number
   /** Whether this process continued from a checkpoint. */
   readonly resumed: boolean
   readonly seconds: number
@@ -179,6 +208,8 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     return { objective: objective.right, optimizer: optimizerFromSpec(resume.checkpoint.optimizer) }
   }
   const log = await redisConsumer({ url: flags.url, stream: flags.stream, group: flags.group, consumer: flags.consumer })
+  const publish =
+    flags.publishEvery === undefined ? undefined : { every: flags.publishEvery, sink: await redisModelSink(flags.url, flags.models, flags.modelsMaxLen) }
   say(
     `gradstream online: ${log.name} consumer "${flags.consumer}", label "${o.label}", ${classes.length} classes, ` +
       (resume === undefined ? `a new ${o.model}` : `continuing from ${resume.checkpoint.file} (after entry ${resume.lastEntryId})`),
@@ -208,6 +239,13 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
       )
       return
     }
+    if (e.type === 'drift') {
+      const d = Object.entries(e.detail)
+        .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+        .join(', ')
+      warn(`${flags.stream} entry ${e.entryId}: drift detected by ${e.detector} at example ${num(e.step)} (${d})`)
+      return
+    }
     if (listed < LISTED)
       warn(
         e.type === 'rejected'
@@ -234,6 +272,8 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
         untilIdle: flags.untilIdle,
         signal,
         readCount: flags.readCount,
+        publish,
+        drift: flags.drift === undefined ? undefined : flags.drift === 'adwin' ? () => adwin() : () => pageHinkley(),
         seed: o.seed,
         batchSize: o.batch,
         window: o.window,
@@ -263,6 +303,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     lastEntryId: last?.entryId ?? resume?.lastEntryId ?? null,
     hash: last !== undefined ? hashParams(last.snapshot) : resume !== undefined ? hashParams(resume.checkpoint.snapshot) : null,
     checkpoints,
+    drifts: c?.drifts ?? 0,
     resumed: resume !== undefined,
     seconds: Math.round(seconds * 100) / 100,
     recordsPerSecond: Math.round(seenHere / Math.max(seconds, 1e-9)),

@@ -68,6 +68,7 @@ export const readRunConfig = (dir: string): RunConfig => {
   if (c.checkpointEvery !== undefined) posInt('checkpointEvery')
   for (const k of ['threads', 'microbatches', 'cdK']) if (c[k] !== undefined) posInt(k)
   if (!(typeof c.lr === 'number' && c.lr > 0)) bad('"lr" to be a positive number')
+  if (c.microbatches !== undefined && (c.microbatches as number) > (c.batch as number)) bad(`"microbatches" to be at most "batch" (${c.batch})`)
   for (const k of ['momentum', 'weightDecay', 'corruption'])
     if (c[k] !== undefined && !(typeof c[k] === 'number' && Number.isFinite(c[k]) && (c[k] as number) >= 0)) bad(`"${k}" to be a number >= 0`)
   for (const k of ['label', 'format', 'activation']) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`"${k}" to be a string`)

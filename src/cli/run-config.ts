@@ -10,6 +10,8 @@ import type { TabularFormat } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { visibleMean } from '../models/rbm-objective.ts'
 import type { Optimizer, OptimizerSpec } from '../models/optimizers.ts'
+import type { KernelBackend } from '../ops/backend.ts'
+import { setKernelBackend } from '../ops/backend.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { ScheduleSpec } from '../models/schedule.ts'
 import type { Sequential } from '../models/sequential.ts'
@@ -48,6 +50,11 @@ export interface RunConfig {
   readonly threads?: number
   /** Fixed shards per minibatch; the result depends on this, never on threads. */
   readonly microbatches?: number
+  /**
+   * Kernel backend (src/ops/backend.ts): part of the run's numerics, so resume, replay and
+   * fork use the recorded one. Absent in configs from before the choice existed: 'ts'.
+   */
+  readonly backend?: KernelBackend
   /** RBM: Gibbs steps per update (CD-k, default 1) and persistent CD (default false). */
   readonly cdK?: number
   readonly persistent?: boolean
@@ -120,6 +127,13 @@ export const loadData = (
     ...(stored ? { features: stored.features, classes: stored.classes } : {}),
   })
   checkModelTakesTabular(config.model, config.data, t.features.length)
+  // A classifier of one class has nothing to learn (and its one-output model would not
+  // match the [batch, 2] target): say so in the data's terms.
+  if (t.classes.length < 2)
+    throw new GradstreamError(
+      `--label: the label column "${config.label}" of ${config.data} has a single class (${JSON.stringify(t.classes[0] ?? '')}) in its ` +
+        `${t.train.x.shape[0] + t.test.x.shape[0]} usable rows; a classifier needs at least 2`,
+    )
   const scaling = stored?.scaling ?? fitScaling(t.train.x, scalingKindFor(config.model))
   scaleInPlace(t.train.x, scaling)
   scaleInPlace(t.test.x, scaling)
@@ -130,6 +144,7 @@ export const loadData = (
 }
 
 export const prepareRun = (config: RunConfig): PreparedRun => {
+  setKernelBackend(config.backend ?? 'ts')
   const { train, test, classes, rejected, input } = loadData(config)
   const entry = zooEntry(config.model)
   const inShape = train.x.shape.slice(1)

@@ -20,7 +20,7 @@ import { countParams } from '../core/tree.ts'
 import type { ZooName } from '../models/zoo/index.ts'
 import { ZOO, ZOO_NAMES } from '../models/zoo/index.ts'
 import { ACTIVATIONS } from '../models/zoo/mlp.ts'
-import { evaluateEvery } from '../streams/evaluate.ts'
+import { evaluateEvery, MAX_CONFUSION_CLASSES } from '../streams/evaluate.ts'
 import type { Mean } from '../streams/metrics.ts'
 import { mean, MeanMonoid } from '../streams/metrics.ts'
 import { progress } from '../streams/progress.ts'
@@ -33,6 +33,7 @@ import { writePictures } from './pictures.ts'
 import { progressDisplay } from './progress-bar.ts'
 import type { PreparedRun, RunConfig } from './run-config.ts'
 import { prepareRun, runDefinition } from './run-config.ts'
+import { defaultBackend, KERNEL_BACKENDS } from '../ops/backend.ts'
 import { trainRun } from '../streams/history.ts'
 import { stopOnSignals } from './signals.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
@@ -43,6 +44,7 @@ export const TRAIN_USAGE = `usage: gradstream train [--model ${ZOO_NAMES.join('|
        [--epochs N] [--batch B] [--optimizer sgd|momentum|nesterov|adam] [--lr X] [--momentum M]
        [--weight-decay W] [--schedule constant|cosine|step|exponential] [--shift PIXELS]
        [--seed S] [--threads N] [--microbatches M] [--out DIR [--checkpoint-every N] [--force]] [--json]
+       [--backend simd|ts]
        rbm: [--cd-k K] [--pcd]   autoencoder: [--corruption P]
 Every model has a default recipe (epochs, batch, optimizer, lr, schedule, shift,
 microbatches) that reaches its accuracy target on the MNIST digits; flags override it.
@@ -54,7 +56,9 @@ Each minibatch is split into M fixed shards computed on N threads (default: ever
 core); the result depends on M only, so any N gives the same bits. With --out, a
 checkpoint is written every N steps (default: once per epoch) and at the end; DIR must be
 new or empty (--force replaces a finished or stopped run in it). Ctrl-C (SIGINT) or SIGTERM
-finishes the current step, writes a checkpoint and stops; gradstream resume DIR continues.`
+finishes the current step, writes a checkpoint and stops; gradstream resume DIR continues.
+--backend: the kernels, WebAssembly SIMD (default where available) or TypeScript; the
+run records it, and resume, replay and fork use the recorded one.`
 
 const FLAGS = {
   model: { type: 'string' },
@@ -74,6 +78,7 @@ const FLAGS = {
   seed: { type: 'string' },
   threads: { type: 'string' },
   microbatches: { type: 'string' },
+  backend: { type: 'string' },
   out: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   'cd-k': { type: 'string' },
@@ -82,6 +87,13 @@ const FLAGS = {
   json: { type: 'boolean' },
   force: { type: 'boolean' },
 } as const
+
+/**
+ * The most threads a run may ask for. Each worker holds its own copy of the model's
+ * arenas and a V8 heap (~10-30 MB); beyond the cores there is nothing to gain, and a
+ * thousand workers exhaust memory before the first step (issue 12).
+ */
+export const MAX_THREADS = 64
 
 export interface TrainFlags {
   readonly config: RunConfig
@@ -115,13 +127,19 @@ export const parseTrainFlags = (args: readonly string[]): TrainFlags => {
     // The recipe's shifts are for images: dropped for tabular data (input-schema.ts).
     shift: intFlag('shift', v.shift, 0) ?? (isImageData(data) ? recipe.shift : 0),
     seed: intFlag('seed', v.seed, 0) ?? 0,
-    threads: intFlag('threads', v.threads) ?? availableParallelism(),
-    microbatches: intFlag('microbatches', v.microbatches) ?? recipe.microbatches ?? 1,
+    threads: intFlag('threads', v.threads) ?? Math.min(availableParallelism(), MAX_THREADS),
+    // The recipe's shards, but never more than the batch has samples.
+    microbatches: intFlag('microbatches', v.microbatches) ?? Math.min(recipe.microbatches ?? 1, intFlag('batch', v.batch) ?? recipe.batch),
+    backend: choiceFlag('backend', v.backend, KERNEL_BACKENDS) ?? defaultBackend(),
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']),
     cdK: intFlag('cd-k', v['cd-k']),
     persistent: v.pcd === true ? true : undefined,
     corruption: numFlag('corruption', v.corruption, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
   }
+  if ((config.threads ?? 1) > MAX_THREADS)
+    throw new UsageError(`--threads: expected an integer from 1 to ${MAX_THREADS} (this machine has ${availableParallelism()} cores), got ${config.threads}`)
+  if ((config.microbatches ?? 1) > config.batch)
+    throw new UsageError(`--microbatches: expected at most the batch size (${config.batch}): each shard needs a sample, got ${config.microbatches}`)
   if ((config.cdK !== undefined || config.persistent) && model !== 'rbm') throw new UsageError('--cd-k and --pcd apply to --model rbm')
   if (config.corruption !== undefined && model !== 'autoencoder') throw new UsageError('--corruption applies to --model autoencoder')
   if (config.checkpointEvery !== undefined && typeof v.out !== 'string')
@@ -198,8 +216,12 @@ export const runTraining = async (
     `gradstream: ${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.data}: ` +
       `${run.train.x.shape[0]} train / ${run.test.x.shape[0]} test, ${config.epochs} epochs, batch ${config.batch}, ` +
       `${config.optimizer} lr ${config.lr} ${config.schedule}${config.shift ? `, shift ${config.shift}` : ''}, seed ${config.seed}` +
-      `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}`,
+      `${(config.microbatches ?? 1) > 1 ? `, ${config.microbatches} shards on ${Math.min(config.threads ?? 1, config.microbatches ?? 1)} thread(s)` : ''}` +
+      `, ${config.backend ?? 'ts'} kernels`,
   )
+  const classCount = run.train.classes ?? 0
+  if (objective.task === 'classification' && classCount > MAX_CONFUSION_CLASSES)
+    say(`note: ${classCount.toLocaleString('en-US')} classes: no confusion matrix is kept above ${MAX_CONFUSION_CLASSES} (accuracy is counted exactly)`)
   if (run.rejected.length > 0) {
     say(`skipped ${run.rejected.length} bad rows of ${config.data}:`)
     for (const r of run.rejected.slice(0, 10)) say(`  line ${r.line}: ${r.reason} (${r.detail})`)

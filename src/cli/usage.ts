@@ -46,6 +46,25 @@ export const unknownFlagMessage = (flag: string, options: readonly string[]): st
   return options.length === 0 ? `unknown flag ${flag}; this command takes no flags` : `unknown flag ${flag}; expected one of ${options.map((o) => `--${o}`).join(', ')}`
 }
 
+/**
+ * `--lr -1` as `--lr=-1`: parseArgs reads a value that starts with '-' as a flag ("argument
+ * is ambiguous"), so a negative number after a flag that takes a value is joined to it,
+ * and the flag's own check then says what it expects ("expected a positive number").
+ */
+const joinNegativeValues = (args: readonly string[], options: Options): string[] => {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    const next = args[i + 1]
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined
+    if (name !== undefined && Object.hasOwn(options, name) && options[name].type === 'string' && next !== undefined && /^-(\d|\.\d|inf|nan)/i.test(next)) {
+      out.push(`${a}=${next}`)
+      i++
+    } else out.push(a)
+  }
+  return out
+}
+
 /** parseArgs with its errors turned into UsageErrors that name the flag (and the closest valid one). */
 export const parseFlags = <O extends Options>(
   args: readonly string[],
@@ -53,7 +72,7 @@ export const parseFlags = <O extends Options>(
   positionals = false,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } => {
   try {
-    const r = parseArgs({ args: [...args], options, strict: true, allowPositionals: positionals })
+    const r = parseArgs({ args: joinNegativeValues(args, options), options, strict: true, allowPositionals: positionals })
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals }
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0]

@@ -21,6 +21,9 @@
 //   lr, loss, samples, accuracy, skipped        the step that produced the snapshot
 //   model_state       "null" or "tensors" (then model_state_layout lists them)
 //   data_sha256       SHA-256 of the byte buffer: a flipped bit in the data is caught
+//   kernel_backend    "simd" or "ts": the kernels (src/ops/backend.ts) whose numerics made
+//                     the run; resume and replay set it (absent in files written before
+//                     there was a choice: those ran on "ts")
 // plus any caller keys (`extra`, e.g. the CLI's run config), which must not collide.
 //
 // A loaded checkpoint gives back a Snapshot whose training continues bit for bit as the
@@ -36,6 +39,8 @@ import type { OptState } from '../core/opt-state.ts'
 import type { OptimizerSpec } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { Key } from '../core/rng.ts'
+import type { KernelBackend } from '../ops/backend.ts'
+import { kernelBackend, parseBackend } from '../ops/backend.ts'
 import type { Snapshot, StepMetrics } from '../core/snapshot.ts'
 import { makeSnapshot } from '../core/snapshot.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
@@ -54,7 +59,7 @@ export const CHECKPOINT_FORMAT = '1'
 export const RESERVED_KEYS: readonly string[] = [
   'gradstream', 'version', 'model', 'layout', 'optimizer', 'optimizer_spec', 'optimizer_step', 'optimizer_slots',
   'step', 'epoch', 'position', 'end_of_epoch', 'seen', 'key', 'lr', 'loss', 'samples', 'accuracy', 'skipped',
-  'model_state', 'model_state_layout', 'data_sha256',
+  'model_state', 'model_state_layout', 'data_sha256', 'kernel_backend',
 ]
 
 /** What a checkpoint stores besides the snapshot. */
@@ -65,6 +70,8 @@ export interface CheckpointMeta {
   readonly optimizer: OptimizerSpec
   /** More string entries for __metadata__ (keys outside RESERVED_KEYS). */
   readonly extra?: Readonly<Record<string, string>>
+  /** The kernel backend the run uses (default: the one selected now, kernelBackend()). */
+  readonly backend?: KernelBackend
 }
 
 export interface Checkpoint {
@@ -74,6 +81,8 @@ export interface Checkpoint {
   readonly optimizer: OptimizerSpec
   /** Library version that wrote the file. */
   readonly version: string
+  /** The kernel backend the run used ("ts" for files from before the choice existed). */
+  readonly backend: KernelBackend
   /** The caller's extra metadata entries. */
   readonly extra: Readonly<Record<string, string>>
 }
@@ -160,6 +169,7 @@ export const encodeCheckpoint = (snapshot: Snapshot, meta: CheckpointMeta, file 
       ? { model_state_layout: JSON.stringify(leaves(snapshot.modelState as Params).map(([p]) => p)) }
       : {}),
     data_sha256: '',
+    kernel_backend: meta.backend ?? kernelBackend(),
     ...meta.extra,
   }
   // The checksum covers the byte buffer, which does not depend on the metadata: encode
@@ -320,6 +330,14 @@ export const checkpointFromSafetensors = (st: SafetensorsFile, data: Uint8Array,
     lr: r.number('lr'),
     metrics,
   })
+  let backend: KernelBackend = 'ts'
+  if (r.has('kernel_backend')) {
+    try {
+      backend = parseBackend(meta.kernel_backend)
+    } catch {
+      r.bad('kernel_backend', 'simd or ts', meta.kernel_backend)
+    }
+  }
   const extra: Record<string, string> = {}
   for (const k of Object.keys(meta)) if (!RESERVED_KEYS.includes(k)) Object.defineProperty(extra, k, { value: meta[k], enumerable: true })
   return {
@@ -328,6 +346,7 @@ export const checkpointFromSafetensors = (st: SafetensorsFile, data: Uint8Array,
     model: model as unknown as ModelSpec,
     optimizer: optimizer.spec,
     version: r.raw('version'),
+    backend,
     extra: Object.freeze(extra),
   }
 }

@@ -15,7 +15,7 @@
 //   - `abort` undoes everything a failed start made (the directory it created, the
 //     staging sibling, the locks); the old run is untouched.
 
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, parse, resolve } from 'node:path'
 import { GradstreamError } from '../core/errors.ts'
 import { fsError, fsErrorLine } from './fs-error.ts'
@@ -55,6 +55,10 @@ export const checkDirectoryPath = (dir: string, flag: string): { exists: boolean
       } catch (e2) {
         if (e2 instanceof GradstreamError) throw e2
         const c2 = (e2 as NodeJS.ErrnoException).code
+        if (c2 === 'ENOTDIR') {
+          up = dirname(up)
+          continue
+        }
         if (c2 !== 'ENOENT') throw fsError(e2, up, `${flag}: ${dir} cannot be created:`)
         if (up === parse(up).root) break
         up = dirname(up)
@@ -77,7 +81,18 @@ const mkdirChecked = (dir: string, flag: string): void => {
   try {
     mkdirSync(dir, { recursive: true })
   } catch (e) {
-    throw new GradstreamError(`${flag}: cannot create ${fsErrorLine(e, dir)}`)
+    // A recursive mkdir reports some failures (EROFS) as ENOENT: create the first missing
+    // level alone to get the real cause.
+    let first = resolve(dir)
+    while (!existsSync(dirname(first)) && dirname(first) !== first) first = dirname(first)
+    let cause = e
+    try {
+      mkdirSync(first)
+      rmSync(first, { recursive: true })
+    } catch (e2) {
+      cause = e2
+    }
+    throw new GradstreamError(`${flag}: cannot create ${fsErrorLine(cause, dir)}`)
   }
 }
 

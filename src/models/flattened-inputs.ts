@@ -24,6 +24,6 @@ export const flattenedInputs = (inner: AnyObjective, inShape: Shape): AnyObjecti
     inShape,
     forward: (params, state, batch, ctx) => inner.forward(params, state, flatBatch(batch), ctx),
     backward: (params, state, batch, fwd) => inner.backward(params, state, flatBatch(batch), fwd),
-    predict: (params, x) => inner.predict(params, flat(x)),
+    predict: (params, x, state) => inner.predict(params, flat(x), state),
   }
 }

@@ -23,8 +23,9 @@ import { Layout, workspace } from './wasm/instance.ts'
 
 let kEff = new Float32Array(0)
 
-/** k' as a [K, O] float32 matrix (flip and connection table applied). */
-function effectiveKernel(k: F, g: Conv2dGeometry, flip: boolean, table: Uint8Array | null): Float32Array {
+/** k' as a [K, O] matrix (flip and connection table applied): k itself when there is neither. */
+function effectiveKernel(k: F, g: Conv2dGeometry, flip: boolean, table: Uint8Array | null): F {
+  if (!flip && table === null) return k // [kh, kw, C, O] is already [K, O] with t = (p kw + q) C + c
   const { kh, kw, C, O } = g
   const CO = C * O
   if (kEff.length < kh * kw * CO) kEff = new Float32Array(kh * kw * CO)
@@ -90,16 +91,15 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
   const [Hs, Ws, inside] = extent(g)
   const n = imagesPerChunk(g)
   const slabs = Math.ceil(K / KC)
-  const slabBytes = Math.ceil(O / 8) * Math.min(K, KC) * 32
   const L = new Layout()
   const srcAt = L.take(n * Hs * Ws * C * 4)
   const rsAt = L.take(n * Ho * Wo * 4)
   const csAt = L.take(K * 4)
-  const bpAt = L.take(slabs * slabBytes)
+  const kAt = L.take(K * O * 4 + 32) // k' [K, O], read in place (row stride 4 O)
   const cAt = L.take(n * Ho * Wo * O * 4)
   const ws = workspace(L.end)
   const { f32, i32 } = ws
-  for (let s = 0; s < slabs; s++) packPanels(f32, bpAt + s * slabBytes, kk, O, K, false, s * KC, Math.min(KC, K - s * KC))
+  f32.set(kk.subarray(0, K * O), kAt >> 2)
   putOffsets(i32, csAt >> 2, g, Ws)
   for (let n0 = 0; n0 < B; n0 += n) {
     const nb = Math.min(n, B - n0)
@@ -107,11 +107,14 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
     putImage(f32, srcAt >> 2, x, n0 * H * W * C, nb, g, Hs, Ws, inside)
     putStarts(i32, rsAt >> 2, nb, g, Hs, Ws)
     for (let s = 0; s < slabs; s++)
-      ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + s * KC * 4, bpAt + s * slabBytes, M, O, Math.min(KC, K - s * KC), s > 0 ? 1 : 0)
+      ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + s * KC * 4, kAt + s * KC * O * 4, O * 4, 32, M, O, Math.min(KC, K - s * KC), s > 0 ? 1 : 0)
     // y = s + b, rounded by the store
     const c0 = cAt >> 2
     const y0 = n0 * Ho * Wo * O
-    for (let r = 0, e = 0; r < M; r++) for (let o = 0; o < O; o++, e++) y[y0 + e] = f32[c0 + e] + b[o]
+    for (let e = 0, o = 0, n = M * O; e < n; e++) {
+      y[y0 + e] = f32[c0 + e] + b[o]
+      if (++o === O) o = 0
+    }
   }
 }
 
@@ -122,12 +125,11 @@ export function conv2dBackwardParamsSimd(dk: F, db: F, dy: F, x: F, g: Conv2dGeo
   const K = kh * kw * C
   const [Hs, Ws, inside] = extent(g)
   const n = imagesPerChunk(g)
-  const panels = Math.ceil(O / 8)
   const L = new Layout()
   const srcAt = L.take(n * Hs * Ws * C * 4)
   const rsAt = L.take(K * 4) // rows: the taps
   const csAt = L.take(n * Ho * Wo * 4) // reduction: the window corners
-  const bpAt = L.take(panels * KC * 32)
+  const dyAt = L.take(n * Ho * Wo * O * 4 + 32) // dy [M, O], read in place (row stride 4 O)
   const cAt = L.take(K * O * 4)
   const ws = workspace(L.end)
   const { f32, i32 } = ws
@@ -138,11 +140,10 @@ export function conv2dBackwardParamsSimd(dk: F, db: F, dy: F, x: F, g: Conv2dGeo
     const M = nb * Ho * Wo
     putImage(f32, srcAt >> 2, x, n0 * H * W * C, nb, g, Hs, Ws, inside)
     putStarts(i32, csAt >> 2, nb, g, Hs, Ws)
-    const dyc = dy.subarray(n0 * Ho * Wo * O, (n0 + nb) * Ho * Wo * O)
+    f32.set(dy.subarray(n0 * Ho * Wo * O, (n0 + nb) * Ho * Wo * O), dyAt >> 2)
     for (let r0 = 0; r0 < M; r0 += KC) {
       const kc = Math.min(KC, M - r0)
-      packPanels(f32, bpAt, dyc, O, M, false, r0, kc)
-      ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + r0 * 4, bpAt, K, O, kc, first ? 0 : 1)
+      ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + r0 * 4, dyAt + r0 * O * 4, O * 4, 32, K, O, kc, first ? 0 : 1)
       first = false
     }
   }
@@ -193,7 +194,7 @@ export function conv2dBackwardInputSimd(dx: F, dy: F, k: F, g: Conv2dGeometry, f
     for (let r = 0, o = rsAt >> 2; r < M; r++) i32[o + r] = r * O * 4
     for (let c = 0, o = csAt >> 2; c < O; c++) i32[o + c] = c * 4
     for (let s = 0; s < slabs; s++)
-      ws.k.mm(dAt, K * 4, dyAt, rsAt, csAt + s * KC * 4, bpAt + s * slabBytes, M, K, Math.min(KC, O - s * KC), s > 0 ? 1 : 0)
+      ws.k.mm(dAt, K * 4, dyAt, rsAt, csAt + s * KC * 4, bpAt + s * slabBytes, 32, Math.min(KC, O - s * KC) * 32, M, K, Math.min(KC, O - s * KC), s > 0 ? 1 : 0)
     // col2im onto the zeroed padded image, then crop into dx
     const d0 = dstAt >> 2
     f32.fill(0, d0, d0 + nb * Hs * Ws * C)

@@ -45,7 +45,8 @@ export { samePadding } from './conv2d-geometry.ts'
 // Float32 operands on the 'simd' backend go to the SIMD twins (conv2d-simd.ts); everything
 // else (the 'ts' backend, Float64 gradient checks) to the TypeScript kernels below.
 
-const simdF32 = (...a: F[]): boolean => kernelBackend() === 'simd' && a.every((v) => v instanceof Float32Array)
+const f32 = (v: F): boolean => v instanceof Float32Array
+const simdF32 = (a: F, b: F, c: F, d: F): boolean => f32(a) && f32(b) && f32(c) && f32(d) && kernelBackend() === 'simd'
 
 /** conv2dForwardTs's contract, on the selected backend. */
 export function conv2dForward(y: F, x: F, k: F, b: F, g: Conv2dGeometry, flip = false, table: Uint8Array | null = null): void {
@@ -61,7 +62,7 @@ export function conv2dBackwardParams(dk: F, db: F, dy: F, x: F, g: Conv2dGeometr
 
 /** conv2dBackwardInputTs's contract, on the selected backend. */
 export function conv2dBackwardInput(dx: F, dy: F, k: F, g: Conv2dGeometry, flip = false, table: Uint8Array | null = null): void {
-  if (simdF32(dx, dy, k)) conv2dBackwardInputSimd(dx, dy, k, g, flip, table)
+  if (simdF32(dx, dy, k, k)) conv2dBackwardInputSimd(dx, dy, k, g, flip, table)
   else conv2dBackwardInputTs(dx, dy, k, g, flip, table)
 }
 

@@ -69,6 +69,11 @@ export function gemmF32(
  * panel p, row k, lane j at float (at/4) + (p kc + k) 8 + j.
  */
 export function packPanels(f32: Float32Array, at: number, B: F, N: number, K: number, transB: boolean, k0: number, kc: number): void {
+  if (!transB && N === NR) {
+    // one panel, already laid out: rows of 8 (a dense layer or convolution with 8 outputs)
+    f32.set(B.subarray(k0 * NR, (k0 + kc) * NR), at >> 2)
+    return
+  }
   const panels = Math.ceil(N / NR)
   let o = at >> 2
   for (let p = 0; p < panels; p++) {
@@ -127,17 +132,23 @@ export function gemmSimd(
   const cAt = L.take(M * N * 4)
   const rsAt = L.take(M * 4)
   const csAt = L.take(K * 4)
-  const bpAt = L.take(panels * kcMax * NR * 4)
+  // op(B) row-major ([K, N], not transposed) is read in place (row stride 4N, with 32
+  // bytes of slack past its end for the last panel's idle lanes); B^T is packed per slab.
+  const bAt = transB ? L.take(panels * kcMax * NR * 4) : L.take(K * N * 4 + 32)
   const { k, f32, i32 } = workspace(L.end)
   f32.set(A.subarray(0, M * K), aAt >> 2)
+  if (!transB) f32.set(B.subarray(0, K * N), bAt >> 2)
   if (accumulate) f32.set(C.subarray(0, M * N), cAt >> 2)
   // A(i, k) = A[i K + k], or A[k M + i] when transposed: as byte offsets rs[i] + cs[k]
   for (let i = 0, o = rsAt >> 2; i < M; i++) i32[o + i] = (transA ? i : i * K) * 4
   for (let t = 0, o = csAt >> 2; t < K; t++) i32[o + t] = (transA ? t * M : t) * 4
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = Math.min(KC, K - k0)
-    packPanels(f32, bpAt, B, N, K, transB, k0, kc)
-    k.mm(cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bpAt, M, N, kc, accumulate || k0 > 0 ? 1 : 0)
+    const acc = accumulate || k0 > 0 ? 1 : 0
+    if (transB) {
+      packPanels(f32, bAt, B, N, K, true, k0, kc)
+      k.mm(cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bAt, NR * 4, kc * NR * 4, M, N, kc, acc)
+    } else k.mm(cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bAt + k0 * N * 4, N * 4, NR * 4, M, N, kc, acc)
   }
   C.set(f32.subarray(cAt >> 2, (cAt >> 2) + M * N))
 }

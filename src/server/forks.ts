@@ -49,11 +49,14 @@ export const parseForkRequest = (body: unknown, firstStep: number, lastStep: num
 /** The `gradstream` command of this package. */
 const BIN = fileURLToPath(new URL('../../bin/gradstream.js', import.meta.url))
 
-/** A new directory name beside `dir`: NAME-fork-STEP, then -2, -3, ... */
-const forkDir = (dir: string, step: number): string => {
+/**
+ * A new directory name beside `dir`: NAME-fork-STEP, then -2, -3, ... Names of forks this
+ * server started count as taken before their child has created them.
+ */
+const forkDir = (dir: string, step: number, taken: (dir: string) => boolean): string => {
   const base = join(dirname(dir), `${basename(dir)}-fork-${step}`)
   let out = base
-  for (let i = 2; existsSync(out); i++) out = `${base}-${i}`
+  for (let i = 2; existsSync(out) || taken(out); i++) out = `${base}-${i}`
   return out
 }
 
@@ -67,7 +70,7 @@ export class Forks {
   /** Starts the fork and returns its run (already served, status running). */
   start(registry: RunRegistry, parent: Run, req: ForkRequest): Run {
     const pc = parent.runConfig()
-    const out = forkDir(parent.dir, req.step)
+    const out = forkDir(parent.dir, req.step, (d) => registry.atDir(d) !== undefined)
     const config: RunConfig = {
       ...pc,
       lr: req.lr ?? pc.lr,

@@ -7,8 +7,9 @@
 // that, this cache
 //  - keeps the snapshots it computes in a byte-bounded LRU (parameters and optimizer
 //    slots, counted as history.ts `snapshotBytes` does);
-//  - while replaying, also keeps an intermediate snapshot every `keepMs` of replay work,
-//    so any later request in a replayed stretch starts at most ~keepMs of training away;
+//  - while replaying, also keeps an intermediate snapshot every `keepMs` of replay work
+//    (but at most `maxPerInterval` per checkpoint interval), so any later request in a
+//    replayed stretch starts at most ~keepMs of training (or K / maxPerInterval steps) away;
 //  - after answering, goes on replaying quietly to the end of the checkpoint interval
 //    (the next checkpoint, or the run's last step), keeping snapshots the same way, and
 //    stops at once when another request for that run comes in: after the first visit,
@@ -33,7 +34,7 @@ export interface ReplaySource {
   storedStep(step: number): number
   /** That stored snapshot, loaded. */
   stored(step: number): Snapshot
-  /** The last step of the checkpoint interval holding `step` (next checkpoint or last step). */
+  /** The last step of the checkpoint interval holding `step` (before the next checkpoint, or the run's last). */
   intervalEnd(step: number): number
 }
 
@@ -51,6 +52,11 @@ export interface ReplayCacheOptions {
   readonly keepMs?: number
   /** Go on replaying to the end of the interval after answering (default true). */
   readonly prefetch?: boolean
+  /**
+   * At most this many intermediate snapshots per checkpoint interval (default 64): on a
+   * slow or busy machine keepMs alone would keep nearly every step.
+   */
+  readonly maxPerInterval?: number
 }
 
 export class ReplayCache {
@@ -61,12 +67,14 @@ export class ReplayCache {
   private readonly pending = new Map<string, number>()
   private readonly keepMs: number
   private readonly prefetch: boolean
+  private readonly maxPerInterval: number
   /** Training steps replayed so far (for tests and the note's measurements). */
   replayedSteps = 0
 
   constructor(options: ReplayCacheOptions = {}) {
     this.keepMs = options.keepMs ?? 50
     this.prefetch = options.prefetch ?? true
+    this.maxPerInterval = options.maxPerInterval ?? 64
     this.lru = new ByteLru(options.maxBytes ?? 256 * 2 ** 20, (k) => {
       const [id, step] = splitKey(k)
       this.steps.get(id)?.delete(step)
@@ -83,6 +91,7 @@ export class ReplayCache {
 
   /** The exact snapshot at `step` (the caller checks that the run has it). */
   at(src: ReplaySource, step: number): Promise<Replayed> {
+    if (this.closed) return Promise.reject(new GradstreamError('replay: the dashboard is shutting down'))
     const k = keyOf(src.id, step)
     const hit = this.lru.get(k)
     if (hit !== undefined) return Promise.resolve({ snapshot: hit, from: step, replayed: 0 })
@@ -96,6 +105,22 @@ export class ReplayCache {
     this.inflight.set(k, p)
     if (this.prefetch) p.then(() => this.extend(src, step), () => undefined)
     return p
+  }
+
+  private closed = false
+
+  /** Stops every replay at its next step (the server is shutting down); later requests fail. */
+  close(): void {
+    this.closed = true
+  }
+
+  /** Resolves when the run has no replay running or queued (prefetch included). */
+  async whenIdle(id: string): Promise<void> {
+    for (let q = this.queues.get(id); q !== undefined; ) {
+      await q
+      const next = this.queues.get(id)
+      q = next === q ? undefined : next
+    }
   }
 
   /** Forgets a run's snapshots (its directory changed under us, e.g. it was resumed). */
@@ -171,12 +196,14 @@ export class ReplayCache {
     if (base.step === to) return base
     if (base.step > to) throw new GradstreamError(`replay: step ${to} is before the starting snapshot (step ${base.step})`)
     const run = src.definition()
+    const stride = Math.max(1, Math.ceil((src.intervalEnd(base.step) - base.step) / this.maxPerInterval))
     let last = base.step
+    let keptStep = base.step
     let keptAt = performance.now()
     let result: Snapshot | undefined
     await lastValueFrom(
       trainRun({ ...run, config: { ...run.config, initial: base } }).pipe(
-        takeWhile((s) => s.step < to && !stop(), true),
+        takeWhile((s) => s.step < to && !stop() && !this.closed, true),
         tap((s) => {
           if (s.step <= last) return
           last = s.step
@@ -185,14 +212,16 @@ export class ReplayCache {
           if (s.step === to) {
             result = s
             this.keep(src.id, s)
-          } else if (now - keptAt >= this.keepMs) {
+          } else if (now - keptAt >= this.keepMs && s.step - keptStep >= stride) {
             this.keep(src.id, s)
             keptAt = now
+            keptStep = s.step
           }
         }),
       ),
       { defaultValue: undefined },
     )
+    if (result === undefined && this.closed) throw new GradstreamError('replay: the dashboard is shutting down')
     if (result === undefined && !stop()) throw new GradstreamError(`replay: the run ends before step ${to} (it stops at step ${last})`)
     return result
   }

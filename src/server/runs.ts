@@ -124,8 +124,9 @@ export class Run implements ReplaySource {
   }
 
   intervalEnd(step: number): number {
+    // The step before the next checkpoint: the checkpoint itself is read from its file.
     const next = this.checkpoints().find((c) => c > step)
-    return Math.min(next ?? Infinity, this.lastStep())
+    return Math.min(next === undefined ? Infinity : next - 1, this.lastStep())
   }
 
   status(now: number): RunStatus {
@@ -144,9 +145,30 @@ export class Run implements ReplaySource {
     return this.paramCount
   }
 
+  /** The run's row; a run that cannot be loaded (its data file is gone, ...) says why in `error`. */
   info(parentId: (dir: string) => string | undefined, now: number): RunInfo {
     const config = this.runConfig()
-    const prepared = this.prepare()
+    let prepared: PreparedRun
+    try {
+      prepared = this.prepare()
+    } catch (e) {
+      if (!(e instanceof GradstreamError)) throw e
+      return {
+        id: this.id,
+        name: this.name,
+        model: config.model,
+        params: 0,
+        steps: 0,
+        epochs: config.epochs,
+        status: this.status(now),
+        lastStep: this.lastStep(),
+        firstStep: this.firstStep(),
+        checkpoints: this.checkpoints(),
+        images: false,
+        classifier: false,
+        error: e.message,
+      }
+    }
     const per = prepared.source.batchesPerEpoch ?? 0
     return {
       id: this.id,

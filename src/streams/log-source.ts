@@ -72,3 +72,33 @@ export const entryRecord = (fields: readonly string[]): EntryRecord => {
   for (let i = 0; i < fields.length; i += 2) o[fields[i]] = fields[i + 1]
   return E.right(o)
 }
+
+/** A model published by a learner for followers (prediction services on other machines). */
+export interface PublishedModel {
+  /** Updates applied. */
+  readonly step: number
+  /** The last log entry the model has learned. */
+  readonly entryId: string
+  /** SHA-256 of the parameters (hashParams). */
+  readonly hash: string
+  /** How to read records for it (JSON: {kind, classes, features}). */
+  readonly input: string
+  /** The model as a checkpoint (safetensors bytes: spec, parameters, optimizer state). */
+  readonly bytes: Uint8Array
+}
+
+/** Where a learner publishes models: a capped log followers read (Redis: `<key>:models`). */
+export interface ModelSink {
+  readonly name: string
+  publish(model: PublishedModel): Promise<void>
+  close(): Promise<void>
+}
+
+/** Reading a log's entries by id range, for replay (no group, no acknowledgement). */
+export interface LogRange {
+  readonly name: string
+  readonly stream: string
+  /** Entries after `after` (exclusive; undefined: from the start) up to `upTo` (inclusive), at most `max`. */
+  range(after: string | undefined, upTo: string, max: number): Promise<readonly LogEntry[]>
+  close(): Promise<void>
+}

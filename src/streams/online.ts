@@ -44,6 +44,7 @@ import { mean, MeanMonoid } from './metrics.ts'
 import { pulled } from './record-source.ts'
 import type { Snapshot } from './snapshot.ts'
 import { initialSnapshot } from './train.ts'
+import { trainsDifferently } from '../models/define.ts'
 
 // ---- inputs -----------------------------------------------------------------------
 
@@ -198,15 +199,6 @@ export interface LearnerOptions {
   readonly batchSize?: number
 }
 
-/** Whether a spec has training-mode noise (RReLU slopes, denoising corruption). */
-const hasTrainingNoise = (v: unknown): boolean => {
-  if (Array.isArray(v)) return v.some(hasTrainingNoise)
-  if (typeof v !== 'object' || v === null) return false
-  const o = v as { readonly [k: string]: unknown }
-  if (o.type === 'rrelu' || (typeof o.corruption === 'number' && o.corruption > 0)) return true
-  return Object.keys(o).some((k) => hasTrainingNoise(o[k]))
-}
-
 /**
  * The learner of an objective and optimizer (learner.ts): any model, any optimizer, any
  * batch size, from the options' initial snapshot or a fresh one.
@@ -226,7 +218,7 @@ export const onlineLearner = (
     if (E.isLeft(s)) return s
     initial = s.right
   }
-  return E.right(learner(objective, optimizer, initial, hasTrainingNoise(objective.spec)))
+  return E.right(learner(objective, optimizer, initial, trainsDifferently(objective.spec)))
 }
 
 // ---- the prequential operator -------------------------------------------------------

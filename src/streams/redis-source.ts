@@ -16,7 +16,7 @@
 
 import type { Redis } from 'ioredis'
 import { GradstreamError } from '../core/errors.ts'
-import type { LogConsumer, LogEntry } from './log-source.ts'
+import type { LogConsumer, LogEntry, LogRange } from './log-source.ts'
 import { asStrings, connectRedis, showRedisUrl } from './redis-connection.ts'
 
 export interface RedisConsumerOptions {
@@ -61,6 +61,21 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
   const name = `${showRedisUrl(options.url)} stream "${stream}" group "${group}"`
   let phase: 'pending' | 'new' = 'pending'
   let cursor = '0'
+  // A dropped connection can lose a reply whose entries Redis already gave this consumer:
+  // they are in its pending list but were never seen. So after every reconnection the
+  // next read goes back to the pending list, from the last entry this consumer returned,
+  // and a read that was in flight across a reconnection is discarded (its entries are
+  // pending too, and are read again in order).
+  let connection = 0
+  let lastReturned: string | undefined
+  redis.on('ready', () => {
+    connection++
+  })
+  const rewind = (): void => {
+    phase = 'pending'
+    cursor = lastReturned ?? cursor
+  }
+  let seenConnection = 0
 
   const ackDeleted = async (ids: readonly string[]): Promise<void> => {
     if (ids.length > 0) await redis.call('XACK', stream, group, ...ids)
@@ -116,13 +131,20 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
       if (committed !== undefined) await commit(committed)
       phase = 'pending'
       cursor = committed ?? '0'
+      lastReturned = committed
+      seenConnection = connection
     },
     read: async (max, waitMs) => {
       for (;;) {
+        if (connection !== seenConnection) {
+          seenConnection = connection
+          rewind()
+        }
         const reply =
           phase === 'pending'
             ? await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, cursor)
             : await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'BLOCK', Math.max(1, Math.round(waitMs)), 'STREAMS', stream, '>')
+        if (connection !== seenConnection) continue // reconnected meanwhile: read again from the pending list
         const got = entriesOf(reply)
         if (phase === 'pending') {
           if (got.length === 0) {
@@ -135,6 +157,7 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
         await ackDeleted(got.filter((e) => e.fields === null).map((e) => e.id))
         const out: LogEntry[] = []
         for (const e of got) if (e.fields !== null) out.push({ id: e.id, fields: e.fields, appendedAt: appendedAt(e.id) })
+        if (got.length > 0) lastReturned = got[got.length - 1].id
         if (out.length > 0 || phase === 'new') return out
       }
     },
@@ -150,6 +173,22 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
       }
     },
     compare: compareStreamIds,
+    close: async () => {
+      redis.disconnect()
+    },
+  }
+}
+
+/** A stream read by id range (XRANGE), for replay. */
+export const redisRange = async (url: string, stream: string): Promise<LogRange> => {
+  const redis: Redis = await connectRedis(url)
+  return {
+    name: `${showRedisUrl(url)} stream "${stream}"`,
+    stream,
+    range: async (after, upTo, max) => {
+      const rows = (await redis.call('XRANGE', stream, after === undefined ? '-' : `(${after}`, upTo, 'COUNT', max)) as [string, string[]][]
+      return rows.map(([id, fields]) => ({ id: String(id), fields: asStrings(fields), appendedAt: appendedAt(String(id)) }))
+    },
     close: async () => {
       redis.disconnect()
     },

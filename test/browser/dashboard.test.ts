@@ -128,6 +128,17 @@ describe('the dashboard page', () => {
     await slider.fill('60')
     await hashShown(await replayHash(dir, 60))
     await until(`${count('[data-testid="predictions"] .pred')} === 20`)
+    // A click on the loss curve jumps to the step under the pointer.
+    const over = page.locator('[data-testid="loss-chart"] .u-over')
+    const box = (await over.boundingBox())!
+    await over.click({ position: { x: box.width * 0.75, y: box.height / 2 } })
+    await until(`${text('step-number')} !== '60'`)
+    const clicked = Number(await page.textContent('[data-testid="step-number"]'))
+    expect(clicked).toBeGreaterThan(200)
+    expect(clicked).toBeLessThan(375)
+    await hashShown(await replayHash(dir, clicked))
+    await slider.fill('60')
+    await hashShown(await replayHash(dir, 60))
     await page.fill('#cmp-from', '0')
     await page.click('[data-testid="compare-button"]')
     await until(`${count('[data-testid="compare-table"] tr')} === 5`)

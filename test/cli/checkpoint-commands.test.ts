@@ -322,3 +322,30 @@ describe('gradstream resume DIR after SIGKILL', () => {
     expect(outcome(dir)).toEqual(outcome(killRef))
   })
 })
+
+describe('the kernel backend of a run', () => {
+  it('is recorded in config.json and every checkpoint; replay and resume use the recorded one', async () => {
+    const dirs = { ts: join(tmp, 'backend-ts'), simd: join(tmp, 'backend-simd') }
+    for (const b of ['ts', 'simd'] as const) {
+      const r = await run('train', ...TRAIN, '--epochs', '1', '--out', dirs[b], '--backend', b)
+      expect(r.code, r.err).toBe(0)
+      expect(r.out).toContain(`${b} kernels`)
+      expect((JSON.parse(read(join(dirs[b], 'config.json'))) as { backend: string }).backend).toBe(b)
+      for (const c of listCheckpoints(join(dirs[b], 'checkpoints'))) expect(loadCheckpoint(c.path).backend).toBe(b)
+    }
+    const last = (b: 'ts' | 'simd') => listCheckpoints(join(dirs[b], 'checkpoints')).pop()!
+    const hash = (b: 'ts' | 'simd') => hashParams(loadCheckpoint(last(b).path).snapshot)
+    // the backends round differently, so the runs end apart ...
+    expect(hash('ts')).not.toBe(hash('simd'))
+    // ... and each replays exactly, whichever backend the process ran last
+    for (const b of ['ts', 'simd', 'ts'] as const) {
+      const r = await run('replay', dirs[b], '--step', String(last(b).step), '--json')
+      expect(r.code, r.err).toBe(0)
+      expect(lastJson(r).hash).toBe(hash(b))
+    }
+  })
+
+  it('refuses an unknown backend in one line', async () => {
+    expectCleanError(await run('train', ...TRAIN, '--backend', 'gpu'), /--backend: expected one of simd, ts, got "gpu"/)
+  })
+})

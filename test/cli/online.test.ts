@@ -104,7 +104,7 @@ describe('gradstream online', () => {
     const r = await cli(['--hidden', '8', '--label', 'species', '--input', fixture('blobs.csv'), '--checkpoint-dir', dir, '--checkpoint-every', '250', '--json'])
     expect(r.code).toBe(0)
     const summary = lastJson(r.stdout)
-    expect(summary).toMatchObject({ checkpoints: 3, path: 'fused', steps: 600, resumedFrom: 0 })
+    expect(summary).toMatchObject({ checkpoints: 3, steps: 600, resumedFrom: 0 })
     const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()
     expect(files).toEqual(['step-00000250.safetensors', 'step-00000500.safetensors', 'step-00000600.safetensors'])
     const c = loadCheckpoint(join(dir, files[1]))
@@ -116,7 +116,7 @@ describe('gradstream online', () => {
     const records = await recordsFromReadable(createReadStream(fixture('blobs.csv')), { label: 'species', numClasses: 10 })
     const { objective } = zooEntry('mlp').build({ hidden: [8], classes: 10 }, [4])
     const events = await lastValueFrom(
-      online(objective, sgd(0.01), records.records, { path: 'generic', snapshotEvery: 250, seed: 0 }).pipe(onlineSnapshots(), toArray()),
+      online(objective, sgd(0.01), records.records, { snapshotEvery: 250, seed: 0 }).pipe(onlineSnapshots(), toArray()),
     )
     const at = (n: number) => events.find((e) => e.metrics.examples === n)!.snapshot
     expect(Buffer.from(loadCheckpoint(join(dir, files[0])).snapshot.flat.buffer).equals(Buffer.from(at(250).flat.slice().buffer))).toBe(true)

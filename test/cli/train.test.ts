@@ -57,7 +57,7 @@ describe('gradstream train', () => {
       [['train', '--lr=-1'], /--lr: expected a positive number, got "-1"/],
       [['train', '--bogus'], /unknown flag --bogus; expected one of --model, --hidden/],
       [['train', '--epoch', '3'], /^gradstream train: unknown flag --epoch; did you mean --epochs\?\n$/],
-      [['train', '--model', 'mlp', '--data', fixture('missing.csv'), '--label', 'x', '--shift', '0'], /could not read .*missing.csv: ENOENT/],
+      [['train', '--model', 'mlp', '--data', fixture('missing.csv'), '--label', 'x', '--shift', '0'], /could not read .*missing.csv: no such file or directory \(ENOENT\)/],
       [['train', '--model', 'mlp', '--data', fixture('flowers.csv'), '--label', 'kind', '--shift', '0'], /expected a label column named "kind"/],
       [['train', '--model', 'cnn', '--data', fixture('flowers.csv'), '--label', 'species'], /expects 28x28x1 images/],
       [['frobnicate'], /expected a command/],

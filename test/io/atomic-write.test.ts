@@ -22,7 +22,7 @@ describe('writeFileAtomic', () => {
   })
 
   it('fails with an error naming the file, and cleans up', () => {
-    expect(() => writeFileAtomic(join(dir, 'no', 'such', 'dir.txt'), 'x')).toThrow(/could not write .*dir\.txt: ENOENT/)
+    expect(() => writeFileAtomic(join(dir, 'no', 'such', 'dir.txt'), 'x')).toThrow(/could not write .*dir\.txt: no such file or directory \(ENOENT\)/)
   })
 
   it('removes stale temp files and nothing else', () => {

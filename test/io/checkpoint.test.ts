@@ -8,6 +8,7 @@ import { isTempFile, writeFileAtomic } from '../../src/io/atomic-write.ts'
 import { CheckpointError, checkLayout, checkpointName, decodeCheckpoint, encodeCheckpoint, LIBRARY_VERSION } from '../../src/io/checkpoint.ts'
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
+import { kernelBackend } from '../../src/ops/backend.ts'
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts'
 import { dense } from '../../src/models/dense.ts'
 import { softmaxCrossEntropy } from '../../src/models/loss.ts'
@@ -76,6 +77,22 @@ describe('checkpoints', () => {
     expect(ck.snapshot).toMatchObject({ step: 10, epoch: 1, position: 2, endOfEpoch: false, seen: s.seen, lr: s.lr, key: s.key })
     expect(ck.snapshot.metrics).toEqual(s.metrics)
     expect(Object.isFrozen(ck.snapshot)).toBe(true)
+  })
+
+  it('records the kernel backend (the one selected, or the one given) and reads "ts" where a file has none', async () => {
+    const opt = sgd(0.1)
+    const s = (await allSnapshots(opt))[3]
+    const meta = { model: objective().spec, optimizer: opt.spec }
+    const bytes = encodeCheckpoint(s, meta)
+    expect(decodeSafetensors(bytes).metadata.kernel_backend).toBe(kernelBackend())
+    expect(decodeCheckpoint(bytes).backend).toBe(kernelBackend())
+    expect(decodeCheckpoint(encodeCheckpoint(s, { ...meta, backend: 'ts' })).backend).toBe('ts')
+    expect(decodeCheckpoint(encodeCheckpoint(s, { ...meta, backend: 'simd' })).backend).toBe('simd')
+    // a file from before the choice existed: no entry, so it ran on the TypeScript kernels
+    const f = decodeSafetensors(bytes)
+    const old = { ...f.metadata }
+    delete old.kernel_backend
+    expect(decodeCheckpoint(encodeSafetensors(f.tensors.map((t) => ({ name: t.name, shape: t.shape, data: t.data as Float32Array })), old)).backend).toBe('ts')
   })
 
   it('the step-0 snapshot (loss NaN) and an end-of-epoch snapshot round-trip', async () => {
@@ -181,6 +198,7 @@ describe('the checkpoint loader refuses corrupted or forged checkpoints', () => 
       meta.data_sha256 = hashBytes(probe.subarray(8 + Number(new DataView(probe.buffer).getBigUint64(0, true))))
       return encodeSafetensors(tensors, meta)
     }, /tensor "fc1.W": expected dtype F32, got F64/],
+    ['an unknown kernel backend', () => forge((m) => void (m.kernel_backend = 'gpu')), /metadata "kernel_backend": expected simd or ts, got "gpu"/],
     ['model_state of an unknown kind', () => forge((m) => void (m.model_state = 'pickle')), /metadata "model_state": expected "null" or "tensors"/],
     ['a reserved extra key', () => encodeCheckpoint(snap, { model: objective().spec, optimizer: opt.spec, extra: { step: '1' } }), /extra metadata key "step" is reserved/],
   ]

@@ -158,3 +158,43 @@ describe('gradstream online --redis and SIGTERM', () => {
     expect(((await redis.client.xpending('term', 'gradstream')) as [number])[0]).toBe(0)
   })
 })
+
+describe('gradstream online --redis when connections drop', () => {
+  it('reconnects and still learns every good entry exactly once', async () => {
+    const N = 6000
+    const data = streamData(N, 8, 0.02, 41)
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-drop-'))
+    const file = join(dir, 'events.ndjson')
+    writeFileSync(file, `${data.lines.join('\n')}\n`)
+    expect((await run(['produce', '--redis', redis.url, '--stream', 'drop', '--input', file])).code).toBe(0)
+    const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--json']
+    const reference = lastJson((await run(['online', '--input', file, ...model])).stdout)
+    const learner = run(['online', '--redis', redis.url, '--stream', 'drop', ...model, '--checkpoint-dir', join(dir, 'ck'), '--checkpoint-every', '400', '--read-count', '50', '--until-idle', '2'])
+    let done = false
+    void learner.then(() => (done = true))
+    // Once it reads (its connections are up), drop every other client's connection every
+    // 60 ms while it learns (at most 200 times).
+    const reading = async (): Promise<boolean> => {
+      try {
+        return ((await redis.client.xpending('drop', 'gradstream')) as [number])[0] > 0
+      } catch {
+        return false // no group yet
+      }
+    }
+    while (!done && !(await reading())) await new Promise((r) => setTimeout(r, 10))
+    let drops = 0
+    for (; !done && drops < 200; drops++) {
+      await new Promise((r) => setTimeout(r, 60))
+      await redis.client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+    }
+    const r = await learner
+    expect(r.code, r.stderr).toBe(0)
+    expect(drops).toBeGreaterThan(3)
+    const s = lastJson(r.stdout)
+    expect(s.hash).toBe(reference.hash)
+    expect(s.seen).toBe(N)
+    expect(s.learned).toBe(N - data.bad.length)
+    expect(((await redis.client.xpending('drop', 'gradstream')) as [number])[0]).toBe(0)
+    expect((await entries(redis.client, 'drop:rejected')).length).toBe(data.bad.length)
+  })
+})

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
+import { followModels } from '../../src/streams/redis-models.ts'
+import { hashParams } from '../../src/streams/snapshot.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
@@ -97,6 +99,25 @@ describe('gradstream online --redis', () => {
     expect(await redis.client.xpending('events', 'gradstream', '-', '+', 10)).toEqual([])
   })
 
+  it('replay --entry recomputes the exact state after any entry', async () => {
+    const ids = (await entries(redis.client, 'events')).map(([id]) => id)
+    for (const k of [1234, 299, 2999]) {
+      const prefix = join(dir, `prefix-${k}.ndjson`)
+      writeFileSync(prefix, `${data.lines.slice(0, k + 1).join('\n')}\n`)
+      const f = lastJson((await cli(['online', '--input', prefix, ...MODEL, '--json'])).stdout)
+      const r = await cli(['replay', join(dir, 'ck'), '--entry', ids[k], '--redis', redis.url, '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      const s = lastJson(r.stdout)
+      expect(s.hash, `entry ${k}`).toBe(f.hash)
+      expect(s.seen).toBe(k + 1)
+      expect(s.learned).toBe(f.learned)
+      expect(s.replayed as number).toBeLessThan(320) // from the nearest checkpoint (every 300 examples, plus rejected entries)
+    }
+    const bad = await cli(['replay', join(dir, 'ck'), '--entry', '1-1', '--redis', redis.url])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/^gradstream replay: redis:\/\/127\.0\.0\.1:\d+ stream "events": no entry 1-1\n$/)
+  })
+
   it('reads field/value entries (CSV rows) with class indices', async () => {
     const csv = join(dir, 'rows.csv')
     writeFileSync(csv, 'x,y,label\n1,0,1\n0,1,0\n1,1,2\n2,2,7\n')
@@ -128,5 +149,104 @@ describe('gradstream online --redis', () => {
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr, args.join(' ')).toMatch(re)
     }
+  })
+})
+
+describe('publication: --publish-every, followModels, predict --follow', () => {
+  const data = streamData(1500, 8, 0.02, 21)
+  const dir = tmp()
+  const part = (name: string, from: number, to: number): string => {
+    const f = join(dir, name)
+    writeFileSync(f, `${data.lines.slice(from, to).join('\n')}\n`)
+    return f
+  }
+  const first = part('first.ndjson', 0, 1000)
+  const later = part('later.ndjson', 1000, 1500)
+  const learn = (extra: string[] = []) =>
+    cli(['online', '--redis', redis.url, '--stream', 'pub', ...MODEL, '--checkpoint-dir', join(dir, 'ck'), '--publish-every', '100', '--models-maxlen', '3', '--until-idle', '0.3', '--json', ...extra])
+
+  it('publishes every N examples and at the end, capped; a follower gets the newest, then each newer one', async () => {
+    await cli(['produce', '--redis', redis.url, '--stream', 'pub', '--input', first])
+    const s = lastJson((await learn()).stdout)
+    const models = await redis.client.xrange('pub:models', '-', '+')
+    // ~3 kept (MAXLEN ~ trims whole nodes only: at most the 11 published)
+    expect(models.length).toBeGreaterThanOrEqual(3)
+    expect(models.length).toBeLessThanOrEqual(11)
+    const fieldsOf = (e: [string, string[]]) => Object.fromEntries(e[1].flatMap((v, i, a) => (i % 2 === 0 && v !== 'model' ? [[v, a[i + 1]]] : [])))
+    const newest = fieldsOf(models[models.length - 1])
+    expect(newest.hash).toBe(s.hash)
+    expect(newest.entry).toBe(s.lastEntryId)
+    expect(Number(newest.step)).toBe(s.steps)
+    expect(JSON.parse(newest.input)).toEqual({ kind: 'tabular', classes: ['a', 'b', 'c'], features: ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7'] })
+
+    const seen: string[] = []
+    let resolveTwo: () => void = () => undefined
+    const two = new Promise<void>((r) => (resolveTwo = r))
+    const sub = followModels(redis.url, 'pub:models', { waitMs: 100 }).subscribe((m) => {
+      seen.push(m.hash)
+      expect(hashParams(m.checkpoint.snapshot)).toBe(m.hash)
+      if (seen.length === 2) resolveTwo()
+    })
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 20))
+    expect(seen[0]).toBe(s.hash)
+    await cli(['produce', '--redis', redis.url, '--stream', 'pub', '--input', later])
+    const s2 = lastJson((await learn()).stdout)
+    await two
+    // The follower ends on the learner's final model (the test times out otherwise).
+    while (seen[seen.length - 1] !== s2.hash) await new Promise((r) => setTimeout(r, 20))
+    sub.unsubscribe()
+    expect(new Set(seen).size).toBe(seen.length) // each model once
+  })
+
+  it('predict --follow predicts records with the newest model', async () => {
+    const records = part('records.ndjson', 0, 300)
+    const r = await cli(['predict', '--follow', `${redis.url}/pub:models`, '--input', records])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/gradstream predict: model of step \d+ \(entry \d+-\d+, hash [0-9a-f]{12}\) from redis:\/\/127\.0\.0\.1:\d+ stream "pub:models"/)
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; class: string; probabilities: Record<string, number> })
+    const good = Array.from({ length: 300 }, (_, i) => i).filter((i) => !data.bad.includes(i))
+    expect(lines.length).toBeGreaterThan(good.length - 10) // records with bad features are skipped
+    let hits = 0
+    for (const l of lines) {
+      const truth = (JSON.parse(data.lines[l.line - 1]) as { kind?: string }).kind
+      if (l.class === truth) hits++
+      expect(Object.keys(l.probabilities)).toEqual(['a', 'b', 'c'])
+    }
+    expect(hits / lines.length).toBeGreaterThan(0.9)
+    const bad = await cli(['predict', '--follow', 'redis://127.0.0.1:1/x', '--input', records])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--redis: could not connect to redis:\/\/127\.0\.0\.1:1: ECONNREFUSED/)
+    const nokey = await cli(['predict', '--follow', redis.url, '--input', records])
+    expect(nokey.stderr).toMatch(/^gradstream predict: --follow: expected redis:\/\/HOST:PORT\/KEY naming the models stream/)
+  })
+})
+
+describe('--drift and --on-drift warn', () => {
+  it('reports a change of the labelling on stderr, counts it, and learns the same bits as without', async () => {
+    // 3,000 records; from record 2,001 on the classes are relabelled a->b->c->a.
+    const data = streamData(3000, 8, 0, 31)
+    const shift: Record<string, string> = { a: 'b', b: 'c', c: 'a' }
+    const lines = data.lines.map((l, i) => {
+      if (i < 2000) return l
+      const o = JSON.parse(l) as { kind: string }
+      return JSON.stringify({ ...o, kind: shift[o.kind] })
+    })
+    const dir = tmp()
+    const file = join(dir, 'drift.ndjson')
+    writeFileSync(file, `${lines.join('\n')}\n`)
+    for (const stream of ['drift-a', 'drift-b']) await cli(['produce', '--redis', redis.url, '--stream', stream, '--input', file])
+    const watched = await cli(['online', '--redis', redis.url, '--stream', 'drift-a', ...MODEL, '--checkpoint-dir', join(dir, 'a'), '--on-drift', 'warn', '--until-idle', '0.3', '--json'])
+    const plain = await cli(['online', '--redis', redis.url, '--stream', 'drift-b', ...MODEL, '--checkpoint-dir', join(dir, 'b'), '--until-idle', '0.3', '--json'])
+    const w = lastJson(watched.stdout)
+    const p = lastJson(plain.stdout)
+    expect(w.hash).toBe(p.hash)
+    expect(w.drifts as number).toBeGreaterThanOrEqual(1)
+    expect(p.drifts).toBe(0)
+    const at = [...watched.stderr.matchAll(/drift detected by adwin at example ([\d,]+) \(width \d+, mean [\d.]+/g)].map((m) => Number(m[1].replace(/,/g, '')))
+    expect(at.length).toBe(w.drifts)
+    expect(at[0]).toBeGreaterThan(2000)
+    expect(at[0]).toBeLessThan(2300)
+    const bad = await cli(['online', '--redis', redis.url, '--stream', 'x', ...MODEL, '--checkpoint-dir', join(dir, 'c'), '--on-drift', 'reset'])
+    expect(bad.stderr).toBe('gradstream online: --on-drift: expected one of warn, got "reset"\n')
   })
 })

@@ -98,7 +98,7 @@ beforeAll(async () => {
     const r = await cli('train', ...args, '--out', dir, '--json')
     expect(r.code, r.err).toBe(0)
   }
-  dash = await startDashboard({ dirs: [runs], port: 0, cache: { prefetch: false, keepMs: 0 } })
+  dash = await startDashboard({ dirs: [runs], port: 0, cache: { prefetch: false, keepMs: 0, maxPerInterval: 1000 } })
   base = `http://127.0.0.1:${dash.port}`
 }, 180_000)
 

@@ -36,7 +36,6 @@ export const autoencoder = (o: AutoencoderZooOptions, inShape: Shape): AnyObject
   return inShape.length === 1 ? inner : flattenedInputs(inner, inShape)
 }
 
-export { flattenedInputs }
 
 /** A dense layer's parameters: what a pretrained encoder (autoencoder or RBM) provides. */
 export interface DenseInit {

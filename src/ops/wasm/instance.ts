@@ -12,7 +12,7 @@ import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts'
 
 export interface KernelExports {
   /** kernels.wat `mm`: one slab of a gathered matrix product (pointers in bytes). */
-  mm(c: number, ldc: number, src: number, rs: number, cs: number, bp: number, M: number, N: number, kc: number, acc: number): void
+  mm(c: number, ldc: number, src: number, rs: number, cs: number, bp: number, ldb: number, pstride: number, M: number, N: number, kc: number, acc: number): void
   /** kernels.wat `scatter`: col2im, dst[rs[r] + cs[t]] += D[r, t]. */
   scatter(dst: number, d: number, rs: number, cs: number, M: number, K: number): void
 }

@@ -22,21 +22,25 @@
   ;; form is a row-major A (rs[i] = 4iK, cs[k] = 4k), a transposed one (rs[i] = 4i,
   ;; cs[k] = 4kM), the im2col matrix of a convolution read in place (rs = window corners,
   ;; cs = tap offsets: conv2d-simd.ts) and its transpose (the kernel gradient).
-  ;; Bp: op(B)[kc, N] packed in 8-column panels, zero-padded: panel p at bp + 32 p kc,
-  ;; row k of it at + 32 k (8 floats, two f32x4).
+  ;; Bp: op(B)[kc, N] in 8-column panels: panel p at bp + p pstride, row k of it at
+  ;; + k ldb (8 floats, two f32x4). Packed panels have ldb = 32, pstride = 32 kc; a row-major
+  ;; B [kc, N] read in place has ldb = 4N, pstride = 32 (lanes past N read whatever follows:
+  ;; they only feed columns that are never stored).
   ;; C: row-major, ldc bytes per row.
   ;;
-  ;; The register tile is 4 rows x 8 columns: eight f32x4 accumulators; each k loads two
-  ;; f32x4 of Bp and four splatted A values for 32 multiply-adds. Rows past M repeat row
+  ;; The register tile is 4 rows x 8 columns: eight f32x4 accumulators; each k loads the
+  ;; four A values into one vector, and unless all four are zero, two f32x4 of Bp, then
+  ;; broadcasts each A lane for 32 multiply-adds. Rows past M repeat row
   ;; M-1 (computed, never stored); columns past N multiply the panel's zero padding.
   (func $mm (export "mm")
     (param $c i32) (param $ldc i32) (param $src i32) (param $rs i32) (param $cs i32)
-    (param $bp i32) (param $M i32) (param $N i32) (param $kc i32) (param $acc i32)
+    (param $bp i32) (param $ldb i32) (param $pstride i32)
+    (param $M i32) (param $N i32) (param $kc i32) (param $acc i32)
     (local $i0 i32) (local $j0 i32) (local $k i32) (local $off i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
-    (local $b i32) (local $cp i32) (local $ct i32) (local $h i32) (local $w i32)
+    (local $b i32) (local $bpanel i32) (local $cp i32) (local $ct i32) (local $h i32) (local $w i32)
     (local $x i32) (local $y i32)
-    (local $b0 v128) (local $b1 v128) (local $a v128)
+    (local $b0 v128) (local $b1 v128) (local $a v128) (local $s v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $i0 (i32.const 0))
@@ -61,7 +65,7 @@
             (i32.add (local.get $i0) (i32.sub (local.get $h) (i32.const 1)))
             (i32.const 2))))))
         (local.set $j0 (i32.const 0))
-        (local.set $b (local.get $bp))
+        (local.set $bpanel (local.get $bp))
         (block $cols_done
           (loop $cols
             (br_if $cols_done (i32.ge_s (local.get $j0) (local.get $N)))
@@ -72,25 +76,35 @@
             ;; the micro-kernel: c[l] += A(i0 + l, k) * Bp(k, j0:j0+8), k = 0 .. kc-1
             (local.set $k (local.get $kc))
             (local.set $cp (local.get $cs))
+            (local.set $b (local.get $bpanel))
             (block $k_done
               (loop $ks
                 (br_if $k_done (i32.eqz (local.get $k)))
                 (local.set $off (i32.load (local.get $cp)))
-                (local.set $b0 (v128.load (local.get $b)))
-                (local.set $b1 (v128.load offset=16 (local.get $b)))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r0) (local.get $off))))
-                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $a) (local.get $b1))))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r1) (local.get $off))))
-                (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $a) (local.get $b1))))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r2) (local.get $off))))
-                (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $a) (local.get $b1))))
-                (local.set $a (v128.load32_splat (i32.add (local.get $r3) (local.get $off))))
-                (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $a) (local.get $b0))))
-                (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $a) (local.get $b1))))
-                (local.set $b (i32.add (local.get $b) (i32.const 32)))
+                ;; the four A values in the lanes of one vector: when all four are +0
+                ;; (blank pixels, inactive ReLUs) the step adds only zeros (exact for a
+                ;; finite Bp: s + 0 = s, and s is never -0) and is skipped
+                (local.set $a (v128.load32_zero (i32.add (local.get $r0) (local.get $off))))
+                (local.set $a (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off)) (local.get $a)))
+                (local.set $a (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off)) (local.get $a)))
+                (local.set $a (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off)) (local.get $a)))
+                (if (v128.any_true (local.get $a))
+                  (then
+                    (local.set $b0 (v128.load (local.get $b)))
+                    (local.set $b1 (v128.load offset=16 (local.get $b)))
+                    (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
+                    (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
+                    (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
+                    (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
+                    (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
+                (local.set $b (i32.add (local.get $b) (local.get $ldb)))
                 (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
                 (local.set $k (i32.sub (local.get $k) (i32.const 1)))
                 (br $ks)))
@@ -159,6 +173,7 @@
                     (local.set $x (i32.add (local.get $x) (i32.const 1)))
                     (br $er)))))
             (local.set $j0 (i32.add (local.get $j0) (i32.const 8)))
+            (local.set $bpanel (i32.add (local.get $bpanel) (local.get $pstride)))
             (br $cols)))
         (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
         (br $rows))))
