@@ -66,7 +66,7 @@ describe('gradstream predict', () => {
       ['10', 'non-numeric feature'],
       ['20', 'wrong field count'],
       ['30', 'invalid csv'],
-      ['40', 'non-numeric feature'],
+      ['40', 'non-finite feature'],
     ])
     const lines = readFileSync(fixture('flowers.csv'), 'utf8').split('\n')
     const good = lines.map((l, i) => ({ l, n: i + 1 })).filter(({ l, n }) => n > 1 && l.trim() !== '' && ![10, 20, 30, 40].includes(n))

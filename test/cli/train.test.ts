@@ -52,7 +52,7 @@ describe('gradstream train', () => {
 
   it('rejects bad input with one line on stderr and exit code 2', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['train', '--model', 'resnet'], /--model: expected one of cnn, lenet5, mlp, cnn1, cnn2.*got "resnet"/],
+      [['train', '--model', 'vgg'], /--model: expected one of cnn, lenet5, mlp, cnn1, cnn2.*got "vgg"/],
       [['train', '--epochs', 'many'], /--epochs: expected an integer >= 1, got "many"/],
       [['train', '--lr=-1'], /--lr: expected a positive number, got "-1"/],
       [['train', '--bogus'], /unknown flag --bogus; expected one of --model, --hidden/],
