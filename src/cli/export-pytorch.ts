@@ -52,7 +52,7 @@ export interface ExportInput {
 type Spec = { readonly [k: string]: JsonValue }
 
 const fail = (what: string): never => {
-  throw new GradstreamError(`export --format pytorch: ${what}`)
+  throw new GradstreamError(`--format pytorch: ${what}`)
 }
 
 const pairOf = (v: JsonValue | undefined, def: number): [number, number] =>
