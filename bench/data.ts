@@ -3,8 +3,8 @@
 // epoch and by every system. All of it is loaded before any timing starts; only
 // wrapping a batch as a system's input is timed (gather* below, called inside loops).
 
-import type { Dataset } from '../src/index.ts'
-import { key, loadMnist, permutation } from '../src/index.ts'
+import type { Dataset } from '../src/node.ts'
+import { key, loadMnist, permutation } from '../src/node.ts'
 
 /** Seed of the training order (the same order for every system and epoch). */
 export const ORDER_SEED = 0

@@ -7,8 +7,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import {
   avgPool2d, conv1d, conv2d, dense, flatten, gradCheck, LENET_C3_TABLE, leakyRelu, lecunTanh, maxPool2d, prelu, relu,
   rrelu, sequential, sigmoid, softmax, subsample, tanh, tiedAutoencoder,
-} from '../src/index.ts'
-import type { AnyLayer, Shape } from '../src/index.ts'
+} from '../src/node.ts'
+import type { AnyLayer, Shape } from '../src/node.ts'
 
 const cases: Array<[string, () => AnyLayer, Shape[]]> = [
   ['dense', () => dense(7), [[5], [13], [1]]],

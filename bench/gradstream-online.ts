@@ -1,12 +1,12 @@
-// W4's gradstream side: the online operator (src/streams/online.ts) on its fused batch-1
-// path, which folds the SGD step into backward and is bit-identical to the generic
-// step (tested there). Each example is predicted with the current parameters before it
+// W4's gradstream side: the online operator (src/streams/online.ts) and its learner
+// (src/streams/learner.ts), the one step every model and optimizer uses: forward,
+// backward and an in-place optimizer update on a private working copy. Each example is predicted with the current parameters before it
 // is learned from (prequential); the operator's snapshot events carry the accuracy.
 // Snapshots every `warmup` examples mark the start of timing.
 
 import { lastValueFrom, tap } from 'rxjs'
-import type { Dataset } from '../src/index.ts'
-import { online, sgd } from '../src/index.ts'
+import type { Dataset } from '../src/node.ts'
+import { online, sgd } from '../src/node.ts'
 import { now } from './clock.ts'
 import type { MemorySample } from './memory.ts'
 import { sampleMemory } from './memory.ts'
@@ -52,7 +52,7 @@ export const gradstreamOnline = async (o: OnlineOptions): Promise<OnlineResult> 
   let t1 = NaN
   let accuracy = NaN
   await lastValueFrom(
-    online(objective, sgd(o.lr), samples(), { initial: s0, path: 'fused', snapshotEvery: o.warmup > 0 ? o.warmup : 100 }).pipe(
+    online(objective, sgd(o.lr), samples(), { initial: s0, snapshotEvery: o.warmup > 0 ? o.warmup : 100 }).pipe(
       tap((e) => {
         if (e.type !== 'snapshot') throw new Error(`W4: unexpected ${e.type} event`)
         if (e.metrics.examples === o.warmup && !e.final) t0 = now()
@@ -94,7 +94,7 @@ export const gradstreamLongStream = async (o: Omit<OnlineOptions, 'updates' | 'w
   const out: { records: number; memory: MemorySample }[] = [{ records: 0, memory: sampleMemory() }]
   const t0 = now()
   await lastValueFrom(
-    online(objective, sgd(o.lr), samples(), { initial: s0, path: 'fused', snapshotEvery: 1000 }).pipe(
+    online(objective, sgd(o.lr), samples(), { initial: s0, snapshotEvery: 1000 }).pipe(
       tap((e) => {
         if (e.type === 'snapshot' && e.metrics.examples % o.every === 0) out.push({ records: e.metrics.examples, memory: sampleMemory() })
       }),

@@ -2,8 +2,8 @@
 // initial parameters (which TF.js copies), test accuracy, and the thread setting.
 
 import * as E from 'fp-ts/lib/Either.js'
-import type { AnyObjective, Dataset, Params, Sequential, Snapshot, TrainConfig } from '../src/index.ts'
-import { argmaxRows, cnn, initialSnapshot, key, mlp, sgd, softmaxCrossEntropy, supervised } from '../src/index.ts'
+import type { AnyObjective, Dataset, Params, Sequential, Snapshot, TrainConfig } from '../src/node.ts'
+import { argmaxRows, cnn, initialSnapshot, key, mlp, sgd, softmaxCrossEntropy, supervised } from '../src/node.ts'
 import { accuracyOf, RUN_SEED } from './data.ts'
 import type { KernelBackend } from '../src/ops/backend.ts'
 import { kernelBackend, setKernelBackend } from '../src/ops/backend.ts'

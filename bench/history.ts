@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util'
 import {
   arraySource, hashParams, lenet5, loadCheckpoint, loadMnist, mlp, momentum, randomShift, saveCheckpoint,
   softmaxCrossEntropy, supervised, trainWithHistory,
-} from '../src/index.ts'
-import type { AnyObjective, RunDefinition, Snapshot } from '../src/index.ts'
+} from '../src/node.ts'
+import type { AnyObjective, RunDefinition, Snapshot } from '../src/node.ts'
 import { snapshotBytes } from '../src/streams/history.ts'
 
 const { values } = parseArgs({ options: { steps: { type: 'string' } } })

@@ -22,6 +22,7 @@ import { w1Gemm } from './workloads/w1-gemm.ts'
 import { w2Mlp } from './workloads/w2-mlp.ts'
 import { w3Cnn } from './workloads/w3-cnn.ts'
 import { w4Online } from './workloads/w4-online.ts'
+import { withRedisRows } from './workloads/w4-redis.ts'
 import { w5Latency } from './workloads/w5-latency.ts'
 
 const WORKLOADS: { readonly [id in WorkloadId]: (ctx: WorkloadContext) => Promise<WorkloadResult> } = {
@@ -73,6 +74,7 @@ const main = async (args: BenchArgs): Promise<number> => {
     let result: WorkloadResult
     try {
       result = await WORKLOADS[id](ctx)
+      if (id === 'W4') result = await withRedisRows(ctx, result) // W4 through Redis Streams (issue 15)
     } catch (e) {
       // A bench bug: keep the other workloads, report this one as failed.
       failed = true

@@ -4,9 +4,9 @@
 // distribution. Layouts already agree: dense W is [in, out], conv kernels are
 // [kh, kw, inC, outC], images NHWC, and flattening NHWC is row-major in both.
 
-import type { Params } from '../src/index.ts'
-import { getLeaf } from '../src/index.ts'
-import type { Dataset } from '../src/index.ts'
+import type { Params } from '../src/node.ts'
+import { getLeaf } from '../src/node.ts'
+import type { Dataset } from '../src/node.ts'
 import { accuracyOf, CLASSES, gatherRows, PIXELS } from './data.ts'
 import { tf } from './tfjs.ts'
 

@@ -12,7 +12,7 @@
 // epochs), FEATURES_PRETRAIN_EPOCHS (RBM and autoencoder epochs).
 
 import { lastValueFrom } from 'rxjs'
-import type { Dataset, Optimizer, Params, Recipe, Snapshot, Tensor } from '../src/index.ts'
+import type { Dataset, Optimizer, Params, Recipe, Snapshot, Tensor } from '../src/node.ts'
 import {
   arraySource,
   dense,
@@ -29,7 +29,7 @@ import {
   trainObjective,
   visibleMean,
   ZOO,
-} from '../src/index.ts'
+} from '../src/node.ts'
 
 const intEnv = (name: string, fallback: number): number => {
   const v = process.env[name]

@@ -8,8 +8,8 @@
 //   npx tsx examples/online-mnist.ts            (ONLINE_MNIST_SAMPLES=2000 for a short run)
 
 import { lastValueFrom, toArray } from 'rxjs'
-import type { AnyObjective, OnlineExample } from '../src/index.ts'
-import { flattenImages, key, loadMnist, mlp, online, onlineSnapshots, permutation, sgd, softmaxCrossEntropy, supervised } from '../src/index.ts'
+import type { AnyObjective, OnlineExample } from '../src/node.ts'
+import { flattenImages, key, loadMnist, mlp, online, onlineSnapshots, permutation, sgd, softmaxCrossEntropy, supervised } from '../src/node.ts'
 
 const N = Number(process.env.ONLINE_MNIST_SAMPLES ?? 8000)
 const WINDOW = Math.min(250, N / 8)

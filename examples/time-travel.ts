@@ -7,8 +7,8 @@
 import {
   arraySource, diffSnapshots, flattenImages, gather, hashParams, loadMnist, mlp, momentum, softmaxCrossEntropy, supervised,
   trainWithHistory,
-} from '../src/index.ts'
-import type { AnyObjective, RunDefinition } from '../src/index.ts'
+} from '../src/node.ts'
+import type { AnyObjective, RunDefinition } from '../src/node.ts'
 
 const epochs = Number(process.env.EPOCHS ?? 3)
 const limit = Number(process.env.TRAIN_SAMPLES ?? 8000)

@@ -7,7 +7,7 @@ import { lastValueFrom, tap } from 'rxjs'
 import {
   arraySource, cnn, earlyStopping, evaluateEvery, gather, hashParams, loadMnist, momentum, progress, randomShift,
   softmaxCrossEntropy, supervised, train,
-} from '../src/index.ts'
+} from '../src/node.ts'
 
 const epochs = Number(process.env.EPOCHS ?? 10)
 const limit = Number(process.env.TRAIN_SAMPLES ?? 8000)

@@ -1,4 +1,6 @@
-// gradstream's public API (re-exports only).
+// gradstream's public API (re-exports only): the browser-safe core. Nothing imported from
+// here reaches a `node:` module (test/package/browser-safe.test.ts checks the import graph);
+// files, the `mnist` package, PNG, worker threads and the CLI's helpers are in node.ts.
 
 // Tensors, keys, parameter trees, errors
 export * from './core/tensor.ts'
@@ -55,7 +57,7 @@ export * from './streams/early-stopping.ts'
 export * from './streams/progress.ts'
 export { diffSnapshots, forkOptimizer, forkRun, forkSnapshot, recordHistory, replayTo, runStart, snapshotBytes, trainRun, trainWithHistory } from './streams/history.ts'
 export type { ForkChanges, History, HistoryOptions, RunDefinition, TensorChange } from './streams/history.ts'
-// Online learning: pulled record sources, prequential evaluation, the fused batch-1 step
+// Online learning: pulled record sources, prequential evaluation, the learner
 export {
   isIssueEvent, isSnapshotEvent, online, onlineIssues, onlineLearner, onlineSnapshots, prequential, ScoreMonoid, slidingWindow,
 } from './streams/online.ts'
@@ -65,32 +67,54 @@ export type {
 } from './streams/online.ts'
 export { MAX_LINE_LENGTH, pulled, recordsFromLines, recordsFromObjects, recordsFromReadable, textLines } from './streams/record-source.ts'
 export type { LineItem, RecordFormat, RecordOptions, RecordStream } from './streams/record-source.ts'
-export { fusedPlan } from './streams/fused-sgd.ts'
-export type { FusedPlan, FusedStage } from './streams/fused-sgd.ts'
 
-// Data (io/)
-export { flattenImages, loadMnist } from './io/mnist.ts'
-export type { MnistSplit } from './io/mnist.ts'
-export { loadTabular } from './io/tabular.ts'
+// Data (io/): the fixed MNIST split on digits in memory (loadMnist, in node.ts, reads them)
+export { flattenImages, MNIST_TRAIN_PER_CLASS, mnistSplit } from './io/mnist-split.ts'
+export type { MnistSplit } from './io/mnist-split.ts'
 export type { TabularData, TabularOptions } from './io/tabular.ts'
 export type { Example, Rejection, RejectReason } from './io/records.ts'
-export { decodePng, encodePng, writePng } from './io/png.ts'
-export type { GrayImage } from './io/png.ts'
 
-// Checkpoints (io/): safetensors, atomic writes
+// Checkpoints (io/): safetensors and checkpoints on bytes (files: node.ts)
 export {
-  decodeSafetensors, decodeSafetensorsHeader, encodeSafetensors, loadSafetensors, MAX_HEADER_BYTES, parseJsonStrict,
-  readSafetensorsHeader, SAFETENSORS_DTYPES, saveSafetensors, SafetensorsError,
+  decodeSafetensors, decodeSafetensorsHeader, encodeSafetensors, MAX_HEADER_BYTES, parseJsonStrict, SAFETENSORS_DTYPES, SafetensorsError,
 } from './io/safetensors.ts'
 export type { SafetensorsDType, SafetensorsFile, SafetensorsHeader, SafetensorsInput, SafetensorsTensor, TensorData } from './io/safetensors.ts'
-export { isTempFile, writeFileAtomic } from './io/atomic-write.ts'
-export {
-  checkLayout, checkpointName, CheckpointError, decodeCheckpoint, encodeCheckpoint, LIBRARY_VERSION, listCheckpoints, loadCheckpoint,
-  saveCheckpoint,
-} from './io/checkpoint.ts'
+export { checkLayout, checkpointName, CheckpointError, decodeCheckpoint, encodeCheckpoint, LIBRARY_VERSION } from './io/checkpoint.ts'
 export { objectiveFromSpec, registerObjective } from './models/objective-spec.ts'
 export type { Checkpoint, CheckpointMeta } from './io/checkpoint.ts'
 
+// The open layer registry, layer state, and the layers declared through it (issue 10)
+export { buildLayer, checkData, defineLayer, drawsFromKey, elementwiseKernels, layerType, layerTypes, trainsDifferently } from './models/define.ts'
+export type { ElementwiseKernels, LayerDeclaration, LayerType, SpecReader } from './models/define.ts'
+export { defineActivation, elementwise } from './models/activations.ts'
+export type { ElementwiseSaved } from './models/activations.ts'
+export { dropout } from './models/dropout.ts'
+export type { DropoutSaved } from './models/dropout.ts'
+export { batchNorm } from './models/batch-norm.ts'
+export type { BatchNormOptions, BatchNormParams, BatchNormSaved, BatchNormState } from './models/batch-norm.ts'
+export { globalAvgPool2d } from './models/global-pool.ts'
+export { residual } from './models/residual.ts'
+export type { ResidualOptions } from './models/residual.ts'
+export { parallel } from './models/parallel.ts'
+export type { ParallelOptions } from './models/parallel.ts'
+export type { Branch, FanoutSaved, Merge } from './models/fanout.ts'
+export { swish } from './models/swish.ts'
 // Kernel backends (ops/backend.ts): WebAssembly SIMD (default where available) or TypeScript
 export { defaultBackend, kernelBackend, KERNEL_BACKENDS, setKernelBackend, simdSupported, withKernelBackend } from './ops/backend.ts'
 export type { KernelBackend } from './ops/backend.ts'
+export { Sha256, sha256Hex } from './core/sha256.ts'
+
+// Drift detection and rolling prequential metrics (issue 15)
+export { detectDrift } from './streams/drift.ts'
+export type { DriftDetector, DriftEvent } from './streams/drift.ts'
+export { adwin } from './streams/drift-adwin.ts'
+export type { AdwinOptions } from './streams/drift-adwin.ts'
+export { pageHinkley } from './streams/drift-page-hinkley.ts'
+export type { PageHinkleyOptions } from './streams/drift-page-hinkley.ts'
+export {
+  accuracyOfScore, classScore, classScoreMonoid, logLossOf, macroF1, mae, RegressionMonoid, regressionScore, rmse, rolling,
+} from './streams/rolling-metrics.ts'
+export type { ClassScore, RegressionScore } from './streams/rolling-metrics.ts'
+// The broker-neutral event-log interface (a Kafka or NATS adapter implements it)
+export { entryRecord } from './streams/log-source.ts'
+export type { EntryRecord, LogConsumer, LogEntry, ModelSink, PublishedModel } from './streams/log-source.ts'

@@ -2,6 +2,9 @@
 
 import { key, normal, split } from '../src/core/rng.ts'
 import type { Dataset } from '../src/streams/source.ts'
+import type { Snapshot } from '../src/core/snapshot.ts'
+import { leaves } from '../src/core/tree.ts'
+import { hashBytes } from '../src/streams/snapshot.ts'
 
 /** C Gaussian blobs in D dimensions, n per class, centres 3 apart: separable. */
 export const blobs = (n: number, C = 3, D = 4, seed = 0): Dataset => {
@@ -19,3 +22,10 @@ export const blobs = (n: number, C = 3, D = 4, seed = 0): Dataset => {
 }
 
 export { centralDifferences } from '../src/models/gradcheck.ts'
+
+/** Every optimizer slot of a snapshot, tensor by tensor, hashed: `slot.path:sha256 ...`. */
+export const slotsHash = (s: Snapshot): string =>
+  Object.keys(s.opt.slots)
+    .sort()
+    .flatMap((slot) => leaves(s.opt.slots[slot]).map(([path, t]) => `${slot}.${path}:${hashBytes(t.data)}`))
+    .join(' ')

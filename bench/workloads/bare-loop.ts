@@ -3,8 +3,8 @@
 // same fixed order), with no RxJS, no immer snapshots, no per-step metrics and the
 // parameters updated in place. train() minus this loop is what the stream costs.
 
-import type { Dataset, Sequential } from '../../src/index.ts'
-import { gather, key, ravelInto, unravel } from '../../src/index.ts'
+import type { Dataset, Sequential } from '../../src/node.ts'
+import { gather, key, ravelInto, unravel } from '../../src/node.ts'
 import { sgdStep } from '../../src/ops/optim.ts'
 import { RUN_SEED } from '../data.ts'
 import { initialState, objectiveOf } from '../gradstream.ts'

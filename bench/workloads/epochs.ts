@@ -5,8 +5,8 @@
 // accuracy is that of exactly `epochs` epochs.
 
 import { lastValueFrom, take, tap } from 'rxjs'
-import type { Dataset, Params, Sequential } from '../../src/index.ts'
-import { arraySource, key, sgd, softmaxCrossEntropy, train } from '../../src/index.ts'
+import type { Dataset, Params, Sequential } from '../../src/node.ts'
+import { arraySource, key, sgd, softmaxCrossEntropy, train } from '../../src/node.ts'
 import { now, secondsSince } from '../clock.ts'
 import { gatherRows, oneHotRows, PIXELS, RUN_SEED } from '../data.ts'
 import { gsAccuracy, initialParams, objectiveOf, withThreads } from '../gradstream.ts'

@@ -8,7 +8,7 @@
 // source's event-loop yields. Bare time = the bare step alone.
 
 import { lastValueFrom, take, tap } from 'rxjs'
-import { arraySource, hashBytes, key, sgd, softmaxCrossEntropy, train } from '../../src/index.ts'
+import { arraySource, hashBytes, key, sgd, softmaxCrossEntropy, train } from '../../src/node.ts'
 import { now } from '../clock.ts'
 import { RUN_SEED } from '../data.ts'
 import { withThreads } from '../gradstream.ts'

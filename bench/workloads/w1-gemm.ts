@@ -3,7 +3,7 @@
 // back-to-back calls lasting >= 50 ms. TF.js includes dataSync() so the product is
 // actually computed and read back.
 
-import { key, split, uniform } from '../../src/index.ts'
+import { key, split, uniform } from '../../src/node.ts'
 import { gemm } from '../../src/ops/gemm.ts'
 import { WorkerPool } from '../../src/parallel/pool.ts'
 import { timeBatches } from '../clock.ts'

@@ -4,8 +4,8 @@
 // All systems use the same (initial, Glorot) weights; the bench also checks that their
 // probabilities agree, so a fast wrong answer cannot pass unnoticed.
 
-import type { Tensor } from '../../src/index.ts'
-import { evalCtx, softmax } from '../../src/index.ts'
+import type { Tensor } from '../../src/node.ts'
+import { evalCtx, softmax } from '../../src/node.ts'
 import { now } from '../clock.ts'
 import { PIXELS } from '../data.ts'
 import { initialParams, w3Model } from '../gradstream.ts'

@@ -8,16 +8,21 @@
 // and step; another type: fresh state; a new batch size: the epoch's sample order, from
 // the first new batch not yet covered).
 
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkpointName, saveCheckpoint } from '../io/checkpoint.ts'
+import { GradstreamError } from '../core/errors.ts'
+import { writeFileAtomic } from '../io/atomic-write.ts'
+import { checkpointName } from '../io/checkpoint.ts'
+import { saveCheckpoint } from '../io/checkpoint-file.ts'
+import { openNewRunDir } from '../io/run-dir.ts'
 import { forkSnapshot } from '../streams/history.ts'
 import { MeanMonoid } from '../streams/metrics.ts'
-import type { RunConfig } from './run-config.ts'
+import type { Snapshot } from '../streams/snapshot.ts'
+import type { PreparedRun, RunConfig } from './run-config.ts'
 import { prepareRun } from './run-config.ts'
 import { checkpointsDir, readRunConfig } from './resume-command.ts'
 import { snapshotAt, stepFlag } from './replay-command.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { runTraining } from './train-command.ts'
 import { choiceFlag, intFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 
@@ -44,7 +49,6 @@ export const forkCommand = async (args: readonly string[], io: Io): Promise<void
   const step = stepFlag(v.step)
   if (typeof v.out !== 'string') throw new UsageError('--out: expected the directory of the new run, e.g. --out runs/fork')
   const out = v.out
-  if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out: ${out} is not empty; the fork needs a new directory`)
   const parentConfig = readRunConfig(dir)
   const config: RunConfig = {
     ...parentConfig,
@@ -55,18 +59,46 @@ export const forkCommand = async (args: readonly string[], io: Io): Promise<void
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']) ?? parentConfig.checkpointEvery,
     parent: { dir, step },
   }
-  const parent = prepareRun(parentConfig)
-  const run = prepareRun(config)
-  const { snapshot } = await snapshotAt(dir, step, parent)
-  const initial = forkSnapshot(snapshot, {
-    from: parent.optimizer,
-    to: run.optimizer,
-    batchSize: config.batch !== parentConfig.batch ? { from: parentConfig.batch, to: config.batch, source: run.source } : undefined,
-  })
+  // The new directory is checked, created and locked before the run is replayed.
+  const outDir = openNewRunDir(out, { flag: '--out' })
+  try {
+    await forkInto(outDir.path(), { dir, step, parentConfig, config, json: v.json === true }, io, () => outDir.abort())
+  } finally {
+    outDir.release()
+  }
+}
+
+const forkInto = async (
+  out: string,
+  o: { readonly dir: string; readonly step: number; readonly parentConfig: RunConfig; readonly config: RunConfig; readonly json: boolean },
+  io: Io,
+  abort: () => void,
+): Promise<void> => {
+  const { dir, step, parentConfig, config } = o
+  let initial: Snapshot
+  let run: PreparedRun
+  try {
+    const parent = prepareRun(parentConfig)
+    run = prepareRun(config)
+    const { snapshot } = await snapshotAt(dir, step, parent)
+    initial = forkSnapshot(snapshot, {
+      from: parent.optimizer,
+      to: run.optimizer,
+      batchSize: config.batch !== parentConfig.batch ? { from: parentConfig.batch, to: config.batch, source: run.source } : undefined,
+    })
+    const total = config.epochs * (run.source.batchesPerEpoch ?? 0)
+    if (initial.step >= total)
+      throw new GradstreamError(
+        `--step: the fork at step ${step} has nothing left to train (its run ends at step ${total}); give more --epochs or an earlier --step`,
+      )
+  } catch (e) {
+    abort()
+    throw e
+  }
   mkdirSync(checkpointsDir(out), { recursive: true })
-  writeFileSync(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
   writeFileSync(join(out, 'metrics.ndjson'), '')
   writeFileSync(join(out, 'epochs.ndjson'), '')
+  writeFileAtomic(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
   // The fork's first checkpoint: DIR2 is resumable (and replayable from N) from here on.
   saveCheckpoint(join(checkpointsDir(out), checkpointName(initial.step)), initial, {
     model: run.objective.spec,
@@ -79,5 +111,5 @@ export const forkCommand = async (args: readonly string[], io: Io): Promise<void
       (changed.length > 0 ? ` with ${changed.map((k) => `${k} ${parentConfig[k]} -> ${config[k]}`).join(', ')}` : ' (no changes)') +
       '\n',
   )
-  await runTraining(run, { out, json: v.json === true }, io, { initial, rows: [], epochLoss: MeanMonoid.empty, metricsLines: 0 })
+  await runTraining(run, { out, json: o.json, command: 'fork' }, io, { initial, rows: [], epochLoss: MeanMonoid.empty, metricsLines: 0 })
 }

@@ -5,9 +5,10 @@
 
 import { checkpointFromSafetensors } from '../io/checkpoint.ts'
 import type { SafetensorsDType } from '../io/safetensors.ts'
-import { loadSafetensorsWithData, SAFETENSORS_DTYPES } from '../io/safetensors.ts'
+import { SAFETENSORS_DTYPES } from '../io/safetensors.ts'
+import { loadSafetensorsWithData } from '../io/safetensors-file.ts'
 import { showShape } from '../core/tensor.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { parseFlags, UsageError } from './usage.ts'
 
 export const INSPECT_USAGE = `usage: gradstream inspect FILE.safetensors [--json]

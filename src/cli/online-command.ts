@@ -10,8 +10,15 @@ import type { Readable } from 'node:stream'
 import * as E from 'fp-ts/lib/Either.js'
 import { lastValueFrom, tap } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
-import { checkpointName, saveCheckpoint } from '../io/checkpoint.ts'
+import type { Checkpoint } from '../io/checkpoint.ts'
+import { checkLayout, checkpointName } from '../io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts'
+import { fsErrorLine } from '../io/fs-error.ts'
+import { checkDirectoryPath } from '../io/run-dir.ts'
+import type { RunLock } from '../io/run-lock.ts'
+import { lockRunDir } from '../io/run-lock.ts'
 import { formatOf } from '../io/tabular.ts'
+import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { ZooName } from '../models/zoo/index.ts'
@@ -26,7 +33,8 @@ import { recordsFromReadable } from '../streams/record-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import { countParams } from '../core/tree.ts'
-import type { Io } from './train-command.ts'
+import { stopOnSignals, untilStopped } from './signals.ts'
+import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 
 export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE] [--format csv|ndjson] [--features a,b,c]
@@ -40,7 +48,9 @@ or the --classes list) or integer class indices; the model has --num-classes out
 (default 10) unless --classes is given. Features are every numeric column of the first
 usable record but the label, unless named with --features (safer for dirty data). Image
 models (cnn, lenet5, ...) need 784 features. A progress line every --report-every examples.
-With --checkpoint-dir, a checkpoint (safetensors) is written every --checkpoint-every examples.`
+With --checkpoint-dir, a checkpoint (safetensors) is written every --checkpoint-every examples
+and at the end, and a restart on the same directory continues from its newest checkpoint.
+Ctrl-C (SIGINT) or SIGTERM finishes the current record, saves, prints the summary, exits 0.`
 
 const FLAGS = {
   label: { type: 'string' },
@@ -131,8 +141,6 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
 export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly model: string
   readonly params: number
-  /** 'fused' (the batch-1 fast path) or 'generic'. */
-  readonly path: 'fused' | 'generic'
   readonly features: readonly string[]
   readonly classes: readonly string[]
   readonly window: number
@@ -142,15 +150,23 @@ export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly hash: string
   /** Checkpoint files written (with --checkpoint-dir). */
   readonly checkpoints: number
+  /** The step of the checkpoint this process continued from (0: a fresh model). */
+  readonly resumedFrom: number
+  /** Set when a signal ended the stream before its input did. */
+  readonly interrupted?: string
 }
 
 /** The input stream, with read errors turned into one-line GradstreamErrors. */
-const openInput = async (flags: OnlineFlags, io: Io): Promise<{ stream: AsyncIterable<string | Uint8Array>; name: string }> => {
+const openInput = async (
+  flags: OnlineFlags,
+  io: Io,
+): Promise<{ stream: AsyncIterable<string | Uint8Array>; name: string; close: () => void }> => {
   const withStdin = io as Io & { readonly stdin?: Readable }
   if (flags.input === undefined || flags.input === '-') {
     const stdin = withStdin.stdin ?? process.stdin
     if ((stdin as { isTTY?: boolean }).isTTY) io.stderr.write('gradstream online: reading records from the terminal (end with Ctrl-D; --input FILE reads a file)\n')
-    return { stream: stdin, name: 'stdin' }
+    // Closing stdin (after a signal) lets the process exit while a read is pending.
+    return { stream: stdin, name: 'stdin', close: () => void (stdin as Readable).destroy?.() }
   }
   const path = flags.input
   try {
@@ -170,7 +186,7 @@ const openInput = async (flags: OnlineFlags, io: Io): Promise<{ stream: AsyncIte
       file.destroy()
     }
   }
-  return { stream: guarded(), name: path }
+  return { stream: guarded(), name: path, close: () => void file.destroy() }
 }
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
@@ -178,6 +194,47 @@ const num = (v: number): string => v.toLocaleString('en-US')
 
 /** Runs `gradstream online` to the end of its input; resolves to the summary. */
 export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSummary> => {
+  // The checkpoint directory is checked, created and locked (one writer) before any input.
+  let lock: RunLock | undefined
+  if (flags.checkpointDir !== undefined) {
+    const dir = flags.checkpointDir
+    if (!checkDirectoryPath(dir, '--checkpoint-dir').exists)
+      try {
+        mkdirSync(dir, { recursive: true })
+      } catch (e) {
+        throw new GradstreamError(`--checkpoint-dir: cannot create ${fsErrorLine(e, dir)}`)
+      }
+    lock = lockRunDir(dir)
+  }
+  try {
+    return await runOnlineLocked(flags, io)
+  } finally {
+    lock?.release()
+  }
+}
+
+/**
+ * The newest checkpoint in `dir` that loads and fits this model and optimizer (older
+ * ones are tried when the newest is corrupt; each skipped file is reported).
+ */
+const newestUsable = (dir: string, objective: AnyObjective, optimizer: Optimizer, warn: (line: string) => void): Checkpoint | undefined => {
+  const all = listCheckpoints(dir)
+  for (let i = all.length - 1; i >= 0; i--) {
+    try {
+      const c = loadCheckpoint(all[i].path)
+      if (JSON.stringify(c.model) !== JSON.stringify(objective.spec)) throw new GradstreamError(`${c.file}: its model differs from this one (other flags or features?)`)
+      if (JSON.stringify(c.optimizer) !== JSON.stringify(optimizer.spec)) throw new GradstreamError(`${c.file}: its optimizer differs from this one`)
+      checkLayout(objective, c)
+      return c
+    } catch (e) {
+      if (!(e instanceof GradstreamError)) throw e
+      warn(`gradstream online: skipped ${e.message}`)
+    }
+  }
+  return undefined
+}
+
+const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummary> => {
   const say = (line: string): void => void io.stdout.write(`${line}\n`)
   const warn = (line: string): void => void io.stderr.write(`${line}\n`)
   const input = await openInput(flags, io)
@@ -206,40 +263,44 @@ export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSumma
         : { type: flags.optimizer, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay },
   )
   const dir = flags.checkpointDir
-  if (dir !== undefined) {
-    try {
-      mkdirSync(dir, { recursive: true })
-    } catch (e) {
-      throw new GradstreamError(`--checkpoint-dir: could not create ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-    }
-  }
+  const from = dir !== undefined ? newestUsable(dir, objective, optimizer, warn) : undefined
   let checkpoints = 0
+  let savedStep = from?.snapshot.step ?? -1
   const checkpoint =
     dir === undefined
       ? undefined
       : {
           every: flags.checkpointEvery,
           save: (s: Snapshot, m: OnlineMetrics): void => {
+            if (s.step === savedStep) return
             saveCheckpoint(join(dir, checkpointName(s.step)), s, {
               model: objective.spec,
               optimizer: optimizer.spec,
               extra: { online_records: String(m.seen), online_examples: String(m.examples) },
             })
+            savedStep = s.step
             checkpoints++
           },
         }
-  const options = { seed: flags.seed, batchSize: flags.batch, window: flags.window, snapshotEvery: flags.reportEvery, checkpoint }
+  const options = {
+    seed: flags.seed,
+    batchSize: flags.batch,
+    window: flags.window,
+    snapshotEvery: flags.reportEvery,
+    checkpoint,
+    ...(from !== undefined ? { initial: from.snapshot } : {}),
+  }
   const learner = onlineLearner(objective, optimizer, options)
   if (E.isLeft(learner)) throw learner.left
-  const path = learner.right.fused ? 'fused' : 'generic'
   const params = countParams(learner.right.snapshot().params)
   say(
-    `gradstream online: ${flags.model} (${num(params)} parameters, ${path} step) on ${input.name}: ${F} features, ` +
+    `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${F} features, ` +
       `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
   )
   const LISTED = 10
   let listed = 0
   let last: { snapshot: Snapshot; metrics: OnlineMetrics } | undefined
+  if (from !== undefined) say(`continuing from step ${from.snapshot.step}: ${from.file}`)
   const t0 = performance.now()
   const report = (e: OnlineEvent): void => {
     if (e.type === 'snapshot') {
@@ -263,18 +324,27 @@ export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSumma
     } else if (listed === LISTED) warn('further rejected records and skipped updates are counted, not listed')
     listed++
   }
+  // A signal ends the record stream after the record being learned (signals.ts); the
+  // stream then ends as if the input had: final snapshot, checkpoint, summary.
+  const stop = stopOnSignals(io, 'online', 'finishing the current record')
   try {
-    await lastValueFrom(online(objective, optimizer, records.records, options).pipe(tap(report)), { defaultValue: undefined })
+    await lastValueFrom(online(objective, optimizer, untilStopped(records.records, stop), options).pipe(tap(report)), {
+      defaultValue: undefined,
+    })
   } catch (e) {
     throw e instanceof GradstreamError ? e : new GradstreamError(`${input.name}: ${(e as Error).message}`)
+  } finally {
+    stop.dispose()
+    if (stop.signal() !== undefined) input.close()
   }
   const seconds = (performance.now() - t0) / 1000
   if (last === undefined) throw new GradstreamError(`${input.name}: the stream ended without a result`)
   const m = last.metrics
+  if (checkpoint !== undefined) checkpoint.save(last.snapshot, m)
+  const interrupted = stop.signal()
   const summary: OnlineSummary = {
     model: flags.model,
     params,
-    path,
     features: records.features,
     classes: records.classes(),
     seen: m.seen,
@@ -293,6 +363,8 @@ export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSumma
     recordsPerSecond: Math.round(m.seen / Math.max(seconds, 1e-9)),
     hash: hashParams(last.snapshot),
     checkpoints,
+    resumedFrom: from?.snapshot.step ?? 0,
+    ...(interrupted !== undefined ? { interrupted } : {}),
   }
   const reasons = Object.entries(m.rejectedByReason)
     .map(([r, n]) => `${r} ${num(n)}`)
@@ -305,6 +377,8 @@ export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSumma
     `prequential accuracy ${pct(m.accuracy)} over all, ${pct(m.windowAccuracy)} over the last ${num(m.windowExamples)}; ` +
       `loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}`,
   )
+  if (interrupted !== undefined)
+    say(`stopped by ${interrupted} after record ${num(m.seen)}${dir !== undefined ? `; checkpoint ${join(dir, checkpointName(last.snapshot.step))}` : ''}`)
   if (flags.json) say(JSON.stringify(summary))
   return summary
 }

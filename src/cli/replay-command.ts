@@ -12,7 +12,7 @@ import type { PreparedRun } from './run-config.ts'
 import { prepareRun } from './run-config.ts'
 import { nearestStart, readRunConfig } from './resume-command.ts'
 import { runDefinition } from './run-config.ts'
-import type { Io } from './train-command.ts'
+import type { Io } from './io.ts'
 import { intFlag, parseFlags, UsageError } from './usage.ts'
 
 export const REPLAY_USAGE = `usage: gradstream replay DIR --step N [--json]

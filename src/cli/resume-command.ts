@@ -16,8 +16,10 @@ import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { GradstreamError } from '../core/errors.ts'
 import { removeStaleTempFiles, writeFileAtomic } from '../io/atomic-write.ts'
+import { withRunLock } from '../io/run-lock.ts'
 import type { Checkpoint } from '../io/checkpoint.ts'
-import { checkLayout, listCheckpoints, loadCheckpoint } from '../io/checkpoint.ts'
+import { checkLayout } from '../io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint } from '../io/checkpoint-file.ts'
 import { parseJsonStrict } from '../io/safetensors.ts'
 import { key as rootKey } from '../core/rng.ts'
 import type { Mean } from '../streams/metrics.ts'
@@ -64,7 +66,15 @@ export const readRunConfig = (dir: string): RunConfig => {
   posInt('shift', 0)
   posInt('seed', 0)
   if (c.checkpointEvery !== undefined) posInt('checkpointEvery')
+  for (const k of ['threads', 'microbatches', 'cdK']) if (c[k] !== undefined) posInt(k)
   if (!(typeof c.lr === 'number' && c.lr > 0)) bad('"lr" to be a positive number')
+  if (c.microbatches !== undefined && (c.microbatches as number) > (c.batch as number)) bad(`"microbatches" to be at most "batch" (${c.batch})`)
+  for (const k of ['momentum', 'weightDecay', 'corruption'])
+    if (c[k] !== undefined && !(typeof c[k] === 'number' && Number.isFinite(c[k]) && (c[k] as number) >= 0)) bad(`"${k}" to be a number >= 0`)
+  for (const k of ['label', 'format', 'activation']) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`"${k}" to be a string`)
+  if (c.persistent !== undefined && typeof c.persistent !== 'boolean') bad('"persistent" to be true or false')
+  if (c.hidden !== undefined && !(Array.isArray(c.hidden) && c.hidden.length > 0 && c.hidden.every((h) => Number.isSafeInteger(h) && (h as number) >= 1)))
+    bad(`"hidden" to be a list of positive integers like [256, 128], got ${JSON.stringify(c.hidden).slice(0, 60)}`)
   return v as RunConfig
 }
 
@@ -101,9 +111,20 @@ export const nearestStart = (dir: string, run: PreparedRun, step: number): { sna
       )
     return { snapshot: startSnapshot(run) }
   }
-  const checkpoint = loadCheckpoint(found[found.length - 1].path)
-  checkMatchesRun(checkpoint, run)
-  return { snapshot: checkpoint.snapshot, checkpoint }
+  // The newest usable one; a corrupt checkpoint only means replaying from an older one.
+  let firstError: unknown
+  for (let i = found.length - 1; i >= 0; i--) {
+    try {
+      const checkpoint = loadCheckpoint(found[i].path)
+      checkMatchesRun(checkpoint, run)
+      return { snapshot: checkpoint.snapshot, checkpoint }
+    } catch (e) {
+      if (!(e instanceof GradstreamError)) throw e
+      firstError ??= e
+    }
+  }
+  if (parent !== undefined) throw firstError
+  return { snapshot: startSnapshot(run) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -169,27 +190,53 @@ export const resumePoint = (dir: string, checkpoint?: Checkpoint): ResumePoint =
 
 // ---------------------------------------------------------------------------------------
 
+/**
+ * The newest checkpoint of the run that loads and matches it, trying older ones when the
+ * newest is truncated or corrupt (each skipped file is reported through `skip`).
+ */
+export const newestValidCheckpoint = (
+  dir: string,
+  run: PreparedRun,
+  skip: (file: string, why: string) => void,
+): Checkpoint | undefined => {
+  const all = listCheckpoints(checkpointsDir(dir))
+  for (let i = all.length - 1; i >= 0; i--) {
+    try {
+      const checkpoint = loadCheckpoint(all[i].path)
+      checkMatchesRun(checkpoint, run)
+      countOf(checkpoint, 'metrics_lines')
+      countOf(checkpoint, 'epoch_rows')
+      return checkpoint
+    } catch (e) {
+      if (!(e instanceof GradstreamError)) throw e
+      skip(all[i].path, e.message.startsWith(all[i].path) ? e.message.slice(all[i].path.length).replace(/^: /, '') : e.message)
+    }
+  }
+  return undefined
+}
+
 export const resumeCommand = async (args: readonly string[], io: Io): Promise<void> => {
   const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, true)
   if (positionals.length !== 1) throw new UsageError(`expected one run directory, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`)
   const dir = positionals[0]
+  // Everything is checked (config, data, checkpoints) before a file of the run is changed.
   const config = readRunConfig(dir)
-  const run = prepareRun(config)
-  const ckdir = checkpointsDir(dir)
-  removeStaleTempFiles(ckdir)
-  const all = listCheckpoints(ckdir)
-  let checkpoint: Checkpoint | undefined
-  if (all.length > 0) {
-    checkpoint = loadCheckpoint(all[all.length - 1].path)
-    checkMatchesRun(checkpoint, run)
-  } else if (config.parent !== undefined)
-    throw new GradstreamError(`${dir}: no checkpoint (a fork of ${config.parent.dir} at step ${config.parent.step}); run the fork again`)
-  const point = resumePoint(dir, checkpoint)
-  const s = checkpoint?.snapshot
-  io.stdout.write(
-    s === undefined
-      ? `gradstream resume: no checkpoint in ${dir}, starting the run over\n`
-      : `gradstream resume: ${dir} from step ${s.step} (epoch ${s.epoch + 1}, batch ${s.position}), ${all[all.length - 1].path}\n`,
-  )
-  await runTraining(run, { out: dir, json: values.json === true }, io, point)
+  await withRunLock(dir, async () => {
+    const run = prepareRun(config)
+    const ckdir = checkpointsDir(dir)
+    removeStaleTempFiles(ckdir)
+    const checkpoint = newestValidCheckpoint(dir, run, (file, why) =>
+      io.stderr.write(`gradstream resume: skipped ${file}: ${why}\n`),
+    )
+    if (checkpoint === undefined && config.parent !== undefined)
+      throw new GradstreamError(`${dir}: no usable checkpoint (a fork of ${config.parent.dir} at step ${config.parent.step}); run the fork again`)
+    const point = resumePoint(dir, checkpoint)
+    const s = checkpoint?.snapshot
+    io.stdout.write(
+      s === undefined
+        ? `gradstream resume: no usable checkpoint in ${dir}, starting the run over\n`
+        : `gradstream resume: ${dir} from step ${s.step} (epoch ${s.epoch + 1}, batch ${s.position}), ${checkpoint?.file}\n`,
+    )
+    await runTraining(run, { out: dir, json: values.json === true, command: 'resume' }, io, point)
+  })
 }

@@ -5,6 +5,7 @@
 import { GradstreamError } from '../core/errors.ts'
 import { loadMnist } from '../io/mnist.ts'
 import { formatOf, loadTabular } from '../io/tabular.ts'
+import { fitScaling, scaleInPlace } from '../io/standardize.ts'
 import type { TabularFormat } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { visibleMean } from '../models/rbm-objective.ts'
@@ -23,6 +24,9 @@ import type { RunDefinition } from '../streams/history.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import type { BatchSource, Dataset } from '../streams/source.ts'
 import { arraySource } from '../streams/source.ts'
+import { workerThreads } from '../parallel/threads.ts'
+import type { InputSchema } from './input-schema.ts'
+import { checkModelTakesTabular, IMAGE_SHAPE, inputSchemaFromJson, MNIST_SCHEMA, scalingKindFor } from './input-schema.ts'
 
 export interface RunConfig {
   readonly version: 1
@@ -60,6 +64,11 @@ export interface RunConfig {
   readonly checkpointEvery?: number
   /** Set on runs made by `gradstream fork`: the run directory and step they branched from. */
   readonly parent?: { readonly dir: string; readonly step: number }
+  /**
+   * The inputs as training saw them (classes, feature columns, fitted scaling): filled in
+   * by prepareRun from the data, then reused as stored, never refitted (input-schema.ts).
+   */
+  readonly input?: InputSchema
 }
 
 /** Everything a run needs, built from its config. */
@@ -97,28 +106,46 @@ export const scheduleSpec = (name: ScheduleName, lr: number, totalSteps: number)
 
 export const loadData = (
   config: RunConfig,
-): { train: Dataset; test: Dataset; classes: readonly string[]; rejected: PreparedRun['rejected'] } => {
-  const entry = zooEntry(config.model)
+): { train: Dataset; test: Dataset; classes: readonly string[]; rejected: PreparedRun['rejected']; input: InputSchema } => {
+  zooEntry(config.model)
   if (config.data === 'mnist') {
     // Images stay [28, 28, 1] for every model (an MLP flattens them itself), so image
     // augmentation applies to all of them.
     const m = loadMnist()
-    return { train: m.train, test: m.test, classes: Array.from({ length: 10 }, (_, i) => String(i)), rejected: [] }
+    return { train: m.train, test: m.test, classes: MNIST_SCHEMA.classes, rejected: [], input: MNIST_SCHEMA }
   }
-  if (entry.input === 'image')
-    throw new GradstreamError(
-      `model ${config.model} expects 28x28x1 images (--data mnist); for tabular data ${config.data} use --model mlp`,
-    )
   if (config.label === undefined) throw new GradstreamError(`--label: expected the name of the label column of ${config.data}`)
   const format = config.format ?? formatOf(config.data)
   if (format === undefined) throw new GradstreamError(`--data: expected mnist, a .csv or a .ndjson file, got ${config.data}`)
-  const t = loadTabular(config.data, { label: config.label, format, seed: config.seed })
-  return { train: t.train, test: t.test, classes: t.classes, rejected: t.rejected }
+  // A stored schema (resume, replay, fork) fixes the columns, classes and scaling.
+  const stored = config.input === undefined ? undefined : inputSchemaFromJson(config.input, 'config "input"')
+  const t = loadTabular(config.data, {
+    label: config.label,
+    format,
+    seed: config.seed,
+    standardize: false,
+    ...(stored ? { features: stored.features, classes: stored.classes } : {}),
+  })
+  checkModelTakesTabular(config.model, config.data, t.features.length)
+  // A classifier of one class has nothing to learn (and its one-output model would not
+  // match the [batch, 2] target): say so in the data's terms.
+  if (t.classes.length < 2)
+    throw new GradstreamError(
+      `--label: the label column "${config.label}" of ${config.data} has a single class (${JSON.stringify(t.classes[0] ?? '')}) in its ` +
+        `${t.train.x.shape[0] + t.test.x.shape[0]} usable rows; a classifier needs at least 2`,
+    )
+  const scaling = stored?.scaling ?? fitScaling(t.train.x, scalingKindFor(config.model))
+  scaleInPlace(t.train.x, scaling)
+  scaleInPlace(t.test.x, scaling)
+  const input: InputSchema = { kind: 'tabular', classes: t.classes, features: t.features, scaling }
+  // Pixel columns for an image model: each row is a 28x28x1 image (a reshape, no copy).
+  const shaped = (d: Dataset): Dataset => (zooEntry(config.model).input === 'image' ? { ...d, x: { shape: [d.x.shape[0], ...IMAGE_SHAPE], data: d.x.data } } : d)
+  return { train: shaped(t.train), test: shaped(t.test), classes: t.classes, rejected: t.rejected, input }
 }
 
 export const prepareRun = (config: RunConfig): PreparedRun => {
   setKernelBackend(config.backend ?? 'ts')
-  const { train, test, classes, rejected } = loadData(config)
+  const { train, test, classes, rejected, input } = loadData(config)
   const entry = zooEntry(config.model)
   const inShape = train.x.shape.slice(1)
   const { layer, objective } = entry.build(
@@ -141,7 +168,7 @@ export const prepareRun = (config: RunConfig): PreparedRun => {
         ? { type: 'sgd', lr, weightDecay: config.weightDecay }
         : { type: config.optimizer, lr, momentum: config.momentum, weightDecay: config.weightDecay },
   )
-  return { config, layer, objective, optimizer, source, train, test, inShape, classes, rejected }
+  return { config: { ...config, input }, layer, objective, optimizer, source, train, test, inShape, classes, rejected }
 }
 
 /**
@@ -159,5 +186,6 @@ export const runDefinition = (run: PreparedRun, initial?: Snapshot): RunDefiniti
     initial,
     microbatches: run.config.microbatches ?? 1,
     threads: run.config.threads ?? 1,
+    executor: workerThreads,
   },
 })

@@ -14,6 +14,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { GradstreamError } from '../core/errors.ts'
+import { fsErrorLine } from './fs-error.ts'
 
 let counter = 0
 
@@ -56,7 +57,7 @@ export const writeFileAtomic = (path: string, data: Uint8Array | string): void =
     } catch {
       // already renamed or never created
     }
-    throw new GradstreamError(`could not write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    throw new GradstreamError(`could not write ${fsErrorLine(e, path)}`)
   }
   fsyncDir(dirname(path))
 }

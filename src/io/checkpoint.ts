@@ -29,32 +29,29 @@
 // A loaded checkpoint gives back a Snapshot whose training continues bit for bit as the
 // original run would have (tested in test/io/checkpoint.test.ts).
 
-import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import { FileError } from '../core/errors.ts'
-import type { JsonValue } from '../models/layer.ts'
+import type { JsonValue } from '../core/json.ts'
+import { sha256Hex } from '../core/sha256.ts'
+import { LIBRARY_VERSION } from '../core/version.ts'
 import type { AnyObjective, ModelSpec } from '../models/objective.ts'
-import type { OptimizerSpec, OptState } from '../models/optimizers.ts'
+import type { OptState } from '../core/opt-state.ts'
+import type { OptimizerSpec } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { Key } from '../core/rng.ts'
 import type { KernelBackend } from '../ops/backend.ts'
 import { kernelBackend, parseBackend } from '../ops/backend.ts'
-import type { Snapshot, StepMetrics } from '../streams/snapshot.ts'
-import { makeSnapshot } from '../streams/snapshot.ts'
+import type { Snapshot, StepMetrics } from '../core/snapshot.ts'
+import { makeSnapshot } from '../core/snapshot.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
 import { shapeEquals, showShape, size } from '../core/tensor.ts'
 import type { Layout, Params } from '../core/tree.ts'
-import { isTensor, layoutOf, leaves, treeFromLeaves } from '../core/tree.ts'
+import { isTensor, layoutOf, leaves, treeFromLeaves, unravel } from '../core/tree.ts'
 import type { SafetensorsFile, SafetensorsInput, TensorData } from './safetensors.ts'
-import { decodeSafetensors, encodeSafetensors, loadSafetensorsWithData, parseJsonStrict } from './safetensors.ts'
-import { writeFileAtomic } from './atomic-write.ts'
+import { decodeSafetensors, encodeSafetensors, parseJsonStrict } from './safetensors.ts'
 
-/** The library version written into every checkpoint (from package.json). */
-export const LIBRARY_VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version
+/** The library version written into every checkpoint (core/version.ts, equal to package.json's). */
+export { LIBRARY_VERSION }
 
 export const CHECKPOINT_FORMAT = '1'
 
@@ -104,12 +101,15 @@ const isParamsTree = (v: unknown): v is Params =>
   !isTensor(v) &&
   Object.values(v).every((c) => isTensor(c) || isParamsTree(c))
 
-/** The flat buffer of an optimizer slot (the snapshot keeps slots as one leaf `all`). */
-const slotBuffer = (file: string, slot: string, tree: Params, n: number): Float32Array => {
-  const ls = leaves(tree)
-  if (ls.length !== 1 || ls[0][0] !== 'all' || !(ls[0][1].data instanceof Float32Array) || ls[0][1].data.length !== n)
-    throw new CheckpointError(file, `optimizer slot ${slot}: expected one flat Float32 buffer of ${n} values (leaf "all")`)
-  return ls[0][1].data
+/** An optimizer slot's tensors in layout order (a slot is a tree shaped like the parameters). */
+const slotTensors = (file: string, slot: string, tree: Params, layout: Layout): SafetensorsInput[] => {
+  const byPath = new Map(leaves(tree))
+  return layout.names.map((name, i) => {
+    const t = byPath.get(name)
+    if (t === undefined || !(t.data instanceof Float32Array) || !shapeEquals(t.shape, layout.shapes[i]))
+      throw new CheckpointError(file, `optimizer slot ${slot}: expected a Float32 tensor ${name} of shape ${showShape(layout.shapes[i])}`)
+    return { name: `opt.${slot}.${name}`, shape: layout.shapes[i], data: t.data }
+  })
 }
 
 /** The tensors of a snapshot, in file order: parameters, optimizer slots, model state. */
@@ -124,7 +124,7 @@ export const checkpointTensors = (snapshot: Snapshot, file = 'checkpoint'): Safe
   const out = cut(flat, '')
   for (const slot of Object.keys(snapshot.opt.slots)) {
     if (slot.includes('.') || slot === '') throw new CheckpointError(file, `optimizer slot name ${JSON.stringify(slot)} must be a plain name`)
-    out.push(...cut(slotBuffer(file, slot, snapshot.opt.slots[slot], flat.length), `opt.${slot}.`))
+    out.push(...slotTensors(file, slot, snapshot.opt.slots[slot], layout))
   }
   if (snapshot.modelState !== null) {
     if (!isParamsTree(snapshot.modelState))
@@ -136,7 +136,7 @@ export const checkpointTensors = (snapshot: Snapshot, file = 'checkpoint'): Safe
 
 const num = (v: number): string => String(v)
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+const sha256 = (bytes: Uint8Array): string => sha256Hex(bytes)
 
 /** The checkpoint as safetensors bytes. */
 export const encodeCheckpoint = (snapshot: Snapshot, meta: CheckpointMeta, file = 'checkpoint'): Uint8Array => {
@@ -178,13 +178,6 @@ export const encodeCheckpoint = (snapshot: Snapshot, meta: CheckpointMeta, file 
   const headerBytes = Number(new DataView(draft.buffer, draft.byteOffset, 8).getBigUint64(0, true))
   metadata.data_sha256 = sha256(draft.subarray(8 + headerBytes))
   return encodeSafetensors(tensors, metadata)
-}
-
-/** Writes a checkpoint atomically; returns its size in bytes. */
-export const saveCheckpoint = (path: string, snapshot: Snapshot, meta: CheckpointMeta): number => {
-  const bytes = encodeCheckpoint(snapshot, meta, path)
-  writeFileAtomic(path, bytes)
-  return bytes.length
 }
 
 // ---------------------------------------------------------------------------------------
@@ -294,11 +287,11 @@ export const checkpointFromSafetensors = (st: SafetensorsFile, data: Uint8Array,
   }
   const flat = gather('', 'parameter')
   const slotNames = r.names('optimizer_slots')
-  const expectedSlots = Object.keys(optimizer.init({ all: { shape: [total], data: flat } }).slots)
+  const expectedSlots = Object.keys(optimizer.init(unravel(layout, flat)).slots)
   if (slotNames.length !== expectedSlots.length || !expectedSlots.every((s) => slotNames.includes(s)))
     r.bad('optimizer_slots', `the slots of ${optimizer.spec.type}: ${JSON.stringify(expectedSlots)}`, r.raw('optimizer_slots'))
   const slots: Record<string, Params> = {}
-  for (const slot of slotNames) slots[slot] = { all: { shape: [total], data: gather(`opt.${slot}.`, `optimizer slot ${slot}`) } }
+  for (const slot of slotNames) slots[slot] = unravel(layout, gather(`opt.${slot}.`, `optimizer slot ${slot}`))
   const opt: OptState = { step: r.count('optimizer_step'), slots }
 
   let modelState: unknown = null
@@ -364,12 +357,6 @@ export const decodeCheckpoint = (bytes: Uint8Array, file = '<buffer>'): Checkpoi
   return checkpointFromSafetensors(st, bytes.subarray(8 + st.headerBytes), file)
 }
 
-/** Loads and checks a checkpoint file. */
-export const loadCheckpoint = (path: string): Checkpoint => {
-  const { file, data } = loadSafetensorsWithData(path)
-  return checkpointFromSafetensors(file, data, path)
-}
-
 // ---------------------------------------------------------------------------------------
 // Rebuilding the model
 
@@ -392,21 +379,3 @@ export const checkLayout = (objective: AnyObjective, checkpoint: Pick<Checkpoint
 // Checkpoint folders: step-00000500.safetensors, ... (temp files never match).
 
 export const checkpointName = (step: number): string => `step-${String(step).padStart(8, '0')}.safetensors`
-
-const CHECKPOINT_FILE = /^step-(\d{8,})\.safetensors$/
-
-/** The checkpoints in a folder, by step (ascending); [] when the folder does not exist. */
-export const listCheckpoints = (dir: string): { step: number; path: string }[] => {
-  let names: string[]
-  try {
-    names = readdirSync(dir)
-  } catch {
-    return []
-  }
-  return names
-    .flatMap((name) => {
-      const m = CHECKPOINT_FILE.exec(name)
-      return m ? [{ step: Number(m[1]), path: join(dir, name) }] : []
-    })
-    .sort((a, b) => a.step - b.step)
-}

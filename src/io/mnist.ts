@@ -9,10 +9,11 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { GradstreamError } from '../core/errors.ts'
-import type { Dataset } from '../streams/source.ts'
+import type { MnistSplit } from './mnist-split.ts'
+import { MNIST_PIXELS as PIXELS, mnistSplit } from './mnist-split.ts'
 
-export const MNIST_TRAIN_PER_CLASS = 800
-const PIXELS = 784
+export { flattenImages, MNIST_TRAIN_PER_CLASS, mnistSplit } from './mnist-split.ts'
+export type { MnistSplit } from './mnist-split.ts'
 
 /** Where the package's digit files are. */
 export const mnistDigitsDir = (): string => {
@@ -39,48 +40,5 @@ const readDigit = (dir: string, d: number): Float32Array => {
   return Float32Array.from(data as number[])
 }
 
-export interface MnistSplit {
-  /** 8,000 images [N, 28, 28, 1] (NHWC), labels 0-9, 800 per class in digit order. */
-  readonly train: Dataset
-  /** 2,000 images: every digit's samples after its first 800, in digit order. */
-  readonly test: Dataset
-  /** Images per digit in the package (1001, 1127, 991, ...). */
-  readonly counts: readonly number[]
-}
-
-const dataset = (x: Float32Array, labels: number[]): Dataset => ({
-  x: { shape: [labels.length, 28, 28, 1], data: x },
-  labels: Int32Array.from(labels),
-  classes: 10,
-})
-
 /** Loads the digits and applies the fixed split. */
-export const loadMnist = (dir: string = mnistDigitsDir()): MnistSplit => {
-  const digits = Array.from({ length: 10 }, (_, d) => readDigit(dir, d))
-  const counts = digits.map((a) => a.length / PIXELS)
-  for (const [d, c] of counts.entries())
-    if (c < MNIST_TRAIN_PER_CLASS)
-      throw new GradstreamError(`mnist: expected at least ${MNIST_TRAIN_PER_CLASS} images of digit ${d}, got ${c}`)
-  const nTrain = 10 * MNIST_TRAIN_PER_CLASS
-  const nTest = counts.reduce((a, c) => a + c - MNIST_TRAIN_PER_CLASS, 0)
-  const trainX = new Float32Array(nTrain * PIXELS)
-  const testX = new Float32Array(nTest * PIXELS)
-  const trainY: number[] = []
-  const testY: number[] = []
-  let t = 0
-  digits.forEach((a, d) => {
-    trainX.set(a.subarray(0, MNIST_TRAIN_PER_CLASS * PIXELS), d * MNIST_TRAIN_PER_CLASS * PIXELS)
-    for (let k = 0; k < MNIST_TRAIN_PER_CLASS; k++) trainY.push(d)
-    const rest = a.subarray(MNIST_TRAIN_PER_CLASS * PIXELS)
-    testX.set(rest, t * PIXELS)
-    t += rest.length / PIXELS
-    for (let k = 0; k < rest.length / PIXELS; k++) testY.push(d)
-  })
-  return { train: dataset(trainX, trainY), test: dataset(testX, testY), counts }
-}
-
-/** The same data with each image flattened to 784 features (for MLPs). */
-export const flattenImages = (ds: Dataset): Dataset => ({
-  ...ds,
-  x: { shape: [ds.x.shape[0], ds.x.data.length / ds.x.shape[0]], data: ds.x.data },
-})
+export const loadMnist = (dir: string = mnistDigitsDir()): MnistSplit => mnistSplit(Array.from({ length: 10 }, (_, d) => readDigit(dir, d)))

@@ -19,6 +19,8 @@ export type RejectReason =
   | 'invalid label'
   | 'too many classes'
   | 'line too long'
+  | 'invalid utf-8'
+  | 'too deeply nested'
 
 export interface Rejection {
   readonly line: number
@@ -113,13 +115,14 @@ export const checkColumnName = (name: string): void => {
 // become Infinity there, so it is as non-finite as Infinity itself.
 const finite32 = (v: number): boolean => Number.isFinite(Math.fround(v))
 
-const numeric = (raw: unknown): E.Either<RejectReason, number> => {
+export const numeric = (raw: unknown): E.Either<RejectReason, number> => {
   if (typeof raw === 'number') return finite32(raw) ? E.right(raw) : E.left('non-finite feature')
   if (typeof raw === 'string') {
     const t = raw.trim()
     if (t === '') return E.left('missing field')
     const v = Number(t)
-    if (Number.isNaN(v) && !/^nan$/i.test(t)) return E.left('non-numeric feature')
+    // NaN and inf spelled as other tools write them are non-finite numbers, not words.
+    if (Number.isNaN(v) && !/^[+-]?(nan|inf)$/i.test(t)) return E.left('non-numeric feature')
     return finite32(v) ? E.right(v) : E.left('non-finite feature')
   }
   if (raw === undefined || raw === null) return E.left('missing field')
@@ -129,9 +132,42 @@ const numeric = (raw: unknown): E.Either<RejectReason, number> => {
 const reject = (line: number, reason: RejectReason, detail: string): E.Either<Rejection, Example> =>
   E.left({ line, reason, detail })
 
+/** The rejection of a line the splitter could not give as text (io/lines.ts). */
+export const lineRejection = (line: number, problem: number | 'invalid utf-8', max: number): E.Either<Rejection, Example> =>
+  problem === 'invalid utf-8'
+    ? reject(line, 'invalid utf-8', 'the line is not valid UTF-8 text')
+    : reject(line, 'line too long', `${problem} bytes, more than ${max}`)
+
+/**
+ * A value for a message: strings quoted and cut at 40 characters, objects and arrays
+ * named, never serialised (a value nested 5,000 deep would overflow JSON.stringify's
+ * stack, and one of a million characters would make a million-character message).
+ */
+export const show = (v: unknown): string => {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)
+  if (v === null || typeof v !== 'object') return String(v)
+  return Array.isArray(v) ? `an array of ${v.length}` : 'an object'
+}
+
+/** Records nested deeper than this are rejected ('too deeply nested'). */
+export const MAX_DEPTH = 64
+
+/** Whether a parsed JSON value nests deeper than `max` (iterative: no recursion to overflow). */
+export const nestedDeeper = (root: unknown, max: number): boolean => {
+  const stack: [unknown, number][] = [[root, 0]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (d >= max) return true
+    for (const c of Array.isArray(v) ? v : Object.values(v)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1])
+  }
+  return false
+}
+
 /** A JSON object (one NDJSON line, already parsed) into an example. */
 export const decodeObject = (obj: unknown, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return reject(line, 'not an object', 'expected a JSON object')
+  if (nestedDeeper(obj, MAX_DEPTH)) return reject(line, 'too deeply nested', `a value is nested more than ${MAX_DEPTH} levels deep`)
   const rec = obj as Record<string, unknown>
   const get = (k: string): unknown => (Object.hasOwn(rec, k) ? rec[k] : undefined)
   const features = new Float32Array(schema.features.length)
@@ -140,11 +176,11 @@ export const decodeObject = (obj: unknown, schema: Schema, labels: LabelMap, lin
     const v = get(name)
     if (v === undefined) return reject(line, 'missing field', `no field "${name}"`)
     const n = numeric(v)
-    if (E.isLeft(n)) return reject(line, n.left, `field "${name}" is ${JSON.stringify(v)}`)
+    if (E.isLeft(n)) return reject(line, n.left, `field "${name}" is ${show(v)}`)
     features[i] = n.right
   }
   const l = labels.lookup(get(schema.label))
-  if (E.isLeft(l)) return reject(line, l.left, `label "${schema.label}" is ${JSON.stringify(get(schema.label))}`)
+  if (E.isLeft(l)) return reject(line, l.left, `label "${schema.label}" is ${show(get(schema.label))}`)
   return E.right({ line, features, label: l.right })
 }
 
@@ -169,7 +205,7 @@ export interface CsvLayout {
 export const csvLayout = (header: readonly string[], schema: Schema): CsvLayout => {
   const at = (name: string): number => {
     const i = header.indexOf(name)
-    if (i < 0) throw new GradstreamError(`csv: expected a column named "${name}", got columns ${header.join(', ')}`)
+    if (i < 0) throw new GradstreamError(`csv: expected a column named "${name}", got columns ${someNames(header)}`)
     return i
   }
   return { header, featureAt: schema.features.map(at), labelAt: at(schema.label) }
@@ -186,18 +222,58 @@ export const decodeCsvLine = (text: string, layout: CsvLayout, labels: LabelMap,
   for (let i = 0; i < layout.featureAt.length; i++) {
     const raw = f[layout.featureAt[i]]
     const n = numeric(raw)
-    if (E.isLeft(n)) return reject(line, n.left, `column "${layout.header[layout.featureAt[i]]}" is ${JSON.stringify(raw)}`)
+    if (E.isLeft(n)) return reject(line, n.left, `column "${layout.header[layout.featureAt[i]]}" is ${show(raw)}`)
     features[i] = n.right
   }
   const l = labels.lookup(f[layout.labelAt])
-  if (E.isLeft(l)) return reject(line, l.left, `label "${layout.header[layout.labelAt]}" is ${JSON.stringify(f[layout.labelAt])}`)
+  if (E.isLeft(l)) return reject(line, l.left, `label "${layout.header[layout.labelAt]}" is ${show(f[layout.labelAt])}`)
   return E.right({ line, features, label: l.right })
 }
 
-/** Feature columns when none are named: every column but the label whose first value is numeric. */
+/**
+ * Whether a raw value is written as a number: finite, or NaN / Infinity (a numeric column
+ * with a bad value in it, whose row is rejected, not a text column).
+ */
+export const numericToken = (raw: unknown): boolean => {
+  const n = numeric(raw)
+  return E.isRight(n) || n.left === 'non-finite feature'
+}
+
+/**
+ * Feature columns when none are named, from one record (streams, which cannot look
+ * ahead): every column but the label whose value is written as a number (NaN included:
+ * its row is rejected later, the column is kept).
+ */
 export const inferFeatures = (header: readonly string[], first: Record<string, unknown> | readonly string[], label: string): string[] =>
   header.filter((h, i) => {
     if (h === label || FORBIDDEN.has(h)) return false
     const v = Array.isArray(first) ? first[i] : (first as Record<string, unknown>)[h]
-    return E.isRight(numeric(v))
+    return numericToken(v)
   })
+
+/** Counts per column of values written as numbers and of other non-empty values. */
+export class ColumnTypes {
+  private readonly counts = new Map<string, { numeric: number; other: number }>()
+  /** Adds one record's value of column `name`. */
+  add(name: string, raw: unknown): void {
+    if (FORBIDDEN.has(name)) return
+    let c = this.counts.get(name)
+    if (c === undefined) this.counts.set(name, (c = { numeric: 0, other: 0 }))
+    if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) return
+    if (numericToken(raw)) c.numeric++
+    else c.other++
+  }
+  /**
+   * The numeric columns in order of first appearance, but the label: those whose values
+   * are mostly written as numbers (a stray "abc" in a numeric column is a bad row).
+   */
+  numeric(label: string): string[] {
+    return [...this.counts].filter(([name, c]) => name !== label && c.numeric > 0 && c.numeric >= c.other).map(([name]) => name)
+  }
+}
+
+/** At most `max` names for a message, with how many there are in all. */
+export const someNames = (names: readonly string[], max = 8): string =>
+  names.length <= max
+    ? names.map((n) => (n.length > 40 ? `${n.slice(0, 40)}...` : n)).join(', ')
+    : `${someNames(names.slice(0, max), max)}, ... (${names.length.toLocaleString('en-US')} in all)`

@@ -21,10 +21,8 @@
 // and the tiling. Any violation is a SafetensorsError naming the file and the problem,
 // on one line: never a crash, a hang, or an allocation the file's size does not justify.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { FileError, GradstreamError } from '../core/errors.ts'
-import type { JsonValue } from '../models/layer.ts'
-import { writeFileAtomic } from './atomic-write.ts'
+import type { JsonValue } from '../core/json.ts'
 
 /** The dtypes of the format, with their sizes in bytes. */
 export const SAFETENSORS_DTYPES = {
@@ -118,7 +116,7 @@ export class SafetensorsError extends FileError {
 // unique, and "__proto__" / "constructor" / "prototype" are refused outright, so a value
 // read here can be handed to any code without reaching Object.prototype.
 
-export type { JsonValue } from '../models/layer.ts'
+export type { JsonValue } from '../core/json.ts'
 export type JsonObject = { readonly [key: string]: JsonValue }
 
 /** Keys refused in any JSON object read from a file. */
@@ -498,7 +496,7 @@ export const encodeSafetensors = (
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Reads and checks the 8-byte length against the bound and the file size. */
-const headerLength = (file: string, prefix: Uint8Array, fileBytes: number, max: number): number => {
+export const headerLength = (file: string, prefix: Uint8Array, fileBytes: number, max: number): number => {
   if (fileBytes < 8) throw new SafetensorsError(file, `truncated: ${fileBytes} bytes, but a safetensors file starts with an 8-byte header length`)
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true)
   if (n > BigInt(max)) throw new SafetensorsError(file, `header length ${n} exceeds the ${max}-byte limit`)
@@ -509,7 +507,8 @@ const headerLength = (file: string, prefix: Uint8Array, fileBytes: number, max: 
   return len
 }
 
-const headerText = (file: string, bytes: Uint8Array): string => {
+/** The header's JSON text, or an error naming the file when it is not UTF-8. */
+export const headerText = (file: string, bytes: Uint8Array): string => {
   try {
     return utf8.decode(bytes)
   } catch {
@@ -517,7 +516,8 @@ const headerText = (file: string, bytes: Uint8Array): string => {
   }
 }
 
-const tensorsFrom = (header: Omit<SafetensorsHeader, 'headerBytes' | 'dataBytes'>, data: Uint8Array): SafetensorsFile['tensors'] =>
+/** The header's tensors as aligned little-endian copies out of the data section. */
+export const tensorsFrom = (header: Omit<SafetensorsHeader, 'headerBytes' | 'dataBytes'>, data: Uint8Array): SafetensorsFile['tensors'] =>
   header.tensors.map((t) => {
     // A copy: aligned for the typed array, and independent of the file's buffer.
     const copy = data.slice(t.offsets[0], t.offsets[1])
@@ -536,70 +536,4 @@ export const decodeSafetensorsHeader = (bytes: Uint8Array, file = '<buffer>', op
 export const decodeSafetensors = (bytes: Uint8Array, file = '<buffer>', options: DecodeOptions = {}): SafetensorsFile => {
   const header = decodeSafetensorsHeader(bytes, file, options)
   return { ...header, tensors: tensorsFrom(header, bytes.subarray(8 + header.headerBytes)) }
-}
-
-const readExactly = (file: string, fd: number, length: number, position: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let got = 0
-  while (got < length) {
-    const r = readSync(fd, out, got, length - got, position + got)
-    if (r === 0) throw new SafetensorsError(file, `truncated while reading: got ${got} of ${length} bytes at offset ${position}`)
-    got += r
-  }
-  return out
-}
-
-const withFile = <T>(file: string, f: (fd: number, size: number) => T): T => {
-  let fd: number
-  try {
-    fd = openSync(file, 'r')
-  } catch (e) {
-    throw new SafetensorsError(file, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-  }
-  try {
-    const st = fstatSync(fd)
-    // A FIFO or a device could block or never end: only regular files are read.
-    if (!st.isFile()) throw new SafetensorsError(file, 'not a regular file')
-    return f(fd, st.size)
-  } catch (e) {
-    if (e instanceof GradstreamError) throw e
-    throw new SafetensorsError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** Reads and checks the header of a file without reading its data. */
-export const readSafetensorsHeader = (file: string, options: DecodeOptions = {}): SafetensorsHeader =>
-  withFile(file, (fd, size) => {
-    const len = headerLength(file, size >= 8 ? readExactly(file, fd, 8, 0) : new Uint8Array(8), size, options.maxHeaderBytes ?? MAX_HEADER_BYTES)
-    const dataBytes = size - 8 - len
-    return { ...parseHeader(file, headerText(file, readExactly(file, fd, len, 8)), dataBytes), headerBytes: len, dataBytes }
-  })
-
-/**
- * Loads a file: the header is read and checked first, then exactly the data it
- * describes. Also returns the raw data buffer (for integrity hashes).
- */
-export const loadSafetensorsWithData = (file: string, options: DecodeOptions = {}): { file: SafetensorsFile; data: Uint8Array } =>
-  withFile(file, (fd, size) => {
-    const len = headerLength(file, size >= 8 ? readExactly(file, fd, 8, 0) : new Uint8Array(8), size, options.maxHeaderBytes ?? MAX_HEADER_BYTES)
-    const dataBytes = size - 8 - len
-    const header = parseHeader(file, headerText(file, readExactly(file, fd, len, 8)), dataBytes)
-    const data = readExactly(file, fd, dataBytes, 8 + len)
-    return { file: { ...header, headerBytes: len, dataBytes, tensors: tensorsFrom(header, data) }, data }
-  })
-
-/** Loads and checks a safetensors file. */
-export const loadSafetensors = (file: string, options: DecodeOptions = {}): SafetensorsFile => loadSafetensorsWithData(file, options).file
-
-/** Writes a safetensors file atomically (temp file in the same folder, fsync, rename). */
-export const saveSafetensors = (
-  file: string,
-  tensors: readonly SafetensorsInput[],
-  metadata: Readonly<Record<string, string>> = {},
-): number => {
-  const bytes = encodeSafetensors(tensors, metadata)
-  writeFileAtomic(file, bytes)
-  return bytes.length
 }

@@ -18,6 +18,7 @@ import { glorotUniform, zeroBias } from './init.ts'
 import type { Layer } from './layer.ts'
 import { checkCotangent, checkSameDtype, expectNumber, expectRank } from './layer.ts'
 import { withLazyDx } from './lazy.ts'
+import { defineLayer } from './define.ts'
 
 export type TiedAutoencoderParams = { readonly W: Tensor; readonly b: Tensor; readonly b_hat: Tensor }
 
@@ -36,7 +37,7 @@ export interface TiedAutoencoderOptions {
   readonly corruption?: number
 }
 
-export const tiedAutoencoder = (options: TiedAutoencoderOptions): Layer<TiedAutoencoderParams, TiedAutoencoderSaved> => {
+const create = (options: TiedAutoencoderOptions): Layer<TiedAutoencoderParams, TiedAutoencoderSaved> => {
   const name = 'tied_autoencoder'
   const n = options.hidden
   const corruption = options.corruption ?? 0
@@ -108,3 +109,14 @@ export const tiedAutoencoder = (options: TiedAutoencoderOptions): Layer<TiedAuto
 
 /** The encoder half as dense-layer parameters {W, b}: pretraining for an MLP's first layer. */
 export const encoderParams = (p: TiedAutoencoderParams): { readonly W: Tensor; readonly b: Tensor } => ({ W: p.W, b: p.b })
+
+/** Denoising (corruption > 0) draws its masks from the forward key in training. */
+export const tiedAutoencoder = defineLayer({
+  type: 'tied_autoencoder',
+  stochastic: (spec) => typeof spec.corruption === 'number' && spec.corruption > 0,
+  create,
+  fromSpec: (s) => {
+    s.oneOf('activation', ['sigmoid'], 'sigmoid')
+    return [{ hidden: s.num('hidden'), corruption: s.num('corruption', 0) }] as const
+  },
+})

@@ -21,6 +21,8 @@ import { initWeights, zeroBias } from './init.ts'
 import type { Layer } from './layer.ts'
 import { checkCotangent, checkRank, checkSameDtype, expectNumber, expectRank, expectValidShape, unwrap } from './layer.ts'
 import { withLazyDx } from './lazy.ts'
+import { defineLayer } from './define.ts'
+import { INIT_NAMES } from './init.ts'
 
 export interface Conv1dOptions {
   /** Kernel length K. */
@@ -43,7 +45,7 @@ export interface Conv1dSaved {
 const name = 'conv1d'
 const isPositiveInt = (v: number): boolean => Number.isInteger(v) && v > 0
 
-export const conv1d = (options: Conv1dOptions): Layer<Conv1dParams, Conv1dSaved> => {
+const create = (options: Conv1dOptions): Layer<Conv1dParams, Conv1dSaved> => {
   const hyper = pipe(
     E.Do,
     E.apS('K', expectNumber(name, 'kernel_size', options.kernelSize, isPositiveInt, 'a positive integer')),
@@ -125,3 +127,15 @@ export const conv1d = (options: Conv1dOptions): Layer<Conv1dParams, Conv1dSaved>
     },
   }
 }
+
+export const conv1d = defineLayer({
+  type: 'conv1d',
+  prefix: 'conv1d_',
+  create,
+  fromSpec: (s) => {
+    s.oneOf('padding', ['valid'], 'valid')
+    return [
+      { kernelSize: s.num('kernel_size'), filters: s.num('filters'), stride: s.num('stride', 1), init: s.oneOf('init', INIT_NAMES, 'glorot') },
+    ] as const
+  },
+})

@@ -29,6 +29,8 @@ import { INIT_NAMES, initRange, initWeights, zeroBias } from './init.ts'
 import type { JsonValue, Layer } from './layer.ts'
 import { checkCotangent, checkRank, checkSameDtype, expectNumber, expectRank, expectValidShape, unwrap } from './layer.ts'
 import { withLazyDx } from './lazy.ts'
+import type { SpecReader } from './define.ts'
+import { defineLayer } from './define.ts'
 
 /** 'valid' (none), 'same' (TensorFlow's rule) or explicit [top, bottom, left, right]. */
 export type Padding = 'valid' | 'same' | readonly [number, number, number, number]
@@ -283,7 +285,7 @@ const tableSpec = (t: unknown): JsonValue =>
 const pairSpec = (v: unknown): JsonValue =>
   typeof v === 'number' ? [v, v] : Array.isArray(v) ? (v as JsonValue[]) : (v as JsonValue)
 
-export const conv2d = (options: Conv2dOptions): Layer<Conv2dParams, Conv2dSaved> => {
+const create = (options: Conv2dOptions): Layer<Conv2dParams, Conv2dSaved> => {
   const hyper = checkHyper(options)
 
   /** Everything forward and vjp need, checked against x and the parameters (throws LayerError). */
@@ -368,3 +370,38 @@ export const conv2d = (options: Conv2dOptions): Layer<Conv2dParams, Conv2dSaved>
     },
   }
 }
+
+const paddingOf = (s: SpecReader): Padding => {
+  const v = s.spec.padding ?? 'valid'
+  if (v === 'valid' || v === 'same') return v
+  if (Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'number'))
+    return [v[0], v[1], v[2], v[3]] as unknown as Padding
+  return s.fail('padding', `'valid', 'same' or [top, bottom, left, right]`)
+}
+
+const tableOf = (s: SpecReader): boolean[][] | null => {
+  const v = s.spec.connection_table ?? null
+  if (v === null) return null
+  if (Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every((c) => typeof c === 'boolean')))
+    return v as boolean[][]
+  return s.fail('connection_table', 'null or a boolean [inC][outC] matrix')
+}
+
+/** 2D convolution (cross-correlation unless flip); unnamed in a sequential: conv1, conv2, ... */
+export const conv2d = defineLayer({
+  type: 'conv2d',
+  prefix: 'conv',
+  create,
+  fromSpec: (s) =>
+    [
+      {
+        kernelSize: s.pair('kernel_size'),
+        filters: s.num('filters'),
+        stride: s.pair('stride', [1, 1]),
+        padding: paddingOf(s),
+        flip: s.bool('flip'),
+        connectionTable: tableOf(s),
+        init: s.oneOf('init', INIT_NAMES, 'glorot'),
+      },
+    ] as const,
+})

@@ -13,6 +13,8 @@ import { initWeights, zeroBias } from './init.ts'
 import type { Layer } from './layer.ts'
 import { checkCotangent, checkSameDtype, expectNumber, expectRank } from './layer.ts'
 import { withLazyDx } from './lazy.ts'
+import { defineLayer } from './define.ts'
+import { INIT_NAMES } from './init.ts'
 
 export type DenseParams = {
   readonly W: Tensor
@@ -24,7 +26,7 @@ export interface DenseOptions {
   readonly init?: InitName
 }
 
-export const dense = (units: number, options: DenseOptions = {}): Layer<DenseParams, Tensor> => {
+const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, Tensor> => {
   const name = 'dense'
   const initName = options.init ?? 'glorot'
   const check = (x: Tensor, p: DenseParams): [number, number, number] => {
@@ -74,3 +76,11 @@ export const dense = (units: number, options: DenseOptions = {}): Layer<DensePar
     },
   }
 }
+
+/** Dense layer with `units` outputs; unnamed in a sequential it is fc1, fc2, ... */
+export const dense = defineLayer({
+  type: 'dense',
+  prefix: 'fc',
+  create,
+  fromSpec: (s) => [s.num('units'), { init: s.oneOf('init', INIT_NAMES, 'glorot') }] as const,
+})

@@ -9,8 +9,9 @@ import type { Shape } from '../core/tensor.ts'
 import { showShape, size } from '../core/tensor.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, expectValidShape } from './layer.ts'
+import { defineLayer } from './define.ts'
 
-export const flatten = (): Layer<Params, Shape> => {
+const create = (): Layer<Params, Shape> => {
   const name = 'flatten'
   return {
     spec: { type: 'flatten' },
@@ -31,3 +32,5 @@ export const flatten = (): Layer<Params, Shape> => {
     },
   }
 }
+
+export const flatten = defineLayer({ type: 'flatten', create, fromSpec: () => [] as const })

@@ -14,7 +14,7 @@ import type { Shape, Tensor } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
 import { castTree, leaves } from '../core/tree.ts'
-import type { AnyLayer, ForwardCtx } from './layer.ts'
+import type { AnyLayer, ForwardCtx, LayerState } from './layer.ts'
 import { tryForward, tryVjp } from './layer.ts'
 
 export interface GradCheckOptions {
@@ -32,6 +32,8 @@ export interface GradCheckOptions {
   readonly x?: Tensor
   /** Denominator floor for the relative error (default 1e-8). */
   readonly floor?: number
+  /** The layer's state for every forward (e.g. batch norm's running statistics in evaluation). */
+  readonly state?: LayerState | null
 }
 
 export interface GradCheckResult {
@@ -89,14 +91,15 @@ export const gradCheck = (
     ? { shape: options.x.shape, data: Float64Array.from(options.x.data) }
     : { shape: [B, ...inShape], data: normal(kX, B * size(inShape), 'float64') }
 
-  const fwd = tryForward(layer, params, x, ctx)
+  const state = options.state ?? null
+  const fwd = tryForward(layer, params, x, ctx, state)
   if (E.isLeft(fwd)) return fwd
   const dy: Tensor = { shape: fwd.right.y.shape, data: normal(kDy, fwd.right.y.data.length, 'float64') }
   const back = tryVjp(layer, params, fwd.right.saved, dy)
   if (E.isLeft(back)) return back
 
   const f = (): number => {
-    const y = layer.forward(params, x, ctx).y.data
+    const y = layer.forward(params, x, ctx, state).y.data
     let s = 0
     for (let i = 0; i < y.length; i++) s += y[i] * dy.data[i]
     return s

@@ -8,6 +8,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { LayerError } from '../core/errors.ts'
+import type { JsonValue } from '../core/json.ts'
 import type { Key } from '../core/rng.ts'
 import { key as rootKey } from '../core/rng.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
@@ -23,17 +24,28 @@ export interface ForwardCtx {
 }
 
 /** A JSON description of a layer: `type` plus its hyperparameters (the conformance format). */
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue }
+export type { JsonValue } from '../core/json.ts'
 export interface LayerSpec {
   readonly type: string
   readonly [hyper: string]: JsonValue
 }
 
+/**
+ * State a layer carries beside its parameters (batch norm's running statistics): a tree
+ * of tensors like the parameters, but never an optimizer's. Absent or null: no state.
+ */
+export type LayerState = Params
+
 export interface Layer<P extends Params = Params, S = unknown> {
   /** Enough to rebuild the layer with `layerFromSpec` (checkpoints store it). */
   readonly spec: LayerSpec
-  init(key: Key, inShape: Shape): E.Either<LayerError, { params: P; outShape: Shape }>
-  forward(params: P, x: Tensor, ctx: ForwardCtx): { y: Tensor; saved: S }
+  /** Parameters, output shape, and the initial state of a stateful layer. */
+  init(key: Key, inShape: Shape): E.Either<LayerError, { params: P; outShape: Shape; state?: LayerState }>
+  /**
+   * y from x; a stateful layer also takes its state and returns the next one, as
+   * Equinox's `(x, state) -> (y, state)`. A layer that returns no state leaves it as is.
+   */
+  forward(params: P, x: Tensor, ctx: ForwardCtx, state?: LayerState | null): { y: Tensor; saved: S; state?: LayerState }
   vjp(params: P, saved: S, dy: Tensor): { dparams: P; dx: Tensor }
 }
 
@@ -123,9 +135,10 @@ export const tryForward = <P extends Params, S>(
   params: P,
   x: Tensor,
   ctx: ForwardCtx,
-): E.Either<LayerError, { y: Tensor; saved: S }> =>
+  state?: LayerState | null,
+): E.Either<LayerError, { y: Tensor; saved: S; state?: LayerState }> =>
   E.tryCatch(
-    () => layer.forward(params, x, ctx),
+    () => layer.forward(params, x, ctx, state),
     (e) => (e instanceof LayerError ? e : new LayerError(layer.spec.type, String(e))),
   )
 

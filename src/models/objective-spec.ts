@@ -4,11 +4,11 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { GradstreamError } from '../core/errors.ts'
+import { flattenedInputs } from './flattened-inputs.ts'
 import type { AnyObjective, ModelSpec } from './objective.ts'
 import { autoencoding, supervised } from './objective.ts'
 import { rbmObjectiveFromSpec } from './rbm-objective.ts'
 import { layerFromSpec, lossFromSpec } from './registry.ts'
-import { flattenedInputs } from './zoo/autoencoder.ts'
 
 type Builder = (spec: ModelSpec) => E.Either<GradstreamError, AnyObjective>
 

@@ -7,25 +7,15 @@
 // them as separate steps (streams/steps.ts).
 
 import * as E from 'fp-ts/lib/Either.js'
+import type { Batch } from '../core/data.ts'
 import type { LayerError } from '../core/errors.ts'
 import type { Key } from '../core/rng.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
-import type { AnyLayer, ForwardCtx, LayerSpec } from './layer.ts'
+import type { AnyLayer, ForwardCtx, LayerSpec, LayerState } from './layer.ts'
 import type { AnyLoss } from './loss.ts'
 
-/** A minibatch: inputs, targets, and where it came from. */
-export interface Batch {
-  /** Inputs [B, ...sample]. */
-  readonly x: Tensor
-  /** Targets: one-hot or soft rows [B, C] for classifiers, any tensor for regression. */
-  readonly y: Tensor
-  /** Class indices when the task is classification (for accuracy and confusion). */
-  readonly labels?: Int32Array
-  /** Epoch (0-based) and batch number within it: enough to recompute the batch. */
-  readonly epoch: number
-  readonly position: number
-}
+export type { Batch } from '../core/data.ts'
 
 /** A JSON description of a model: enough to rebuild it (checkpoints store it). */
 export interface ModelSpec {
@@ -52,8 +42,14 @@ export interface Objective<S = unknown, M = null> {
   init(key: Key): E.Either<LayerError, { params: Params; state: M }>
   forward(params: Params, state: M, batch: Batch, ctx: ForwardCtx): Forwarded<S>
   backward(params: Params, state: M, batch: Batch, fwd: Forwarded<S>): { grads: Params; state: M }
-  /** Evaluation-mode outputs of a batch of inputs. */
-  predict(params: Params, x: Tensor): Tensor
+  /** Evaluation-mode outputs of a batch of inputs (with the model state, e.g. batch norm's statistics). */
+  predict(params: Params, x: Tensor, state?: M): Tensor
+  /**
+   * How the states of a sharded step's shards combine (streams/shards.ts): 'mean' is
+   * their shard-size weighted mean, summed in shard order. Absent: a model with state
+   * trains with one shard (an RBM's persistent chains are one per batch row).
+   */
+  readonly shardedState?: 'mean'
 }
 
 export type AnyObjective = Objective<unknown, unknown>
@@ -63,6 +59,8 @@ const evaluation: ForwardCtx = { training: false, key: { k0: 0, k1: 0 } }
 interface SupervisedSaved {
   readonly layerSaved: unknown
   readonly lossSaved: unknown
+  /** The layer's state after this forward (its input state when it returned none). */
+  readonly state: LayerState | null
 }
 
 const layerObjective = (
@@ -70,27 +68,30 @@ const layerObjective = (
   layer: AnyLayer,
   loss: AnyLoss,
   inShape: Shape,
-): Objective<SupervisedSaved, null> => ({
+): Objective<SupervisedSaved, LayerState | null> => ({
   spec: { kind, inShape: [...inShape], layer: layer.spec as LayerSpec, loss: loss.spec as LayerSpec },
   inShape,
   task: kind === 'autoencoding' ? 'reconstruction' : loss.spec.type === 'softmax_cross_entropy' ? 'classification' : 'regression',
-  init: (key) => E.map((r: { params: Params }) => ({ params: r.params, state: null }))(layer.init(key, inShape)),
-  forward: (params, _state, batch, ctx) => {
-    const { y, saved } = layer.forward(params, batch.x, ctx)
+  // The layer's state (batch norm's running statistics) is the snapshot's modelState.
+  init: (key) =>
+    E.map((r: { params: Params; state?: LayerState }) => ({ params: r.params, state: r.state ?? null }))(layer.init(key, inShape)),
+  forward: (params, state, batch, ctx) => {
+    const { y, saved, state: next } = layer.forward(params, batch.x, ctx, state)
     const r = loss.forward(y, kind === 'autoencoding' ? batch.x : batch.y)
-    return { loss: r.loss, outputs: y, saved: { layerSaved: saved, lossSaved: r.saved } }
+    return { loss: r.loss, outputs: y, saved: { layerSaved: saved, lossSaved: r.saved, state: next ?? state } }
   },
-  backward: (params, state, _batch, fwd) => {
+  backward: (params, _state, _batch, fwd) => {
     const dy = loss.vjp(fwd.saved.lossSaved)
-    return { grads: layer.vjp(params, fwd.saved.layerSaved, dy).dparams, state }
+    return { grads: layer.vjp(params, fwd.saved.layerSaved, dy).dparams, state: fwd.saved.state }
   },
-  predict: (params, x) => layer.forward(params, x, evaluation).y,
+  predict: (params, x, state) => layer.forward(params, x, evaluation, state ?? null).y,
+  shardedState: 'mean',
 })
 
 /** A network and a loss against the batch targets. */
-export const supervised = (layer: AnyLayer, loss: AnyLoss, inShape: Shape): Objective<SupervisedSaved, null> =>
+export const supervised = (layer: AnyLayer, loss: AnyLoss, inShape: Shape): Objective<SupervisedSaved, LayerState | null> =>
   layerObjective('supervised', layer, loss, inShape)
 
 /** A network trained to reproduce its input (autoencoders): the target is batch.x. */
-export const autoencoding = (layer: AnyLayer, loss: AnyLoss, inShape: Shape): Objective<SupervisedSaved, null> =>
+export const autoencoding = (layer: AnyLayer, loss: AnyLoss, inShape: Shape): Objective<SupervisedSaved, LayerState | null> =>
   layerObjective('autoencoding', layer, loss, inShape)

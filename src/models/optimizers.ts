@@ -3,32 +3,45 @@
 // State is a step counter plus named slots, each a tree shaped like the parameters
 // (momentum's `velocity`, Adam's `m` and `v`), so it saves like parameters do.
 // Conventions are PyTorch's (conformance/README.md, "Optimizers").
+//
+// The optimizer sees the parameter tree, one tensor at a time (the tensors may be views
+// of one flat buffer, as a snapshot's are). Weight decay is L2, added to the gradient
+// before the rule (g' = g + wd p), as torch.optim.SGD and torch.optim.Adam do with
+// weight_decay (Adam's is therefore not AdamW's decoupled decay). It applies to the
+// tensors the `decay` mask selects: by default 'weights', the tensors of rank >= 2
+// (dense weights, conv kernels), not biases, normalisation scales or other per-unit
+// vectors (rank 1), the usual practice (e.g. timm's and nanoGPT's param groups).
 
 import { GradstreamError } from '../core/errors.ts'
+import type { OptState } from '../core/opt-state.ts'
 import { adamStep, momentumStep, sgdStep } from '../ops/optim.ts'
-import type { F, Tensor } from '../core/tensor.ts'
+import type { F, Shape, Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf, shapeEquals, showShape } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
 import { leaves, treeFromLeaves, zerosTree } from '../core/tree.ts'
 import type { Schedule, ScheduleSpec } from './schedule.ts'
 import { scheduleFromSpec } from './schedule.ts'
 
-export interface OptState {
-  /** Updates applied so far. */
-  readonly step: number
-  readonly slots: { readonly [slot: string]: Params }
-}
+export type { OptState } from '../core/opt-state.ts'
 
 /** A learning rate: a constant or a schedule spec (both JSON, so checkpoints keep them). */
 export type LearningRate = number | ScheduleSpec
 
+/**
+ * Which tensors weight decay applies to: 'weights' (default: rank >= 2, so not biases
+ * or scales), 'all', or the exact parameter paths to decay (e.g. ['fc1.W', 'bn1.gamma']).
+ * JSON, so a checkpoint keeps it.
+ */
+export type DecayMask = 'weights' | 'all' | readonly string[]
+
 export type OptimizerSpec =
-  | { readonly type: 'sgd'; readonly lr: LearningRate; readonly weightDecay?: number }
+  | { readonly type: 'sgd'; readonly lr: LearningRate; readonly weightDecay?: number; readonly decay?: DecayMask }
   | {
       readonly type: 'momentum' | 'nesterov'
       readonly lr: LearningRate
       readonly momentum?: number
       readonly weightDecay?: number
+      readonly decay?: DecayMask
     }
   | {
       readonly type: 'adam'
@@ -37,7 +50,14 @@ export type OptimizerSpec =
       readonly beta2?: number
       readonly eps?: number
       readonly weightDecay?: number
+      readonly decay?: DecayMask
     }
+
+/** Where an update is written: parameters and each slot, trees shaped like the parameters. */
+export interface UpdateTarget {
+  readonly params: Params
+  readonly slots: { readonly [slot: string]: Params }
+}
 
 export interface Optimizer {
   readonly spec: OptimizerSpec
@@ -45,6 +65,16 @@ export interface Optimizer {
   readonly lr: Schedule
   init(params: Params): OptState
   update(params: Params, grads: Params, state: OptState): { params: Params; state: OptState }
+  /**
+   * The same update, bit for bit, written into `into` (its params and its slots, which
+   * may be `params` and the state's slots themselves: every rule reads element i before
+   * writing it). Returns the next state, whose slots are `into.slots`. For a step that
+   * owns its output buffers (steps.ts: one flat buffer per snapshot) or a learner that
+   * owns a private working copy (learner.ts); never pass arrays someone else holds.
+   */
+  updateInto(into: UpdateTarget, params: Params, grads: Params, state: OptState): OptState
+  /** Whether weight decay applies to the tensor at `path` (the `decay` mask). */
+  decays(path: string, shape: Shape): boolean
 }
 
 const checkHyper = (opt: string, name: string, v: number, ok: (v: number) => boolean, expected: string): number => {
@@ -79,109 +109,128 @@ const like = (p: Tensor): F => alloc(dtypeOf(p.data), p.data.length)
 const rebuild = (params: Params, datas: F[]): Params =>
   treeFromLeaves(leaves(params).map(([path, p], i) => [path, { shape: p.shape, data: datas[i] }] as const))
 
-/** Plain SGD: p <- p - lr (g + wd p). */
-export const sgd = (lr: LearningRate, options: { weightDecay?: number } = {}): Optimizer => {
-  const wd = checkHyper('sgd', 'weightDecay', options.weightDecay ?? 0, (v) => v >= 0, 'a number >= 0')
-  const schedule = scheduleOf('sgd', lr)
-  return {
-    spec: { type: 'sgd', lr, weightDecay: wd },
-    lr: schedule,
-    init: () => ({ step: 0, slots: {} }),
-    update: (params, grads, state) => {
-      const g = alignedLeaves('sgd', params, grads, 'grads')
-      const rate = schedule(state.step)
-      const out = leaves(params).map(([, p], i) => {
-        const d = like(p)
-        sgdStep(d, p.data, g[i].data, d.length, rate, wd)
-        return d
-      })
-      return { params: rebuild(params, out), state: { step: state.step + 1, slots: {} } }
-    },
+/**
+ * One update rule over n elements, weight decay wd: reads p, g and the slots, writes pOut
+ * and slotsOut. Every rule is elementwise (element i is read before it is written), so
+ * the outputs may be the inputs themselves.
+ */
+type Rule = (pOut: F, slotsOut: readonly F[], p: F, g: F, slots: readonly F[], n: number, rate: number, t: number, wd: number) => void
+
+const decayMask = (opt: string, mask: DecayMask | undefined): ((path: string, shape: Shape) => boolean) => {
+  const m = mask ?? 'weights'
+  if (m === 'weights') return (_path, shape) => shape.length >= 2
+  if (m === 'all') return () => true
+  if (Array.isArray(m) && m.every((p) => typeof p === 'string')) {
+    const set = new Set(m)
+    return (path) => set.has(path)
   }
+  throw new GradstreamError(`${opt}: expected decay to be 'weights', 'all' or a list of parameter paths, got ${JSON.stringify(m)}`)
+}
+
+/** An Optimizer from its rule: the pure update and the in-place one share every line. */
+const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly string[], rule: Rule): Optimizer => {
+  const type = spec.type
+  const wd = spec.weightDecay ?? 0
+  const decays = decayMask(type, spec.decay)
+  const updateInto = (into: UpdateTarget, params: Params, grads: Params, state: OptState): OptState => {
+    const ps = leaves(params)
+    const g = alignedLeaves(type, params, grads, 'grads')
+    const outP = alignedLeaves(type, params, into.params, 'output params')
+    const slots = slotNames.map((s) => alignedLeaves(type, params, state.slots[s] ?? {}, `state ${s}`))
+    const outS = slotNames.map((s) => alignedLeaves(type, params, into.slots[s] ?? {}, `output slot ${s}`))
+    const rate = schedule(state.step)
+    const t = state.step + 1
+    ps.forEach(([path, p], i) => {
+      rule(
+        outP[i].data,
+        outS.map((o) => o[i].data),
+        p.data,
+        g[i].data,
+        slots.map((s) => s[i].data),
+        p.data.length,
+        rate,
+        t,
+        decays(path, p.shape) ? wd : 0,
+      )
+    })
+    return { step: t, slots: into.slots }
+  }
+  return {
+    spec,
+    lr: schedule,
+    decays,
+    init: (params) => ({ step: 0, slots: Object.fromEntries(slotNames.map((s) => [s, zerosTree(params)])) }),
+    update: (params, grads, state) => {
+      const fresh = (): Params => rebuild(params, leaves(params).map(([, p]) => like(p)))
+      const into: UpdateTarget = { params: fresh(), slots: Object.fromEntries(slotNames.map((s) => [s, fresh()])) }
+      return { params: into.params, state: updateInto(into, params, grads, state) }
+    },
+    updateInto,
+  }
+}
+
+const weightDecayOf = (opt: string, v: number | undefined): number =>
+  checkHyper(opt, 'weightDecay', v ?? 0, (x) => x >= 0, 'a number >= 0')
+
+/** Plain SGD: p <- p - lr (g + wd p). */
+export const sgd = (lr: LearningRate, options: { weightDecay?: number; decay?: DecayMask } = {}): Optimizer => {
+  const wd = weightDecayOf('sgd', options.weightDecay)
+  const spec: OptimizerSpec = { type: 'sgd', lr, weightDecay: wd, ...(options.decay !== undefined ? { decay: options.decay } : {}) }
+  return fromRule(spec, scheduleOf('sgd', lr), [], (pOut, _so, p, g, _s, n, rate, _t, w) => sgdStep(pOut, p, g, n, rate, w))
 }
 
 /** Momentum (PyTorch: v <- mu v + g, p <- p - lr v); nesterov: p <- p - lr (g + mu v). */
 export const momentum = (
   lr: LearningRate,
-  options: { momentum?: number; weightDecay?: number; nesterov?: boolean } = {},
+  options: { momentum?: number; weightDecay?: number; nesterov?: boolean; decay?: DecayMask } = {},
 ): Optimizer => {
   const type = options.nesterov ? 'nesterov' : 'momentum'
   const mu = checkHyper(type, 'momentum', options.momentum ?? 0.9, (v) => v >= 0 && v < 1, 'in [0, 1)')
-  const wd = checkHyper(type, 'weightDecay', options.weightDecay ?? 0, (v) => v >= 0, 'a number >= 0')
-  const schedule = scheduleOf(type, lr)
-  return {
-    spec: { type, lr, momentum: mu, weightDecay: wd },
-    lr: schedule,
-    init: (params) => ({ step: 0, slots: { velocity: zerosTree(params) } }),
-    update: (params, grads, state) => {
-      const g = alignedLeaves(type, params, grads, 'grads')
-      const v = alignedLeaves(type, params, state.slots.velocity ?? {}, 'state velocity')
-      const rate = schedule(state.step)
-      const ps: F[] = []
-      const vs: F[] = []
-      leaves(params).forEach(([, p], i) => {
-        const pd = like(p)
-        const vd = like(p)
-        momentumStep(pd, vd, p.data, v[i].data, g[i].data, pd.length, rate, mu, wd, type === 'nesterov')
-        ps.push(pd)
-        vs.push(vd)
-      })
-      return { params: rebuild(params, ps), state: { step: state.step + 1, slots: { velocity: rebuild(params, vs) } } }
-    },
-  }
+  const wd = weightDecayOf(type, options.weightDecay)
+  const spec: OptimizerSpec = { type, lr, momentum: mu, weightDecay: wd, ...(options.decay !== undefined ? { decay: options.decay } : {}) }
+  return fromRule(spec, scheduleOf(type, lr), ['velocity'], (pOut, [vOut], p, g, [v], n, rate, _t, w) =>
+    momentumStep(pOut, vOut, p, v, g, n, rate, mu, w, type === 'nesterov'),
+  )
 }
 
-export const nesterov = (lr: LearningRate, options: { momentum?: number; weightDecay?: number } = {}): Optimizer =>
+export const nesterov = (lr: LearningRate, options: { momentum?: number; weightDecay?: number; decay?: DecayMask } = {}): Optimizer =>
   momentum(lr, { ...options, nesterov: true })
 
-/** Adam (PyTorch convention: bias-corrected, eps added after the square root). */
+/**
+ * Adam (PyTorch convention: bias-corrected, eps added after the square root). Weight
+ * decay is torch.optim.Adam's L2 term (added to the gradient, so it passes through the
+ * moments), not AdamW's decoupled decay.
+ */
 export const adam = (
   lr: LearningRate,
-  options: { beta1?: number; beta2?: number; eps?: number; weightDecay?: number } = {},
+  options: { beta1?: number; beta2?: number; eps?: number; weightDecay?: number; decay?: DecayMask } = {},
 ): Optimizer => {
   const b1 = checkHyper('adam', 'beta1', options.beta1 ?? 0.9, (v) => v >= 0 && v < 1, 'in [0, 1)')
   const b2 = checkHyper('adam', 'beta2', options.beta2 ?? 0.999, (v) => v >= 0 && v < 1, 'in [0, 1)')
   const eps = checkHyper('adam', 'eps', options.eps ?? 1e-8, (v) => v > 0, 'a positive number')
-  const wd = checkHyper('adam', 'weightDecay', options.weightDecay ?? 0, (v) => v >= 0, 'a number >= 0')
-  const schedule = scheduleOf('adam', lr)
-  return {
-    spec: { type: 'adam', lr, beta1: b1, beta2: b2, eps, weightDecay: wd },
-    lr: schedule,
-    init: (params) => ({ step: 0, slots: { m: zerosTree(params), v: zerosTree(params) } }),
-    update: (params, grads, state) => {
-      const g = alignedLeaves('adam', params, grads, 'grads')
-      const m = alignedLeaves('adam', params, state.slots.m ?? {}, 'state m')
-      const v = alignedLeaves('adam', params, state.slots.v ?? {}, 'state v')
-      const rate = schedule(state.step)
-      const t = state.step + 1
-      const ps: F[] = []
-      const ms: F[] = []
-      const vs: F[] = []
-      leaves(params).forEach(([, p], i) => {
-        const pd = like(p)
-        const md = like(p)
-        const vd = like(p)
-        adamStep(pd, md, vd, p.data, m[i].data, v[i].data, g[i].data, pd.length, rate, b1, b2, eps, t, wd)
-        ps.push(pd)
-        ms.push(md)
-        vs.push(vd)
-      })
-      return {
-        params: rebuild(params, ps),
-        state: { step: t, slots: { m: rebuild(params, ms), v: rebuild(params, vs) } },
-      }
-    },
+  const wd = weightDecayOf('adam', options.weightDecay)
+  const spec: OptimizerSpec = {
+    type: 'adam',
+    lr,
+    beta1: b1,
+    beta2: b2,
+    eps,
+    weightDecay: wd,
+    ...(options.decay !== undefined ? { decay: options.decay } : {}),
   }
+  return fromRule(spec, scheduleOf('adam', lr), ['m', 'v'], (pOut, [mOut, vOut], p, g, [m, v], n, rate, t, w) =>
+    adamStep(pOut, mOut, vOut, p, m, v, g, n, rate, b1, b2, eps, t, w),
+  )
 }
 
 /** The optimizer a spec describes (what checkpoints store). */
 export const optimizerFromSpec = (spec: OptimizerSpec): Optimizer => {
   switch (spec.type) {
     case 'sgd':
-      return sgd(spec.lr, { weightDecay: spec.weightDecay })
+      return sgd(spec.lr, { weightDecay: spec.weightDecay, decay: spec.decay })
     case 'momentum':
     case 'nesterov':
-      return momentum(spec.lr, { momentum: spec.momentum, weightDecay: spec.weightDecay, nesterov: spec.type === 'nesterov' })
+      return momentum(spec.lr, { momentum: spec.momentum, weightDecay: spec.weightDecay, nesterov: spec.type === 'nesterov', decay: spec.decay })
     case 'adam':
       return adam(spec.lr, spec)
     default:

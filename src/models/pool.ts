@@ -15,6 +15,8 @@ import { alloc, dtypeOf } from '../core/tensor.ts'
 import { expectPositivePair, outSize } from './conv2d.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, checkRank, expectRank, expectValidShape, unwrap } from './layer.ts'
+import type { SpecReader } from './define.ts'
+import { defineLayer } from './define.ts'
 
 export interface Pool2dOptions {
   /** Window [ph, pw], or one number for a square window. */
@@ -85,7 +87,7 @@ const pool2d = (type: 'maxpool2d' | 'avgpool2d', options: Pool2dOptions) => {
 }
 
 /** Max pooling; ties go to the first maximum in row-major window order. */
-export const maxPool2d = (options: Pool2dOptions): Layer<Params, MaxPoolSaved> => {
+const createMax = (options: Pool2dOptions): Layer<Params, MaxPoolSaved> => {
   const type = 'maxpool2d'
   const { spec, init, geometry } = pool2d(type, options)
   return {
@@ -110,7 +112,7 @@ export const maxPool2d = (options: Pool2dOptions): Layer<Params, MaxPoolSaved> =
 }
 
 /** Average pooling: the mean over each window. */
-export const avgPool2d = (options: Pool2dOptions): Layer<Params, AvgPoolSaved> => {
+const createAvg = (options: Pool2dOptions): Layer<Params, AvgPoolSaved> => {
   const type = 'avgpool2d'
   const { spec, init, geometry } = pool2d(type, options)
   return {
@@ -131,3 +133,13 @@ export const avgPool2d = (options: Pool2dOptions): Layer<Params, AvgPoolSaved> =
     },
   }
 }
+
+const poolFromSpec = (s: SpecReader): [Pool2dOptions] => [
+  { pool: s.pair('pool'), stride: s.spec.stride === undefined ? undefined : s.pair('stride') },
+]
+
+/** Max pooling; unnamed in a sequential: pool1, pool2, ... */
+export const maxPool2d = defineLayer({ type: 'maxpool2d', prefix: 'pool', create: createMax, fromSpec: poolFromSpec })
+
+/** Average pooling; unnamed in a sequential: avgpool1, ... */
+export const avgPool2d = defineLayer({ type: 'avgpool2d', prefix: 'avgpool', create: createAvg, fromSpec: poolFromSpec })

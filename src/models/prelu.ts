@@ -10,6 +10,7 @@ import type { Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf, full, showShape } from '../core/tensor.ts'
 import type { Layer } from './layer.ts'
 import { checkCotangent, checkSameDtype, expectNumber, expectValidShape } from './layer.ts'
+import { defineLayer } from './define.ts'
 
 export type PreluParams = { readonly a: Tensor }
 
@@ -18,7 +19,7 @@ export interface PreluOptions {
   readonly init?: number
 }
 
-export const prelu = (options: PreluOptions = {}): Layer<PreluParams, Tensor> => {
+const create = (options: PreluOptions = {}): Layer<PreluParams, Tensor> => {
   const name = 'prelu'
   const a0 = options.init ?? 4
   const channels = (x: Tensor, p: PreluParams): number => {
@@ -55,3 +56,5 @@ export const prelu = (options: PreluOptions = {}): Layer<PreluParams, Tensor> =>
     },
   }
 }
+
+export const prelu = defineLayer({ type: 'prelu', create, fromSpec: (s) => [{ init: s.num('init', 4) }] as const })

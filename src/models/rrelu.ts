@@ -11,6 +11,7 @@ import type { F, Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf, shapeEquals, showShape } from '../core/tensor.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, expectNumber, expectValidShape } from './layer.ts'
+import { defineLayer } from './define.ts'
 
 export interface RreluOptions {
   readonly lower?: number
@@ -28,7 +29,7 @@ export interface RreluSaved {
   readonly a: F | null
 }
 
-export const rrelu = (options: RreluOptions = {}): Layer<Params, RreluSaved> => {
+const create = (options: RreluOptions = {}): Layer<Params, RreluSaved> => {
   const name = 'rrelu'
   const lower = options.lower ?? 3
   const upper = options.upper ?? 8
@@ -68,3 +69,11 @@ export const rrelu = (options: RreluOptions = {}): Layer<Params, RreluSaved> => 
     },
   }
 }
+
+/** RReLU draws its slopes from the forward key in training. */
+export const rrelu = defineLayer({
+  type: 'rrelu',
+  stochastic: true,
+  create,
+  fromSpec: (s) => [{ lower: s.num('lower', 3), upper: s.num('upper', 8) }] as const,
+})

@@ -15,7 +15,8 @@ import { foldIn } from '../core/rng.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
 import { leaves } from '../core/tree.ts'
-import type { AnyLayer, ForwardCtx, Layer, LayerSpec } from './layer.ts'
+import type { AnyLayer, ForwardCtx, Layer, LayerSpec, LayerState } from './layer.ts'
+import { buildLayer, defineLayer, layerType } from './define.ts'
 
 export interface Child {
   readonly name: string
@@ -35,16 +36,6 @@ export interface Sequential extends Layer<Params, SequentialSaved> {
 /** A child with an explicit name. */
 export const named = (name: string, layer: AnyLayer): Child => ({ name, layer })
 
-const PREFIX: { readonly [type: string]: string } = {
-  dense: 'fc',
-  conv2d: 'conv',
-  conv1d: 'conv1d_',
-  maxpool2d: 'pool',
-  avgpool2d: 'avgpool',
-  subsample: 'sub',
-  sequential: 'block',
-}
-
 const isChild = (c: ChildInput): c is Child => 'layer' in c && 'name' in c
 const isPair = (c: ChildInput): c is readonly [string, AnyLayer] => Array.isArray(c)
 
@@ -60,7 +51,7 @@ const nameChildren = (inputs: readonly ChildInput[]): Child[] => {
     const given = explicit[i]
     if (given) return given
     const layer = c as AnyLayer
-    const prefix = PREFIX[layer.spec.type] ?? layer.spec.type
+    const prefix = layerType(layer.spec.type)?.prefix ?? layer.spec.type
     let name: string
     do {
       const k = (counts.get(prefix) ?? 0) + 1
@@ -72,7 +63,7 @@ const nameChildren = (inputs: readonly ChildInput[]): Child[] => {
   })
 }
 
-export const sequential = (...inputs: ChildInput[]): Sequential => {
+const create = (...inputs: ChildInput[]): Sequential => {
   const children = nameChildren(inputs)
   const seen = new Set<string>()
   for (const { name } of children) {
@@ -100,38 +91,51 @@ export const sequential = (...inputs: ChildInput[]): Sequential => {
       pipe(
         children,
         A.reduceWithIndex(
-          E.right<LayerError, { params: Record<string, Params>; shape: Shape }>({ params: {}, shape: inShape }),
+          E.right<LayerError, { params: Record<string, Params>; state: Record<string, Params>; shape: Shape }>({
+            params: {},
+            state: {},
+            shape: inShape,
+          }),
           (i, acc, { name, layer }) =>
             pipe(
               acc,
-              E.chain(({ params, shape }) =>
+              E.chain(({ params, state, shape }) =>
                 pipe(
                   layer.init(foldIn(key, i), shape),
                   E.mapLeft(rename(name, layer)),
                   E.map((r) => ({
                     params: leaves(r.params).length > 0 ? { ...params, [name]: r.params } : params,
+                    state: r.state !== undefined && leaves(r.state).length > 0 ? { ...state, [name]: r.state } : state,
                     shape: r.outShape,
                   })),
                 ),
               ),
             ),
         ),
-        E.map(({ params, shape }) => ({ params: params as Params, outShape: shape })),
+        E.map(({ params, state, shape }) => ({
+          params: params as Params,
+          outShape: shape,
+          ...(Object.keys(state).length > 0 ? { state: state as LayerState } : {}),
+        })),
       ),
-    forward: (p, x, ctx: ForwardCtx) => {
+    forward: (p, x, ctx: ForwardCtx, state) => {
       const saved: unknown[] = new Array(children.length)
+      // Child states by child name, like the parameters; a child that returns none keeps its own.
+      let next: Record<string, Params> | undefined
       let h: Tensor = x
       for (let i = 0; i < children.length; i++) {
         const { name, layer } = children[i]
         try {
-          const r = layer.forward(childParams(p, name), h, { training: ctx.training, key: foldIn(ctx.key, i) })
+          const own = state?.[name] as LayerState | undefined
+          const r = layer.forward(childParams(p, name), h, { training: ctx.training, key: foldIn(ctx.key, i) }, own ?? null)
           saved[i] = r.saved
           h = r.y
+          if (r.state !== undefined && r.state !== own) (next ??= { ...(state ?? {}) } as Record<string, Params>)[name] = r.state
         } catch (e) {
           throw e instanceof LayerError ? rename(name, layer)(e) : e
         }
       }
-      return { y: h, saved: { saved } }
+      return { y: h, saved: { saved }, ...(next !== undefined ? { state: next as LayerState } : {}) }
     },
     vjp: (p, s, dy) => {
       const dparams: Record<string, Params> = {}
@@ -179,3 +183,19 @@ const reorder = (p: Params, d: Record<string, Params>): Params => {
   for (const k of Object.keys(p)) if (d[k] !== undefined) out[k] = d[k]
   return out
 }
+
+/** sequential(a, b, c): the layers chained; unnamed inside another sequential: block1, ... */
+export const sequential = defineLayer({
+  type: 'sequential',
+  prefix: 'block',
+  create,
+  fromSpec: (s) => {
+    const layers = s.spec.layers
+    if (!Array.isArray(layers)) return s.fail('layers', 'an array of layer specs')
+    return layers.map((l): ChildInput => {
+      const built = buildLayer(l)
+      const name = (l as { readonly name?: unknown }).name
+      return typeof name === 'string' ? named(name, built) : built
+    })
+  },
+})

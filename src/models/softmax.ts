@@ -9,8 +9,9 @@ import type { Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf, showShape } from '../core/tensor.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, expectValidShape } from './layer.ts'
+import { defineLayer } from './define.ts'
 
-export const softmax = (): Layer<Params, Tensor> => {
+const create = (): Layer<Params, Tensor> => {
   const name = 'softmax'
   const rows = (x: Tensor): [number, number] => {
     if (x.shape.length < 2) throw new LayerError(name, `expected input of rank >= 2 [B, ..., C], got ${showShape(x.shape)}`)
@@ -43,3 +44,12 @@ export const softmax = (): Layer<Params, Tensor> => {
     },
   }
 }
+
+export const softmax = defineLayer({
+  type: 'softmax',
+  create,
+  fromSpec: (s) => {
+    if ((s.spec.axis ?? -1) !== -1) s.fail('axis', '-1 (the last axis)')
+    return [] as const
+  },
+})

@@ -8,7 +8,6 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { LayerError } from '../core/errors.ts'
-import * as A from '../ops/activations.ts'
 import { subsampleBackwardInput, subsampleBackwardParams, subsampleForward } from '../ops/subsample.ts'
 import type { F, Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf, full, shapeEquals, showShape } from '../core/tensor.ts'
@@ -16,9 +15,12 @@ import { showValue } from './conv2d.ts'
 import type { Layer } from './layer.ts'
 import { checkCotangent, checkRank, checkSameDtype, expectNumber, expectRank, expectValidShape, unwrap } from './layer.ts'
 import { withLazyDx } from './lazy.ts'
+import { defineLayer, elementwiseTypes, layerType } from './define.ts'
+// The activations subsample names are the registered ones: load the built-in set.
+import './activations.ts'
 
-export type SubsampleActivation = 'sigmoid' | 'tanh' | 'lecun_tanh' | 'relu' | 'identity'
-export const SUBSAMPLE_ACTIVATIONS: readonly SubsampleActivation[] = ['sigmoid', 'tanh', 'lecun_tanh', 'relu', 'identity']
+/** 'identity' or any registered element-wise activation (define.ts): sigmoid, tanh, relu, ... */
+export type SubsampleActivation = 'sigmoid' | 'tanh' | 'lecun_tanh' | 'relu' | 'identity' | (string & {})
 
 export interface SubsampleOptions {
   /** Block size n (default 2). */
@@ -39,38 +41,38 @@ export interface SubsampleSaved {
 
 const name = 'subsample'
 
-/** y = act(z) and dz = act'(z) dy, with the kernels of ops/activations.ts (convnet-notes). */
-const ACTIVATIONS: {
-  readonly [a in SubsampleActivation]: {
-    readonly forward: (y: F, z: F, n: number) => void
-    /** dz from dy and whatever the derivative reads (y for most, z for LeCun's tanh). */
-    readonly backward: (dz: F, dy: F, z: F, y: F, n: number) => void
-  }
-} = {
-  sigmoid: { forward: A.sigmoidForward, backward: (dz, dy, _z, y, n) => A.sigmoidBackward(dz, dy, y, n) },
-  tanh: { forward: A.tanhForward, backward: (dz, dy, _z, y, n) => A.tanhBackward(dz, dy, y, n) },
-  lecun_tanh: { forward: A.lecunTanhForward, backward: (dz, dy, z, _y, n) => A.lecunTanhBackward(dz, dy, z, n) },
-  relu: { forward: A.reluForward, backward: (dz, dy, _z, y, n) => A.reluBackward(dz, dy, y, n) },
-  identity: {
-    forward: (y, z, n) => {
-      for (let i = 0; i < n; i++) y[i] = z[i]
-    },
-    backward: (dz, dy, _z, _y, n) => {
-      for (let i = 0; i < n; i++) dz[i] = dy[i]
-    },
+interface Act {
+  readonly forward: (y: F, z: F, n: number) => void
+  /** dz from dy and whatever the derivative reads (y for most, z for LeCun's tanh). */
+  readonly backward: (dz: F, dy: F, z: F, y: F, n: number) => void
+}
+
+const IDENTITY: Act = {
+  forward: (y, z, n) => {
+    for (let i = 0; i < n; i++) y[i] = z[i]
+  },
+  backward: (dz, dy, _z, _y, n) => {
+    for (let i = 0; i < n; i++) dz[i] = dy[i]
   },
 }
 
-export const subsample = (options: SubsampleOptions = {}): Layer<SubsampleParams, SubsampleSaved> => {
+/** y = act(z) and dz = act'(z) dy, with the registered activation's kernels (define.ts). */
+const activationOf = (activation: string): E.Either<LayerError, Act> => {
+  if (activation === 'identity') return E.right(IDENTITY)
+  const k = layerType(activation)?.elementwise
+  if (k === undefined)
+    return E.left(
+      new LayerError(name, `expected activation to be one of identity, ${elementwiseTypes().join(', ')}, got ${showValue(activation)}`),
+    )
+  return E.right({ forward: k.forward, backward: (dz, dy, z, y, n) => k.backward(dz, dy, k.uses === 'x' ? z : y, n) })
+}
+
+const create = (options: SubsampleOptions = {}): Layer<SubsampleParams, SubsampleSaved> => {
   const pool = options.pool ?? 2
   const activation = options.activation ?? 'sigmoid'
   const hyper = pipe(
     expectNumber(name, 'pool', pool, (v) => Number.isInteger(v) && v > 0, 'a positive integer'),
-    E.chain((n) =>
-      SUBSAMPLE_ACTIVATIONS.includes(activation)
-        ? E.right({ n, act: ACTIVATIONS[activation] })
-        : E.left(new LayerError(name, `expected activation to be one of ${SUBSAMPLE_ACTIVATIONS.join(', ')}, got ${showValue(activation)}`)),
-    ),
+    E.chain((n) => E.map((act: Act) => ({ n, act }))(activationOf(activation))),
   )
   const checkSize = (n: number, H: number, W: number): E.Either<LayerError, [number, number]> =>
     H % n === 0 && W % n === 0
@@ -145,3 +147,14 @@ export const subsample = (options: SubsampleOptions = {}): Layer<SubsampleParams
     },
   }
 }
+
+/** LeNet's subsampling; unnamed in a sequential: sub1, sub2, ... */
+export const subsample = defineLayer({
+  type: 'subsample',
+  prefix: 'sub',
+  create,
+  fromSpec: (s) => {
+    const act = s.spec.activation ?? 'sigmoid'
+    return [{ pool: s.num('pool', 2), activation: typeof act === 'string' ? act : s.fail('activation', 'a string') }] as const
+  },
+})

@@ -6,7 +6,21 @@
 import type { F } from '../core/tensor.ts'
 
 // p' = p - lr (g + wd p)
+// In place (pOut === p) without weight decay, an element whose gradient is exactly zero
+// is left alone: p - lr (0 + 0 p) = p for every finite p (signed zeros included), so
+// skipping it changes no bit; a non-finite p still goes through the formula (-> NaN).
+// Online learning on sparse inputs has mostly-zero gradients (a dense layer's rows for
+// zero inputs), so this skips most of the writes and arithmetic of a batch-1 step.
 export function sgdStep(pOut: F, p: F, g: F, n: number, lr: number, wd: number): void {
+  if (pOut === p && wd === 0) {
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]
+      const pi = p[i]
+      if (gi === 0 && pi - pi === 0) continue
+      p[i] = pi - lr * (gi + 0 * pi)
+    }
+    return
+  }
   for (let i = 0; i < n; i++) pOut[i] = p[i] - lr * (g[i] + wd * p[i])
 }
 

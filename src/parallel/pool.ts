@@ -13,15 +13,16 @@ import { MessageChannel, Worker } from 'node:worker_threads'
 import type { MessagePort } from 'node:worker_threads'
 import { GradstreamError } from '../core/errors.ts'
 import type { AnyObjective } from '../models/objective.ts'
+import { modulesOf } from '../models/define.ts'
 import { gemm } from '../ops/gemm.ts'
 import { kernelBackend } from '../ops/backend.ts'
-import type { ShardExecutor, ShardResult, ShardTask } from '../streams/shards.ts'
+import type { ShardExecutor, ShardResult, ShardState, ShardTask } from '../streams/shards.ts'
 import { computeShard } from '../streams/shards.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
 import type { Layout } from '../core/tree.ts'
 import { unravel } from '../core/tree.ts'
-import type { Arenas, WorkerInit } from './protocol.ts'
+import type { Arenas, StateIn, WorkerInit } from './protocol.ts'
 import * as P from './protocol.ts'
 
 export interface PoolOptions {
@@ -33,6 +34,11 @@ export interface PoolOptions {
   readonly layout: Layout | null
   /** Give up waiting for a worker after this long (default 120 s). */
   readonly timeoutMs?: number
+  /**
+   * Give up on workers that have not started after this long (default 60 s): a machine
+   * out of memory or threads never starts them, and a run must fail saying so, not hang.
+   */
+  readonly startTimeoutMs?: number
 }
 
 interface Member {
@@ -41,7 +47,8 @@ interface Member {
   arenas: Arenas
 }
 
-const newArenas = (P0: number, x: number, y: number, out: number): Arenas => ({
+const newArenas = (P0: number, x: number, y: number, out: number, S0 = 0): Arenas => ({
+  state: P.sharedF32(S0),
   x: P.sharedF32(x),
   y: P.sharedF32(y),
   grads: P.sharedF32(P0),
@@ -50,8 +57,12 @@ const newArenas = (P0: number, x: number, y: number, out: number): Arenas => ({
   error: new Uint8Array(new SharedArrayBuffer(2048)),
 })
 
-const ENTRY = new URL('./worker.ts', import.meta.url).href
-const BOOT = new URL('./boot.mjs', import.meta.url)
+// Compiled (dist/parallel/pool.js), the worker is the compiled worker.js, loaded directly.
+// From the TypeScript sources (tsx, vitest), workers do not inherit the parent's loader
+// hooks, so boot.mjs registers tsx in the worker and then imports worker.ts.
+const COMPILED = import.meta.url.endsWith('.js')
+const ENTRY = new URL(COMPILED ? './worker.js' : './worker.ts', import.meta.url).href
+const BOOT = COMPILED ? new URL(ENTRY) : new URL('./boot.mjs', import.meta.url)
 
 export class WorkerPool implements ShardExecutor {
   private readonly ctrl: Int32Array
@@ -65,6 +76,8 @@ export class WorkerPool implements ShardExecutor {
   /** Scalars per output row, found once by a one-row prediction. */
   private outPer = 0
   private scratch = new Float32Array(0)
+  /** The model state workers read (shared), posted to them when its layout changes. */
+  private stateIn: { flat: Float32Array; layout: Layout } | null = null
 
   private constructor(
     readonly threads: number,
@@ -102,6 +115,7 @@ export class WorkerPool implements ShardExecutor {
       gemm: null,
       arenas,
       spec: this.options.objective?.spec ?? null,
+      modules: this.options.objective ? modulesOf(this.options.objective.spec) : [],
       layout: this.options.layout ?? { names: [], shapes: [], offsets: [], size: 0 },
       port: port2,
       backend: kernelBackend(),
@@ -117,13 +131,18 @@ export class WorkerPool implements ShardExecutor {
   }
 
   private async ready(): Promise<void> {
-    const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
+    const limit = this.options.startTimeoutMs ?? 60_000
+    const deadline = performance.now() + limit
     for (;;) {
       if (this.broken !== null) throw new GradstreamError(this.broken)
-      let all = true
-      for (let w = 1; w < this.threads; w++) if (Atomics.load(this.ctrl, w * P.SLOT + P.STATE) !== P.READY) all = false
-      if (all) break
-      if (performance.now() > deadline) throw new GradstreamError('worker pool: workers did not start in time')
+      let waiting = 0
+      for (let w = 1; w < this.threads; w++) if (Atomics.load(this.ctrl, w * P.SLOT + P.STATE) !== P.READY) waiting++
+      if (waiting === 0) break
+      if (performance.now() > deadline)
+        throw new GradstreamError(
+          `worker pool: ${waiting} of ${this.threads - 1} worker threads did not start within ${limit / 1000} s ` +
+            '(out of memory or threads? try fewer --threads)',
+        )
       await new Promise((r) => setTimeout(r, 5))
     }
     for (let w = 1; w < this.threads; w++) Atomics.store(this.ctrl, w * P.SLOT + P.STATE, P.IDLE)
@@ -166,9 +185,10 @@ export class WorkerPool implements ShardExecutor {
   private fit(w: number, x: number, y: number, out: number): void {
     const m = this.members[w]
     const a = m.arenas
-    if (a.x.length >= x && a.y.length >= y && a.outputs.length >= out) return
+    const S0 = this.stateIn?.layout.size ?? 0
+    if (a.x.length >= x && a.y.length >= y && a.outputs.length >= out && a.state.length >= S0) return
     const grow = (have: number, need: number): number => (have >= need ? have : Math.max(need, 2 * have))
-    m.arenas = newArenas(a.grads.length, grow(a.x.length, x), grow(a.y.length, y), grow(a.outputs.length, out))
+    m.arenas = newArenas(a.grads.length, grow(a.x.length, x), grow(a.y.length, y), grow(a.outputs.length, out), S0)
     m.port.postMessage({ arenas: m.arenas })
     this.ctrl[w * P.SLOT + P.RESIZED] = 1
   }
@@ -190,6 +210,7 @@ export class WorkerPool implements ShardExecutor {
       dims.forEach((d, i) => (this.ctrl[base + P.Y_DIMS + i] = d))
     }
     this.ctrl[base + P.TASK] = P.TASK_SHARD
+    this.ctrl[base + P.HAS_STATE] = this.stateIn === null ? 0 : 1
     this.ctrl[base + P.ROWS] = rows
     this.ctrl[base + P.KEY0] = task.key.k0 | 0
     this.ctrl[base + P.KEY1] = task.key.k1 | 0
@@ -203,7 +224,28 @@ export class WorkerPool implements ShardExecutor {
     // Views of the worker's arenas, valid until its next task: the caller reduces them
     // within this step (ShardExecutor contract), which spares two copies per shard.
     const outputs: Tensor = { shape: [rows, ...dims], data: a.outputs.subarray(0, rows * size(dims)) }
-    return { loss: a.scalars[0], grads: a.grads.subarray(0, this.params.length), outputs }
+    const state = this.stateIn === null ? {} : { state: a.state.subarray(0, this.stateIn.layout.size) }
+    return { loss: a.scalars[0], grads: a.grads.subarray(0, this.params.length), outputs, ...state }
+  }
+
+  /** Puts the step's model state where workers read it (posting a new buffer when its layout changes). */
+  private shareState(state: ShardState | null | undefined): void {
+    if (state == null) {
+      this.stateIn = null
+      return
+    }
+    const cur = this.stateIn
+    const same =
+      cur !== null && cur.layout.size === state.layout.size && cur.layout.names.every((n, i) => n === state.layout.names[i])
+    if (!same) {
+      this.stateIn = { flat: P.sharedF32(state.layout.size), layout: state.layout }
+      const msg: StateIn = { flat: this.stateIn.flat.buffer as SharedArrayBuffer, layout: state.layout }
+      for (let w = 1; w < this.threads; w++) {
+        this.members[w].port.postMessage({ state: msg })
+        this.ctrl[w * P.SLOT + P.RESIZED] = 1
+      }
+    }
+    ;(this.stateIn as { flat: Float32Array }).flat.set(state.flat)
   }
 
   /**
@@ -217,15 +259,18 @@ export class WorkerPool implements ShardExecutor {
     layout: Layout,
     tasks: readonly ShardTask[],
     consume: (index: number, result: ShardResult) => void,
+    state?: ShardState | null,
   ): void {
     this.check()
     if (layout.size !== this.params.length)
       throw new GradstreamError(`worker pool: expected ${this.params.length} parameters, got ${layout.size}`)
     this.params.set(flat)
+    this.shareState(state)
     if (this.outPer === 0) {
       const one = tasks[0].batch.x
       const row = { shape: [1, ...one.shape.slice(1)], data: one.data.subarray(0, size(one.shape.slice(1))) }
-      this.outPer = Math.max(1, size(objective.predict(unravel(layout, this.params), row).shape.slice(1)))
+      const s0 = state == null ? null : unravel(state.layout, state.flat)
+      this.outPer = Math.max(1, size(objective.predict(unravel(layout, this.params), row, s0).shape.slice(1)))
     }
     const T = this.threads
     for (let w = 1; w < T && w < tasks.length; w++) this.postShard(w, tasks[w], this.outPer)
@@ -234,7 +279,7 @@ export class WorkerPool implements ShardExecutor {
     // a fresh one when it must wait its turn.
     if (this.scratch.length !== layout.size) this.scratch = new Float32Array(layout.size)
     const computeOwn = (i: number, now: boolean): ShardResult =>
-      computeShard(objective, this.params, layout, tasks[i], now ? this.scratch : undefined)
+      computeShard(objective, this.params, layout, tasks[i], now ? this.scratch : undefined, state)
     for (let i = 0; i < tasks.length; i++) {
       const w = i % T
       if (w === 0) {

@@ -26,6 +26,8 @@ export const Y_DIMS = 9
 /** Rank and dims of one output row, written by the worker. */
 export const OUT_RANK = 16
 export const OUT_DIMS = 17
+/** 1 when the task carries model state (the worker reads its shared StateIn, writes arenas.state). */
+export const HAS_STATE = 24
 
 // states
 export const IDLE = 0
@@ -46,12 +48,20 @@ export const GEMM_M = 4
 export const GEMM_N = 9
 export const GEMM_K = 10
 
+/** The model state a worker reads (shared, written by the main thread before each step). */
+export interface StateIn {
+  readonly flat: SharedArrayBuffer
+  readonly layout: { readonly names: readonly string[]; readonly shapes: readonly (readonly number[])[]; readonly offsets: readonly number[]; readonly size: number }
+}
+
 /** Buffers one worker reads and writes (all SharedArrayBuffer-backed). */
 export interface Arenas {
   readonly x: Float32Array
   readonly y: Float32Array
   readonly grads: Float32Array
   readonly outputs: Float32Array
+  /** The shard's next model state, flat (empty when the model has none). */
+  readonly state: Float32Array
   /** [loss] */
   readonly scalars: Float64Array
   readonly error: Uint8Array
@@ -68,6 +78,8 @@ export interface WorkerInit {
   readonly gemm: { readonly a: SharedArrayBuffer; readonly b: SharedArrayBuffer; readonly c: SharedArrayBuffer } | null
   readonly arenas: Arenas
   readonly spec: unknown
+  /** Modules declaring the spec's non-built-in layer types (define.ts), imported first. */
+  readonly modules: readonly string[]
   readonly layout: { readonly names: readonly string[]; readonly shapes: readonly (readonly number[])[]; readonly offsets: readonly number[]; readonly size: number }
   readonly port: MessagePort
   /** The main thread's kernel backend: every thread computes with the same kernels. */

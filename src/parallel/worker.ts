@@ -8,9 +8,10 @@ import type { ModelSpec } from '../models/objective.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { gemm } from '../ops/gemm.ts'
 import { setKernelBackend } from '../ops/backend.ts'
+import type { ShardState } from '../streams/shards.ts'
 import { computeShard } from '../streams/shards.ts'
 import type { Layout } from '../core/tree.ts'
-import type { Arenas, WorkerInit } from './protocol.ts'
+import type { Arenas, StateIn, WorkerInit } from './protocol.ts'
 import * as P from './protocol.ts'
 
 const init = workerData as WorkerInit
@@ -21,10 +22,13 @@ const base = init.index * P.SLOT
 const params = new Float32Array(init.params)
 const layout = init.layout as Layout
 let arenas: Arenas = init.arenas
+let state: ShardState | null = null
 let gemmA = init.gemm ? new Float32Array(init.gemm.a) : new Float32Array(0)
 let gemmB = init.gemm ? new Float32Array(init.gemm.b) : new Float32Array(0)
 let gemmC = init.gemm ? new Float32Array(init.gemm.c) : new Float32Array(0)
 
+// A user's layer types exist here once the modules declaring them are loaded (define.ts).
+for (const m of init.modules) await import(m)
 const built = init.spec === null ? null : objectiveFromSpec(init.spec as ModelSpec)
 if (built !== null && E.isLeft(built)) throw built.left
 const objective = built === null ? null : built.right
@@ -41,12 +45,16 @@ const shardTask = (): void => {
     const yPer = dims.reduce((a, d) => a * d, 1)
     y = { shape: [rows, ...dims], data: arenas.y.subarray(0, rows * yPer) }
   }
-  const r = computeShard(objective, params, layout, {
-    shard: 0,
-    batch: { x, y, epoch: 0, position: 0 },
-    key: { k0: ctrl[base + P.KEY0] >>> 0, k1: ctrl[base + P.KEY1] >>> 0 },
-  })
+  const r = computeShard(
+    objective,
+    params,
+    layout,
+    { shard: 0, batch: { x, y, epoch: 0, position: 0 }, key: { k0: ctrl[base + P.KEY0] >>> 0, k1: ctrl[base + P.KEY1] >>> 0 } },
+    undefined,
+    ctrl[base + P.HAS_STATE] === 1 ? state : null,
+  )
   arenas.grads.set(r.grads)
+  if (r.state !== undefined) arenas.state.set(r.state)
   if (arenas.outputs.length < r.outputs.data.length) throw new Error('output arena too small')
   arenas.outputs.set(r.outputs.data)
   const outDims = r.outputs.shape.slice(1)
@@ -83,8 +91,9 @@ for (;;) {
   }
   if (ctrl[base + P.RESIZED] !== 0) {
     for (let m = receiveMessageOnPort(init.port); m !== undefined; m = receiveMessageOnPort(init.port)) {
-      const msg = m.message as { arenas?: Arenas; gemm?: { a: SharedArrayBuffer; b: SharedArrayBuffer; c: SharedArrayBuffer } }
+      const msg = m.message as { arenas?: Arenas; gemm?: { a: SharedArrayBuffer; b: SharedArrayBuffer; c: SharedArrayBuffer }; state?: StateIn }
       if (msg.arenas) arenas = msg.arenas
+      if (msg.state) state = { flat: new Float32Array(msg.state.flat), layout: msg.state.layout as Layout }
       if (msg.gemm) {
         gemmA = new Float32Array(msg.gemm.a)
         gemmB = new Float32Array(msg.gemm.b)

@@ -36,6 +36,7 @@ import { optimizerFromSpec } from '../models/optimizers.ts'
 import { key as rootKey } from '../core/rng.ts'
 import type { Shape } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
+import { leaves } from '../core/tree.ts'
 import type { Snapshot } from './snapshot.ts'
 import { makeSnapshot } from './snapshot.ts'
 import type { BatchSource } from './source.ts'
@@ -170,7 +171,7 @@ export const forkSnapshot = (
 ): Snapshot => {
   let s = snapshot
   if (options.to.spec.type !== options.from.spec.type)
-    s = makeSnapshot({ ...s, params: s.params, opt: options.to.init({ all: { shape: [s.flat.length], data: s.flat } }) })
+    s = makeSnapshot({ ...s, params: s.params, opt: options.to.init(s.params) })
   const b = options.batchSize
   if (b !== undefined && b.from !== b.to) {
     const per = b.source.batchesPerEpoch
@@ -242,7 +243,7 @@ export interface History {
 /** Typed-array bytes of a snapshot: parameters plus optimizer slots. */
 export const snapshotBytes = (s: Snapshot): number => {
   let n = s.flat.byteLength
-  for (const slot of Object.values(s.opt.slots)) for (const t of Object.values(slot)) if ('data' in t) n += (t.data as Float32Array).byteLength
+  for (const slot of Object.values(s.opt.slots)) for (const [, t] of leaves(slot)) n += t.data.byteLength
   return n
 }
 

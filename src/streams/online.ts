@@ -31,19 +31,20 @@ import type { OperatorFunction } from 'rxjs'
 import { filter, Observable } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
 import type { Rejection, RejectReason } from '../io/records.ts'
-import type { AnyObjective, Batch } from '../models/objective.ts'
+import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import type { Key } from '../core/rng.ts'
 import { key as rootKey } from '../core/rng.ts'
-import { argmaxRows, size } from '../core/tensor.ts'
+import { size } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
-import { fusedLearner, fusedPlan } from './fused-sgd.ts'
+import type { Learner } from './learner.ts'
+import { learner } from './learner.ts'
 import type { Mean } from './metrics.ts'
 import { mean, MeanMonoid } from './metrics.ts'
 import { pulled } from './record-source.ts'
 import type { Snapshot } from './snapshot.ts'
-import { backwardStep, forwardStep, updateStep } from './steps.ts'
 import { initialSnapshot } from './train.ts'
+import { trainsDifferently } from '../models/define.ts'
 
 // ---- inputs -----------------------------------------------------------------------
 
@@ -184,28 +185,7 @@ export const slidingWindow = <A>(M: Monoid<A>, capacity: number): SlidingWindow<
 
 // ---- learners -----------------------------------------------------------------------
 
-export interface LearnOutcome {
-  /** Loss of the batch before the update (the prequential loss). */
-  readonly loss: number
-  /** Correct predictions in the batch (made before the update); NaN without classes. */
-  readonly hits: number
-  readonly skipped?: 'non-finite loss' | 'non-finite gradient'
-}
-
-/**
- * Predict-then-learn on batches, from a starting snapshot. A learner owns private
- * working state; `snapshot()` returns an immutable Snapshot of the current state (the
- * same object until the next `learn`).
- */
-export interface Learner {
-  /** Whether this learner runs the fused batch-1 step (fused-sgd.ts). */
-  readonly fused: boolean
-  /** Output classes of a classifier (0 otherwise). */
-  readonly classes: number
-  /** x: k examples, flat (k * features); labels: their classes (classifiers). */
-  learn(x: Float32Array, labels: Int32Array | undefined, k: number): LearnOutcome
-  snapshot(): Snapshot
-}
+export type { Learner, LearnOutcome } from './learner.ts'
 
 export interface LearnerOptions {
   /** Seed of the run key (default 0), or the key itself. */
@@ -217,78 +197,17 @@ export interface LearnerOptions {
   readonly params?: Params
   /** Examples per update (default 1). */
   readonly batchSize?: number
-  /**
-   * 'auto' (default): the fused batch-1 step when the model and optimizer allow it
-   * (bit-identical to the generic step); 'generic': always objective.forward/backward +
-   * optimizer.update; 'fused': the fused step or an error saying why not.
-   */
-  readonly path?: 'auto' | 'fused' | 'generic'
-}
-
-/** Whether a spec has training-mode noise (RReLU slopes, denoising corruption). */
-const hasTrainingNoise = (v: unknown): boolean => {
-  if (Array.isArray(v)) return v.some(hasTrainingNoise)
-  if (typeof v !== 'object' || v === null) return false
-  const o = v as { readonly [k: string]: unknown }
-  if (o.type === 'rrelu' || (typeof o.corruption === 'number' && o.corruption > 0)) return true
-  return Object.keys(o).some((k) => hasTrainingNoise(o[k]))
-}
-
-/** The generic step: the steps of train() (steps.ts) on a batch of k examples. */
-const genericLearner = (objective: AnyObjective, optimizer: Optimizer, initial: Snapshot): Learner => {
-  const classifies = objective.task === 'classification'
-  const sample = objective.inShape
-  const S = size(sample)
-  const fwdStep = forwardStep(objective)
-  const bwdStep = backwardStep(objective)
-  const updStep = updateStep(optimizer, classifies)
-  // Prediction reuses the training forward unless that forward draws noise.
-  const separatePredict = hasTrainingNoise(objective.spec)
-  const classes = classifies
-    ? (() => {
-        const out = objective.predict(initial.params, { shape: [1, ...sample], data: new Float32Array(S) })
-        return out.shape[out.shape.length - 1]
-      })()
-    : 0
-  let current = initial
-  return {
-    fused: false,
-    classes,
-    learn: (x, labels, k) => {
-      const xs = { shape: [k, ...sample], data: x }
-      let y = xs
-      if (classifies) {
-        if (labels === undefined) throw new GradstreamError('online: expected labels for a classifier')
-        const t = new Float32Array(k * classes)
-        for (let i = 0; i < k; i++) t[i * classes + labels[i]] = 1
-        y = { shape: [k, classes], data: t }
-      }
-      const batch: Batch = { x: xs, y, labels: classifies ? labels : undefined, epoch: current.epoch, position: current.position }
-      const f = fwdStep({ snapshot: current, batch })
-      let hits = NaN
-      if (classifies && labels !== undefined) {
-        const pred = argmaxRows(separatePredict ? objective.predict(current.params, xs) : f.fwd.outputs)
-        hits = 0
-        for (let i = 0; i < k; i++) if (pred[i] === labels[i]) hits++
-      }
-      current = updStep(bwdStep(f))
-      const skipped = current.metrics.skipped as LearnOutcome['skipped']
-      return { loss: f.fwd.loss, hits, skipped }
-    },
-    snapshot: () => current,
-  }
 }
 
 /**
- * A learner for an objective and optimizer: the fused batch-1 step when possible
- * (options.path), the generic step otherwise. `reason` says why the generic one was used.
+ * The learner of an objective and optimizer (learner.ts): any model, any optimizer, any
+ * batch size, from the options' initial snapshot or a fresh one.
  */
 export const onlineLearner = (
   objective: AnyObjective,
   optimizer: Optimizer,
   options: LearnerOptions = {},
-): E.Either<GradstreamError, Learner & { readonly reason?: string }> => {
-  const path = options.path ?? 'auto'
+): E.Either<GradstreamError, Learner> => {
   const batchSize = options.batchSize ?? 1
   if (!(Number.isInteger(batchSize) && batchSize >= 1))
     return E.left(new GradstreamError(`online: expected batchSize to be a positive integer, got ${batchSize}`))
@@ -299,16 +218,7 @@ export const onlineLearner = (
     if (E.isLeft(s)) return s
     initial = s.right
   }
-  if (path === 'generic') return E.right(genericLearner(objective, optimizer, initial))
-  const plan =
-    batchSize !== 1
-      ? E.left(`batches of ${batchSize} (the fused step takes one example)`)
-      : initial.flat instanceof Float32Array
-        ? fusedPlan(objective, optimizer, initial.layout)
-        : E.left('the parameters are not float32')
-  if (E.isRight(plan)) return E.right(fusedLearner(plan.right, optimizer, initial))
-  if (path === 'fused') return E.left(new GradstreamError(`online: the fused step does not apply: ${plan.left}`))
-  return E.right({ ...genericLearner(objective, optimizer, initial), reason: plan.left })
+  return E.right(learner(objective, optimizer, initial, trainsDifferently(objective.spec)))
 }
 
 // ---- the prequential operator -------------------------------------------------------
@@ -318,8 +228,8 @@ export interface OnlineOptions extends LearnerOptions {
   readonly window?: number
   /**
    * A snapshot event every this many examples (default 100), and one at the end. A
-   * snapshot of the fused path is a copy of the parameters (~40 us for 784-64-10):
-   * every example would halve the fast path's speed, every 100 costs ~3%.
+   * snapshot is a copy of the learner's parameters and optimizer slots (~40 us for
+   * 784-64-10): every example would halve the batch-1 speed, every 100 costs ~3%.
    */
   readonly snapshotEvery?: number
   /**
@@ -362,8 +272,8 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   let skipped = 0
   let rejected = 0
   const byReason = new Map<string, number>()
-  // The batch being filled. The generic step hands it to the model (which may keep it in
-  // what it saves), so it gets a fresh buffer per batch; the fused step only reads it.
+  // The batch being filled. The step hands it to the model (which may keep it in what it
+  // saves, or in its state), so it gets a fresh buffer per batch.
   let x = new Float32Array(k * S)
   const labels = new Int32Array(k)
   const lines: (number | undefined)[] = []
@@ -427,7 +337,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   const learnBatch = (emit: (e: OnlineEvent) => void): void => {
     const n = filled
     const out = learner.learn(n === k ? x : x.subarray(0, n * S), classifies ? (n === k ? labels : labels.subarray(0, n)) : undefined, n)
-    if (!learner.fused) x = new Float32Array(k * S)
+    x = new Float32Array(k * S)
     const before = examples
     examples += n
     const lossOk = Number.isFinite(out.loss)

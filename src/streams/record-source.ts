@@ -28,18 +28,18 @@
 // the other kind is rejected ('invalid label') rather than aliased to an index. With
 // `numClasses`, labels that would need more classes are rejected ('too many classes').
 
-import { StringDecoder } from 'node:string_decoder'
 import * as E from 'fp-ts/lib/Either.js'
 import { Observable } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
 import { parseCsvLine } from '../io/csv.ts'
 import type { ColumnOptions, CsvLayout, Example, RecordFormat, Rejection, RejectReason, Schema } from '../io/records.ts'
-import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, decodeObject, inferFeatures } from '../io/records.ts'
+import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, decodeObject, inferFeatures, lineRejection, someNames } from '../io/records.ts'
+import type { LineItem } from '../io/lines.ts'
+import { LineSplitter, MAX_LINE_LENGTH } from '../io/lines.ts'
 import { YIELD_MS } from './source.ts'
+import { yieldToEventLoop } from './yield.ts'
 
 // ---- pulling ------------------------------------------------------------------------
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /**
  * An iterable or async iterable as a cold Observable that asks for the next item only
@@ -93,57 +93,32 @@ export const pulled = <T>(source: Iterable<T> | AsyncIterable<T>): Observable<T>
 
 // ---- lines --------------------------------------------------------------------------
 
-/** A line of text, or Left(its length) when it was longer than the limit (and dropped). */
-export type LineItem = E.Either<number, string>
-
-/** Default limit on a line's length in characters (a record of 100,000 numbers fits). */
-export const MAX_LINE_LENGTH = 4 * 1024 * 1024
+export type { LineItem } from '../io/lines.ts'
+export { MAX_LINE_LENGTH } from '../io/lines.ts'
 
 /**
  * The lines of a stream of text chunks (a Node Readable, or any async iterable of
- * strings or bytes; bytes are UTF-8, split multi-byte characters are joined). Line
- * breaks are \n or \r\n; the text after the last break is a line if not empty. A line
- * longer than `maxLineLength` is not kept: its characters are dropped as they arrive
- * and Left(length) stands in for it, so one endless line cannot exhaust memory.
+ * strings or bytes), split by io/lines.ts: \n or \r\n breaks, a line longer than
+ * `maxLineLength` bytes dropped as it arrives (Left(length) stands in for it, so one
+ * endless line cannot exhaust memory), a line that is not valid UTF-8 Left('invalid utf-8').
  */
 export async function* textLines(
   chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   maxLineLength = MAX_LINE_LENGTH,
 ): AsyncGenerator<LineItem, void, undefined> {
-  const decoder = new StringDecoder('utf8')
-  let pending = ''
-  let dropped = -1 // length of the over-long line being dropped, or -1
-  const strip = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line)
+  const splitter = new LineSplitter(maxLineLength)
+  const ready: LineItem[] = []
+  const emit = (l: LineItem): void => void ready.push(l)
   for await (const chunk of chunks as AsyncIterable<string | Uint8Array>) {
-    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk)
-    let start = 0
-    for (;;) {
-      const nl = text.indexOf('\n', start)
-      if (nl < 0) break
-      const piece = text.slice(start, nl)
-      start = nl + 1
-      if (dropped >= 0) {
-        const n = dropped + piece.length
-        dropped = -1
-        yield E.left(n)
-        continue
-      }
-      const line = pending === '' ? piece : pending + piece
-      pending = ''
-      yield line.length > maxLineLength ? E.left(line.length) : E.right(strip(line))
+    splitter.push(chunk, emit)
+    if (ready.length > 0) {
+      // Copied out first: the consumer may pull lazily while the next chunk is split.
+      const lines = ready.splice(0)
+      yield* lines
     }
-    const rest = text.slice(start)
-    if (dropped >= 0) dropped += rest.length
-    else if (pending.length + rest.length > maxLineLength) {
-      dropped = pending.length + rest.length
-      pending = ''
-    } else pending += rest
   }
-  const tail = decoder.end()
-  if (dropped >= 0) dropped += tail.length
-  else pending += tail
-  if (dropped >= 0) yield E.left(dropped)
-  else if (pending !== '') yield pending.length > maxLineLength ? E.left(pending.length) : E.right(strip(pending))
+  splitter.end(emit)
+  yield* ready
 }
 
 // ---- labels -------------------------------------------------------------------------
@@ -267,9 +242,6 @@ const asyncIter = <T>(src: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> => 
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-const tooLong = (line: number, length: number, max: number): E.Either<Rejection, Example> =>
-  E.left({ line, reason: 'line too long', detail: `${length} characters, more than ${max}` })
-
 /**
  * Records from lines of NDJSON or CSV (a header row names the columns). Resolves once
  * the feature columns are known (at once when they are named; otherwise after the first
@@ -311,11 +283,14 @@ export const recordsFromLines = async (
   const headerLine = ahead.length // 1-based line number of the header (CSV)
   if (format === 'csv') {
     if (first === undefined) return fail('records: expected a CSV header row, got no lines')
-    if (E.isLeft(first)) return fail(`records: the CSV header row is longer than ${max} characters`)
+    if (E.isLeft(first))
+      return fail(
+        first.left === 'invalid utf-8' ? 'records: the CSV header row is not valid UTF-8 text' : `records: the CSV header row is longer than ${max} bytes`,
+      )
     const header = parseCsvLine(first.right)
     if (E.isLeft(header)) return fail(`records: could not read the CSV header row: ${header.left}`)
     const cols = header.right.map((h) => h.trim())
-    if (!cols.includes(label)) return fail(`records: expected a label column named "${label}", got columns ${cols.join(', ')}`)
+    if (!cols.includes(label)) return fail(`records: expected a label column named "${label}", got columns ${someNames(cols)}`)
     while (features === undefined && ahead.length - headerLine < lookahead) {
       const l = await peek()
       if (l === undefined) break
@@ -364,7 +339,7 @@ export const recordsFromLines = async (
       const item = asItem(raw)
       if (csv !== undefined && n <= headerLine) continue // blank lines before, and the header
       if (E.isLeft(item)) {
-        yield tooLong(n, item.left, max)
+        yield lineRejection(n, item.left, max)
         continue
       }
       const text = item.right

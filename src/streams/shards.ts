@@ -9,6 +9,12 @@
 // bit-identical whoever computes each shard: one thread or any number of workers
 // (DESIGN.md, "Replay and time travel": parallel work must not change a single bit).
 // Shard s of step t draws its forward noise from foldIn(forwardKey(key, t), s).
+//
+// Model state (batch norm's running statistics; layer.ts): every shard starts from the
+// snapshot's state and returns its next state; the step's next state is their weighted
+// mean, sum_s (B_s / B) state_s, folded in shard order like the gradient (so it does not
+// depend on the thread count either). Objectives whose state cannot be averaged (an
+// RBM's persistent chains: one per batch row) train with one shard.
 
 import type { Monoid } from 'fp-ts/lib/Monoid.js'
 import { GradstreamError } from '../core/errors.ts'
@@ -17,8 +23,8 @@ import type { Key } from '../core/rng.ts'
 import { foldIn } from '../core/rng.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
-import type { Layout } from '../core/tree.ts'
-import { ravelInto, unravel } from '../core/tree.ts'
+import type { Layout, Params } from '../core/tree.ts'
+import { ravel, ravelInto, unravel } from '../core/tree.ts'
 import { forwardKey } from './snapshot.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import type { Snapshot } from './snapshot.ts'
@@ -62,7 +68,15 @@ export interface ShardTask {
   readonly key: Key
 }
 
+/** The model state of a step, flat (Float32) with its layout, as shards receive it. */
+export interface ShardState {
+  readonly flat: Float32Array
+  readonly layout: Layout
+}
+
 export interface ShardResult {
+  /** The shard's next model state, flat in the state's layout (when the step has one). */
+  readonly state?: Float32Array
   readonly loss: number
   /** The shard's mean gradient, flat in the snapshot's layout. */
   readonly grads: Float32Array
@@ -83,8 +97,25 @@ export interface ShardExecutor {
     layout: Layout,
     tasks: readonly ShardTask[],
     consume: (index: number, result: ShardResult) => void,
+    state?: ShardState | null,
   ): void
 }
+
+/** An executor running for one training run; stopped when the run ends. */
+export interface RunningExecutor extends ShardExecutor {
+  terminate(): Promise<void>
+}
+
+/**
+ * What a run with `threads` > 1 is given to compute its shards on (TrainConfig.executor):
+ * it starts once per run. streams/ only knows this type; the Node entry and the CLI pass
+ * the worker-thread pool (parallel/threads.ts), a browser could pass web workers.
+ */
+export type ExecutorFactory = (options: {
+  readonly threads: number
+  readonly objective: AnyObjective
+  readonly layout: Layout
+}) => Promise<RunningExecutor>
 
 /** One shard's loss and gradient with the parameters in `flat` (the worker runs this too). */
 /** `into`: a buffer of layout.size to receive the gradient (default: a fresh one). */
@@ -94,13 +125,18 @@ export const computeShard = (
   layout: Layout,
   task: ShardTask,
   into?: Float32Array,
+  state?: ShardState | null,
 ): ShardResult => {
   const params = unravel(layout, flat)
-  const fwd = objective.forward(params, null, task.batch, { training: true, key: task.key })
-  const { grads } = objective.backward(params, null, task.batch, fwd)
+  const s0 = state != null ? unravel(state.layout, state.flat) : null
+  const fwd = objective.forward(params, s0, task.batch, { training: true, key: task.key })
+  const r = objective.backward(params, s0, task.batch, fwd)
   const g = into ?? new Float32Array(layout.size)
-  ravelInto(g, layout, grads)
-  return { loss: fwd.loss, grads: g, outputs: fwd.outputs }
+  ravelInto(g, layout, r.grads)
+  if (state == null) return { loss: fwd.loss, grads: g, outputs: fwd.outputs }
+  const next = new Float32Array(state.layout.size)
+  ravelInto(next, state.layout, r.state as Params)
+  return { loss: fwd.loss, grads: g, outputs: fwd.outputs, state: next }
 }
 
 /**
@@ -110,10 +146,10 @@ export const computeShard = (
 export const localExecutor = (): ShardExecutor => {
   let scratch = new Float32Array(0)
   return {
-    run: (objective, flat, layout, tasks, consume) =>
+    run: (objective, flat, layout, tasks, consume, state) =>
       tasks.forEach((t, i) => {
         if (scratch.length !== layout.size) scratch = new Float32Array(layout.size)
-        consume(i, computeShard(objective, flat, layout, t, scratch))
+        consume(i, computeShard(objective, flat, layout, t, scratch, state))
       }),
   }
 }
@@ -188,8 +224,14 @@ const reduceShards = (
   { snapshot, batch }: StepInput,
   acc: WeightedSum,
 ): BackwardResult => {
-  if (snapshot.modelState !== null)
-    throw new GradstreamError('microbatches: models with state (e.g. persistent RBM chains) train with microbatches = 1')
+  let state: ShardState | null = null
+  if (snapshot.modelState !== null) {
+    if (objective.shardedState !== 'mean')
+      throw new GradstreamError('microbatches: models with state (e.g. persistent RBM chains) train with microbatches = 1')
+    const r = ravel(snapshot.modelState as Params, 'float32')
+    state = { flat: r.data as Float32Array, layout: r.layout }
+  }
+  const stateAcc = state === null ? null : new WeightedSum(state.layout.size)
   const B = batch.x.shape[0]
   const base = forwardKey(snapshot.key, snapshot.step)
   const tasks: ShardTask[] = shardRanges(B, shards)
@@ -204,8 +246,13 @@ const reduceShards = (
     loss += weights[i] * r.loss
     probe += acc.add(r.grads, weights[i])
     outputs[i] = { shape: r.outputs.shape, data: r.outputs.data.slice() }
-  })
-  return { snapshot, batch, loss, outputs: joinRows(outputs, B), grads: acc.out, modelState: null, finite: probe === 0 }
+    if (stateAcc !== null) {
+      if (r.state === undefined) throw new GradstreamError('microbatches: a shard returned no model state')
+      stateAcc.add(r.state, weights[i])
+    }
+  }, state)
+  const modelState = state === null || stateAcc === null ? null : unravel(state.layout, stateAcc.out)
+  return { snapshot, batch, loss, outputs: joinRows(outputs, B), grads: acc.out, modelState, finite: probe === 0 }
 }
 
 /**

@@ -8,38 +8,15 @@
 
 import { Observable } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
-import type { Batch } from '../models/objective.ts'
+import type { Batch, BatchSource, Dataset } from '../core/data.ts'
 import type { Key } from '../core/rng.ts'
 import { permutation } from '../core/rng.ts'
 import type { Shape, Tensor } from '../core/tensor.ts'
 import { showShape, size } from '../core/tensor.ts'
 import { shuffleKey } from './snapshot.ts'
+import { yieldToEventLoop } from './yield.ts'
 
-export type { Batch } from '../models/objective.ts'
-
-/** An in-memory data set: inputs [N, ...], and labels (classification) or targets. */
-export interface Dataset {
-  readonly x: Tensor
-  /** Class index per sample. */
-  readonly labels?: Int32Array
-  /** Number of classes (for one-hot targets); default max(label) + 1. */
-  readonly classes?: number
-  /** Explicit targets [N, ...] (regression, soft labels); overrides one-hot labels. */
-  readonly targets?: Tensor
-  /** Class names, if the labels came from strings. */
-  readonly classNames?: readonly string[]
-}
-
-export interface BatchSource {
-  /** Per-sample input shape. */
-  readonly sampleShape: Shape
-  /** Batches per epoch, when known (arrays), for progress and ETA. */
-  readonly batchesPerEpoch?: number
-  /** Samples per epoch, when known. */
-  readonly samplesPerEpoch?: number
-  /** The batches of epoch `epoch`, starting at batch `from` (for resuming mid-epoch). */
-  epoch(epoch: number, key: Key, from?: number): Iterable<Batch> | AsyncIterable<Batch>
-}
+export type { Batch, BatchSource, Dataset } from '../core/data.ts'
 
 export const numClasses = (ds: Dataset): number => {
   if (ds.classes !== undefined) return ds.classes
@@ -174,8 +151,6 @@ export const iterableSource = (
  * training time. At 15 ms it cost the 4-layer CNN ~6%.
  */
 export const YIELD_MS = 50
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export interface MinibatchOptions {
   readonly key: Key

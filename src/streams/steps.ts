@@ -12,8 +12,8 @@ import { map, scan } from 'rxjs'
 import type { AnyObjective, Batch, Forwarded } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { argmaxRows } from '../core/tensor.ts'
-import type { Tensor } from '../core/tensor.ts'
-import { ravelInto } from '../core/tree.ts'
+import type { F, Tensor } from '../core/tensor.ts'
+import { ravelInto, unravel } from '../core/tree.ts'
 import type { Snapshot, StepMetrics } from './snapshot.ts'
 import { forwardKey, makeSnapshot } from './snapshot.ts'
 
@@ -44,11 +44,26 @@ export const batchAccuracy = (outputs: Tensor, labels: Int32Array): number => {
   return hit / pred.length
 }
 
-/** 0 * x is NaN exactly when x is not finite, so one branch-free pass checks them all. */
-const allFinite = (d: Float32Array): boolean => {
-  let probe = 0
-  for (let i = 0; i < d.length; i++) probe += d[i] * 0
-  return probe === 0
+/**
+ * 0 * x is NaN exactly when x is not finite, so one branch-free pass checks them all.
+ * Four running sums, not one: a single sum is a chain of dependent additions (one per
+ * element, each waiting for the last), four let the CPU overlap them.
+ */
+export const allFinite = (d: F): boolean => {
+  let p0 = 0
+  let p1 = 0
+  let p2 = 0
+  let p3 = 0
+  const n = d.length
+  let i = 0
+  for (; i + 4 <= n; i += 4) {
+    p0 += d[i] * 0
+    p1 += d[i + 1] * 0
+    p2 += d[i + 2] * 0
+    p3 += d[i + 3] * 0
+  }
+  for (; i < n; i++) p0 += d[i] * 0
+  return p0 + p1 + p2 + p3 === 0
 }
 
 export const forwardStep =
@@ -99,16 +114,21 @@ export const updateStep =
         lr,
         metrics: { ...metrics, skipped: Number.isFinite(loss) ? 'non-finite gradient' : 'non-finite loss' },
       })
-    const shape = [snapshot.flat.length]
-    const r = optimizer.update({ all: { shape, data: snapshot.flat } }, { all: { shape, data: grads } }, snapshot.opt)
-    const flat = (r.params.all as Tensor).data as Float32Array
+    // The optimizer sees the tensors (views of the flat buffers) and writes the next
+    // values into fresh flat buffers: one for the parameters, one per slot.
+    const { layout } = snapshot
+    const fresh = (): Float32Array => new Float32Array(layout.size)
+    const flat = fresh()
+    const params = unravel(layout, flat)
+    const slots = Object.fromEntries(Object.keys(snapshot.opt.slots).map((s) => [s, unravel(layout, fresh())]))
+    const opt = optimizer.updateInto({ params, slots }, snapshot.params, unravel(layout, grads), snapshot.opt)
     return makeSnapshot({
       ...snapshot,
       ...position,
       step: snapshot.step + 1,
       flat,
-      params: undefined,
-      opt: r.state,
+      params,
+      opt,
       modelState,
       lr,
       metrics,

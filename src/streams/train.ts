@@ -11,7 +11,6 @@ import type { MonoTypeOperatorFunction, Observable } from 'rxjs'
 import { defer, finalize, from, pipe as rxPipe, switchMap, throwError } from 'rxjs'
 import type { LayerError } from '../core/errors.ts'
 import { GradstreamError } from '../core/errors.ts'
-import { WorkerPool } from '../parallel/pool.ts'
 import type { AnyLayer } from '../models/layer.ts'
 import type { AnyLoss } from '../models/loss.ts'
 import type { AnyObjective, Batch } from '../models/objective.ts'
@@ -21,12 +20,12 @@ import type { Key } from '../core/rng.ts'
 import { key as rootKey } from '../core/rng.ts'
 import type { Shape } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
-import { ravel } from '../core/tree.ts'
+import { ravel, unravel } from '../core/tree.ts'
 import type { Snapshot } from './snapshot.ts'
 import { initKey, makeSnapshot } from './snapshot.ts'
 import type { BatchSource } from './source.ts'
 import { minibatches } from './source.ts'
-import type { ShardExecutor } from './shards.ts'
+import type { ExecutorFactory, ShardExecutor } from './shards.ts'
 import { localExecutor, shardedTrainStep } from './shards.ts'
 import { fit } from './steps.ts'
 
@@ -51,6 +50,11 @@ export interface TrainConfig {
   readonly microbatches?: number
   /** Threads computing the shards (main thread included; default 1). */
   readonly threads?: number
+  /**
+   * Starts the threads when `threads` > 1 (streams/ does not import parallel/): the Node
+   * entry's `train` passes the worker-thread pool (parallel/threads.ts).
+   */
+  readonly executor?: ExecutorFactory
 }
 
 /** The step-0 snapshot of a run: parameters from the init key (or given), fresh optimizer state. */
@@ -71,7 +75,7 @@ export const initialSnapshot = (
       seen: 0,
       flat,
       layout,
-      opt: optimizer.init({ all: { shape: [flat.length], data: flat } }),
+      opt: optimizer.init(unravel(layout, flat)),
       modelState: state,
       key,
       lr: optimizer.lr(0),
@@ -110,8 +114,13 @@ export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, co
         fit(objective, optimizer, s0, per, shardedTrainStep(objective, optimizer, executor, shards)),
       )
     if (threads === 1) return sharded(localExecutor())
+    const startExecutor = config.executor
+    if (startExecutor === undefined)
+      return throwError(
+        () => new GradstreamError(`threads: expected an executor for ${threads} threads (the Node entry's train passes the worker pool), got none`),
+      )
     // Workers start once for the run and stop when it completes, fails or is unsubscribed.
-    return from(WorkerPool.create({ threads: Math.min(threads, shards), objective, layout: s0.layout })).pipe(
+    return from(startExecutor({ threads: Math.min(threads, shards), objective, layout: s0.layout })).pipe(
       switchMap((pool) => sharded(pool).pipe(finalize(() => void pool.terminate()))),
     )
   })

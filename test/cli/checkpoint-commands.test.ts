@@ -9,9 +9,10 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
-import { checkpointName, listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint.ts'
+import { checkpointName } from '../../src/io/checkpoint.ts'
+import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
-import { blobs } from '../helpers.ts'
+import { blobs, slotsHash } from '../helpers.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gs-cli-ckpt-'))
@@ -49,7 +50,7 @@ const outcome = (dir: string) => {
     summary,
     metrics: read(join(dir, 'metrics.ndjson')),
     epochs: read(join(dir, 'epochs.ndjson')),
-    final: { step: final.step, hash: hashParams(ck.snapshot), velocity: Array.from((ck.snapshot.opt.slots.velocity.all as { data: Float32Array }).data) },
+    final: { step: final.step, hash: hashParams(ck.snapshot), velocity: slotsHash(ck.snapshot) },
   }
 }
 
@@ -194,7 +195,7 @@ describe('gradstream fork DIR --step N --lr X --out DIR2', () => {
     const at60 = lastJson(await run('replay', join(tmp, 'fork1'), '--step', '60', '--json'))
     expect(at60.loss).toBe(m[6].loss)
     expectCleanError(await run('replay', join(tmp, 'fork1', ''), '--step', '20'), /forked from .* at step 53 .* replay step 20 in/)
-    expectCleanError(await run('fork', ref, '--step', '53', '--out', join(tmp, 'fork1')), /--out: .*fork1 is not empty/)
+    expectCleanError(await run('fork', ref, '--step', '53', '--out', join(tmp, 'fork1')), /--out: .*fork1 already holds a run; continue it with gradstream resume .*, or replace it with --force/)
   })
 
   it('a fork with a new batch size and optimizer runs to the end', async () => {
@@ -233,6 +234,26 @@ const killChild = (argv: string[], dir: string, when: (dir: string) => boolean, 
 
 const checkpoints = (dir: string): number => listCheckpoints(join(dir, 'checkpoints')).length
 
+/** The step of the newest checkpoint that loads (0 when none does), found by loading them here. */
+const newestLoadable = (dir: string): number => {
+  for (const c of listCheckpoints(join(dir, 'checkpoints')).reverse())
+    try {
+      return loadCheckpoint(c.path).snapshot.step
+    } catch {
+      // try the one before
+    }
+  return 0
+}
+
+/** The resumed process continued from the newest usable checkpoint and computed only the rest. */
+const expectContinued = (r: Ran, from: number, total: number): void => {
+  const s = lastJson(r)
+  expect(s.resumedFrom).toBe(from)
+  expect(s.stepsComputed).toBe(total - from)
+  expect(s.steps).toBe(total)
+  expect(r.out).toMatch(from === 0 ? /^gradstream resume: no usable checkpoint in / : new RegExp(`^gradstream resume: .* from step ${from} `))
+}
+
 describe('gradstream resume DIR after SIGKILL', () => {
   beforeAll(async () => {
     const r = await run('train', ...TRAIN, '--epochs', String(RESUMABLE_EPOCHS), '--out', killRef, '--checkpoint-every', '5', '--json')
@@ -248,9 +269,10 @@ describe('gradstream resume DIR after SIGKILL', () => {
     const dir = join(tmp, `kill-${_when.replace(/\W+/g, '-')}`)
     await killChild(['train', ...TRAIN, '--epochs', String(RESUMABLE_EPOCHS), '--out', dir, '--checkpoint-every', '5'], dir, when, extraMs)
     expect(existsSync(join(dir, 'summary.json'))).toBe(false) // it really was interrupted
+    const from = newestLoadable(dir)
     const r = await run('resume', dir, '--json')
     expect(r.code, r.err).toBe(0)
-    expect(r.out).toMatch(/^gradstream resume: .*(from step \d+|no checkpoint)/)
+    expectContinued(r, from, 6 * 60)
     expect(outcome(dir)).toEqual(outcome(killRef))
   })
 
@@ -261,20 +283,43 @@ describe('gradstream resume DIR after SIGKILL', () => {
     const at = checkpoints(dir)
     await killChild(['resume', dir], dir, (d) => checkpoints(d) >= at + 15, 1)
     expect(existsSync(join(dir, 'summary.json'))).toBe(false)
+    const from = newestLoadable(dir)
+    expect(from).toBeGreaterThanOrEqual(5 * (at + 15))
     const r = await run('resume', dir, '--json')
     expect(r.code, r.err).toBe(0)
+    expectContinued(r, from, 6 * 60)
     expect(outcome(dir)).toEqual(outcome(killRef))
   })
 
-  it('a finished run resumes to the same result; a corrupted latest checkpoint is a clean error', async () => {
+  it('a finished run resumes to the same result; corrupt newest checkpoints are skipped, named, and recomputed', async () => {
     const dir = join(tmp, 'finished')
     cpSync(killRef, dir, { recursive: true })
     const r = await run('resume', dir, '--json')
     expect(r.code, r.err).toBe(0)
+    expectContinued(r, 360, 360)
     expect(outcome(dir)).toEqual(outcome(killRef))
-    const last = listCheckpoints(join(dir, 'checkpoints')).pop()!.path
-    writeFileSync(last, readFileSync(last).subarray(0, 100))
-    expectCleanError(await run('resume', dir), /step-00000360\.safetensors: truncated/)
+    // The newest cut short, the one before it with a flipped byte: resume goes back to 350.
+    const cks = listCheckpoints(join(dir, 'checkpoints'))
+    const [c350, c355, c360] = cks.slice(-3)
+    expect([c350.step, c355.step, c360.step]).toEqual([350, 355, 360])
+    writeFileSync(c360.path, readFileSync(c360.path).subarray(0, 100))
+    const flipped = readFileSync(c355.path)
+    flipped[flipped.length - 3] ^= 0x40
+    writeFileSync(c355.path, flipped)
+    const again = await run('resume', dir, '--json')
+    expect(again.code, again.err).toBe(0)
+    expect(again.err).toMatch(/skipped .*step-00000360\.safetensors: truncated/)
+    expect(again.err).toMatch(/skipped .*step-00000355\.safetensors: tensor data does not match its data_sha256 checksum/)
+    expectContinued(again, 350, 360)
+    // Both bad files were rewritten by the recomputed steps: the run is whole again.
+    expect(outcome(dir)).toEqual(outcome(killRef))
+    expect(newestLoadable(dir)).toBe(360)
+    // Every checkpoint unusable: the run starts over (and still ends at the same bits).
+    for (const c of listCheckpoints(join(dir, 'checkpoints'))) writeFileSync(c.path, 'not a checkpoint')
+    const over = await run('resume', dir, '--json')
+    expect(over.code, over.err).toBe(0)
+    expectContinued(over, 0, 360)
+    expect(outcome(dir)).toEqual(outcome(killRef))
   })
 })
 

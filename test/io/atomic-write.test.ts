@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isTempFile, removeStaleTempFiles, writeFileAtomic } from '../../src/io/atomic-write.ts'
-import { loadSafetensors } from '../../src/io/safetensors.ts'
+import { loadSafetensors } from '../../src/io/safetensors-file.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '..', '..')
@@ -22,7 +22,7 @@ describe('writeFileAtomic', () => {
   })
 
   it('fails with an error naming the file, and cleans up', () => {
-    expect(() => writeFileAtomic(join(dir, 'no', 'such', 'dir.txt'), 'x')).toThrow(/could not write .*dir\.txt: ENOENT/)
+    expect(() => writeFileAtomic(join(dir, 'no', 'such', 'dir.txt'), 'x')).toThrow(/could not write .*dir\.txt: no such file or directory \(ENOENT\)/)
   })
 
   it('removes stale temp files and nothing else', () => {

@@ -2,7 +2,7 @@
 // it is killed. Write i holds tensors filled with the value i and metadata {i}; after each
 // write's rename it prints "i" on stdout. Usage: checkpoint-writer.child.ts FILE VALUES
 
-import { saveSafetensors } from '../../src/io/safetensors.ts'
+import { saveSafetensors } from '../../src/io/safetensors-file.ts'
 
 const [path, count] = process.argv.slice(2)
 const n = Number(count)

@@ -3,15 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  loadSafetensors,
-  parseJsonStrict,
-  readSafetensorsHeader,
-  saveSafetensors,
-  SafetensorsError,
-} from '../../src/io/safetensors.ts'
+import { decodeSafetensors, encodeSafetensors, parseJsonStrict, SafetensorsError } from '../../src/io/safetensors.ts'
+import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '../../src/io/safetensors-file.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'gs-safetensors-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -195,7 +195,7 @@ describe('subsample (LeNet trainable subsampling)', () => {
     expect(leftMessage(subsample({ pool: 0 }).init(key(0), [4, 4, 1]))).toBe('subsample: expected pool to be a positive integer, got 0')
     expect(leftMessage(subsample({ pool: NaN }).init(key(0), [4, 4, 1]))).toMatch(/got NaN/)
     expect(leftMessage(subsample({ activation: 'softplus' as SubsampleActivation }).init(key(0), [4, 4, 1]))).toBe(
-      'subsample: expected activation to be one of sigmoid, tanh, lecun_tanh, relu, identity, got "softplus"',
+      'subsample: expected activation to be one of identity, sigmoid, tanh, lecun_tanh, relu, leaky_relu, swish, got "softplus"',
     )
     expect(leftMessage(subsample().init(key(0), [4, 4]))).toMatch(/^subsample: expected a per-sample input of rank 3 .*got rank 2 \[4, 4\]/)
     const l = subsample()

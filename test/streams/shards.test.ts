@@ -13,6 +13,7 @@ import { computeShard, flatSumMonoid, localExecutor, shardedBackward, shardRange
 import { hashParams } from '../../src/streams/snapshot.ts'
 import { arraySource, gather } from '../../src/streams/source.ts'
 import { initialSnapshot, train } from '../../src/streams/train.ts'
+import { workerThreads } from '../../src/parallel/threads.ts'
 import { blobs } from '../helpers.ts'
 
 const data = blobs(40, 3, 6, 4)
@@ -61,11 +62,21 @@ describe('microbatch shards', () => {
           seed: 9,
           microbatches: 3,
           threads,
+          executor: workerThreads,
         }).pipe(toArray()),
       ).then((ss) => ss.map(hashParams))
     const one = await run(1)
     expect(one.length).toBe(20)
     expect(await run(2)).toEqual(one)
     expect(await run(3)).toEqual(one)
+  })
+
+  it('says so when threads > 1 come without an executor (streams/ does not start workers itself)', async () => {
+    const run = train(sequential(dense(3)), softmaxCrossEntropy(), momentum(0.05), {
+      data: arraySource(data, { batchSize: 12 }),
+      microbatches: 2,
+      threads: 2,
+    })
+    await expect(lastValueFrom(run)).rejects.toThrow('threads: expected an executor for 2 threads')
   })
 })

@@ -13,8 +13,9 @@ import type { Shape, Tensor } from '../../core/tensor.ts'
 import { alloc, dtypeOf, shapeEquals, showShape, size } from '../../core/tensor.ts'
 import type { Params } from '../../core/tree.ts'
 import { tiedAutoencoder } from '../autoencoder.ts'
+import { flattenedInputs } from '../flattened-inputs.ts'
 import { euclidean } from '../loss.ts'
-import type { AnyObjective, Batch } from '../objective.ts'
+import type { AnyObjective } from '../objective.ts'
 import { autoencoding } from '../objective.ts'
 import type { Sequential } from '../sequential.ts'
 
@@ -35,25 +36,6 @@ export const autoencoder = (o: AutoencoderZooOptions, inShape: Shape): AnyObject
   return inShape.length === 1 ? inner : flattenedInputs(inner, inShape)
 }
 
-/**
- * An objective on vectors used on samples of shape inShape (e.g. [28, 28, 1]), each read as
- * a vector (a reshape: no copy; inputs and unlabelled targets alike). Its spec is
- * { kind: 'flattened', inShape, objective: the inner spec }.
- */
-export const flattenedInputs = (inner: AnyObjective, inShape: Shape): AnyObjective => {
-  if (inner.inShape.length !== 1 || inner.inShape[0] !== size(inShape))
-    throw new LayerError('flattened', `expected an objective on vectors of ${size(inShape)} values, got ${showShape(inner.inShape)}`)
-  const flat = (x: Tensor): Tensor => ({ shape: [x.shape[0], size(x.shape.slice(1))], data: x.data })
-  const flatBatch = (batch: Batch): Batch => ({ ...batch, x: flat(batch.x), y: batch.y === batch.x ? flat(batch.x) : batch.y })
-  return {
-    ...inner,
-    spec: { kind: 'flattened', inShape: [...inShape], objective: inner.spec },
-    inShape,
-    forward: (params, state, batch, ctx) => inner.forward(params, state, flatBatch(batch), ctx),
-    backward: (params, state, batch, fwd) => inner.backward(params, state, flatBatch(batch), fwd),
-    predict: (params, x) => inner.predict(params, flat(x)),
-  }
-}
 
 /** A dense layer's parameters: what a pretrained encoder (autoencoder or RBM) provides. */
 export interface DenseInit {

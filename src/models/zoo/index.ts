@@ -16,6 +16,7 @@ import { lenet5 } from './lenet5.ts'
 import type { Activation } from './mlp.ts'
 import { mlp } from './mlp.ts'
 import { rbm } from './rbm.ts'
+import { resnet } from './resnet.ts'
 
 export { cnn } from './cnn.ts'
 export { cnn1, cnn2 } from './cnn-notes.ts'
@@ -24,10 +25,12 @@ export { activation, mlp } from './mlp.ts'
 export { autoencoder, encode, withPretrainedFirstLayer } from './autoencoder.ts'
 export type { AutoencoderZooOptions, DenseInit } from './autoencoder.ts'
 export { rbm } from './rbm.ts'
+export { resnet } from './resnet.ts'
+export type { ResnetOptions } from './resnet.ts'
 export type { RbmZooOptions } from './rbm.ts'
 
-export type ZooName = 'cnn' | 'lenet5' | 'mlp' | 'cnn1' | 'cnn2' | 'rbm' | 'autoencoder'
-export const ZOO_NAMES: readonly ZooName[] = ['cnn', 'lenet5', 'mlp', 'cnn1', 'cnn2', 'rbm', 'autoencoder']
+export type ZooName = 'cnn' | 'lenet5' | 'mlp' | 'cnn1' | 'cnn2' | 'rbm' | 'autoencoder' | 'resnet'
+export const ZOO_NAMES: readonly ZooName[] = ['cnn', 'lenet5', 'mlp', 'cnn1', 'cnn2', 'rbm', 'autoencoder', 'resnet']
 
 export type ScheduleName = 'constant' | 'cosine' | 'step' | 'exponential'
 
@@ -126,6 +129,15 @@ export const ZOO: { readonly [name in ZooName]: ZooEntry } = {
     input: 'vector',
     recipe: { epochs: 10, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, weightDecay: 0.0002, schedule: 'cosine', shift: 0, microbatches: 1 },
     description: 'Bernoulli-Bernoulli RBM, 784-128, CD-1 on stochastically binarised digits (deep-learning-lecture-notes eqs 35-44)',
+  },
+  resnet: {
+    // --hidden W1,W2 sets the two widths.
+    build: classifier((o) =>
+      resnet({ widths: o.hidden === undefined ? undefined : [o.hidden[0], o.hidden[1] ?? 2 * o.hidden[0]], classes: o.classes }),
+    ),
+    input: 'image',
+    recipe: { epochs: 30, batch: 32, optimizer: 'momentum', lr: 0.05, momentum: 0.9, schedule: 'cosine', shift: 2, microbatches: 2 },
+    description: 'residual net: conv3x3-BN-ReLU-pool, two residual blocks (16 and 32 channels, batch norm), global average pool, dropout 0.2, dense10',
   },
   autoencoder: {
     build: (o, inShape) => ({ objective: autoencoder({ hidden: o.hidden?.[0], corruption: o.corruption }, inShape) }),

@@ -5,8 +5,8 @@
 // mlp({ hidden: [256, 128] }) on 28x28x1 digits: 784-256-128-10,
 //   784*256+256 + 256*128+128 + 128*10+10 = 235,146 parameters.
 
-import { GradstreamError } from '../../core/errors.ts'
-import { leakyRelu, lecunTanh, relu, sigmoid, tanh } from '../activations.ts'
+import '../activations.ts'
+import { buildLayer, elementwiseKernels } from '../define.ts'
 import { dense } from '../dense.ts'
 import { flatten } from '../flatten.ts'
 import type { InitName } from '../init.ts'
@@ -15,23 +15,13 @@ import type { Sequential } from '../sequential.ts'
 import { sequential } from '../sequential.ts'
 
 export type Activation = 'relu' | 'sigmoid' | 'tanh' | 'lecun_tanh' | 'leaky_relu'
+/** The activations the CLI offers (each a registered element-wise type, define.ts). */
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh', 'lecun_tanh', 'leaky_relu']
 
-export const activation = (name: Activation): AnyLayer => {
-  switch (name) {
-    case 'relu':
-      return relu()
-    case 'sigmoid':
-      return sigmoid()
-    case 'tanh':
-      return tanh()
-    case 'lecun_tanh':
-      return lecunTanh()
-    case 'leaky_relu':
-      return leakyRelu(5)
-    default:
-      throw new GradstreamError(`activation: expected one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(name)}`)
-  }
+/** A registered element-wise activation by name (its spec defaults: leaky_relu's a = 5). */
+export const activation = (name: Activation | (string & {})): AnyLayer => {
+  elementwiseKernels(name)
+  return buildLayer({ type: name })
 }
 
 export interface MlpOptions {

@@ -1,0 +1,86 @@
+// The training worker of the browser example: receives the digits, trains the 4-layer CNN
+// of the zoo with the package's core entry (the same code as in Node; every random draw
+// from the seed), and posts the loss of every step and the test accuracy of every epoch.
+// Training in a worker keeps the page responsive; the page only draws.
+
+import { tap } from 'rxjs'
+import { arraySource, cnn, evaluateEvery, hashParams, mnistSplit, momentum, randomShift, softmaxCrossEntropy, supervised, train } from '../../src/index.ts'
+
+export interface Start {
+  readonly type: 'start'
+  /** Digit d's images (count x 784 floats), d = 0..9: the `mnist` package's files. */
+  readonly digits: readonly Float32Array[]
+  readonly epochs: number
+  readonly seed: number
+}
+
+export type Progress =
+  | { readonly type: 'step'; readonly step: number; readonly epoch: number; readonly loss: number }
+  | {
+      readonly type: 'epoch'
+      readonly epoch: number
+      readonly step: number
+      readonly accuracy: number
+      readonly testLoss: number
+      readonly samplesPerSecond: number
+      readonly hash: string
+    }
+  | { readonly type: 'done'; readonly step: number; readonly hash: string }
+  | { readonly type: 'error'; readonly message: string }
+
+interface WorkerScope {
+  onmessage: ((e: { data: Start }) => void) | null
+  postMessage(message: Progress): void
+}
+const scope = globalThis as unknown as WorkerScope
+
+const run = ({ digits, epochs, seed }: Start): void => {
+  const { train: trainSet, test } = mnistSplit(digits)
+  const source = arraySource(trainSet, { batchSize: 32 })
+  const steps = epochs * (source.batchesPerEpoch ?? 1)
+  const model = cnn()
+  const loss = softmaxCrossEntropy()
+  // Samples per second of training alone: the clock restarts after each evaluation.
+  let clock = performance.now()
+  let samples = 0
+  let rate = NaN
+  let last = { step: 0, hash: '' }
+  train(model, loss, momentum({ type: 'cosine', lr: 0.05, steps }, { momentum: 0.9 }), {
+    data: source,
+    epochs,
+    seed,
+    augment: [(key) => randomShift(2, key)],
+  })
+    .pipe(
+      tap((s) => {
+        samples += s.metrics.samples
+        if (s.endOfEpoch) rate = samples / ((performance.now() - clock) / 1000)
+        scope.postMessage({ type: 'step', step: s.step, epoch: s.epoch, loss: s.metrics.loss })
+      }),
+      evaluateEvery(supervised(model, loss, [28, 28, 1]), test),
+    )
+    .subscribe({
+      next: (s) => {
+        last = { step: s.step, hash: '' }
+        if (s.evaluation === undefined) return
+        last = { step: s.step, hash: hashParams(s) }
+        scope.postMessage({
+          type: 'epoch',
+          epoch: s.epoch,
+          step: s.step,
+          accuracy: s.evaluation.accuracy ?? NaN,
+          testLoss: s.evaluation.loss,
+          samplesPerSecond: rate,
+          hash: last.hash,
+        })
+        clock = performance.now()
+        samples = 0
+      },
+      error: (e: unknown) => scope.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e) }),
+      complete: () => scope.postMessage({ type: 'done', step: last.step, hash: last.hash }),
+    })
+}
+
+scope.onmessage = (e) => {
+  if (e.data.type === 'start') run(e.data)
+}

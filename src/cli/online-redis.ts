@@ -1,0 +1,334 @@
+// `gradstream online --redis URL --stream KEY ...`: exactly-once online learning from a
+// Redis stream (streams/log-online.ts over streams/redis-source.ts).
+//
+// The model flags are `gradstream online`'s (parsed by parseOnlineFlags, so they mean
+// the same thing); the flags below are this mode's own. A run restarted with the same
+// --checkpoint-dir continues from its newest checkpoint: same model (the flags must
+// agree with the checkpoint), same features and classes, counts cumulative.
+
+import { lastValueFrom, tap } from 'rxjs'
+import * as E from 'fp-ts/lib/Either.js'
+import { GradstreamError } from '../core/errors.ts'
+import { countParams } from '../core/tree.ts'
+import { objectiveFromSpec } from '../models/objective-spec.ts'
+import type { Optimizer } from '../models/optimizers.ts'
+import { optimizerFromSpec } from '../models/optimizers.ts'
+import { zooEntry } from '../models/zoo/index.ts'
+import type { LogCounts, LogModel, LogOnlineEvent } from '../streams/log-online.ts'
+import { latestLogCheckpoint, onlineFromLog } from '../streams/log-online.ts'
+import { adwin } from '../streams/drift-adwin.ts'
+import { pageHinkley } from '../streams/drift-page-hinkley.ts'
+import { redisModelSink } from '../streams/redis-models.ts'
+import { redisConsumer } from '../streams/redis-source.ts'
+import type { Snapshot } from '../streams/snapshot.ts'
+import { hashParams } from '../streams/snapshot.ts'
+import type { OnlineFlags } from './online-command.ts'
+import { parseOnlineFlags } from './online-command.ts'
+import { stopOnSignals } from './signals.ts'
+import type { Io } from './train-command.ts'
+import { choiceFlag, numFlag, UsageError } from './usage.ts'
+
+export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream KEY --label COL --checkpoint-dir DIR
+       [--group gradstream] [--consumer learner] [--classes a,b,c | --num-classes N]
+       [--checkpoint-every 1000] [--until-idle SECONDS] [--read-count 256] [--json]
+       [--publish-every N [--models KEY:models] [--models-maxlen 10]]
+       [--drift adwin|page-hinkley] [--on-drift warn]
+       [the model flags of gradstream online]
+Learns from the entries of a Redis stream through a consumer group, exactly once: entries
+are acknowledged only after a checkpoint contains them, and a restart with the same
+--checkpoint-dir continues from the newest one (after SIGKILL too). An entry is a record:
+its field/value pairs, or one field "json" holding a JSON object. Bad entries are copied
+with their reason to KEY:rejected. Labels are class names of --classes, or class indices.
+--until-idle ends the run after that many seconds without a new entry; SIGINT/SIGTERM
+end it the same way (final checkpoint, acknowledgement, summary). --publish-every appends
+the model every N examples and at the end to a capped stream that gradstream predict
+--follow redis://HOST:PORT/KEY:models reads. --drift watches the prequential errors with
+ADWIN (default) or Page-Hinkley and reports each change on stderr (--on-drift warn).`
+
+/** This mode's flags: taken out before the rest go to parseOnlineFlags. */
+const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen', 'drift', 'on-drift'] as const
+type Own = (typeof OWN)[number]
+
+/** True when a `gradstream online` command line reads from Redis. */
+export const readsRedis = (args: readonly string[]): boolean => args.some((a) => a === '--redis' || a.startsWith('--redis='))
+
+const splitOwn = (args: readonly string[]): { own: Partial<Record<Own, string>>; rest: string[] } => {
+  const own: Partial<Record<Own, string>> = {}
+  const rest: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(a)
+    const name = m?.[1] as Own | undefined
+    if (m === null || name === undefined || !(OWN as readonly string[]).includes(name)) {
+      rest.push(a)
+      continue
+    }
+    const value = m[2] ?? args[++i]
+    if (value === undefined || (m[2] === undefined && value.startsWith('--'))) throw new UsageError(`--${name}: expected a value`)
+    if (own[name] !== undefined) throw new UsageError(`--${name}: given twice`)
+    own[name] = value
+  }
+  return { own, rest }
+}
+
+export interface OnlineRedisFlags {
+  readonly url: string
+  readonly stream: string
+  readonly group: string
+  readonly consumer: string
+  readonly untilIdle?: number
+  readonly readCount: number
+  readonly checkpointDir: string
+  readonly checkpointEvery: number
+  /** Publish the model every N examples (and at the end) to `models` (default KEY:models). */
+  readonly publishEvery?: number
+  readonly models: string
+  readonly modelsMaxLen: number
+  /** A drift detector on the prequential errors (--drift), and what to do (--on-drift warn). */
+  readonly drift?: 'adwin' | 'page-hinkley'
+  readonly online: OnlineFlags
+}
+
+export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags => {
+  const { own, rest } = splitOwn(args)
+  const online = parseOnlineFlags(rest)
+  if (online.input !== undefined) throw new UsageError('--input: not with --redis (the records come from the stream)')
+  if (online.format !== undefined) throw new UsageError('--format: not with --redis (an entry is field/value pairs or one "json" field)')
+  if (own.redis === undefined || own.redis === '') throw new UsageError('--redis: expected a URL like redis://127.0.0.1:6379')
+  if (own.stream === undefined || own.stream === '') throw new UsageError('--stream: expected the key of the stream to learn from')
+  if (online.checkpointDir === undefined)
+    throw new UsageError('--checkpoint-dir: expected a folder (with --redis, checkpoints are what makes learning exactly-once)')
+  const name = (flag: string, v: string | undefined, def: string): string => {
+    if (v === undefined) return def
+    if (v.trim() === '') throw new UsageError(`--${flag}: expected a name, got ""`)
+    return v
+  }
+  const readCount = own['read-count'] === undefined ? 256 : Number(own['read-count'])
+  if (!(Number.isSafeInteger(readCount) && readCount >= 1 && readCount <= 100_000))
+    throw new UsageError(`--read-count: expected an integer from 1 to 100000, got ${JSON.stringify(own['read-count'])}`)
+  const count = (flag: 'publish-every' | 'models-maxlen'): number | undefined => {
+    const v = own[flag]
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!(/^\d+$/.test(v.trim()) && Number.isSafeInteger(n) && n >= 1)) throw new UsageError(`--${flag}: expected an integer >= 1, got ${JSON.stringify(v)}`)
+    return n
+  }
+  const onDrift = choiceFlag('on-drift', own['on-drift'], ['warn'] as const)
+  const drift = choiceFlag('drift', own.drift, ['adwin', 'page-hinkley'] as const) ?? (onDrift !== undefined ? 'adwin' : undefined)
+  return {
+    drift,
+    publishEvery: count('publish-every'),
+    models: name('models', own.models, `${own.stream}:models`),
+    modelsMaxLen: count('models-maxlen') ?? 10,
+    url: own.redis,
+    stream: own.stream,
+    group: name('group', own.group, 'gradstream'),
+    consumer: name('consumer', own.consumer, 'learner'),
+    untilIdle: numFlag('until-idle', own['until-idle'], (n) => n > 0, 'a positive number of seconds'),
+    readCount,
+    checkpointDir: online.checkpointDir,
+    // gradstream online's default (10,000) is for files; a log acknowledges after each checkpoint.
+    checkpointEvery: rest.some((a) => a === '--checkpoint-every' || a.startsWith('--checkpoint-every=')) ? online.checkpointEvery : 1000,
+    online,
+  }
+}
+
+/** The summary: with --json, the last line of stdout. Counts are over the whole stream. */
+export interface OnlineRedisSummary {
+  readonly stream: string
+  readonly group: string
+  readonly model: string
+  readonly params: number
+  readonly features: readonly string[]
+  readonly classes: readonly string[]
+  readonly seen: number
+  readonly learned: number
+  readonly skipped: number
+  readonly rejected: number
+  readonly rejectedByReason: { readonly [reason: string]: number }
+  readonly accuracy: number | null
+  readonly loss: number | null
+  /** Over the last --window examples of this process. */
+  readonly windowAccuracy: number | null
+  readonly steps: number
+  readonly lastEntryId: string | null
+  readonly hash: string | null
+  readonly checkpoints: number
+  /** Drifts signalled over the whole stream (with --drift / --on-drift warn). */
+  readonly drifts: number
+  /** Whether this process continued from a checkpoint. */
+  readonly resumed: boolean
+  readonly seconds: number
+  /** Records this process read per second. */
+  readonly recordsPerSecond: number
+}
+
+const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
+const num = (v: number): string => v.toLocaleString('en-US')
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null)
+
+/** The model of the flags for F features. */
+const modelOfFlags = (flags: OnlineFlags, F: number, classCount: number): LogModel => {
+  const entry = zooEntry(flags.model)
+  if (entry.input === 'image' && F !== 784)
+    throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
+  const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
+  const { objective } = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
+  const optimizer: Optimizer = optimizerFromSpec(
+    flags.optimizer === 'sgd'
+      ? { type: 'sgd', lr: flags.lr, weightDecay: flags.weightDecay }
+      : flags.optimizer === 'adam'
+        ? { type: 'adam', lr: flags.lr, weightDecay: flags.weightDecay }
+        : { type: flags.optimizer, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay },
+  )
+  return { objective, optimizer }
+}
+
+/** Runs until idle or signalled; resolves to the summary. */
+export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: AbortSignal): Promise<OnlineRedisSummary> => {
+  const say = (line: string): void => void io.stdout.write(`${line}\n`)
+  const warn = (line: string): void => void io.stderr.write(`${line}\n`)
+  const o = flags.online
+  const resume = latestLogCheckpoint(flags.checkpointDir)
+  const classes = resume?.classes ?? o.classes ?? Array.from({ length: o.numClasses }, (_, i) => String(i))
+  if (resume !== undefined) {
+    if (o.classes !== undefined && JSON.stringify(o.classes) !== JSON.stringify(resume.classes))
+      throw new GradstreamError(`${resume.checkpoint.file}: its classes are ${resume.classes.join(',')}, not --classes ${o.classes.join(',')}`)
+    if (o.label !== resume.label) throw new GradstreamError(`${resume.checkpoint.file}: its label field is "${resume.label}", not --label ${o.label}`)
+  }
+  const model = (features: readonly string[]): LogModel => {
+    const fromFlags = modelOfFlags(o, features.length, classes.length)
+    if (resume === undefined) return fromFlags
+    const objective = objectiveFromSpec(resume.checkpoint.model)
+    if (E.isLeft(objective)) throw new GradstreamError(`${resume.checkpoint.file}: ${objective.left.message}`)
+    if (JSON.stringify(resume.checkpoint.model) !== JSON.stringify(fromFlags.objective.spec))
+      throw new GradstreamError(`${resume.checkpoint.file}: its model differs from the model flags; give the flags of the first run, or a new --checkpoint-dir`)
+    if (JSON.stringify(resume.checkpoint.optimizer) !== JSON.stringify(fromFlags.optimizer.spec))
+      throw new GradstreamError(`${resume.checkpoint.file}: its optimizer differs from the optimizer flags; give the flags of the first run, or a new --checkpoint-dir`)
+    return { objective: objective.right, optimizer: optimizerFromSpec(resume.checkpoint.optimizer) }
+  }
+  const log = await redisConsumer({ url: flags.url, stream: flags.stream, group: flags.group, consumer: flags.consumer })
+  const publish =
+    flags.publishEvery === undefined ? undefined : { every: flags.publishEvery, sink: await redisModelSink(flags.url, flags.models, flags.modelsMaxLen) }
+  say(
+    `gradstream online: ${log.name} consumer "${flags.consumer}", label "${o.label}", ${classes.length} classes, ` +
+      (resume === undefined ? `a new ${o.model}` : `continuing from ${resume.checkpoint.file} (after entry ${resume.lastEntryId})`),
+  )
+  const LISTED = 10
+  let listed = 0
+  let checkpoints = 0
+  let last: { snapshot: Snapshot; counts: LogCounts; windowAccuracy: number; entryId?: string } | undefined
+  let features: readonly string[] = resume?.features ?? o.features ?? []
+  let params = 0
+  const t0 = performance.now()
+  let seenHere = 0
+  const report = (e: LogOnlineEvent): void => {
+    if (e.type === 'checkpoint') {
+      checkpoints++
+      return
+    }
+    if (e.type === 'snapshot') {
+      if (params === 0) params = countParams(e.snapshot.params)
+      last = { snapshot: e.snapshot, counts: e.counts, windowAccuracy: e.metrics.windowAccuracy, entryId: e.entryId ?? last?.entryId }
+      seenHere = e.counts.seen - (resume?.counts.seen ?? 0)
+      if (e.final) return
+      const secs = (performance.now() - t0) / 1000
+      say(
+        `entries ${num(e.counts.seen)}: ${num(e.counts.learned)} learned, ${num(e.counts.rejected)} rejected, ` +
+          `${num(Math.round(seenHere / Math.max(secs, 1e-9)))} entries/s, window accuracy ${pct(e.metrics.windowAccuracy)}, last entry ${e.entryId ?? '-'}`,
+      )
+      return
+    }
+    if (e.type === 'drift') {
+      const d = Object.entries(e.detail)
+        .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+        .join(', ')
+      warn(`${flags.stream} entry ${e.entryId}: drift detected by ${e.detector} at example ${num(e.step)} (${d})`)
+      return
+    }
+    if (listed < LISTED)
+      warn(
+        e.type === 'rejected'
+          ? `${flags.stream} entry ${e.entryId}: rejected, ${e.reason} (${e.detail}); copied to ${flags.stream}:rejected`
+          : `${flags.stream} entry ${e.entryId}: update skipped at step ${e.step}, ${e.reason}`,
+      )
+    else if (listed === LISTED) warn('further rejected entries and skipped updates are counted, not listed')
+    listed++
+  }
+  await lastValueFrom(
+    onlineFromLog(
+      log,
+      (f) => {
+        features = f
+        return model(f)
+      },
+      {
+        label: o.label,
+        features: o.features,
+        classes,
+        checkpointDir: flags.checkpointDir,
+        checkpointEvery: flags.checkpointEvery,
+        resume,
+        untilIdle: flags.untilIdle,
+        signal,
+        readCount: flags.readCount,
+        publish,
+        drift: flags.drift === undefined ? undefined : flags.drift === 'adwin' ? () => adwin() : () => pageHinkley(),
+        seed: o.seed,
+        batchSize: o.batch,
+        window: o.window,
+        snapshotEvery: o.reportEvery,
+      },
+    ).pipe(tap(report)),
+    { defaultValue: undefined },
+  )
+  const seconds = (performance.now() - t0) / 1000
+  const c = last?.counts ?? resume?.counts
+  const summary: OnlineRedisSummary = {
+    stream: flags.stream,
+    group: flags.group,
+    model: o.model,
+    params,
+    features,
+    classes,
+    seen: c?.seen ?? 0,
+    learned: c?.learned ?? 0,
+    skipped: c?.skipped ?? 0,
+    rejected: c?.rejected ?? 0,
+    rejectedByReason: c?.rejectedByReason ?? {},
+    accuracy: c !== undefined && c.examples > 0 ? c.hits / c.examples : null,
+    loss: c !== undefined && c.lossCount > 0 ? c.lossSum / c.lossCount : null,
+    windowAccuracy: last === undefined ? null : finiteOrNull(last.windowAccuracy),
+    steps: last?.snapshot.step ?? resume?.checkpoint.snapshot.step ?? 0,
+    lastEntryId: last?.entryId ?? resume?.lastEntryId ?? null,
+    hash: last !== undefined ? hashParams(last.snapshot) : resume !== undefined ? hashParams(resume.checkpoint.snapshot) : null,
+    checkpoints,
+    drifts: c?.drifts ?? 0,
+    resumed: resume !== undefined,
+    seconds: Math.round(seconds * 100) / 100,
+    recordsPerSecond: Math.round(seenHere / Math.max(seconds, 1e-9)),
+  }
+  const reasons = Object.entries(summary.rejectedByReason)
+    .map(([r, n]) => `${r} ${num(n)}`)
+    .join(', ')
+  say(
+    `online: ${num(summary.seen)} entries seen, ${num(summary.learned)} learned, ${num(summary.skipped)} skipped, ` +
+      `${num(summary.rejected)} rejected${reasons ? ` (${reasons})` : ''}; last entry ${summary.lastEntryId ?? '-'}; ${checkpoints} checkpoints in ${summary.seconds}s`,
+  )
+  say(`prequential accuracy ${pct(summary.accuracy ?? NaN)} over the whole stream, ${pct(summary.windowAccuracy ?? NaN)} over this process's last ${num(o.window)}`)
+  if (o.json) say(JSON.stringify(summary))
+  return summary
+}
+
+/** The command: SIGINT/SIGTERM end the run cleanly (final checkpoint, acknowledgement, summary). */
+export const onlineRedisCommand = async (args: readonly string[], io: Io): Promise<void> => {
+  const flags = parseOnlineRedisFlags(args)
+  const stop = stopOnSignals(io, 'online', 'finishing the entry being learned')
+  const abort = new AbortController()
+  void stop.stopped.then(() => abort.abort())
+  try {
+    await runOnlineRedis(flags, io, abort.signal)
+  } finally {
+    stop.dispose()
+  }
+}

@@ -1,0 +1,28 @@
+// gradstream's Node entry (re-exports only): the browser-safe core (index.ts) plus what
+// needs Node - files (checkpoints, safetensors, CSV/NDJSON tables, PNG), the digits of the
+// `mnist` package, and atomic writes. `import ... from 'gradstream'` in Node resolves here
+// (the package's `node` export condition); `gradstream/node` names it explicitly.
+
+export * from './index.ts'
+// train / trainObjective with worker threads as the default executor for `threads` > 1
+// (these names shadow the core's, which need an executor passed in).
+export { train, trainObjective, workerThreads } from './parallel/threads.ts'
+
+export { loadMnist, mnistDigitsDir } from './io/mnist.ts'
+export { loadTabular } from './io/tabular.ts'
+export { decodePng, encodePng, writePng } from './io/png.ts'
+export type { GrayImage } from './io/png.ts'
+export { loadSafetensors, readSafetensorsHeader, saveSafetensors } from './io/safetensors-file.ts'
+export { isTempFile, writeFileAtomic } from './io/atomic-write.ts'
+export { listCheckpoints, loadCheckpoint, saveCheckpoint } from './io/checkpoint-file.ts'
+
+// Online learning from Redis Streams, exactly once; model publication and followers (issue 15)
+export { latestLogCheckpoint, logResumeOf, onlineFromLog, ZERO_COUNTS } from './streams/log-online.ts'
+export type { LogCheckpointEvent, LogCounts, LogModel, LogOnlineEvent, LogOnlineOptions, LogResume } from './streams/log-online.ts'
+export { compareStreamIds, redisConsumer } from './streams/redis-source.ts'
+export type { RedisConsumerOptions } from './streams/redis-source.ts'
+export { appendEntries, entriesOfLines, produceLines } from './streams/redis-sink.ts'
+export type { ProduceOptions, ProduceResult } from './streams/redis-sink.ts'
+export { followModels, redisModelSink } from './streams/redis-models.ts'
+export type { FollowedModel } from './streams/redis-models.ts'
+export { connectRedis } from './streams/redis-connection.ts'

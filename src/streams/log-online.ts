@@ -1,0 +1,533 @@
+// Exactly-once online learning from an event log (any LogConsumer: log-source.ts).
+//
+//   log --read n at a time--> entries --decode--> records --online(...)--> events
+//                                 |  bad: dead-letter copy, then a `rejected` event
+//   every N examples and at the end: checkpoint (safetensors, atomic + fsync) whose
+//   metadata names the log, the group and the LAST ENTRY ID it contains
+//   --> only then: commit (acknowledge) every entry up to that id
+//
+// Why this is exactly-once. An entry is acknowledged only after a durable checkpoint
+// contains its update, so at any crash every entry after the newest checkpoint is still
+// pending in the group. On start the learner loads that checkpoint, lets the broker
+// acknowledge the pending entries at or before its id (they are in the parameters
+// already) and re-reads the rest in log order. Learning is deterministic (same state,
+// same entries => same bits), so the final parameters equal an uninterrupted run's, and
+// the counts in the checkpoint (seen, learned, rejected by reason, hits) continue across
+// restarts. A dead-letter copy is made before its entry is counted, idempotently, so a
+// crash between the two repeats the copy harmlessly.
+//
+// The learner is `online(...)` with its public source and checkpoint hook: the source
+// is pulled one record at a time, so when the hook runs every record yielded so far has
+// been learned or rejected (checked: metrics.seen must equal the records yielded), and
+// the last yielded entry is exactly what the checkpoint covers. Memory is bounded by the
+// read size: the next read is made only when the previous entries are used up.
+//
+// Labels are class indices or names of a fixed list (`classes`): a restarted learner
+// must map them exactly as the first one did, so no mapping is learned on the way.
+// Features are named, or those of the first entry with the label (kept in the checkpoint).
+// The sliding-window metrics restart empty after a restart; the cumulative ones do not.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { Observable } from 'rxjs'
+import type { Subscription } from 'rxjs'
+import { GradstreamError } from '../core/errors.ts'
+import { size } from '../core/tensor.ts'
+import type { Checkpoint } from '../io/checkpoint.ts'
+import { checkpointName, encodeCheckpoint } from '../io/checkpoint.ts'
+import { hashParams } from './snapshot.ts'
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts'
+import type { Example, Rejection, Schema } from '../io/records.ts'
+import { checkColumnName, decodeObject, inferFeatures, LabelMap } from '../io/records.ts'
+import type { AnyObjective } from '../models/objective.ts'
+import type { Optimizer } from '../models/optimizers.ts'
+import type { LogConsumer, LogEntry, ModelSink, PublishedModel } from './log-source.ts'
+import { entryRecord } from './log-source.ts'
+import type { DriftDetector, DriftEvent } from './drift.ts'
+import type { OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent } from './online.ts'
+import { online } from './online.ts'
+
+// ---- what a checkpoint of a log run records -------------------------------------------
+
+/** Counts over the whole log so far (across restarts). */
+export interface LogCounts {
+  readonly seen: number
+  readonly examples: number
+  readonly learned: number
+  readonly skipped: number
+  readonly rejected: number
+  readonly rejectedByReason: { readonly [reason: string]: number }
+  /** Correct prequential predictions (classifiers). */
+  readonly hits: number
+  /** Sum and count of the finite prequential losses. */
+  readonly lossSum: number
+  readonly lossCount: number
+  /** Changes signalled by the drift detector (0 without one). */
+  readonly drifts: number
+}
+
+export const ZERO_COUNTS: LogCounts = {
+  seen: 0, examples: 0, learned: 0, skipped: 0, rejected: 0, rejectedByReason: {}, hits: 0, lossSum: 0, lossCount: 0, drifts: 0,
+}
+
+/** Where a log run stands: its newest checkpoint and what it says about the log. */
+export interface LogResume {
+  readonly checkpoint: Checkpoint
+  readonly stream: string
+  readonly group: string
+  /** The last entry whose record the checkpoint contains. */
+  readonly lastEntryId: string
+  readonly label: string
+  readonly features: readonly string[]
+  readonly classes: readonly string[]
+  readonly counts: LogCounts
+}
+
+const META = {
+  stream: 'log_stream',
+  group: 'log_group',
+  last: 'log_last_entry',
+  label: 'log_label',
+  features: 'log_features',
+  classes: 'log_classes',
+  counts: 'log_counts',
+} as const
+
+const bad = (file: string, what: string): never => {
+  throw new GradstreamError(`${file}: not a checkpoint of a log run (${what}); use another --checkpoint-dir`)
+}
+
+const stringList = (file: string, key: string, raw: string | undefined): string[] => {
+  let v: unknown
+  try {
+    v = JSON.parse(raw ?? '')
+  } catch {
+    return bad(file, `metadata "${key}" is not JSON`)
+  }
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) return bad(file, `metadata "${key}" is not a list of names`)
+  return v as string[]
+}
+
+const countsOf = (file: string, raw: string | undefined): LogCounts => {
+  let v: unknown
+  try {
+    v = JSON.parse(raw ?? '')
+  } catch {
+    return bad(file, `metadata "${META.counts}" is not JSON`)
+  }
+  const o = v as Record<string, unknown>
+  if (typeof v !== 'object' || v === null) return bad(file, `metadata "${META.counts}" is not an object`)
+  const n = (k: keyof LogCounts, integer = true): number => {
+    const x = o[k]
+    return typeof x === 'number' && Number.isFinite(x) && (!integer || (Number.isSafeInteger(x) && x >= 0)) ? x : bad(file, `count "${k}" is ${JSON.stringify(x)}`)
+  }
+  const reasons = o.rejectedByReason
+  if (typeof reasons !== 'object' || reasons === null || Array.isArray(reasons)) return bad(file, 'rejectedByReason is not an object')
+  const byReason: Record<string, number> = {}
+  for (const [r, c] of Object.entries(reasons as Record<string, unknown>)) {
+    if (!(typeof c === 'number' && Number.isSafeInteger(c) && c >= 0)) return bad(file, `rejectedByReason "${r}" is ${JSON.stringify(c)}`)
+    byReason[r] = c
+  }
+  return {
+    seen: n('seen'), examples: n('examples'), learned: n('learned'), skipped: n('skipped'), rejected: n('rejected'),
+    rejectedByReason: byReason, hits: n('hits'), lossSum: n('lossSum', false), lossCount: n('lossCount'),
+    drifts: o.drifts === undefined ? 0 : n('drifts'),
+  }
+}
+
+/** Reads what a log run's checkpoint says about the log (a one-line error if it is not one). */
+export const logResumeOf = (checkpoint: Checkpoint): LogResume => {
+  const x = checkpoint.extra
+  const f = checkpoint.file
+  const get = (k: string): string => (Object.hasOwn(x, k) ? x[k] : bad(f, `no metadata "${k}"`))
+  return {
+    checkpoint,
+    stream: get(META.stream),
+    group: get(META.group),
+    lastEntryId: get(META.last),
+    label: get(META.label),
+    features: stringList(f, META.features, get(META.features)),
+    classes: stringList(f, META.classes, get(META.classes)),
+    counts: countsOf(f, get(META.counts)),
+  }
+}
+
+/** The newest checkpoint of a log run in `dir`, or undefined when there is none. */
+export const latestLogCheckpoint = (dir: string): LogResume | undefined => {
+  const all = listCheckpoints(dir)
+  if (all.length === 0) return undefined
+  return logResumeOf(loadCheckpoint(all[all.length - 1].path))
+}
+
+// ---- events --------------------------------------------------------------------------
+
+export interface LogCheckpointEvent {
+  readonly type: 'checkpoint'
+  readonly file: string
+  readonly step: number
+  /** The last entry the checkpoint contains; entries up to it are acknowledged next. */
+  readonly entryId: string
+  readonly counts: LogCounts
+}
+
+/** Online events (metrics cumulative over the whole log), with entry ids, and checkpoints. */
+export type LogOnlineEvent =
+  | (OnlineSnapshotEvent & { readonly entryId?: string; readonly counts: LogCounts })
+  | (RejectedEvent & { readonly entryId: string })
+  | (SkippedEvent & { readonly entryId: string })
+  | LogCheckpointEvent
+  | (DriftEvent & { readonly entryId: string })
+
+// ---- the run --------------------------------------------------------------------------
+
+/** One entry as the learner reads it: an example, or a rejection with its reason. */
+export const decodeEntry = (e: LogEntry, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
+  const rec = entryRecord(e.fields)
+  return E.isLeft(rec) ? E.left({ line, ...rec.left }) : decodeObject(rec.right, schema, labels, line)
+}
+
+export interface LogModel {
+  readonly objective: AnyObjective
+  readonly optimizer: Optimizer
+}
+
+export interface LogOnlineOptions {
+  /** The label field. */
+  readonly label: string
+  /** Feature fields in order; default: the numeric fields of the first entry with the label. */
+  readonly features?: readonly string[]
+  /** The classes: labels are their names or their indices (0-based). */
+  readonly classes: readonly string[]
+  /** Checkpoints go here (step-<8 digits>.safetensors). */
+  readonly checkpointDir: string
+  /** A checkpoint (and the acknowledgement after it) every this many examples (default 1000). */
+  readonly checkpointEvery?: number
+  /** Continue from this (latestLogCheckpoint); its features and classes win. */
+  readonly resume?: LogResume
+  /** End after this many seconds without a new entry (default: never). */
+  readonly untilIdle?: number
+  /** End (with the final checkpoint) when aborted: SIGINT/SIGTERM. */
+  readonly signal?: AbortSignal
+  /** Entries per read: the bound on entries held in memory (default 256). */
+  readonly readCount?: number
+  /** Longest blocking wait of one read, ms (default 500): how fast a stop is noticed. */
+  readonly waitMs?: number
+  /** At most this many entries are read to find the feature fields (default 1000). */
+  readonly lookahead?: number
+  /** Seed of a fresh run (default 0); a resumed run keeps its key. */
+  readonly seed?: number
+  readonly batchSize?: number
+  readonly window?: number
+  readonly snapshotEvery?: number
+  /**
+   * A drift detector on the prequential error stream (1 = miss, 0 = hit, one value per
+   * example): a `drift` event (step = example number over the whole log) when it signals,
+   * counted in `drifts`. It watches; it does not change learning. Per-example errors need
+   * a snapshot per example from online(), a copy of the parameters each: cheap for small
+   * models, about half of W4's speed for 784-64-10 (online.ts). The detector's state is
+   * not checkpointed: after a restart it starts empty.
+   */
+  readonly drift?: () => DriftDetector
+  /**
+   * Publish the model every this many examples (and at the end) to a sink that
+   * followers read (redis-models.ts). The newest waiting model replaces an unsent one.
+   */
+  readonly publish?: { readonly every: number; readonly sink: ModelSink }
+  /** Called as each entry goes to the learner (e.g. for its lag); it must not throw. */
+  readonly onEntry?: (entry: LogEntry) => void
+}
+
+const positive = (name: string, v: number | undefined, def: number): number => {
+  const n = v ?? def
+  if (!(Number.isInteger(n) && n >= 1)) throw new GradstreamError(`online from a log: expected ${name} to be a positive integer, got ${n}`)
+  return n
+}
+
+/** Counts of a checkpoint plus a process's metrics. */
+export const addCounts = (base: LogCounts, m: OnlineMetrics, drifts = 0): LogCounts => {
+  const byReason: Record<string, number> = { ...base.rejectedByReason }
+  for (const [r, c] of Object.entries(m.rejectedByReason)) byReason[r] = (byReason[r] ?? 0) + c
+  // The finite losses are the examples whose loss was finite; a skipped update with a
+  // non-finite loss is not among them (a non-finite gradient's loss is).
+  const lossCount = Number.isFinite(m.loss) ? m.examples - m.skipped : 0
+  return {
+    seen: base.seen + m.seen,
+    examples: base.examples + m.examples,
+    learned: base.learned + m.learned,
+    skipped: base.skipped + m.skipped,
+    rejected: base.rejected + m.rejected,
+    rejectedByReason: byReason,
+    hits: base.hits + (Number.isFinite(m.accuracy) ? Math.round(m.accuracy * m.examples) : 0),
+    lossSum: base.lossSum + (lossCount > 0 ? m.loss * lossCount : 0),
+    lossCount: base.lossCount + lossCount,
+    drifts: base.drifts + drifts,
+  }
+}
+
+/** The cumulative metrics of counts (the window ones are this process's). */
+const metricsOf = (c: LogCounts, m: OnlineMetrics): OnlineMetrics => ({
+  ...m,
+  seen: c.seen,
+  examples: c.examples,
+  learned: c.learned,
+  skipped: c.skipped,
+  rejected: c.rejected,
+  rejectedByReason: c.rejectedByReason,
+  accuracy: c.examples > 0 && Number.isFinite(m.accuracy) ? c.hits / c.examples : m.accuracy,
+  loss: c.lossCount > 0 ? c.lossSum / c.lossCount : NaN,
+})
+
+/**
+ * Learns online from a log, exactly once (see the top of this file). `model` is the
+ * objective and optimizer, or a function of the feature names (when they are taken
+ * from the first entry). Cold: the run starts on subscription; unsubscribing stops it
+ * without a final checkpoint (what a crash does; the next start re-reads). It completes
+ * when the log has been idle for `untilIdle` seconds or `signal` is aborted, after the
+ * final checkpoint and acknowledgement.
+ */
+export const onlineFromLog = (
+  log: LogConsumer,
+  model: LogModel | ((features: readonly string[]) => LogModel),
+  options: LogOnlineOptions,
+): Observable<LogOnlineEvent> =>
+  new Observable<LogOnlineEvent>((subscriber) => {
+    let stopped = false
+    let inner: Subscription | undefined
+    const resume = options.resume
+    const readCount = positive('readCount', options.readCount, 256)
+    const waitMs = positive('waitMs', options.waitMs, 500)
+    const every = positive('checkpointEvery', options.checkpointEvery, 1000)
+    const lookahead = positive('lookahead', options.lookahead, 1000)
+    const publishEvery = options.publish === undefined ? undefined : positive('publish.every', options.publish.every, 1)
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+    const label = resume?.label ?? options.label
+    const classes = resume?.classes ?? options.classes
+    const base = resume?.counts ?? ZERO_COUNTS
+
+    const main = async (): Promise<void> => {
+      checkColumnName(label)
+      if (classes.length === 0) throw new GradstreamError('online from a log: expected a non-empty class list')
+      if (resume !== undefined && (resume.stream !== log.stream || resume.group !== log.group))
+        throw new GradstreamError(
+          `${resume.checkpoint.file}: learned from stream "${resume.stream}" group "${resume.group}", not stream "${log.stream}" group "${log.group}"`,
+        )
+      try {
+        mkdirSync(options.checkpointDir, { recursive: true })
+      } catch (e) {
+        throw new GradstreamError(`--checkpoint-dir: could not create ${options.checkpointDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+      }
+      await log.open(resume?.lastEntryId)
+      const labels = new LabelMap(classes)
+      let lastId = resume?.lastEntryId
+      let durable = lastId // the newest id a durable checkpoint contains
+      let acked = lastId
+      let idleSince = performance.now()
+      let toPublish: PublishedModel | undefined
+      const publishWaiting = async (): Promise<void> => {
+        const m = toPublish
+        toPublish = undefined
+        if (m !== undefined && options.publish !== undefined) await options.publish.sink.publish(m)
+      }
+
+      /** The next entries, or undefined when the run should end. Commits first. */
+      const nextBatch = async (): Promise<readonly LogEntry[] | undefined> => {
+        for (;;) {
+          if (stopped || options.signal?.aborted === true) return undefined
+          if (durable !== undefined && durable !== acked) {
+            const d = durable
+            await log.commit(d)
+            acked = d
+          }
+          await publishWaiting()
+          const left = options.untilIdle === undefined ? waitMs : options.untilIdle * 1000 - (performance.now() - idleSince)
+          const got = await log.read(readCount, Math.max(1, Math.min(waitMs, left)))
+          if (got.length > 0) {
+            idleSince = performance.now()
+            return got
+          }
+          if (options.untilIdle !== undefined && performance.now() - idleSince >= options.untilIdle * 1000) return undefined
+        }
+      }
+
+      // The feature fields: named, kept in the checkpoint, or those of the first entry with the label.
+      let features = resume?.features ?? options.features
+      const buffered: LogEntry[] = []
+      while (features === undefined) {
+        const batch = await nextBatch()
+        if (batch === undefined) break
+        for (const e of batch) {
+          buffered.push(e)
+          const r = entryRecord(e.fields)
+          if (features === undefined && E.isRight(r) && Object.hasOwn(r.right, label)) features = inferFeatures(Object.keys(r.right), r.right, label)
+        }
+        if (features === undefined && buffered.length >= lookahead)
+          throw new GradstreamError(`${log.name}: expected an entry with a label field "${label}" within ${lookahead} entries to find the feature fields`)
+      }
+      if (features === undefined && buffered.length > 0)
+        throw new GradstreamError(`${log.name}: none of the ${buffered.length} entries read has a label field "${label}" (to find the feature fields)`)
+      if (features === undefined) {
+        // Ended (idle or stopped) before any usable entry: nothing learned, nothing to save.
+        await log.close()
+        await options.publish?.sink.close()
+        subscriber.complete()
+        return
+      }
+      if (features.length === 0) throw new GradstreamError(`${log.name}: expected at least one numeric feature besides "${label}", found none`)
+      features.forEach(checkColumnName)
+      const schema = { features, label }
+      const { objective, optimizer } = typeof model === 'function' ? model(features) : model
+      if (size(objective.inShape) !== features.length)
+        throw new GradstreamError(`online from a log: the model takes ${size(objective.inShape)} inputs, but there are ${features.length} features`)
+
+      let yielded = 0
+      let current: LogEntry | undefined
+      async function* records(): AsyncGenerator<E.Either<Rejection, Example>, void, undefined> {
+        for (;;) {
+          const batch = buffered.length > 0 ? buffered.splice(0) : await nextBatch()
+          if (batch === undefined) return
+          for (const e of batch) {
+            if (stopped) return
+            const line = base.seen + yielded + 1
+            const item = decodeEntry(e, schema, labels, line)
+            if (E.isLeft(item)) await log.deadLetter(e, item.left.reason, item.left.detail)
+            if (stopped) return
+            current = e
+            lastId = e.id
+            yielded++
+            options.onEntry?.(e)
+            yield item
+          }
+        }
+      }
+
+      // Drift: per-example errors from the cumulative hits of a snapshot per example;
+      // only every snapshotEvery-th snapshot (and the last) is passed on.
+      const detector = options.drift?.()
+      const every_ = positive('snapshotEvery', options.snapshotEvery, 100)
+      let drifts = 0
+      let hitsBefore = 0
+      let examplesSeen = 0
+      const watch = (m: OnlineMetrics): void => {
+        if (detector === undefined) return
+        const hits = Number.isFinite(m.accuracy) ? Math.round(m.accuracy * m.examples) : 0
+        const n = m.examples - examplesSeen
+        const h = hits - hitsBefore
+        for (let i = 0; i < n; i++) {
+          if (detector.update(i < n - h ? 1 : 0)) {
+            drifts++
+            subscriber.next({ type: 'drift', step: base.examples + examplesSeen + i + 1, detector: detector.name, detail: detector.describe(), entryId: lastId ?? '' })
+          }
+        }
+        hitsBefore = hits
+        examplesSeen = m.examples
+      }
+      const featureList = features
+      const metaOf = (m: OnlineMetrics, last: string) => {
+        const counts = addCounts(base, m, drifts)
+        return {
+          counts,
+          meta: {
+            model: objective.spec,
+            optimizer: optimizer.spec,
+            extra: {
+              [META.stream]: log.stream,
+              [META.group]: log.group,
+              [META.last]: last,
+              [META.label]: label,
+              [META.features]: JSON.stringify(featureList),
+              [META.classes]: JSON.stringify(classes),
+              [META.counts]: JSON.stringify(counts),
+            },
+          },
+        }
+      }
+      const write = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics): LogCheckpointEvent | undefined => {
+        if (m.seen !== yielded)
+          throw new GradstreamError(`online from a log: a checkpoint after ${m.seen} records, but ${yielded} were read: it would not line up with the log`)
+        if (lastId === undefined || yielded === 0) return undefined
+        const { counts, meta } = metaOf(m, lastId)
+        const file = join(options.checkpointDir, checkpointName(snapshot.step))
+        saveCheckpoint(file, snapshot, meta)
+        durable = lastId
+        return { type: 'checkpoint', file, step: snapshot.step, entryId: lastId, counts }
+      }
+      const queuePublication = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics): void => {
+        if (options.publish === undefined || lastId === undefined) return
+        toPublish = {
+          step: snapshot.step,
+          entryId: lastId,
+          hash: hashParams(snapshot),
+          input: JSON.stringify({ kind: 'tabular', classes, features: featureList }),
+          bytes: encodeCheckpoint(snapshot, metaOf(m, lastId).meta),
+        }
+      }
+      // One hook serves checkpoints and publications: it runs every gcd of the two periods.
+      let examplesBefore = 0
+      const crossed = (n: number, period: number): boolean => Math.floor(n / period) > Math.floor(examplesBefore / period)
+
+      const events = online(objective, optimizer, records(), {
+        seed: options.seed,
+        initial: resume?.checkpoint.snapshot,
+        batchSize: options.batchSize,
+        window: options.window,
+        snapshotEvery: detector === undefined ? options.snapshotEvery : 1,
+        checkpoint: {
+          every: publishEvery === undefined ? every : gcd(every, publishEvery),
+          save: (s, m) => {
+            if (crossed(m.examples, every)) {
+              const c = write(s, m)
+              if (c !== undefined) subscriber.next(c)
+            }
+            if (publishEvery !== undefined && crossed(m.examples, publishEvery)) queuePublication(s, m)
+            examplesBefore = m.examples
+          },
+        },
+      })
+      inner = events.subscribe({
+        next: (e) => {
+          if (e.type === 'snapshot') {
+            const before = examplesSeen
+            watch(e.metrics)
+            if (detector !== undefined && !e.final && Math.floor(e.metrics.examples / every_) === Math.floor(before / every_)) return
+            const counts = addCounts(base, e.metrics, drifts)
+            const out = { ...e, metrics: metricsOf(counts, e.metrics), counts }
+            subscriber.next(lastId === undefined ? out : { ...out, entryId: lastId })
+            if (e.final) {
+              const c = write(e.snapshot, e.metrics)
+              if (c !== undefined) subscriber.next(c)
+              queuePublication(e.snapshot, e.metrics)
+            }
+          } else subscriber.next({ ...e, entryId: current?.id ?? '' })
+        },
+        error: (err: unknown) => {
+          void log.close()
+          void options.publish?.sink.close()
+          subscriber.error(err)
+        },
+        complete: () => {
+          const finish = async (): Promise<void> => {
+            if (durable !== undefined && durable !== acked) await log.commit(durable)
+            await publishWaiting()
+            await log.close()
+            await options.publish?.sink.close()
+          }
+          finish().then(
+            () => subscriber.complete(),
+            (err: unknown) => subscriber.error(err),
+          )
+        },
+      })
+    }
+    main().catch((err: unknown) => {
+      void log.close()
+      void options.publish?.sink.close()
+      if (!stopped) subscriber.error(err)
+    })
+    return () => {
+      stopped = true
+      inner?.unsubscribe()
+      void log.close()
+      void options.publish?.sink.close()
+    }
+  })

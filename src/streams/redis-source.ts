@@ -1,0 +1,196 @@
+// Redis Streams as a LogConsumer (log-source.ts): a consumer group read with XREADGROUP.
+//
+//   open      XGROUP CREATE key group 0 MKSTREAM (once); XAUTOCLAIM every pending entry
+//             of the group to this consumer (a learner restarted under another name, on
+//             another machine, takes over what the dead one was given); XACK those at or
+//             before the checkpointed id.
+//   read      first this consumer's pending entries after the checkpointed id
+//             (XREADGROUP ... STREAMS key <id>), then new ones (XREADGROUP ... COUNT n
+//             BLOCK ms STREAMS key >). At most n entries are in the learner's hands.
+//   commit    XPENDING key group - <id> + XACK, 1,000 at a time: no list of ids is kept.
+//   deadLetter XADD <key>:rejected <the entry's own id> ...fields reason R detail D. Ids
+//             only grow, so a second copy of the same entry (after a crash) is refused by
+//             Redis, which is what makes the copy idempotent.
+//
+// Ids are `<ms>-<seq>`: the ms part is when the entry was appended (the lag's start).
+
+import type { Redis } from 'ioredis'
+import { GradstreamError } from '../core/errors.ts'
+import type { LogConsumer, LogEntry, LogRange } from './log-source.ts'
+import { asStrings, connectRedis, showRedisUrl } from './redis-connection.ts'
+
+export interface RedisConsumerOptions {
+  readonly url: string
+  readonly stream: string
+  /** Consumer group (default 'gradstream'). */
+  readonly group?: string
+  /** Consumer name within the group (default 'learner'). */
+  readonly consumer?: string
+  /** Dead-letter stream (default `<stream>:rejected`). */
+  readonly deadLetter?: string
+}
+
+/** Compares two stream ids `<ms>-<seq>` numerically. */
+export const compareStreamIds = (a: string, b: string): number => {
+  const [am, as = '0'] = a.split('-')
+  const [bm, bs = '0'] = b.split('-')
+  const d = BigInt(am) - BigInt(bm)
+  if (d !== 0n) return d < 0n ? -1 : 1
+  const e = BigInt(as) - BigInt(bs)
+  return e === 0n ? 0 : e < 0n ? -1 : 1
+}
+
+export const STREAM_ID = /^\d+-\d+$/
+
+/** XREADGROUP's reply for one stream: [[key, [[id, fields | null], ...]]] or null. */
+const entriesOf = (reply: unknown): { id: string; fields: string[] | null }[] => {
+  if (!Array.isArray(reply) || reply.length === 0) return []
+  const stream = reply[0] as [string, [string, string[] | null][]]
+  return stream[1].map(([id, fields]) => ({ id: String(id), fields: fields === null ? null : asStrings(fields) }))
+}
+
+const appendedAt = (id: string): number => Number(id.slice(0, id.indexOf('-')))
+
+export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogConsumer> => {
+  const { stream } = options
+  const group = options.group ?? 'gradstream'
+  const consumer = options.consumer ?? 'learner'
+  const dlq = options.deadLetter ?? `${stream}:rejected`
+  if (stream === '') throw new GradstreamError('--stream: expected a stream key, got ""')
+  const redis: Redis = await connectRedis(options.url)
+  const name = `${showRedisUrl(options.url)} stream "${stream}" group "${group}"`
+  let phase: 'pending' | 'new' = 'pending'
+  let cursor = '0'
+  // A dropped connection can lose a reply whose entries Redis already gave this consumer:
+  // they are in its pending list but were never seen. So after every reconnection the
+  // next read goes back to the pending list, from the last entry this consumer returned,
+  // and a read that was in flight across a reconnection is discarded (its entries are
+  // pending too, and are read again in order).
+  let connection = 0
+  let lastReturned: string | undefined
+  redis.on('ready', () => {
+    connection++
+  })
+  const rewind = (): void => {
+    phase = 'pending'
+    cursor = lastReturned ?? cursor
+  }
+  let seenConnection = 0
+
+  const ackDeleted = async (ids: readonly string[]): Promise<void> => {
+    if (ids.length > 0) await redis.call('XACK', stream, group, ...ids)
+  }
+
+  const commit = async (upTo: string): Promise<void> => {
+    for (;;) {
+      const rows = (await redis.call('XPENDING', stream, group, '-', upTo, 1000)) as [string, string, number, number][]
+      if (rows.length === 0) return
+      await redis.call('XACK', stream, group, ...rows.map((r) => String(r[0])))
+      if (rows.length < 1000) return
+    }
+  }
+
+  const groupInfo = async (): Promise<{ pending: number; entriesRead: number | null } | undefined> => {
+    const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][]
+    for (const g of groups) {
+      const o = new Map<string, unknown>()
+      for (let i = 0; i + 1 < g.length; i += 2) o.set(String(g[i]), g[i + 1])
+      if (String(o.get('name')) === group) {
+        const er = o.get('entries-read')
+        return { pending: Number(o.get('pending')), entriesRead: er === null || er === undefined ? null : Number(er) }
+      }
+    }
+    return undefined
+  }
+
+  return {
+    name,
+    stream,
+    group,
+    open: async (committed) => {
+      try {
+        await redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+      } catch (e) {
+        if (!/BUSYGROUP/.test((e as Error).message)) throw new GradstreamError(`${name}: ${(e as Error).message}`)
+        if (committed === undefined) {
+          // A group that already acknowledged entries belongs to a learner whose
+          // checkpoints are elsewhere: starting from scratch would skip those entries.
+          const info = await groupInfo()
+          if (info !== undefined && info.entriesRead !== null && info.entriesRead > info.pending)
+            throw new GradstreamError(
+              `${name}: the group has already acknowledged ${info.entriesRead - info.pending} entries, but there is no checkpoint to continue from: use that learner's --checkpoint-dir, or a new --group`,
+            )
+        }
+      }
+      // Take over every pending entry of the group (JUSTID: without counting a delivery).
+      let start = '0-0'
+      do {
+        const r = (await redis.call('XAUTOCLAIM', stream, group, consumer, 0, start, 'COUNT', 1000, 'JUSTID')) as unknown[]
+        start = String(r[0])
+      } while (start !== '0-0')
+      if (committed !== undefined) await commit(committed)
+      phase = 'pending'
+      cursor = committed ?? '0'
+      lastReturned = committed
+      seenConnection = connection
+    },
+    read: async (max, waitMs) => {
+      for (;;) {
+        if (connection !== seenConnection) {
+          seenConnection = connection
+          rewind()
+        }
+        const reply =
+          phase === 'pending'
+            ? await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, cursor)
+            : await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'BLOCK', Math.max(1, Math.round(waitMs)), 'STREAMS', stream, '>')
+        if (connection !== seenConnection) continue // reconnected meanwhile: read again from the pending list
+        const got = entriesOf(reply)
+        if (phase === 'pending') {
+          if (got.length === 0) {
+            phase = 'new'
+            continue
+          }
+          cursor = got[got.length - 1].id
+        }
+        // Entries deleted from the stream while pending cannot be learned: acknowledged now.
+        await ackDeleted(got.filter((e) => e.fields === null).map((e) => e.id))
+        const out: LogEntry[] = []
+        for (const e of got) if (e.fields !== null) out.push({ id: e.id, fields: e.fields, appendedAt: appendedAt(e.id) })
+        if (got.length > 0) lastReturned = got[got.length - 1].id
+        if (out.length > 0 || phase === 'new') return out
+      }
+    },
+    commit,
+    deadLetter: async (entry, reason, detail) => {
+      try {
+        await redis.call('XADD', dlq, entry.id, ...entry.fields, 'reason', reason, 'detail', detail)
+      } catch (e) {
+        if (!/equal or smaller/.test((e as Error).message)) throw new GradstreamError(`${name}: dead letter ${entry.id}: ${(e as Error).message}`)
+        const there = (await redis.call('XRANGE', dlq, entry.id, entry.id)) as unknown[]
+        if (there.length === 0)
+          throw new GradstreamError(`${dlq}: holds entries after ${entry.id}, so the rejected entry cannot be copied under its own id`)
+      }
+    },
+    compare: compareStreamIds,
+    close: async () => {
+      redis.disconnect()
+    },
+  }
+}
+
+/** A stream read by id range (XRANGE), for replay. */
+export const redisRange = async (url: string, stream: string): Promise<LogRange> => {
+  const redis: Redis = await connectRedis(url)
+  return {
+    name: `${showRedisUrl(url)} stream "${stream}"`,
+    stream,
+    range: async (after, upTo, max) => {
+      const rows = (await redis.call('XRANGE', stream, after === undefined ? '-' : `(${after}`, upTo, 'COUNT', max)) as [string, string[]][]
+      return rows.map(([id, fields]) => ({ id: String(id), fields: asStrings(fields), appendedAt: appendedAt(String(id)) }))
+    },
+    close: async () => {
+      redis.disconnect()
+    },
+  }
+}

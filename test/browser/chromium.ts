@@ -1,0 +1,31 @@
+// Launching Debian's Chromium (/usr/bin/chromium) headless through playwright-core, with
+// the flags this project's machines need (no sandbox as root, no GPU, no network chatter).
+// Shared by the browser tests; `.ci/run` installs chromium with apt-get when missing.
+
+import type { Browser, Page } from 'playwright-core'
+import { chromium } from 'playwright-core'
+
+export const CHROMIUM_PATH = '/usr/bin/chromium'
+
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
+export const launchChromium = (): Promise<Browser> => chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] })
+
+/** A new page that collects console errors and uncaught page errors into `problems`. */
+export const watchedPage = async (browser: Browser, problems: string[]): Promise<Page> => {
+  const page = await browser.newPage()
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+  })
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  return page
+}

@@ -1,0 +1,4 @@
+// Must NOT typecheck (test/package/install.test.ts): dense wants a number of units.
+import { dense } from 'gradstream'
+
+dense('sixteen')

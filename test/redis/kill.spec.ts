@@ -1,0 +1,200 @@
+// Exactly-once under SIGKILL: a learner process is killed at 5 seeded moments of a
+// 20,000-entry stream and restarted each time; at the end the parameters hash the same as
+// an uninterrupted run's, every good entry was learned once, nothing is pending, and the
+// dead-letter stream holds exactly the bad entries, once each.
+
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { key, uniform } from '../../src/core/rng.ts'
+import { streamData } from './data.ts'
+import type { RedisServer } from './server.ts'
+import { entries, startRedis } from './server.ts'
+
+const root = resolve(import.meta.dirname, '..', '..')
+const bin = join(root, 'bin', 'gradstream.js')
+
+let redis: RedisServer
+beforeAll(async () => {
+  redis = await startRedis()
+})
+afterAll(async () => {
+  await redis.stop()
+})
+
+interface Ended {
+  readonly stdout: string
+  readonly stderr: string
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/**
+ * Runs the CLI. With `killAt`, SIGKILLs it `extraMs` after a progress line reports at
+ * least that many entries (or, if the run gets there first, lets it end).
+ */
+const run = (args: string[], killAt?: { entries: number; extraMs: number }): Promise<Ended> =>
+  new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let armed = killAt !== undefined
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString()
+      if (!armed || killAt === undefined) return
+      const seen = [...stdout.matchAll(/^entries ([\d,]+):/gm)].map((m) => Number(m[1].replace(/,/g, '')))
+      if (seen.length > 0 && seen[seen.length - 1] >= killAt.entries) {
+        armed = false
+        setTimeout(() => child.kill('SIGKILL'), killAt.extraMs)
+      }
+    })
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString()
+    })
+    child.once('error', reject)
+    child.once('exit', (code, signal) => resolvePromise({ stdout, stderr, code, signal }))
+  })
+
+const lastJson = (stdout: string): Record<string, unknown> => {
+  const lines = stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
+}
+
+describe('gradstream online --redis after SIGKILL', () => {
+  it('ends bit-identical to an uninterrupted run, every good entry learned once, nothing pending', async () => {
+    const N = 20_000
+    const data = streamData(N)
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-kill-'))
+    const file = join(dir, 'events.ndjson')
+    writeFileSync(file, `${data.lines.join('\n')}\n`)
+    for (const stream of ['killed', 'reference']) {
+      const p = await run(['produce', '--redis', redis.url, '--stream', stream, '--input', file])
+      expect(p.code, p.stderr).toBe(0)
+    }
+    const learn = (stream: string, ck: string, extra: string[] = []): string[] => [
+      'online', '--redis', redis.url, '--stream', stream, '--label', 'kind', '--classes', 'a,b,c', '--hidden', '32',
+      '--optimizer', 'momentum', '--lr', '0.02', '--checkpoint-dir', join(dir, ck), '--checkpoint-every', '700',
+      '--report-every', '250', '--until-idle', '1', '--json', ...extra,
+    ]
+    const reference = await run(learn('reference', 'ref'))
+    expect(reference.code, reference.stderr).toBe(0)
+    const ref = lastJson(reference.stdout)
+    expect(ref.seen).toBe(N)
+
+    // 5 seeded moments: entry counts spread over the stream, plus 0-40 ms.
+    const u = uniform(key(2026), 10, 'float64')
+    const moments = Array.from({ length: 5 }, (_, i) => ({ entries: Math.floor(1000 + u[i] * 18_000), extraMs: Math.floor(u[5 + i] * 40) }))
+      .sort((a, b) => a.entries - b.entries)
+    let kills = 0
+    for (const [i, m] of moments.entries()) {
+      // Each restart under another consumer name, as on another machine.
+      const r = await run(learn('killed', 'ck', ['--consumer', `learner-${i}`]), m)
+      if (r.signal === 'SIGKILL') kills++
+      else expect(r.code, r.stderr).toBe(0)
+    }
+    expect(kills).toBeGreaterThanOrEqual(4)
+    const last = await run(learn('killed', 'ck', ['--consumer', 'last']))
+    expect(last.code, last.stderr).toBe(0)
+    const s = lastJson(last.stdout)
+    expect(s.resumed).toBe(true)
+    expect(s.hash).toBe(ref.hash)
+    expect(s.seen).toBe(N)
+    expect(s.learned).toBe(N - data.bad.length)
+    expect(s.rejected).toBe(data.bad.length)
+    expect(s.rejectedByReason).toEqual(ref.rejectedByReason)
+    expect(s.accuracy).toBe(ref.accuracy)
+    expect(s.steps).toBe(N - data.bad.length)
+    const summary = (await redis.client.xpending('killed', 'gradstream')) as [number, ...unknown[]]
+    expect(summary[0]).toBe(0)
+    const ids = (await entries(redis.client, 'killed')).map(([id]) => id)
+    const dead = await entries(redis.client, 'killed:rejected')
+    expect(dead.map(([id]) => id)).toEqual(data.bad.map((i) => ids[i]))
+    expect(dead.map(([, f]) => f[1])).toEqual(data.bad.map((i) => data.lines[i]))
+  })
+})
+
+describe('gradstream online --redis and SIGTERM', () => {
+  it('finishes the entry, checkpoints, acknowledges, prints the summary and exits 0', async () => {
+    const data = streamData(3000)
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-term-'))
+    const file = join(dir, 'events.ndjson')
+    writeFileSync(file, `${data.lines.join('\n')}\n`)
+    expect((await run(['produce', '--redis', redis.url, '--stream', 'term', '--input', file])).code).toBe(0)
+    const args = ['online', '--redis', redis.url, '--stream', 'term', '--label', 'kind', '--classes', 'a,b,c', '--hidden', '8', '--checkpoint-dir', join(dir, 'ck'), '--report-every', '500', '--json']
+    // No --until-idle: only the signal ends it.
+    const r = await new Promise<Ended>((resolvePromise) => {
+      const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      let sent = false
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString()
+        if (!sent && /^entries [\d,]+:/m.test(stdout)) {
+          sent = true
+          child.kill('SIGTERM')
+        }
+      })
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+      child.once('exit', (code, signal) => resolvePromise({ stdout, stderr, code, signal }))
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/gradstream online: SIGTERM: finishing the entry being learned, then saving and stopping/)
+    const s = lastJson(r.stdout)
+    expect(s.checkpoints).toBeGreaterThanOrEqual(1)
+    expect(s.learned as number).toBeGreaterThanOrEqual(500)
+    expect((s.learned as number) + (s.rejected as number)).toBe(s.seen)
+    // Everything it learned is acknowledged; what it was given but did not reach stays pending.
+    const pending = (await redis.client.xpending('term', 'gradstream', '-', '+', 5000)) as [string][]
+    const ids = (await entries(redis.client, 'term')).map(([id]) => id)
+    expect(pending.every(([id]) => ids.indexOf(id) >= (s.seen as number))).toBe(true)
+    // A restart learns the rest, exactly once.
+    const rest = await run([...args, '--until-idle', '0.5'])
+    expect(rest.code, rest.stderr).toBe(0)
+    const t = lastJson(rest.stdout)
+    expect(t.seen).toBe(3000)
+    expect(t.learned).toBe(3000 - data.bad.length)
+    expect(((await redis.client.xpending('term', 'gradstream')) as [number])[0]).toBe(0)
+  })
+})
+
+describe('gradstream online --redis when connections drop', () => {
+  it('reconnects and still learns every good entry exactly once', async () => {
+    const N = 6000
+    const data = streamData(N, 8, 0.02, 41)
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-drop-'))
+    const file = join(dir, 'events.ndjson')
+    writeFileSync(file, `${data.lines.join('\n')}\n`)
+    expect((await run(['produce', '--redis', redis.url, '--stream', 'drop', '--input', file])).code).toBe(0)
+    const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--json']
+    const reference = lastJson((await run(['online', '--input', file, ...model])).stdout)
+    const learner = run(['online', '--redis', redis.url, '--stream', 'drop', ...model, '--checkpoint-dir', join(dir, 'ck'), '--checkpoint-every', '400', '--read-count', '50', '--until-idle', '2'])
+    let done = false
+    void learner.then(() => (done = true))
+    // Once it reads (its connections are up), drop every other client's connection every
+    // 60 ms while it learns (at most 200 times).
+    const reading = async (): Promise<boolean> => {
+      try {
+        return ((await redis.client.xpending('drop', 'gradstream')) as [number])[0] > 0
+      } catch {
+        return false // no group yet
+      }
+    }
+    while (!done && !(await reading())) await new Promise((r) => setTimeout(r, 10))
+    let drops = 0
+    for (; !done && drops < 200; drops++) {
+      await new Promise((r) => setTimeout(r, 60))
+      await redis.client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+    }
+    const r = await learner
+    expect(r.code, r.stderr).toBe(0)
+    expect(drops).toBeGreaterThan(3)
+    const s = lastJson(r.stdout)
+    expect(s.hash).toBe(reference.hash)
+    expect(s.seen).toBe(N)
+    expect(s.learned).toBe(N - data.bad.length)
+    expect(((await redis.client.xpending('drop', 'gradstream')) as [number])[0]).toBe(0)
+    expect((await entries(redis.client, 'drop:rejected')).length).toBe(data.bad.length)
+  })
+})
