@@ -19,7 +19,7 @@ import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import type { Dataset } from '../../src/streams/source.ts'
 import { arraySource } from '../../src/streams/source.ts'
-import { train } from '../../src/streams/train.ts'
+import { train } from '../../src/parallel/threads.ts'
 
 /** 96 random 10 x 10 images, 30% blank pixels, 4 classes by which quadrant is brightest. */
 const images = (): Dataset => {
