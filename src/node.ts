@@ -16,13 +16,3 @@ export { loadSafetensors, readSafetensorsHeader, saveSafetensors } from './io/sa
 export { isTempFile, writeFileAtomic } from './io/atomic-write.ts'
 export { listCheckpoints, loadCheckpoint, saveCheckpoint } from './io/checkpoint-file.ts'
 
-// Online learning from Redis Streams, exactly once; model publication and followers (issue 15)
-export { latestLogCheckpoint, logResumeOf, onlineFromLog, ZERO_COUNTS } from './streams/log-online.ts'
-export type { LogCheckpointEvent, LogCounts, LogModel, LogOnlineEvent, LogOnlineOptions, LogResume } from './streams/log-online.ts'
-export { compareStreamIds, redisConsumer } from './streams/redis-source.ts'
-export type { RedisConsumerOptions } from './streams/redis-source.ts'
-export { appendEntries, entriesOfLines, produceLines } from './streams/redis-sink.ts'
-export type { ProduceOptions, ProduceResult } from './streams/redis-sink.ts'
-export { followModels, redisModelSink } from './streams/redis-models.ts'
-export type { FollowedModel } from './streams/redis-models.ts'
-export { connectRedis } from './streams/redis-connection.ts'
