@@ -99,6 +99,23 @@ export interface OnlineFlags {
   readonly checkpointEvery: number
 }
 
+/** The model and optimizer the flags describe, for F features and the given classes. */
+export const onlineModelOf = (flags: OnlineFlags, F: number, classCount: number): { objective: AnyObjective; optimizer: Optimizer } => {
+  const entry = zooEntry(flags.model)
+  if (entry.input === 'image' && F !== 784)
+    throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
+  const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
+  const { objective } = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
+  const optimizer: Optimizer = optimizerFromSpec(
+    flags.optimizer === 'sgd'
+      ? { type: 'sgd', lr: flags.lr, weightDecay: flags.weightDecay }
+      : flags.optimizer === 'adam'
+        ? { type: 'adam', lr: flags.lr, weightDecay: flags.weightDecay }
+        : { type: flags.optimizer, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay },
+  )
+  return { objective, optimizer }
+}
+
 const names = (flag: string, v: string | boolean | undefined): string[] | undefined => {
   if (v === undefined) return undefined
   const parts = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : []
@@ -248,20 +265,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   }).catch((e: unknown) => {
     throw e instanceof GradstreamError ? new GradstreamError(`${input.name}: ${e.message.replace(/^records: /, '')}`) : e
   })
-  const entry = zooEntry(flags.model)
-  const F = records.features.length
-  if (entry.input === 'image' && F !== 784)
-    throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
-  const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
   const classCount = records.classCount ?? flags.numClasses
-  const { objective } = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
-  const optimizer: Optimizer = optimizerFromSpec(
-    flags.optimizer === 'sgd'
-      ? { type: 'sgd', lr: flags.lr, weightDecay: flags.weightDecay }
-      : flags.optimizer === 'adam'
-        ? { type: 'adam', lr: flags.lr, weightDecay: flags.weightDecay }
-        : { type: flags.optimizer, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay },
-  )
+  const { objective, optimizer } = onlineModelOf(flags, records.features.length, classCount)
   const dir = flags.checkpointDir
   const from = dir !== undefined ? newestUsable(dir, objective, optimizer, warn) : undefined
   let checkpoints = 0
@@ -294,7 +299,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   if (E.isLeft(learner)) throw learner.left
   const params = countParams(learner.right.snapshot().params)
   say(
-    `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${F} features, ` +
+    `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${records.features.length} features, ` +
       `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
   )
   const LISTED = 10

@@ -11,9 +11,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { GradstreamError } from '../core/errors.ts'
 import { countParams } from '../core/tree.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
-import type { Optimizer } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
-import { zooEntry } from '../models/zoo/index.ts'
 import type { LogCounts, LogModel, LogOnlineEvent } from '../streams/log-online.ts'
 import { latestLogCheckpoint, onlineFromLog } from '../streams/log-online.ts'
 import { adwin } from '../streams/drift-adwin.ts'
@@ -23,7 +21,7 @@ import { redisConsumer } from '../streams/redis-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import type { OnlineFlags } from './online-command.ts'
-import { parseOnlineFlags } from './online-command.ts'
+import { onlineModelOf, parseOnlineFlags } from './online-command.ts'
 import { stopOnSignals } from './signals.ts'
 import type { Io } from './train-command.ts'
 import { choiceFlag, numFlag, UsageError } from './usage.ts'
@@ -167,23 +165,6 @@ const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)
 const num = (v: number): string => v.toLocaleString('en-US')
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
-/** The model of the flags for F features. */
-const modelOfFlags = (flags: OnlineFlags, F: number, classCount: number): LogModel => {
-  const entry = zooEntry(flags.model)
-  if (entry.input === 'image' && F !== 784)
-    throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
-  const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
-  const { objective } = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
-  const optimizer: Optimizer = optimizerFromSpec(
-    flags.optimizer === 'sgd'
-      ? { type: 'sgd', lr: flags.lr, weightDecay: flags.weightDecay }
-      : flags.optimizer === 'adam'
-        ? { type: 'adam', lr: flags.lr, weightDecay: flags.weightDecay }
-        : { type: flags.optimizer, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay },
-  )
-  return { objective, optimizer }
-}
-
 /** Runs until idle or signalled; resolves to the summary. */
 export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: AbortSignal): Promise<OnlineRedisSummary> => {
   const say = (line: string): void => void io.stdout.write(`${line}\n`)
@@ -197,7 +178,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     if (o.label !== resume.label) throw new GradstreamError(`${resume.checkpoint.file}: its label field is "${resume.label}", not --label ${o.label}`)
   }
   const model = (features: readonly string[]): LogModel => {
-    const fromFlags = modelOfFlags(o, features.length, classes.length)
+    const fromFlags = onlineModelOf(o, features.length, classes.length)
     if (resume === undefined) return fromFlags
     const objective = objectiveFromSpec(resume.checkpoint.model)
     if (E.isLeft(objective)) throw new GradstreamError(`${resume.checkpoint.file}: ${objective.left.message}`)
