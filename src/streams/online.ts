@@ -200,7 +200,7 @@ export interface LearnerOptions {
 }
 
 /**
- * The learner of an objective and optimizer (learner.ts): any model, any optimizer, any
+ * The learner of an objective and optimizer (learner.ts) for every model, every optimizer and every
  * batch size, from the options' initial snapshot or a fresh one.
  */
 export const onlineLearner = (
