@@ -46,3 +46,20 @@ export function imagesPerChunk(g: Conv2dGeometry): number {
   return Math.max(1, Math.min(g.B, Math.floor(SCRATCH_LIMIT / perImage)))
 }
 
+
+/**
+ * k'[t, o] for t = (p*kw + q)*C + c, written into `out` as a [K, O] matrix: the kernel
+ * [kh, kw, C, O] with its taps reversed when `flip` (true convolution) and the entries a
+ * connection table excludes (table[c*O + o] = 0) zeroed. Shared by both backends' kernels.
+ */
+export function fillEffectiveKernel(out: Float32Array | Float64Array, k: Float32Array | Float64Array, g: Conv2dGeometry, flip: boolean, table: Uint8Array | null): void {
+  const { kh, kw, C, O } = g
+  const CO = C * O
+  for (let p = 0; p < kh; p++)
+    for (let q = 0; q < kw; q++) {
+      const dst = (p * kw + q) * CO
+      const src = flip ? ((kh - 1 - p) * kw + (kw - 1 - q)) * CO : dst
+      if (table === null) for (let e = 0; e < CO; e++) out[dst + e] = k[src + e]
+      else for (let e = 0; e < CO; e++) out[dst + e] = table[e] === 1 ? k[src + e] : 0
+    }
+}

@@ -34,7 +34,7 @@
 
 import type { F } from '../core/tensor.ts'
 import type { Conv2dGeometry } from './conv2d-geometry.ts'
-import { imagesPerChunk } from './conv2d-geometry.ts'
+import { fillEffectiveKernel, imagesPerChunk } from './conv2d-geometry.ts'
 import { kernelBackend } from './backend.ts'
 import { conv2dBackwardInputSimd, conv2dBackwardParamsSimd, conv2dForwardSimd } from './conv2d-simd.ts'
 
@@ -136,13 +136,7 @@ function effectiveKernel(k: F, g: Conv2dGeometry, flip: boolean, table: Uint8Arr
   const { kh, kw, C, O } = g
   const CO = C * O
   if (kEff.length < kh * kw * CO) kEff = new Float64Array(kh * kw * CO)
-  for (let p = 0; p < kh; p++)
-    for (let q = 0; q < kw; q++) {
-      const dst = (p * kw + q) * CO
-      const src = flip ? ((kh - 1 - p) * kw + (kw - 1 - q)) * CO : dst
-      if (table === null) for (let e = 0; e < CO; e++) kEff[dst + e] = k[src + e]
-      else for (let e = 0; e < CO; e++) kEff[dst + e] = table[e] === 1 ? k[src + e] : 0
-    }
+  fillEffectiveKernel(kEff, k, g, flip, table)
   return kEff
 }
 
