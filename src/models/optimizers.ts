@@ -14,7 +14,7 @@
 
 import { GradstreamError } from '../core/errors.ts'
 import type { OptState } from '../core/opt-state.ts'
-import { adamStep, momentumStep, sgdRowsInPlace, sgdStep } from '../ops/optim.ts'
+import { adamStep, momentumStep, sgdOuterRowsInPlace, sgdRowsInPlace, sgdStep } from '../ops/optim.ts'
 import type { RowSparse } from '../core/row-hint.ts'
 import { sparseRowsOf } from '../core/row-hint.ts'
 import type { F, Shape, Tensor } from '../core/tensor.ts'
@@ -182,6 +182,10 @@ const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly s
   }
 }
 
+// Scratch for sgdOuterRowsInPlace's list of non-zero columns (never escapes a call).
+let columns = new Int32Array(0)
+const columnScratch = (n: number): Int32Array => (columns.length >= n ? columns : (columns = new Int32Array(n)))
+
 const weightDecayOf = (opt: string, v: number | undefined): number =>
   checkHyper(opt, 'weightDecay', v ?? 0, (x) => x >= 0, 'a number >= 0')
 
@@ -194,7 +198,12 @@ export const sgd = (lr: LearningRate, options: { weightDecay?: number; decay?: D
     scheduleOf('sgd', lr),
     [],
     (pOut, _so, p, g, _s, n, rate, _t, w) => sgdStep(pOut, p, g, n, rate, w),
-    (p, g, rowLen, rate, w) => (w === 0 ? sgdRowsInPlace(p, g.rowValues, g.rows, rowLen, rate) : undefined),
+    (p, g, rowLen, rate, w) =>
+      w !== 0
+        ? undefined
+        : g.outer !== undefined
+          ? sgdOuterRowsInPlace(p, g.outer.u, g.outer.v, g.rows, rowLen, rate, columnScratch(rowLen))
+          : sgdRowsInPlace(p, g.rowValues, g.rows, rowLen, rate),
   )
 }
 
