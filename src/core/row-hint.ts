@@ -31,48 +31,48 @@ export interface OuterRows {
 }
 
 /** A tensor of `shape` whose only non-zero rows are `rows`, with values `rowValues` (packed). */
-export const rowSparse = (shape: Shape, rows: Int32Array, rowValues: F): RowSparse => lazyRows(shape, rows, () => rowValues)
+export const rowSparse = (shape: Shape, rows: Int32Array, rowValues: F): RowSparse => new LazyRows(shape, rows, rowValues, undefined)
 
 /** The rows `rows` (ascending) of the outer product u v (u[t] scales row rows[t]), packed when first read. */
-export const rowSparseOuter = (shape: Shape, rows: Int32Array, u: F, v: F): RowSparse =>
-  lazyRows(
-    shape,
-    rows,
-    () => {
-      const O = v.length
-      const out = new (v.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(rows.length * O)
-      for (let t = 0; t < rows.length; t++) {
-        const a = u[t]
-        const o = t * O
-        // 0 + a v[j]: gemm's sum of one term, from +0 (+0 for a -0 product), rounded once.
-        for (let j = 0; j < O; j++) out[o + j] = 0 + a * v[j]
-      }
-      return out
-    },
-    { u, v },
-  )
+export const rowSparseOuter = (shape: Shape, rows: Int32Array, u: F, v: F): RowSparse => new LazyRows(shape, rows, undefined, { u, v })
 
-const lazyRows = (shape: Shape, rows: Int32Array, pack: () => F, outer?: OuterRows): RowSparse => {
-  let packed: F | undefined
-  let data: F | undefined
-  const rowLen = shape.slice(1).reduce((a, b) => a * b, 1)
-  const rowValues = (): F => (packed ??= pack())
-  return {
-    shape,
-    rows,
-    ...(outer !== undefined ? { outer } : {}),
-    get rowValues(): F {
-      return rowValues()
-    },
-    get data(): F {
-      if (data === undefined) {
-        const values = rowValues()
-        const full = new (values.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(shape[0] * rowLen)
-        for (let t = 0; t < rows.length; t++) full.set(values.subarray(t * rowLen, (t + 1) * rowLen), rows[t] * rowLen)
-        data = full
-      }
-      return data
-    },
+const packOuter = (rows: Int32Array, { u, v }: OuterRows): F => {
+  const O = v.length
+  const out = new (v.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(rows.length * O)
+  for (let t = 0; t < rows.length; t++) {
+    const a = u[t]
+    const o = t * O
+    // 0 + a v[j]: gemm's sum of one term, from +0 (+0 for a -0 product), rounded once.
+    for (let j = 0; j < O; j++) out[o + j] = 0 + a * v[j]
+  }
+  return out
+}
+
+// One class rather than an object of closures: a batch-1 step makes one per dense layer.
+// Holds packed values, or the factors to pack them from (outer).
+class LazyRows implements RowSparse {
+  #packed: F | undefined
+  #data: F | undefined
+  constructor(
+    readonly shape: Shape,
+    readonly rows: Int32Array,
+    packed: F | undefined,
+    readonly outer: OuterRows | undefined,
+  ) {
+    this.#packed = packed
+  }
+  get rowValues(): F {
+    return (this.#packed ??= packOuter(this.rows, this.outer as OuterRows))
+  }
+  get data(): F {
+    if (this.#data === undefined) {
+      const values = this.rowValues
+      const rowLen = this.shape.slice(1).reduce((a, b) => a * b, 1)
+      const full = new (values.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(this.shape[0] * rowLen)
+      for (let t = 0; t < this.rows.length; t++) full.set(values.subarray(t * rowLen, (t + 1) * rowLen), this.rows[t] * rowLen)
+      this.#data = full
+    }
+    return this.#data
   }
 }
 
