@@ -66,7 +66,12 @@ export * from './streams/source.ts'
 export { batchAugmentKey, randomShift } from './streams/augment.ts'
 export * from './streams/steps.ts'
 export * from './streams/train.ts'
-export type { ExecutorFactory, RunningExecutor, ShardExecutor, ShardResult, ShardTask } from './streams/shards.ts'
+// train / trainObjective with Web Workers as the default executor for `threads` > 1 (these
+// names shadow streams/train.ts's; one thread, same bits, where workers cannot run)
+export { train, trainObjective } from './parallel/web-threads.ts'
+export { webThreadsUnavailable, webWorkers } from './parallel/web-workers.ts'
+export type { WebWorkersOptions } from './parallel/web-workers.ts'
+export type { ExecutorFactory, RunningExecutor, ShardExecutor, ShardResult, ShardTask, ThreadsUnavailable } from './streams/shards.ts'
 export * from './streams/metrics.ts'
 export * from './streams/evaluate.ts'
 export * from './streams/early-stopping.ts'
