@@ -44,9 +44,16 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
   let gemmC = init.gemm ? new Float32Array(init.gemm.c) : new Float32Array(0)
 
   warmUpKernels()
-  // A user's layer types exist here once the modules declaring them are loaded (define.ts).
-  for (const m of init.modules) await import(m)
-  const built = init.spec === null ? null : objectiveFromSpec(init.spec as ModelSpec)
+  // A user's layer types exist here once the modules declaring them are loaded (define.ts),
+  // unless this worker's own entry already declared them (a browser bundle of
+  // web-worker.js with the user's layers: the declaration's import.meta.url is then the
+  // training bundle's, not a module to load here).
+  const build = () => (init.spec === null ? null : objectiveFromSpec(init.spec as ModelSpec))
+  let built = build()
+  if (built !== null && E.isLeft(built) && init.modules.length > 0) {
+    for (const m of init.modules) await import(m)
+    built = build()
+  }
   if (built !== null && E.isLeft(built)) throw built.left
   const objective = built === null ? null : built.right
 
