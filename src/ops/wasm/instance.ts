@@ -15,6 +15,8 @@ export interface KernelExports {
   mm(c: number, ldc: number, src: number, rs: number, cs: number, bp: number, ldb: number, pstride: number, M: number, N: number, kc: number, acc: number): void
   /** kernels.wat `scatter`: col2im, dst[rs[r] + cs[t]] += D[r, t]. */
   scatter(dst: number, d: number, rs: number, cs: number, M: number, K: number): void
+  /** kernels.wat `wadd`: out = (first ? 0 : out) + fl32(w g) over n floats; 0, or NaN if a term is not finite. */
+  wadd(out: number, g: number, n: number, w: number, first: number): number
 }
 
 /** Bytes below this belong to the module (its edge tile). */

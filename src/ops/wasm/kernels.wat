@@ -178,6 +178,63 @@
         (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
         (br $rows))))
 
+  ;; ---- weighted sum of gradients (the microbatch reduction) -----------------------
+  ;;
+  ;;   v[i]   = fl32(w g[i])                 w a float64: the product in double, rounded
+  ;;                                         once to float32 (Math.fround(w * g[i]))
+  ;;   out[i] = fl32(0 + v[i])               when first = 1   (so -0 becomes +0, as 0 + v does)
+  ;;   out[i] = fl32(out[i] + v[i])          otherwise        for i < n
+  ;;   result = sum over lanes of v[i] * 0   (0 when every v is finite, NaN otherwise)
+  ;;
+  ;; One term of streams/shards.ts's reduction grads = sum_s (B_s / B) g_s, in shard order;
+  ;; the TypeScript twin is weightedAddTs in src/ops/weighted-add.ts (same bits: the
+  ;; promote / multiply / demote below is exactly the double product rounded to float32).
+  ;; Four lanes at a time: the low and high pairs are promoted to f64x2, multiplied,
+  ;; demoted, and put back together; the tail (n mod 4) is scalar.
+  (func $wadd (export "wadd")
+    (param $out i32) (param $g i32) (param $n i32) (param $w f64) (param $first i32) (result f32)
+    (local $ws v128) (local $v v128) (local $lo v128) (local $hi v128) (local $p v128)
+    (local $end i32) (local $tail i32) (local $x f32) (local $q f32)
+    (local.set $ws (f64x2.splat (local.get $w)))
+    (local.set $p (v128.const i32x4 0 0 0 0))
+    (local.set $tail (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $out) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (local.set $v (v128.load (local.get $g)))
+        (local.set $lo (f32x4.demote_f64x2_zero
+          (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $ws))))
+        (local.set $hi (f32x4.demote_f64x2_zero
+          (f64x2.mul
+            (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))
+            (local.get $ws))))
+        (local.set $v (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi)))
+        (local.set $p (f32x4.add (local.get $p) (f32x4.mul (local.get $v) (v128.const i32x4 0 0 0 0))))
+        (v128.store (local.get $out)
+          (f32x4.add
+            (select (v128.const i32x4 0 0 0 0) (v128.load (local.get $out)) (local.get $first))
+            (local.get $v)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (br $quads)))
+    (local.set $q
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $p)) (f32x4.extract_lane 1 (local.get $p)))
+        (f32.add (f32x4.extract_lane 2 (local.get $p)) (f32x4.extract_lane 3 (local.get $p)))))
+    (block $tail_done
+      (loop $rest
+        (br_if $tail_done (i32.ge_u (local.get $out) (local.get $tail)))
+        (local.set $x (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.load (local.get $g))) (local.get $w))))
+        (local.set $q (f32.add (local.get $q) (f32.mul (local.get $x) (f32.const 0))))
+        (f32.store (local.get $out)
+          (f32.add (select (f32.const 0) (f32.load (local.get $out)) (local.get $first)) (local.get $x)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (br $rest)))
+    (local.get $q))
+
   ;; ---- col2im: scatter-add a [M, K] matrix onto an image --------------------------
   ;;
   ;;   dst[rs[r] + cs[t]] = fl(dst[rs[r] + cs[t]] + D[r, t])      r ascending, then t ascending
