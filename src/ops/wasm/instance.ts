@@ -17,6 +17,12 @@ export interface KernelExports {
   scatter(dst: number, d: number, rs: number, cs: number, M: number, K: number): void
   /** kernels.wat `wadd`: out = (first ? 0 : out) + fl32(w g) over n floats; 0, or NaN if a term is not finite. */
   wadd(out: number, g: number, n: number, w: number, first: number): number
+  /** kernels.wat `relu`: y = ReLU(x) over n floats (n a multiple of 4). */
+  relu(y: number, x: number, n: number): void
+  /** kernels.wat `relu_grad`: dx = dy where y > 0, else 0 (n a multiple of 4). */
+  relu_grad(dx: number, dy: number, y: number, n: number): void
+  /** kernels.wat `maxpool`: NHWC max pooling with first-maximum indices (C a multiple of 4). */
+  maxpool(y: number, am: number, x: number, B: number, H: number, W: number, C: number, ph: number, pw: number, sh: number, sw: number, Ho: number, Wo: number): void
 }
 
 /** Bytes below this belong to the module (its edge tile). */

@@ -235,6 +235,117 @@
         (br $rest)))
     (local.get $q))
 
+  ;; ---- ReLU, forward and backward (twins: reluForward / reluBackward, ops/activations.ts) --
+  ;;
+  ;;   y[i]  = x[i] > 0 or x[i] is NaN ? x[i] : +0           (deep-learning-lecture-notes eq 4)
+  ;;   dx[i] = y[i] > 0 ? dy[i] : +0                          (eq 5: derivative 0 at 0)
+  ;;
+  ;; As bit masks, four lanes at a time: y = x AND (x > 0 OR x != x), dx = dy AND (y > 0),
+  ;; so every output has exactly the TypeScript loop's bits (NaN payloads included; -0 -> +0).
+  ;; n is a multiple of 4 (the caller does the rest).
+  (func $relu (export "relu") (param $y i32) (param $x i32) (param $n i32)
+    (local $end i32) (local $v v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (v128.store (local.get $y)
+          (v128.and (local.get $v)
+            (v128.or
+              (f32x4.gt (local.get $v) (v128.const i32x4 0 0 0 0))
+              (f32x4.ne (local.get $v) (local.get $v)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (br $quads))))
+
+  (func $relu_grad (export "relu_grad") (param $dx i32) (param $dy i32) (param $y i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $y) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $y) (local.get $end)))
+        (v128.store (local.get $dx)
+          (v128.and (v128.load (local.get $dy))
+            (f32x4.gt (v128.load (local.get $y)) (v128.const i32x4 0 0 0 0))))
+        (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (br $quads))))
+
+  ;; ---- max pooling forward over NHWC (twin: maxPool2dForward, ops/pool.ts) ------------
+  ;;
+  ;;   y[n,i,j,c] = max_{p<ph, q<pw} x[n, i sh + p, j sw + q, c]
+  ;;   argmax[n,i,j,c] = flat index in x of the FIRST maximum in row-major window order
+  ;;   (a later value replaces it only when strictly larger, or when it is NaN and the
+  ;;   best so far is not: NaN propagates)     (cnn-layers-softmax eq 4; cnn-derivation-lenet eq 3)
+  ;;
+  ;; Four channels per vector (C a multiple of 4): the comparison is a lane mask, and
+  ;; bitselect takes the value and its index where it holds, so each lane follows the
+  ;; TypeScript loop's test exactly. x, y, argmax are byte addresses; argmax gets float
+  ;; indices into x (not bytes), as the twin's. Geometry: images B of H x W, windows ph x pw,
+  ;; strides sh, sw, output Ho x Wo.
+  (func $maxpool (export "maxpool")
+    (param $y i32) (param $am i32) (param $x i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $ph i32) (param $pw i32) (param $sh i32) (param $sw i32) (param $Ho i32) (param $Wo i32)
+    (local $n i32) (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $q i32)
+    (local $corner i32) (local $s i32) (local $best v128) (local $idx v128) (local $v v128) (local $m v128)
+    (local.set $n (i32.const 0))
+    (block $n_done (loop $ns
+      (br_if $n_done (i32.ge_s (local.get $n) (local.get $B)))
+      (local.set $i (i32.const 0))
+      (block $i_done (loop $is
+        (br_if $i_done (i32.ge_s (local.get $i) (local.get $Ho)))
+        (local.set $j (i32.const 0))
+        (block $j_done (loop $js
+          (br_if $j_done (i32.ge_s (local.get $j) (local.get $Wo)))
+          ;; corner = ((n H + i sh) W + j sw) C, a float index into x
+          (local.set $corner (i32.mul (local.get $C)
+            (i32.add
+              (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (i32.mul (local.get $i) (local.get $sh))) (local.get $W))
+              (i32.mul (local.get $j) (local.get $sw)))))
+          (local.set $c (i32.const 0))
+          (block $c_done (loop $cs
+            (br_if $c_done (i32.ge_s (local.get $c) (local.get $C)))
+            ;; start from the window's corner (p = q = 0)
+            (local.set $s (i32.add (local.get $corner) (local.get $c)))
+            (local.set $best (v128.load (i32.add (local.get $x) (i32.shl (local.get $s) (i32.const 2)))))
+            (local.set $idx (i32x4.add (i32x4.splat (local.get $s)) (v128.const i32x4 0 1 2 3)))
+            (local.set $p (i32.const 0))
+            (block $p_done (loop $ps
+              (br_if $p_done (i32.ge_s (local.get $p) (local.get $ph)))
+              (local.set $q (select (i32.const 1) (i32.const 0) (i32.eqz (local.get $p))))
+              (block $q_done (loop $qs
+                (br_if $q_done (i32.ge_s (local.get $q) (local.get $pw)))
+                ;; s = corner + (p W + q) C + c
+                (local.set $s (i32.add (i32.add (local.get $corner) (local.get $c))
+                  (i32.mul (i32.add (i32.mul (local.get $p) (local.get $W)) (local.get $q)) (local.get $C))))
+                (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $s) (i32.const 2)))))
+                ;; v > best, or v is NaN and best is not
+                (local.set $m (v128.or
+                  (f32x4.gt (local.get $v) (local.get $best))
+                  (v128.and (f32x4.ne (local.get $v) (local.get $v)) (f32x4.eq (local.get $best) (local.get $best)))))
+                (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+                (local.set $idx (v128.bitselect
+                  (i32x4.add (i32x4.splat (local.get $s)) (v128.const i32x4 0 1 2 3)) (local.get $idx) (local.get $m)))
+                (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                (br $qs)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $ps)))
+            (v128.store (local.get $y) (local.get $best))
+            (v128.store (local.get $am) (local.get $idx))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (local.set $am (i32.add (local.get $am) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cs)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $js)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $ns))))
+
   ;; ---- col2im: scatter-add a [M, K] matrix onto an image --------------------------
   ;;
   ;;   dst[rs[r] + cs[t]] = fl(dst[rs[r] + cs[t]] + D[r, t])      r ascending, then t ascending
