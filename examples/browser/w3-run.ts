@@ -2,15 +2,15 @@
 // the digits: trains `epochs` epochs and returns samples/s of each (training only) and
 // the final parameter hash. Shared by Node and the Chromium page of measure-w3.ts.
 
-import { arraySource, cnn, hashParams, mnistSplit, sgd, softmaxCrossEntropy, train } from '../../src/index.ts'
+import { arraySource, hashParams, sgd, softmaxCrossEntropy, train, zoo, datasets } from '../../src/index.ts'
 
 export const runW3 = (digits: readonly Float32Array[], epochs: number): Promise<{ rates: number[]; hash: string }> => {
-  const { train: data } = mnistSplit(digits)
+  const { train: data } = datasets.mnistSplit(digits)
   const rates: number[] = []
   let t0 = performance.now()
   let hash = ''
   return new Promise((resolve, reject) =>
-    train(cnn(), softmaxCrossEntropy(), sgd(0.05), { data: arraySource(data, { batchSize: 32 }), epochs, seed: 0 }).subscribe({
+    train(zoo.cnn(), softmaxCrossEntropy(), sgd(0.05), { data: arraySource(data, { batchSize: 32 }), epochs, seed: 0 }).subscribe({
       next: (s) => {
         if (!s.endOfEpoch) return
         rates.push(8000 / ((performance.now() - t0) / 1000))

@@ -4,7 +4,7 @@
 // Training in a worker keeps the page responsive; the page only draws.
 
 import { tap } from 'rxjs'
-import { arraySource, cnn, evaluateEvery, hashParams, mnistSplit, momentum, randomShift, softmaxCrossEntropy, supervised, train } from '../../src/index.ts'
+import { arraySource, evaluateEvery, hashParams, momentum, softmaxCrossEntropy, supervised, train, zoo, datasets, training } from '../../src/index.ts'
 
 export interface Start {
   readonly type: 'start'
@@ -35,10 +35,10 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope
 
 const run = ({ digits, epochs, seed }: Start): void => {
-  const { train: trainSet, test } = mnistSplit(digits)
+  const { train: trainSet, test } = datasets.mnistSplit(digits)
   const source = arraySource(trainSet, { batchSize: 32 })
   const steps = epochs * (source.batchesPerEpoch ?? 1)
-  const model = cnn()
+  const model = zoo.cnn()
   const loss = softmaxCrossEntropy()
   // Samples per second of training alone: the clock restarts after each evaluation.
   let clock = performance.now()
@@ -49,7 +49,7 @@ const run = ({ digits, epochs, seed }: Start): void => {
     data: source,
     epochs,
     seed,
-    augment: [(key) => randomShift(2, key)],
+    augment: [(key) => training.randomShift(2, key)],
   })
     .pipe(
       tap((s) => {
