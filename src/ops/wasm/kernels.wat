@@ -235,6 +235,39 @@
         (br $rest)))
     (local.get $q))
 
+  ;; ---- bias rows: c[r, o] = fl32(c[r, o] + b[o]) for r < M, o < O ---------------------
+  ;;
+  ;; The bias of a convolution's output (conv2d-simd.ts forward: y = fl(s + b[o]), the TS
+  ;; twin the loop it replaced there, `y[e] = s[e] + b[o]` stored to float32: one rounding
+  ;; of the exact sum, as f32.add). Four channels at a time, the O mod 4 tail scalar.
+  (func $bias_rows (export "bias_rows") (param $c i32) (param $b i32) (param $M i32) (param $O i32)
+    (local $end i32) (local $o i32) (local $O4 i32)
+    (local.set $O4 (i32.and (local.get $O) (i32.const -4)))
+    (local.set $end (i32.add (local.get $c) (i32.shl (i32.mul (local.get $M) (local.get $O)) (i32.const 2))))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $c) (local.get $end)))
+        (local.set $o (i32.const 0))
+        (block $v_done
+          (loop $quads
+            (br_if $v_done (i32.ge_s (local.get $o) (local.get $O4)))
+            (v128.store (local.get $c)
+              (f32x4.add (v128.load (local.get $c))
+                (v128.load (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 2))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (br $quads)))
+        (block $s_done
+          (loop $rest
+            (br_if $s_done (i32.ge_s (local.get $o) (local.get $O)))
+            (f32.store (local.get $c)
+              (f32.add (f32.load (local.get $c))
+                (f32.load (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 2))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $rest)))
+        (br $rows))))
+
   ;; ---- ReLU, forward and backward (twins: reluForward / reluBackward, ops/activations.ts) --
   ;;
   ;;   y[i]  = x[i] > 0 or x[i] is NaN ? x[i] : +0           (deep-learning-lecture-notes eq 4)
