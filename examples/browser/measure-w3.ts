@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { mnistDigitsDir, workerThreads } from '../../src/node.ts'
+import { workerThreads, datasets } from '../../src/node.ts'
 import { launchChromium } from '../../test/browser/chromium.ts'
 import { serveStatic } from './server.ts'
 import type { W3Options } from './w3-run.ts'
@@ -19,7 +19,7 @@ const rounds = Number(process.argv[2] ?? 2)
 const epochs = 2
 const dir = mkdtempSync(join(tmpdir(), 'gs-w3-'))
 mkdirSync(join(dir, 'digits'))
-for (let d = 0; d < 10; d++) copyFileSync(join(mnistDigitsDir(), `${d}.json`), join(dir, 'digits', `${d}.json`))
+for (let d = 0; d < 10; d++) copyFileSync(join(datasets.mnistDigitsDir(), `${d}.json`), join(dir, 'digits', `${d}.json`))
 const w3 = JSON.stringify(join(import.meta.dirname, 'w3-run.ts'))
 const load = `await Promise.all(Array.from({ length: 10 }, async (_, d) => Float32Array.from((await (await fetch('digits/' + d + '.json')).json()).data)))`
 writeFileSync(join(dir, 'entry.ts'), `import { runW3 } from ${w3}
@@ -57,7 +57,7 @@ await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === t
 console.log(`Chromium ${browser.version()}, Node ${process.version}, cross-origin isolated: ${await page.evaluate(() => globalThis.crossOriginIsolated)}`)
 // The same arrays the page builds: each digit file's numbers as a Float32Array.
 const digits = Array.from({ length: 10 }, (_, d) =>
-  Float32Array.from((JSON.parse(readFileSync(join(mnistDigitsDir(), `${d}.json`), 'utf8')) as { data: number[] }).data),
+  Float32Array.from((JSON.parse(readFileSync(join(datasets.mnistDigitsDir(), `${d}.json`), 'utf8')) as { data: number[] }).data),
 )
 type Result = { rates: number[]; hash: string }
 const f = (xs: number[]): string => xs.map((x) => Math.round(x).toLocaleString('en')).join(', ')

@@ -5,7 +5,7 @@
 // threads do not change them); Node passes its worker threads as `executor`.
 
 import type { ExecutorFactory } from '../../src/index.ts'
-import { arraySource, cnn, hashParams, mnistSplit, sgd, softmaxCrossEntropy, train } from '../../src/index.ts'
+import { arraySource, hashParams, sgd, softmaxCrossEntropy, train, zoo, datasets } from '../../src/index.ts'
 
 export interface W3Options {
   readonly threads?: number
@@ -14,12 +14,12 @@ export interface W3Options {
 }
 
 export const runW3 = (digits: readonly Float32Array[], epochs: number, options: W3Options = {}): Promise<{ rates: number[]; hash: string }> => {
-  const { train: data } = mnistSplit(digits)
+  const { train: data } = datasets.mnistSplit(digits)
   const rates: number[] = []
   let t0 = performance.now()
   let hash = ''
   return new Promise((resolve, reject) =>
-    train(cnn(), softmaxCrossEntropy(), sgd(0.05), { data: arraySource(data, { batchSize: 32 }), epochs, seed: 0, ...options }).subscribe({
+    train(zoo.cnn(), softmaxCrossEntropy(), sgd(0.05), { data: arraySource(data, { batchSize: 32 }), epochs, seed: 0, ...options }).subscribe({
       next: (s) => {
         if (!s.endOfEpoch) return
         rates.push(8000 / ((performance.now() - t0) / 1000))

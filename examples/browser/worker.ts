@@ -8,7 +8,7 @@
 // Where the page is not cross-origin isolated the run trains on one thread, same bits.
 
 import { tap } from 'rxjs'
-import { arraySource, cnn, evaluateEvery, hashParams, mnistSplit, momentum, randomShift, softmaxCrossEntropy, supervised, train } from '../../src/index.ts'
+import { arraySource, evaluateEvery, hashParams, momentum, softmaxCrossEntropy, supervised, train, zoo, datasets, training } from '../../src/index.ts'
 
 export interface Start {
   readonly type: 'start'
@@ -42,10 +42,10 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope
 
 const run = ({ digits, epochs, seed, threads, microbatches }: Start): void => {
-  const { train: trainSet, test } = mnistSplit(digits)
+  const { train: trainSet, test } = datasets.mnistSplit(digits)
   const source = arraySource(trainSet, { batchSize: 32 })
   const steps = epochs * (source.batchesPerEpoch ?? 1)
-  const model = cnn()
+  const model = zoo.cnn()
   const loss = softmaxCrossEntropy()
   // Samples per second of training alone: the clock restarts after each evaluation.
   let clock = performance.now()
@@ -56,7 +56,7 @@ const run = ({ digits, epochs, seed, threads, microbatches }: Start): void => {
     data: source,
     epochs,
     seed,
-    augment: [(key) => randomShift(2, key)],
+    augment: [(key) => training.randomShift(2, key)],
     threads,
     microbatches,
   })

@@ -74,10 +74,11 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
       params,
       layout,
       { shard: 0, batch: { x, y, epoch: 0, position: 0 }, key: { k0: ctrl[base + P.KEY0] >>> 0, k1: ctrl[base + P.KEY1] >>> 0 } },
-      undefined,
+      // The gradient straight into the shared arena the main thread reduces from: no fresh
+      // 1 MB array per shard (page faults) and no copy.
+      arenas.grads.subarray(0, layout.size),
       ctrl[base + P.HAS_STATE] === 1 ? state : null,
     )
-    arenas.grads.set(r.grads)
     if (r.state !== undefined) arenas.state.set(r.state)
     if (arenas.outputs.length < r.outputs.data.length) throw new Error('output arena too small')
     arenas.outputs.set(r.outputs.data)

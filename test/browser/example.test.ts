@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildExample } from '../../examples/browser/build.ts'
 import type { StaticServer } from '../../examples/browser/server.ts'
 import { serveStatic } from '../../examples/browser/server.ts'
-import { arraySource, cnn, hashParams, loadMnist, momentum, randomShift, softmaxCrossEntropy, train } from '../../src/node.ts'
+import { arraySource, hashParams, loadMnist, momentum, softmaxCrossEntropy, train, zoo, training } from '../../src/node.ts'
 import { launchChromium, watchedPage } from './chromium.ts'
 
 interface EpochRow {
@@ -71,11 +71,11 @@ describe('examples/browser', () => {
     const source = arraySource(digits, { batchSize: 32 })
     const t0 = performance.now()
     const last = await lastValueFrom(
-      train(cnn(), softmaxCrossEntropy(), momentum({ type: 'cosine', lr: 0.05, steps: 250 }, { momentum: 0.9 }), {
+      train(zoo.cnn(), softmaxCrossEntropy(), momentum({ type: 'cosine', lr: 0.05, steps: 250 }, { momentum: 0.9 }), {
         data: source,
         epochs: 1,
         seed: 0,
-        augment: [(key) => randomShift(2, key)],
+        augment: [(key) => training.randomShift(2, key)],
         microbatches: 2,
         threads: 2,
       }),
