@@ -21,6 +21,10 @@ export interface KernelExports {
   wadd(out: number, g: number, n: number, w: number, first: number): number
   /** kernels.wat `bias_rows`: c[r, o] = fl32(c[r, o] + b[o]) for r < M, o < O. */
   bias_rows(c: number, b: number, M: number, O: number): void
+  /** kernels.wat `probe`: sum of x[i] * 0 over n floats: 0 when all are finite, else NaN. */
+  probe(x: number, n: number): number
+  /** kernels.wat `maxpool_grad`: dx[am[r]] += dy[r], r ascending (dx zeroed by the caller). */
+  maxpool_grad(dx: number, dy: number, am: number, ny: number): void
   /** kernels.wat `relu`: y = ReLU(x) over n floats (n a multiple of 4). */
   relu(y: number, x: number, n: number): void
   /** kernels.wat `relu_grad`: dx = dy where y > 0, else 0 (n a multiple of 4). */

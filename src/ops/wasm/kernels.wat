@@ -348,6 +348,34 @@
             (br $rest)))
         (br $rows))))
 
+  ;; ---- finiteness probe: sum_i x[i] * 0 ------------------------------------------------
+  ;;
+  ;; 0 * x is NaN exactly when x is not finite, and a NaN stays NaN through the sums: the
+  ;; result is 0 when every x[i] (i < n) is finite, NaN otherwise (twin: allFiniteTs,
+  ;; ops/finite.ts). Four lanes at a time, the n mod 4 tail scalar.
+  (func $probe (export "probe") (param $x i32) (param $n i32) (result f32)
+    (local $end i32) (local $tail i32) (local $p v128) (local $q f32)
+    (local.set $p (v128.const i32x4 0 0 0 0))
+    (local.set $tail (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $p (f32x4.add (local.get $p) (f32x4.mul (v128.load (local.get $x)) (v128.const i32x4 0 0 0 0))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $quads)))
+    (local.set $q
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $p)) (f32x4.extract_lane 1 (local.get $p)))
+        (f32.add (f32x4.extract_lane 2 (local.get $p)) (f32x4.extract_lane 3 (local.get $p)))))
+    (block $tail_done
+      (loop $rest
+        (br_if $tail_done (i32.ge_u (local.get $x) (local.get $tail)))
+        (local.set $q (f32.add (local.get $q) (f32.mul (f32.load (local.get $x)) (f32.const 0))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $rest)))
+    (local.get $q))
+
   ;; ---- ReLU, forward and backward (twins: reluForward / reluBackward, ops/activations.ts) --
   ;;
   ;;   y[i]  = x[i] > 0 or x[i] is NaN ? x[i] : +0           (deep-learning-lecture-notes eq 4)
@@ -458,6 +486,23 @@
         (br $is)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $ns))))
+
+  ;; ---- max pooling backward (twin: maxPool2dBackward, ops/pool.ts) --------------------
+  ;;
+  ;;   dx[argmax[r]] = fl32(dx[argmax[r]] + dy[r])      r = 0 .. ny-1 ascending, dx zeroed
+  ;;                                                   (cnn-derivation-lenet eqs 7-8)
+  ;; dx, dy, am byte addresses; argmax holds float indices into dx. The caller zeroes dx.
+  (func $maxpool_grad (export "maxpool_grad") (param $dx i32) (param $dy i32) (param $am i32) (param $ny i32)
+    (local $end i32) (local $p i32)
+    (local.set $end (i32.add (local.get $dy) (i32.shl (local.get $ny) (i32.const 2))))
+    (block $done
+      (loop $rs
+        (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
+        (local.set $p (i32.add (local.get $dx) (i32.shl (i32.load (local.get $am)) (i32.const 2))))
+        (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (f32.load (local.get $dy))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+        (local.set $am (i32.add (local.get $am) (i32.const 4)))
+        (br $rs))))
 
   ;; ---- col2im: scatter-add a [M, K] matrix onto an image --------------------------
   ;;
