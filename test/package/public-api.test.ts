@@ -16,7 +16,7 @@ const ROOT_VALUES = [
   'softmaxCrossEntropy', 'euclidean', 'supervised', 'autoencoding', 'sgd', 'momentum', 'nesterov', 'adam',
   // training, evaluation, time travel, online
   'train', 'trainObjective', 'arraySource', 'evaluate', 'evaluateEvery', 'earlyStopping', 'progress', 'trainWithHistory', 'hashParams',
-  'gradCheck', 'online',
+  'gradCheck', 'online', 'webWorkers',
   // basics
   'tensor', 'key', 'GradstreamError', 'LayerError',
 ]
