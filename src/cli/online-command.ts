@@ -21,7 +21,11 @@ import { formatOf } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
-import type { ZooName } from '../models/zoo/index.ts'
+import type { Built, ZooName } from '../models/zoo/index.ts'
+import { supervised } from '../models/objective.ts'
+import { lossFromSpec } from '../models/registry.ts'
+import { sequential } from '../models/sequential.ts'
+import { onlineStandardize } from '../models/standardize-online.ts'
 import { ZOO_NAMES, zooEntry } from '../models/zoo/index.ts'
 
 const ONLINE_MODELS = ZOO_NAMES.filter((m) => m !== 'rbm' && m !== 'autoencoder')
@@ -41,7 +45,7 @@ export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE]
        [--classes a,b,c | --num-classes N] [--model mlp] [--hidden 64] [--activation ${ACTIVATIONS.join('|')}]
        [--optimizer sgd|momentum|nesterov|adam] [--lr 0.01] [--momentum M] [--weight-decay W]
        [--batch 1] [--window 500] [--report-every 1000] [--seed S] [--json]
-       [--checkpoint-dir DIR [--checkpoint-every 10000]]
+       [--checkpoint-dir DIR [--checkpoint-every 10000]] [--standardize online|none]
 Reads NDJSON or CSV records (a header row names the columns) from FILE or stdin, predicts
 each example, then learns from it. Labels are class names (in order of first appearance,
 or the --classes list) or integer class indices; the model has --num-classes outputs
@@ -50,7 +54,10 @@ usable record but the label, unless named with --features (safer for dirty data)
 models (cnn, lenet5, ...) need 784 features. A progress line every --report-every examples.
 With --checkpoint-dir, a checkpoint (safetensors) is written every --checkpoint-every examples
 and at the end, and a restart on the same directory continues from its newest checkpoint.
-Ctrl-C (SIGINT) or SIGTERM finishes the current record, saves, prints the summary, exits 0.`
+Ctrl-C (SIGINT) or SIGTERM finishes the current record, saves, prints the summary, exits 0.
+--standardize online puts a running standardisation in front of the model (River's
+StandardScaler): learning a record first updates each feature's running mean and variance,
+then scales it; a prediction scales with the statistics as they are. Its state is checkpointed.`
 
 const FLAGS = {
   label: { type: 'string' },
@@ -73,6 +80,7 @@ const FLAGS = {
   json: { type: 'boolean' },
   'checkpoint-dir': { type: 'string' },
   'checkpoint-every': { type: 'string' },
+  standardize: { type: 'string' },
 } as const
 
 export interface OnlineFlags {
@@ -97,6 +105,18 @@ export interface OnlineFlags {
   readonly json: boolean
   readonly checkpointDir?: string
   readonly checkpointEvery: number
+  /** 'online': an onlineStandardize layer in front of the model (models/standardize-online.ts). */
+  readonly standardize: 'online' | 'none'
+}
+
+/** The network of a built model behind an online standardisation, with the same loss. */
+const standardized = (model: string, built: Built, inShape: readonly number[]): AnyObjective => {
+  const spec = built.objective.spec
+  if (built.layer === undefined || spec.kind !== 'supervised')
+    throw new GradstreamError(`--standardize online: expected a supervised network model, got --model ${model}`)
+  const loss = lossFromSpec(spec.loss)
+  if (E.isLeft(loss)) throw loss.left
+  return supervised(sequential(onlineStandardize(), built.layer), loss.right, inShape) as AnyObjective
 }
 
 /** The model and optimizer the flags describe, for F features and the given classes. */
@@ -105,7 +125,8 @@ export const onlineModelOf = (flags: OnlineFlags, F: number, classCount: number)
   if (entry.input === 'image' && F !== 784)
     throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
   const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
-  const { objective } = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
+  const built = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
+  const objective = flags.standardize === 'online' ? standardized(flags.model, built, inShape) : built.objective
   const optimizer: Optimizer = optimizerFromSpec(
     flags.optimizer === 'sgd'
       ? { type: 'sgd', lr: flags.lr, weightDecay: flags.weightDecay }
@@ -152,6 +173,7 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
     json: v.json === true,
     checkpointDir: typeof v['checkpoint-dir'] === 'string' ? v['checkpoint-dir'] : undefined,
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']) ?? 10000,
+    standardize: choiceFlag('standardize', v.standardize, ['online', 'none'] as const) ?? 'none',
   }
 }
 
@@ -171,6 +193,8 @@ export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly resumedFrom: number
   /** Set when a signal ended the stream before its input did. */
   readonly interrupted?: string
+  /** --standardize. */
+  readonly standardize: 'online' | 'none'
 }
 
 /** The input stream, with read errors turned into one-line GradstreamErrors. */
@@ -300,7 +324,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const params = countParams(learner.right.snapshot().params)
   say(
     `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${records.features.length} features, ` +
-      `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
+      `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}` +
+      (flags.standardize === 'online' ? ', online standardisation' : ''),
   )
   const LISTED = 10
   let listed = 0
@@ -369,6 +394,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     hash: hashParams(last.snapshot),
     checkpoints,
     resumedFrom: from?.snapshot.step ?? 0,
+    standardize: flags.standardize,
     ...(interrupted !== undefined ? { interrupted } : {}),
   }
   const reasons = Object.entries(m.rejectedByReason)
