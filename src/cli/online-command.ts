@@ -38,6 +38,10 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import { countParams } from '../core/tree.ts'
 import { stopOnSignals, untilStopped } from './signals.ts'
+import { adwin } from '../streams/drift-adwin.ts'
+import { pageHinkley } from '../streams/drift-page-hinkley.ts'
+import type { OnDrift, OnlineDrift, SavedDrift } from '../streams/drift-reset.ts'
+import { savedDriftOf } from '../streams/drift-reset.ts'
 import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 
@@ -46,6 +50,7 @@ export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE]
        [--optimizer sgd|momentum|nesterov|adam] [--lr 0.01] [--momentum M] [--weight-decay W]
        [--batch 1] [--window 500] [--report-every 1000] [--seed S] [--json]
        [--checkpoint-dir DIR [--checkpoint-every 10000]] [--standardize online|none]
+       [--drift adwin|page-hinkley] [--on-drift warn|reset]
 Reads NDJSON or CSV records (a header row names the columns) from FILE or stdin, predicts
 each example, then learns from it. Labels are class names (in order of first appearance,
 or the --classes list) or integer class indices; the model has --num-classes outputs
@@ -57,7 +62,10 @@ and at the end, and a restart on the same directory continues from its newest ch
 Ctrl-C (SIGINT) or SIGTERM finishes the current record, saves, prints the summary, exits 0.
 --standardize online puts a running standardisation in front of the model (River's
 StandardScaler): learning a record first updates each feature's running mean and variance,
-then scales it; a prediction scales with the statistics as they are. Its state is checkpointed.`
+then scales it; a prediction scales with the statistics as they are. Its state is checkpointed.
+--drift watches the prequential errors with ADWIN (default) or Page-Hinkley; --on-drift warn
+reports each change on stderr, reset also re-initialises the model (from the seed and the
+reset count) when the error rose. The detector's state is checkpointed.`
 
 const FLAGS = {
   label: { type: 'string' },
@@ -81,6 +89,8 @@ const FLAGS = {
   'checkpoint-dir': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   standardize: { type: 'string' },
+  drift: { type: 'string' },
+  'on-drift': { type: 'string' },
 } as const
 
 export interface OnlineFlags {
@@ -107,7 +117,16 @@ export interface OnlineFlags {
   readonly checkpointEvery: number
   /** 'online': an onlineStandardize layer in front of the model (models/standardize-online.ts). */
   readonly standardize: 'online' | 'none'
+  /** A drift detector on the prequential errors (--drift; --on-drift alone means adwin). */
+  readonly drift?: 'adwin' | 'page-hinkley'
+  readonly onDrift: OnDrift
 }
+
+/** The drift option of online() the flags describe (continuing from a checkpoint's saved state). */
+export const onlineDriftOf = (flags: OnlineFlags, resume?: SavedDrift): OnlineDrift | undefined =>
+  flags.drift === undefined
+    ? undefined
+    : { detector: flags.drift === 'adwin' ? () => adwin() : () => pageHinkley(), onDrift: flags.onDrift, ...(resume !== undefined ? { resume } : {}) }
 
 /** The network of a built model behind an online standardisation, with the same loss. */
 const standardized = (model: string, built: Built, inShape: readonly number[]): AnyObjective => {
@@ -145,6 +164,12 @@ const names = (flag: string, v: string | boolean | undefined): string[] | undefi
   return parts
 }
 
+const driftFlags = (drift: unknown, onDrift: unknown): Pick<OnlineFlags, 'drift' | 'onDrift'> => {
+  const on = choiceFlag('on-drift', onDrift as string | undefined, ['warn', 'reset'] as const)
+  const d = choiceFlag('drift', drift as string | undefined, ['adwin', 'page-hinkley'] as const) ?? (on !== undefined ? 'adwin' : undefined)
+  return { ...(d !== undefined ? { drift: d } : {}), onDrift: on ?? 'warn' }
+}
+
 export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
   const { values: v } = parseFlags(args, FLAGS)
   if (typeof v.label !== 'string' || v.label.trim() === '') throw new UsageError('--label: expected the label column')
@@ -174,6 +199,7 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
     checkpointDir: typeof v['checkpoint-dir'] === 'string' ? v['checkpoint-dir'] : undefined,
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']) ?? 10000,
     standardize: choiceFlag('standardize', v.standardize, ['online', 'none'] as const) ?? 'none',
+    ...driftFlags(v.drift, v['on-drift']),
   }
 }
 
@@ -195,6 +221,9 @@ export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly interrupted?: string
   /** --standardize. */
   readonly standardize: 'online' | 'none'
+  /** Changes the drift detector signalled, and model resets, in this process (--drift). */
+  readonly drifts: number
+  readonly resets: number
 }
 
 /** The input stream, with read errors turned into one-line GradstreamErrors. */
@@ -229,6 +258,9 @@ const openInput = async (
   }
   return { stream: guarded(), name: path, close: () => void file.destroy() }
 }
+
+/** The checkpoint metadata key of the drift detector's saved state. */
+const DRIFT_META = 'online_drift'
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
 const num = (v: number): string => v.toLocaleString('en-US')
@@ -300,19 +332,26 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
       ? undefined
       : {
           every: flags.checkpointEvery,
-          save: (s: Snapshot, m: OnlineMetrics): void => {
+          save: (s: Snapshot, m: OnlineMetrics, drift?: SavedDrift): void => {
             if (s.step === savedStep) return
             saveCheckpoint(join(dir, checkpointName(s.step)), s, {
               model: objective.spec,
               optimizer: optimizer.spec,
-              extra: { online_records: String(m.seen), online_examples: String(m.examples) },
+              extra: {
+                online_records: String(m.seen),
+                online_examples: String(m.examples),
+                ...(drift !== undefined ? { [DRIFT_META]: JSON.stringify(drift) } : {}),
+              },
             })
             savedStep = s.step
             checkpoints++
           },
         }
+  const savedDrift = from !== undefined && Object.hasOwn(from.extra, DRIFT_META) ? savedDriftOf(from.file, from.extra[DRIFT_META]) : undefined
+  const drift = onlineDriftOf(flags, savedDrift)
   const options = {
     seed: flags.seed,
+    ...(drift !== undefined ? { drift } : {}),
     batchSize: flags.batch,
     window: flags.window,
     snapshotEvery: flags.reportEvery,
@@ -329,7 +368,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   )
   const LISTED = 10
   let listed = 0
-  let last: { snapshot: Snapshot; metrics: OnlineMetrics } | undefined
+  let last: { snapshot: Snapshot; metrics: OnlineMetrics; drift?: SavedDrift } | undefined
   if (from !== undefined) say(`continuing from step ${from.snapshot.step}: ${from.file}`)
   const t0 = performance.now()
   const report = (e: OnlineEvent): void => {
@@ -342,6 +381,14 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
         `records ${num(m.seen)}: ${num(m.learned)} learned, ${num(m.rejected)} rejected, ${num(Math.round(m.seen / Math.max(secs, 1e-9)))} records/s, ` +
           `window accuracy ${pct(m.windowAccuracy)} (last ${num(m.windowExamples)})`,
       )
+      return
+    }
+    if (e.type === 'drift') {
+      const where = e.line !== undefined ? `line ${e.line}` : `record ${e.index + 1}`
+      const d = Object.entries(e.detail)
+        .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+        .join(', ')
+      warn(`${input.name} ${where}: drift detected by ${e.detector} at example ${num(e.step)} (${d})${e.reset ? '; model reset' : ''}`)
       return
     }
     if (listed < LISTED) {
@@ -370,7 +417,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const seconds = (performance.now() - t0) / 1000
   if (last === undefined) throw new GradstreamError(`${input.name}: the stream ended without a result`)
   const m = last.metrics
-  if (checkpoint !== undefined) checkpoint.save(last.snapshot, m)
+  if (checkpoint !== undefined) checkpoint.save(last.snapshot, m, last.drift)
   const interrupted = stop.signal()
   const summary: OnlineSummary = {
     model: flags.model,
@@ -395,6 +442,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     checkpoints,
     resumedFrom: from?.snapshot.step ?? 0,
     standardize: flags.standardize,
+    drifts: m.drifts,
+    resets: m.resets,
     ...(interrupted !== undefined ? { interrupted } : {}),
   }
   const reasons = Object.entries(m.rejectedByReason)
