@@ -107,15 +107,25 @@ export interface RunningExecutor extends ShardExecutor {
 }
 
 /**
+ * A factory's answer when it cannot start threads where it runs (a page that is not
+ * cross-origin isolated, a runtime without workers): the run trains on one thread, with
+ * the same bits, and says why in a one-line notice (train.ts).
+ */
+export interface ThreadsUnavailable {
+  readonly unavailable: string
+}
+
+/**
  * What a run with `threads` > 1 is given to compute its shards on (TrainConfig.executor):
  * it starts once per run. streams/ only knows this type; the Node entry and the CLI pass
- * the worker-thread pool (parallel/threads.ts), a browser could pass web workers.
+ * the worker-thread pool (parallel/threads.ts), the browser entry Web Workers
+ * (parallel/web-workers.ts).
  */
 export type ExecutorFactory = (options: {
   readonly threads: number
   readonly objective: AnyObjective
   readonly layout: Layout
-}) => Promise<RunningExecutor>
+}) => Promise<RunningExecutor | ThreadsUnavailable>
 
 /** One shard's loss and gradient with the parameters in `flat` (the worker runs this too). */
 /** `into`: a buffer of layout.size to receive the gradient (default: a fresh one). */
