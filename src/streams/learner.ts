@@ -106,7 +106,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
 
   const classes = classifies
     ? (() => {
-        const out = objective.predict(params, { shape: [1, ...sample], data: new Float32Array(size(sample)) })
+        const out = objective.predict(params, { shape: [1, ...sample], data: new Float32Array(size(sample)) }, modelState)
         return out.shape[out.shape.length - 1]
       })()
     : 0
@@ -127,7 +127,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
       const fwd = objective.forward(params, modelState, batch, { training: true, key: forwardKey(initial.key, step) })
       let hits = NaN
       if (classifies && labels !== undefined) {
-        const pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x) : fwd.outputs)
+        const pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x, modelState) : fwd.outputs)
         hits = 0
         for (let i = 0; i < k; i++) if (pred[i] === labels[i]) hits++
       }
