@@ -82,7 +82,7 @@ export function residentSgdOuter(r: Resident, p: Float32Array, u: F, v: F, rows:
 }
 
 /**
- * denseForwardRowsF32 (ops/dense.ts) with resident W and b, in the kernel: y[O] from the
+ * denseForwardRows (ops/dense.ts) with resident W and b, in the kernel: y[O] from the
  * listed inputs of x. Returns false when the operands do not fit the scratch (the caller
  * runs the twin).
  */

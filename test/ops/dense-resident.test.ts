@@ -1,6 +1,6 @@
 // Parameters resident in a kernel instance's memory (ops/resident.ts) and the batch-1 SIMD
-// kernels that update them in place (kernels.wat, sgd_outer): the same bits as the
-// TypeScript twins, whichever memory the parameters live in.
+// kernels that read and update them in place (kernels.wat, sgd_outer and dense_row): the
+// same bits as the TypeScript twins, whichever memory the parameters live in.
 
 import { describe, expect, it } from 'vitest'
 import { key, uniform } from '../../src/core/rng.ts'
@@ -8,6 +8,8 @@ import type { F } from '../../src/core/tensor.ts'
 import { sgdOuterRowsInPlace, sgdStep } from '../../src/ops/optim.ts'
 import { residentFloats, residentOf } from '../../src/ops/resident.ts'
 import { rowSparseOuter } from '../../src/core/row-hint.ts'
+import { denseForwardRow, denseForwardRows, denseNonZeroInputs } from '../../src/ops/dense.ts'
+import { withKernelBackend } from '../../src/ops/backend.ts'
 
 const bits = (a: F): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
 
@@ -77,5 +79,40 @@ describe('resident parameters', () => {
       const twin = Float32Array.from(big)
       expect(sgdOuterRowsInPlace(twin, ub, vb, rows, O, 10, new Int32Array(O))).toBe(0)
       expect(bits(res)).toEqual(bits(twin))
+    })
+
+  for (const O of [64, 10, 20, 19, 3])
+    it(`run the batch-1 forward in the kernel with the twin's bits, on either backend (O ${O})`, () => {
+      const I = 120
+      const x = uniform(key(O + 5), I, 'float32', -1, 1) as Float32Array
+      for (let i = 0; i < I; i++) if (i % 3 !== 0) x[i] = 0
+      x[3] = -0
+      x[6] = 1e-30
+      const W0 = uniform(key(O + 6), I * O, 'float32', -1, 1) as Float32Array
+      const b0 = uniform(key(O + 7), O, 'float32', -1, 1) as Float32Array
+      const rows = new Int32Array(I)
+      const count = denseNonZeroInputs(rows, x, 1, I)
+      const twin = new Float32Array(O)
+      denseForwardRows(twin, x, W0, b0, O, rows, count)
+      // The twin: double sums over the listed inputs, rounded once, then the bias in float32.
+      const f = Math.fround
+      for (let j = 0; j < O; j++) {
+        let s = 0
+        for (let i = 0; i < I; i++) if (x[i] !== 0) s += x[i] * W0[i * O + j]
+        expect(Object.is(twin[j], f(f(s) + b0[j]))).toBe(true)
+      }
+      const all = residentFloats(I * O + O + 1, 2 * (I * O + O + 1) + 16)!
+      const W = all.subarray(1, 1 + I * O) // not 16-byte aligned
+      const b = all.subarray(1 + I * O)
+      W.set(W0)
+      b.set(b0)
+      for (const backend of ['simd', 'ts'] as const) {
+        const got = new Float32Array(O)
+        withKernelBackend(backend, () => denseForwardRow(got, x, W, b, O, rows, count))
+        expect(bits(got)).toEqual(bits(twin))
+        const plain = new Float32Array(O)
+        withKernelBackend(backend, () => denseForwardRow(plain, x, W0, b0, O, rows, count))
+        expect(bits(plain)).toEqual(bits(twin))
+      }
     })
 })
