@@ -66,11 +66,25 @@ class LazyRows implements RowSparse {
   }
   get data(): F {
     if (this.#data === undefined) {
-      const values = this.rowValues
       const rowLen = this.shape.slice(1).reduce((a, b) => a * b, 1)
-      const full = new (values.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(this.shape[0] * rowLen)
-      for (let t = 0; t < this.rows.length; t++) full.set(values.subarray(t * rowLen, (t + 1) * rowLen), this.rows[t] * rowLen)
-      this.#data = full
+      const packed = this.#packed
+      const outer = this.outer
+      if (packed === undefined && outer !== undefined) {
+        // Straight from the factors (momentum and Adam read the full gradient): the
+        // values packOuter would give, without the packed copy.
+        const full = new (outer.v.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(this.shape[0] * rowLen)
+        for (let t = 0; t < this.rows.length; t++) {
+          const a = outer.u[t]
+          const o = this.rows[t] * rowLen
+          for (let j = 0; j < rowLen; j++) full[o + j] = 0 + a * outer.v[j]
+        }
+        this.#data = full
+      } else {
+        const values = this.rowValues
+        const full = new (values.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(this.shape[0] * rowLen)
+        for (let t = 0; t < this.rows.length; t++) full.set(values.subarray(t * rowLen, (t + 1) * rowLen), this.rows[t] * rowLen)
+        this.#data = full
+      }
     }
     return this.#data
   }
