@@ -67,6 +67,8 @@ export interface OnlineMetricsLine {
   /** Over the last --window examples of this process. */
   readonly windowAccuracy: number | null
   readonly windowLoss: number | null
+  /** The last line of a process that ended (its input did, it went idle, or a signal). */
+  readonly final?: true
 }
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
@@ -75,7 +77,7 @@ const finite = (v: number): number | null => (Number.isFinite(v) ? v : null)
 export const metricsLineOf = (e: OnlineEvent | LogOnlineEvent): OnlineMetricsLine | undefined => {
   if (e.type !== 'snapshot') return undefined
   const m = e.metrics
-  const w = { windowAccuracy: finite(m.windowAccuracy), windowLoss: finite(m.windowLoss) }
+  const w = { windowAccuracy: finite(m.windowAccuracy), windowLoss: finite(m.windowLoss), ...(e.final ? { final: true as const } : {}) }
   if ('counts' in e) {
     const c = e.counts
     return {

@@ -51,6 +51,8 @@ export interface OnlineMetricsColumns {
   readonly loss: (number | null)[]
   readonly windowAccuracy: (number | null)[]
   readonly windowLoss: (number | null)[]
+  /** Whether the newest line (of any record) is a process's last. */
+  final: boolean
 }
 
 /** A checkpoint of an online run: the position it holds. */
@@ -97,7 +99,7 @@ export interface OnlineRunInfo {
   readonly error?: string
 }
 
-const newColumns = (): OnlineMetricsColumns => ({ record: [], step: [], entryId: [], accuracy: [], loss: [], windowAccuracy: [], windowLoss: [] })
+const newColumns = (): OnlineMetricsColumns => ({ record: [], step: [], entryId: [], accuracy: [], loss: [], windowAccuracy: [], windowLoss: [], final: false })
 
 /** Whether `dir` holds an online run (online.json). */
 export const isOnlineRunDir = (dir: string): boolean => existsSync(join(dir, ONLINE_CONFIG))
@@ -127,6 +129,7 @@ export class OnlineRun {
     this.tail = new NdjsonTail(join(dir, ONLINE_METRICS), newColumns, (c, o) => {
       if (!Number.isSafeInteger(o.record) || !Number.isSafeInteger(o.step)) return
       const record = o.record as number
+      c.final = o.final === true
       // A restarted Redis learner writes the lines since its last checkpoint again.
       const last = c.record[c.record.length - 1]
       if (last !== undefined && record <= last) return
@@ -202,11 +205,14 @@ export class OnlineRun {
 
   /**
    * running: the writer's lock is held by a live process, or (Redis learners take no lock)
-   * it wrote within LIVE_WINDOW_MS; interrupted: a dead process still holds the lock; else done.
+   * its newest metrics line is not a final one and it wrote within LIVE_WINDOW_MS;
+   * interrupted: a dead process holds the lock, or the writer went quiet without a final
+   * line (killed); done: the newest line is a final one.
    */
   status(now: number): RunStatus {
     const lock = readRunLock(this.dir)
     if (lock !== undefined) return holderAlive(lock) ? 'running' : 'interrupted'
+    if (this.metrics().final) return 'done'
     let t = 0
     for (const f of [ONLINE_METRICS, ONLINE_CONFIG])
       try {
@@ -214,7 +220,7 @@ export class OnlineRun {
       } catch {
         // not written yet
       }
-    return now - t < LIVE_WINDOW_MS && this.config().source.type === 'redis' ? 'running' : 'done'
+    return now - t < LIVE_WINDOW_MS ? 'running' : 'interrupted'
   }
 
   /** Why positions cannot be replayed, or undefined when they can. */

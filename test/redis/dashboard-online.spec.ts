@@ -82,12 +82,14 @@ describe('dashboard: an online --redis run', () => {
     expect(summary.resumed).toBe(true)
     const ids = (await entries(redis.client, 'events')).map(([id]) => id)
     expect(ids.length).toBe(900)
-    const rows = await getJson<{ id: string; name: string; kind: string; source: string; stream: string; lastRecord: number; lastStep: number; checkpointRecords: number[] }[]>('/api/runs')
+    const rows = await getJson<{ id: string; name: string; kind: string; source: string; stream: string; lastRecord: number; lastStep: number; status: string; checkpointRecords: number[] }[]>('/api/runs')
     const row = rows.find((r) => r.name === 'events-learner')
     expect(row, JSON.stringify(rows)).toBeDefined()
     if (row === undefined) return
     expect([row.kind, row.source, row.stream]).toEqual(['online', 'redis', 'events'])
     expect(row.lastRecord).toBe(900)
+    // The learner went idle and wrote its final line.
+    expect(row.status).toBe('done')
     expect(row.lastStep).toBe(summary.steps)
     const m = await getJson<{ record: number[]; step: number[]; entryId: (string | null)[] }>(`/api/runs/${row.id}/metrics`)
     // Each line's entry id is the record's entry of the stream (record n = the n-th entry).
