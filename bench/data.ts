@@ -4,7 +4,7 @@
 // wrapping a batch as a system's input is timed (gather* below, called inside loops).
 
 import type { Dataset } from '../src/node.ts'
-import { key, loadMnist, permutation } from '../src/node.ts'
+import { key, loadMnist, random } from '../src/node.ts'
 
 /** Seed of the training order (the same order for every system and epoch). */
 export const ORDER_SEED = 0
@@ -31,7 +31,7 @@ const withLabels = (ds: Dataset, what: string): Dataset & { readonly labels: Int
 export const loadBenchData = (): BenchData => {
   const { train, test } = loadMnist()
   const n = train.x.shape[0]
-  return { train: withLabels(train, 'train'), test: withLabels(test, 'test'), order: permutation(key(ORDER_SEED), n) }
+  return { train: withLabels(train, 'train'), test: withLabels(test, 'test'), order: random.permutation(key(ORDER_SEED), n) }
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import type { AnyObjective, Dataset, Params, Sequential, Snapshot, TrainConfig } from '../src/node.ts'
-import { argmaxRows, cnn, initialSnapshot, key, mlp, sgd, softmaxCrossEntropy, supervised } from '../src/node.ts'
+import { key, sgd, softmaxCrossEntropy, supervised, tensors, zoo, training } from '../src/node.ts'
 import { accuracyOf, RUN_SEED } from './data.ts'
 import type { KernelBackend } from '../src/ops/backend.ts'
 import { kernelBackend, setKernelBackend } from '../src/ops/backend.ts'
@@ -11,11 +11,11 @@ import { kernelBackend, setKernelBackend } from '../src/ops/backend.ts'
 export const IMAGE: readonly number[] = [28, 28, 1]
 
 /** W2: 784-256-128-10 ReLU. mlp() defaults to He init for ReLU; WORKLOADS.md says Glorot. */
-export const w2Model = (): Sequential => mlp({ hidden: [256, 128], init: 'glorot' })
+export const w2Model = (): Sequential => zoo.mlp({ hidden: [256, 128], init: 'glorot' })
 /** W3/W5: the 4-layer CNN (35,474 parameters; Glorot is conv2d's and dense's default). */
-export const w3Model = (): Sequential => cnn()
+export const w3Model = (): Sequential => zoo.cnn()
 /** W4: 784-64-10 ReLU, Glorot. */
-export const w4Model = (hidden: number): Sequential => mlp({ hidden: [hidden], init: 'glorot' })
+export const w4Model = (hidden: number): Sequential => zoo.mlp({ hidden: [hidden], init: 'glorot' })
 
 export const objectiveOf = (model: Sequential): AnyObjective =>
   supervised(model, softmaxCrossEntropy(), IMAGE) as AnyObjective
@@ -25,7 +25,7 @@ export const objectiveOf = (model: Sequential): AnyObjective =>
  * TF.js copies, so every system starts from the same weights.
  */
 export const initialState = (model: Sequential, lr: number): Snapshot => {
-  const s = initialSnapshot(objectiveOf(model), sgd(lr), key(RUN_SEED))
+  const s = training.initialSnapshot(objectiveOf(model), sgd(lr), key(RUN_SEED))
   if (E.isLeft(s)) throw new Error(`bench: model init failed: ${s.left.message}`)
   return s.right
 }
@@ -40,7 +40,7 @@ export const gsAccuracy = (objective: AnyObjective, params: Params, test: Datase
   for (let i = 0; i < N; i += chunk) {
     const B = Math.min(chunk, N - i)
     const x = { shape: [B, ...test.x.shape.slice(1)], data: test.x.data.subarray(i * S, (i + B) * S) }
-    pred.set(argmaxRows(objective.predict(params, x)), i)
+    pred.set(tensors.argmaxRows(objective.predict(params, x)), i)
   }
   return accuracyOf(pred, test.labels)
 }

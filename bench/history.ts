@@ -11,10 +11,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  arraySource, hashParams, lenet5, loadCheckpoint, loadMnist, mlp, momentum, randomShift, saveCheckpoint,
-  softmaxCrossEntropy, supervised, trainWithHistory,
-} from '../src/node.ts'
+import { arraySource, hashParams, loadCheckpoint, loadMnist, momentum, saveCheckpoint, softmaxCrossEntropy, supervised, trainWithHistory, zoo, training } from '../src/node.ts'
 import type { AnyObjective, RunDefinition, Snapshot } from '../src/node.ts'
 import { snapshotBytes } from '../src/streams/history.ts'
 
@@ -26,7 +23,7 @@ const source = arraySource(train, { batchSize: 32 })
 const runOf = (objective: AnyObjective, epochs: number): RunDefinition => ({
   objective,
   optimizer: momentum(0.02, { momentum: 0.9 }),
-  config: { data: source, epochs, seed: 1, augment: [(k) => randomShift(2, k)] },
+  config: { data: source, epochs, seed: 1, augment: [(k) => training.randomShift(2, k)] },
 })
 
 const ms = (f: () => Promise<unknown>): Promise<number> => {
@@ -34,7 +31,7 @@ const ms = (f: () => Promise<unknown>): Promise<number> => {
   return f().then(() => performance.now() - t0)
 }
 
-const lenet = supervised(lenet5(), softmaxCrossEntropy(), [28, 28, 1]) as AnyObjective
+const lenet = supervised(zoo.lenet5(), softmaxCrossEntropy(), [28, 28, 1]) as AnyObjective
 const epochs = Math.ceil(steps / source.batchesPerEpoch!)
 console.log(`LeNet-5 run: ${steps} steps wanted (${epochs} epochs of ${source.batchesPerEpoch} batches)`)
 
@@ -72,7 +69,7 @@ for (const K of [10, 100, 1000]) {
 const dir = mkdtempSync(join(tmpdir(), 'gs-ckpt-'))
 for (const [name, objective] of [
   ['LeNet-5', lenet],
-  ['MLP 784-256-128-10', supervised(mlp({ hidden: [256, 128] }), softmaxCrossEntropy(), [28, 28, 1]) as AnyObjective],
+  ['MLP 784-256-128-10', supervised(zoo.mlp({ hidden: [256, 128] }), softmaxCrossEntropy(), [28, 28, 1]) as AnyObjective],
 ] as const) {
   const h = await trainWithHistory(runOf(objective, 1), { every: 10 })
   const s = h.latest

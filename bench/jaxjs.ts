@@ -9,7 +9,7 @@
 import type { Array as JaxArray } from '@jax-js/jax'
 import { grad, init, jit, lax, numpy as np, nn, tree } from '@jax-js/jax'
 import type { Params } from '../src/index.ts'
-import { getLeaf } from '../src/index.ts'
+import { trees } from '../src/index.ts'
 import { now, secondsSince, timeBatches } from './clock.ts'
 import { accuracyOf, CLASSES, gatherRows, oneHotRows, PIXELS } from './data.ts'
 import { initialParams } from './gradstream.ts'
@@ -63,7 +63,7 @@ type Net = 'mlp' | 'cnn'
 type JaxParams = Record<string, JaxArray>
 
 const leaf = (p: Params, path: string): Float32Array => {
-  const t = getLeaf(p, path)
+  const t = trees.getLeaf(p, path)
   if (!t) throw new Error(`jax-js net: no parameter ${path}`)
   return Float32Array.from(t.data)
 }
@@ -71,14 +71,14 @@ const leaf = (p: Params, path: string): Float32Array => {
 /** gradstream's initial parameters in jax-js layouts (dense W [in, out]; conv k [kh,kw,C,O] -> [O,C,kh,kw]). */
 const jaxParams = (p: Params, net: Net): JaxParams => {
   const out: JaxParams = {}
-  for (let i = 1; getLeaf(p, `fc${i}.W`) !== undefined; i++) {
-    const W = getLeaf(p, `fc${i}.W`)!
+  for (let i = 1; trees.getLeaf(p, `fc${i}.W`) !== undefined; i++) {
+    const W = trees.getLeaf(p, `fc${i}.W`)!
     out[`W${i}`] = arrayOf(leaf(p, `fc${i}.W`), [...W.shape])
     out[`b${i}`] = arrayOf(leaf(p, `fc${i}.b`), [W.shape[1]])
   }
   if (net === 'cnn')
     for (const c of ['conv1', 'conv2']) {
-      const k = getLeaf(p, `${c}.k`)!
+      const k = trees.getLeaf(p, `${c}.k`)!
       const [kh, kw, C, O] = k.shape
       out[`${c}k`] = np.transpose(arrayOf(leaf(p, `${c}.k`), [kh, kw, C, O]), [3, 2, 0, 1])
       out[`${c}b`] = arrayOf(leaf(p, `${c}.b`), [1, O, 1, 1])

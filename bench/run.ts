@@ -24,7 +24,7 @@ import { w3Cnn } from './workloads/w3-cnn.ts'
 import { w4Online } from './workloads/w4-online.ts'
 import { withRedisRows } from './workloads/w4-redis.ts'
 import { w5Latency } from './workloads/w5-latency.ts'
-import { warmUpKernels } from '../src/index.ts'
+import { kernels } from '../src/index.ts'
 
 const WORKLOADS: { readonly [id in WorkloadId]: (ctx: WorkloadContext) => Promise<WorkloadResult> } = {
   W1: w1Gemm,
@@ -54,7 +54,7 @@ const main = async (args: BenchArgs): Promise<number> => {
   log(`TF.js ${tfjsVersion()}: ${cpu.ok ? cpu.detail : cpu.reason}; ${wasm.ok ? wasm.detail : wasm.reason}`)
 
   // The kernels' warm-up (every code path once, for complete type feedback) is explicit.
-  warmUpKernels()
+  kernels.warmUpKernels()
   const t0 = now()
   const data = loadBenchData()
   log(`data loaded in ${secondsSince(t0).toFixed(1)} s (untimed): train ${data.train.x.shape[0]}, test ${data.test.x.shape[0]}`)

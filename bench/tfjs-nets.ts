@@ -5,7 +5,7 @@
 // [kh, kw, inC, outC], images NHWC, and flattening NHWC is row-major in both.
 
 import type { Params } from '../src/node.ts'
-import { getLeaf } from '../src/node.ts'
+import { trees } from '../src/node.ts'
 import type { Dataset } from '../src/node.ts'
 import { accuracyOf, CLASSES, gatherRows, PIXELS } from './data.ts'
 import { tf } from './tfjs.ts'
@@ -19,7 +19,7 @@ export interface TfNet {
 
 /** A trainable TF.js variable holding a copy of gradstream's leaf `path`. */
 const variableOf = (params: Params, path: string): tf.Variable => {
-  const t = getLeaf(params, path)
+  const t = trees.getLeaf(params, path)
   if (!t) throw new Error(`TF.js net: gradstream parameters have no leaf ${path}`)
   // Copy: TF.js must never write into gradstream's arrays (or the reverse). The
   // temporary tensor is freed by tidy; the variable (never freed by tidy) keeps the data.
@@ -29,7 +29,7 @@ const variableOf = (params: Params, path: string): tf.Variable => {
 /** Names of the dense layers fc1..fcK present in params, in order. */
 const denseNames = (params: Params): string[] => {
   const names: string[] = []
-  for (let i = 1; getLeaf(params, `fc${i}.W`) !== undefined; i++) names.push(`fc${i}`)
+  for (let i = 1; trees.getLeaf(params, `fc${i}.W`) !== undefined; i++) names.push(`fc${i}`)
   if (names.length === 0) throw new Error('TF.js net: expected dense layers fc1, fc2, ... in the parameters')
   return names
 }

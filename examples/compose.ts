@@ -4,10 +4,7 @@
 //   npx tsx examples/compose.ts
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import {
-  conv2d, countParams, dense, evalCtx, flatten, key, leaves, lenet5, maxPool2d, named, outShapeOf, relu, sequential,
-  softmaxCrossEntropy, split, uniform,
-} from '../src/index.ts'
+import { conv2d, dense, evalCtx, flatten, key, maxPool2d, named, relu, sequential, softmaxCrossEntropy, trees, zoo, registry, random } from '../src/index.ts'
 import type { AnyLayer, Shape } from '../src/index.ts'
 
 // 1. Layers compose as values. Names are given (named) or made per kind (conv1, relu1, ...).
@@ -19,7 +16,7 @@ const describe = (layer: AnyLayer, inShape: Shape, indent = ''): Shape => {
   const children = 'children' in layer ? (layer.children as readonly { name: string; layer: AnyLayer }[]) : []
   let shape = inShape
   for (const { name, layer: child } of children) {
-    const out = pipe(outShapeOf(child, shape), E.getOrElseW((e) => { throw e }))
+    const out = pipe(registry.outShapeOf(child, shape), E.getOrElseW((e) => { throw e }))
     console.log(`${indent}${name.padEnd(10)} ${child.spec.type.padEnd(10)} [${shape.join(', ')}] -> [${out.join(', ')}]`)
     if ('children' in child) describe(child, shape, indent + '  ')
     shape = out
@@ -32,19 +29,19 @@ describe(model, [28, 28, 1])
 const init = model.init(key(0), [28, 28, 1])
 if (E.isLeft(init)) throw init.left
 const { params } = init.right
-for (const [path, t] of leaves(params)) console.log(`  ${path.padEnd(22)} [${t.shape.join(', ')}]`)
-console.log('parameters:', countParams(params))
+for (const [path, t] of trees.leaves(params)) console.log(`  ${path.padEnd(22)} [${t.shape.join(', ')}]`)
+console.log('parameters:', trees.countParams(params))
 
 // 4. forward and vjp by hand on a batch of two random images.
-const [kx] = split(key(1), 1)
-const x = { shape: [2, 28, 28, 1], data: uniform(kx, 2 * 784) }
+const [kx] = random.split(key(1), 1)
+const x = { shape: [2, 28, 28, 1], data: random.uniform(kx, 2 * 784) }
 const { y, saved } = model.forward(params, x, evalCtx)
 const loss = softmaxCrossEntropy()
 const target = { shape: [2, 10], data: Float32Array.from({ length: 20 }, (_, i) => (i === 3 || i === 17 ? 1 : 0)) }
 const l = loss.forward(y, target)
 const { dparams, dx } = model.vjp(params, saved, loss.vjp(l.saved))
 console.log('logits', y.shape, 'loss', l.loss.toFixed(4))
-console.log('gradient tensors:', leaves(dparams).map(([p]) => p).join(', '), '| dx', dx.shape)
+console.log('gradient tensors:', trees.leaves(dparams).map(([p]) => p).join(', '), '| dx', dx.shape)
 
 // 5. A bad model is a Left naming the layer, before any data flows.
 const bad = sequential(conv2d({ kernelSize: 7, filters: 4 }), maxPool2d({ pool: 2 }), conv2d({ kernelSize: 5, filters: 4 }))
@@ -52,6 +49,6 @@ const err = bad.init(key(0), [12, 12, 1])
 console.log('bad model:', E.isLeft(err) ? err.left.message : 'unexpectedly fine')
 
 // 6. The zoo's LeNet-5 is the same kind of value.
-const lenet = lenet5()
+const lenet = zoo.lenet5()
 const li = lenet.init(key(0), [28, 28, 1])
-if (E.isRight(li)) console.log('lenet5 stored parameters:', countParams(li.right.params))
+if (E.isRight(li)) console.log('lenet5 stored parameters:', trees.countParams(li.right.params))

@@ -13,23 +13,7 @@
 
 import { lastValueFrom } from 'rxjs'
 import type { Dataset, Optimizer, Params, Recipe, Snapshot, Tensor } from '../src/node.ts'
-import {
-  arraySource,
-  dense,
-  encode,
-  evaluate,
-  flattenImages,
-  loadMnist,
-  momentum,
-  rbmFeatures,
-  sequential,
-  softmaxCrossEntropy,
-  supervised,
-  train,
-  trainObjective,
-  visibleMean,
-  ZOO,
-} from '../src/node.ts'
+import { arraySource, dense, evaluate, loadMnist, momentum, sequential, softmaxCrossEntropy, supervised, train, trainObjective, zoo, datasets, rbm } from '../src/node.ts'
 
 const intEnv = (name: string, fallback: number): number => {
   const v = process.env[name]
@@ -41,7 +25,7 @@ const intEnv = (name: string, fallback: number): number => {
 
 const PER_CLASS = Math.min(800, intEnv('FEATURES_TRAIN', 800))
 const EPOCHS = intEnv('FEATURES_EPOCHS', 10)
-const PRETRAIN_EPOCHS = intEnv('FEATURES_PRETRAIN_EPOCHS', ZOO.rbm.recipe.epochs)
+const PRETRAIN_EPOCHS = intEnv('FEATURES_PRETRAIN_EPOCHS', zoo.ZOO.rbm.recipe.epochs)
 const SEED = 0
 
 // The data: the first PER_CLASS training digits of each class (all 8,000 by default).
@@ -53,8 +37,8 @@ const pick = (ds: Dataset, keep: (i: number) => boolean): Dataset => {
   idx.forEach((j, r) => x.set(ds.x.data.subarray(j * m, (j + 1) * m), r * m))
   return { x: { shape: [idx.length, m], data: x }, labels: Int32Array.from(idx, (j) => ds.labels![j]), classes: 10 }
 }
-const trainSet = pick(flattenImages(mnist.train), (i) => i % 800 < PER_CLASS)
-const testSet = flattenImages(mnist.test)
+const trainSet = pick(datasets.flattenImages(mnist.train), (i) => i % 800 < PER_CLASS)
+const testSet = datasets.flattenImages(mnist.test)
 const unlabelled: Dataset = { x: trainSet.x }
 
 /** A recipe's optimizer: momentum with a cosine decay over the run (and its weight decay). */
@@ -62,9 +46,9 @@ const optimizerOf = (r: Recipe, steps: number): Optimizer =>
   momentum({ type: 'cosine', lr: r.lr, steps }, { momentum: r.momentum, weightDecay: r.weightDecay })
 
 const pretrain = async (name: 'rbm' | 'autoencoder', hidden: number): Promise<Params> => {
-  const entry = ZOO[name]
+  const entry = zoo.ZOO[name]
   const batch = entry.recipe.batch
-  const { objective } = entry.build({ hidden: [hidden], batch, dataMean: visibleMean(trainSet.x) }, [784])
+  const { objective } = entry.build({ hidden: [hidden], batch, dataMean: rbm.visibleMean(trainSet.x) }, [784])
   const data = arraySource(unlabelled, { batchSize: batch })
   const steps = PRETRAIN_EPOCHS * (data.batchesPerEpoch ?? 1)
   const t0 = performance.now()
@@ -97,9 +81,9 @@ const aeParams = await pretrain('autoencoder', 64)
 const aeEncoder = aeParams as unknown as { W: Tensor; b: Tensor }
 
 const pct = (a: number): string => `${(100 * a).toFixed(2)}%`
-const rbmAcc = await classify(rbmFeatures(rbmParams, trainSet.x), rbmFeatures(rbmParams, testSet.x))
+const rbmAcc = await classify(rbm.rbmFeatures(rbmParams, trainSet.x), rbm.rbmFeatures(rbmParams, testSet.x))
 console.log(`softmax on RBM hidden probabilities (128), ${EPOCHS} epochs: test accuracy ${pct(rbmAcc)}`)
-const aeAcc = await classify(encode(aeEncoder, trainSet.x), encode(aeEncoder, testSet.x))
+const aeAcc = await classify(zoo.encode(aeEncoder, trainSet.x), zoo.encode(aeEncoder, testSet.x))
 console.log(`softmax on autoencoder codes (64), ${EPOCHS} epochs: test accuracy ${pct(aeAcc)}`)
 const rawAcc = await classify(trainSet.x, testSet.x)
 console.log(`softmax on raw pixels (784), ${EPOCHS} epochs: test accuracy ${pct(rawAcc)}`)

@@ -9,15 +9,15 @@
 
 import { lastValueFrom, toArray } from 'rxjs'
 import type { AnyObjective, OnlineExample } from '../src/node.ts'
-import { flattenImages, key, loadMnist, mlp, online, onlineSnapshots, permutation, sgd, softmaxCrossEntropy, supervised } from '../src/node.ts'
+import { key, loadMnist, online, sgd, softmaxCrossEntropy, supervised, datasets, zoo, streaming, random } from '../src/node.ts'
 
 const N = Number(process.env.ONLINE_MNIST_SAMPLES ?? 8000)
 const WINDOW = Math.min(250, N / 8)
-const train = flattenImages(loadMnist().train)
-const order = permutation(key(0), 8000).subarray(0, N) // the fixed order of WORKLOADS.md (W4)
+const train = datasets.flattenImages(loadMnist().train)
+const order = random.permutation(key(0), 8000).subarray(0, N) // the fixed order of WORKLOADS.md (W4)
 const labels = train.labels!
 // After the drift, digit d is labelled drift[d]: a seeded permutation of 0..9.
-const drift = permutation(key(1), 10)
+const drift = random.permutation(key(1), 10)
 
 const stream = (withDrift: boolean): OnlineExample[] =>
   Array.from(order, (i, t) => ({
@@ -26,10 +26,10 @@ const stream = (withDrift: boolean): OnlineExample[] =>
   }))
 
 // MLP 784-64-10, ReLU, Glorot, SGD lr 0.01, batch 1: the W4 benchmark model.
-const objective = supervised(mlp({ hidden: [64], init: 'glorot' }), softmaxCrossEntropy(), [784]) as AnyObjective
+const objective = supervised(zoo.mlp({ hidden: [64], init: 'glorot' }), softmaxCrossEntropy(), [784]) as AnyObjective
 
 const run = (withDrift: boolean) =>
-  lastValueFrom(online(objective, sgd(0.01), stream(withDrift), { window: WINDOW, snapshotEvery: WINDOW, seed: 0 }).pipe(onlineSnapshots(), toArray()))
+  lastValueFrom(online(objective, sgd(0.01), stream(withDrift), { window: WINDOW, snapshotEvery: WINDOW, seed: 0 }).pipe(streaming.onlineSnapshots(), toArray()))
 
 const t0 = performance.now()
 const plain = await run(false)

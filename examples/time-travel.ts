@@ -4,10 +4,7 @@
 //
 //   npx tsx examples/time-travel.ts                                (an MLP on 8,000 digits, 3 epochs)
 //   EPOCHS=2 TRAIN_SAMPLES=640 EVERY=5 npx tsx examples/time-travel.ts   (a quick look)
-import {
-  arraySource, diffSnapshots, flattenImages, gather, hashParams, loadMnist, mlp, momentum, softmaxCrossEntropy, supervised,
-  trainWithHistory,
-} from '../src/node.ts'
+import { arraySource, hashParams, loadMnist, momentum, softmaxCrossEntropy, supervised, trainWithHistory, timeTravel, datasets, training, zoo } from '../src/node.ts'
 import type { AnyObjective, RunDefinition } from '../src/node.ts'
 
 const epochs = Number(process.env.EPOCHS ?? 3)
@@ -15,9 +12,9 @@ const limit = Number(process.env.TRAIN_SAMPLES ?? 8000)
 const every = Number(process.env.EVERY ?? 50)
 
 // Data: an evenly spread subset of the train split (sorted by digit), as 784-vectors.
-const digits = flattenImages(loadMnist().train)
+const digits = datasets.flattenImages(loadMnist().train)
 const stride = Math.floor(8000 / limit)
-const { x, labels } = gather(digits, Int32Array.from({ length: limit }, (_, i) => i * stride), 0, 0)
+const { x, labels } = training.gather(digits, Int32Array.from({ length: limit }, (_, i) => i * stride), 0, 0)
 const data = { x, labels, classes: 10 }
 
 // A run is a value: objective, optimizer and training config (the seed fixes every draw).
@@ -25,7 +22,7 @@ const batchSize = 64
 const source = arraySource(data, { batchSize })
 const steps = epochs * source.batchesPerEpoch!
 const run: RunDefinition = {
-  objective: supervised(mlp({ hidden: [64] }), softmaxCrossEntropy(), [784]) as AnyObjective,
+  objective: supervised(zoo.mlp({ hidden: [64] }), softmaxCrossEntropy(), [784]) as AnyObjective,
   optimizer: momentum({ type: 'cosine', lr: 0.1, steps }),
   config: { data: source, epochs, seed: 7 },
 }
@@ -70,5 +67,5 @@ console.log(
   `final ${history.lastStep - tail + 1} steps: original ${mean(history.loss, tail, history.lastStep).toFixed(4)}, ` +
     `fork ${mean(forked.loss, tail, forked.lastStep).toFixed(4)}`,
 )
-const apart = diffSnapshots(history.latest, forked.latest).reduce((a, t) => a + t.change * t.change, 0)
+const apart = timeTravel.diffSnapshots(history.latest, forked.latest).reduce((a, t) => a + t.change * t.change, 0)
 console.log(`the branches end ${Math.sqrt(apart).toFixed(4)} apart (L2 over all parameters)`)

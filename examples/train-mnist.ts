@@ -4,10 +4,7 @@
 //   npx tsx examples/train-mnist.ts            (the 4-layer CNN, up to 10 epochs, ~1 minute)
 //   EPOCHS=2 TRAIN_SAMPLES=1000 npx tsx examples/train-mnist.ts   (a quick look)
 import { lastValueFrom, tap } from 'rxjs'
-import {
-  arraySource, cnn, earlyStopping, evaluateEvery, gather, hashParams, loadMnist, momentum, progress, randomShift,
-  softmaxCrossEntropy, supervised, train,
-} from '../src/node.ts'
+import { arraySource, earlyStopping, evaluateEvery, hashParams, loadMnist, momentum, progress, softmaxCrossEntropy, supervised, train, zoo, training } from '../src/node.ts'
 
 const epochs = Number(process.env.EPOCHS ?? 10)
 const limit = Number(process.env.TRAIN_SAMPLES ?? 8000)
@@ -16,12 +13,12 @@ const limit = Number(process.env.TRAIN_SAMPLES ?? 8000)
 // TRAIN_SAMPLES, an evenly spread subset (the train set is sorted by digit).
 const digits = loadMnist()
 const stride = Math.floor(8000 / limit)
-const { x, labels } = gather(digits.train, Int32Array.from({ length: limit }, (_, i) => i * stride), 0, 0)
+const { x, labels } = training.gather(digits.train, Int32Array.from({ length: limit }, (_, i) => i * stride), 0, 0)
 const subset = { x, labels, classes: 10 }
 
 const source = arraySource(subset, { batchSize: 32 }) // a fresh shuffle every epoch, from the run key
 const steps = epochs * source.batchesPerEpoch!
-const model = cnn()
+const model = zoo.cnn()
 const loss = softmaxCrossEntropy()
 const optimizer = momentum({ type: 'cosine', lr: 0.05, steps }, { momentum: 0.9 })
 
@@ -31,7 +28,7 @@ const last = await lastValueFrom(
     data: source,
     epochs,
     seed: 7,
-    augment: [(key) => randomShift(2, key)], // random translations, drawn from the key per batch
+    augment: [(key) => training.randomShift(2, key)], // random translations, drawn from the key per batch
   }).pipe(
     progress((p) => {
       if (p.batch % 50 === 0) console.log(`  epoch ${p.epoch + 1} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} ${Math.round(p.samplesPerSecond)} samples/s`)

@@ -1,5 +1,5 @@
 // Dependencies point one way (DESIGN.md, Layout):
-//   core <- ops <- models <- io <- streams <- parallel <- cli <- server <- entry files
+//   core <- ops <- models <- io <- streams <- parallel <- cli <- server <- api <- entry files
 // (the dashboard server reads run directories through the CLI's run definitions)
 // and there is no import cycle. The imports of every file under src/ are read with the
 // TypeScript compiler's own pre-processor (static imports, re-exports, dynamic import()),
@@ -22,9 +22,11 @@ const RANK: { readonly [dir: string]: number } = {
   parallel: 5,
   cli: 6,
   server: 7,
+  // the public API's namespace barrels (re-exports only), which the entry files export
+  api: 8,
 }
 /** Files directly in src/ (index.ts, cli.ts, other entries) sit above everything. */
-const ENTRY = 8
+const ENTRY = 9
 
 export type Edge = readonly [from: string, to: string]
 

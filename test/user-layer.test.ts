@@ -6,10 +6,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { lastValueFrom, toArray } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import type { AnyObjective, OnlineExample, Snapshot } from '../src/node.ts'
-import {
-  arraySource, decodeCheckpoint, dense, drawsFromKey, encodeCheckpoint, gradCheck, hashParams, layerFromSpec, momentum, objectiveFromSpec,
-  online, onlineSnapshots, sequential, sgd, softmaxCrossEntropy, supervised, trainObjective, trainWithHistory,
-} from '../src/node.ts'
+import { arraySource, dense, gradCheck, hashParams, momentum, online, sequential, sgd, softmaxCrossEntropy, supervised, trainObjective, trainWithHistory, checkpoint, registry, streaming } from '../src/node.ts'
 import { jitterScale, softsign } from './fixtures/user-layer.ts'
 import { blobs } from './helpers.ts'
 
@@ -25,9 +22,9 @@ describe('a user-defined layer', () => {
   it('is registered like a built-in: spec round-trip, sequential name, draws from the key, gradCheck', () => {
     const net = sequential(dense(4), jitterScale(0.2), softsign())
     expect(net.children.map((c) => c.name)).toEqual(['fc1', 'jit1', 'user_softsign1'])
-    const back = layerFromSpec(JSON.parse(JSON.stringify(net.spec)))
+    const back = registry.layerFromSpec(JSON.parse(JSON.stringify(net.spec)))
     expect(E.isRight(back) && back.right.spec).toEqual(net.spec)
-    expect(drawsFromKey(net.spec)).toBe(true)
+    expect(registry.drawsFromKey(net.spec)).toBe(true)
     const r = gradCheck(net, [3], { batch: 3 })
     expect(E.isRight(r) && r.right.worst).toBeLessThan(1e-7)
   })
@@ -41,9 +38,9 @@ describe('a user-defined layer', () => {
 
   it('checkpoints and resumes bit-identically, and its spec rebuilds the objective', async () => {
     const full = await run(1)
-    const bytes = encodeCheckpoint(full[7], { model: objective().spec, optimizer: opt().spec })
-    const ck = decodeCheckpoint(bytes)
-    const rebuilt = objectiveFromSpec(ck.model)
+    const bytes = checkpoint.encodeCheckpoint(full[7], { model: objective().spec, optimizer: opt().spec })
+    const ck = checkpoint.decodeCheckpoint(bytes)
+    const rebuilt = registry.objectiveFromSpec(ck.model)
     expect(E.isRight(rebuilt) && rebuilt.right.spec).toEqual(objective().spec)
     const rest = await run(2, ck.snapshot)
     expect(rest.map(hashParams)).toEqual(full.slice(8).map(hashParams))
@@ -63,7 +60,7 @@ describe('a user-defined layer', () => {
       const r = i % data.x.shape[0]
       return { features: data.x.data.subarray(r * 6, r * 6 + 6), label: data.labels![r] }
     })
-    const events = await lastValueFrom(online(objective(), sgd(0.05), examples, { snapshotEvery: 100, window: 100, seed: 1 }).pipe(onlineSnapshots(), toArray()))
+    const events = await lastValueFrom(online(objective(), sgd(0.05), examples, { snapshotEvery: 100, window: 100, seed: 1 }).pipe(streaming.onlineSnapshots(), toArray()))
     const last = events[events.length - 1]
     expect(last.snapshot.seen).toBe(600)
     expect(last.metrics.windowAccuracy).toBeGreaterThan(0.9)

@@ -4,7 +4,7 @@
 // parameters updated in place. train() minus this loop is what the stream costs.
 
 import type { Dataset, Sequential } from '../../src/node.ts'
-import { gather, key, ravelInto, unravel } from '../../src/node.ts'
+import { key, training, trees } from '../../src/node.ts'
 import { sgdStep } from '../../src/ops/optim.ts'
 import { RUN_SEED } from '../data.ts'
 import { initialState, objectiveOf } from '../gradstream.ts'
@@ -32,7 +32,7 @@ export const bareLoop = (plan: BarePlan): BareLoop => {
   // Our own copy of the initial parameters; `params` is a tree of views into it, so the
   // in-place SGD step below updates the tree too.
   const flat = Float32Array.from(s0.flat)
-  const params = unravel(s0.layout, flat)
+  const params = trees.unravel(s0.layout, flat)
   const grads = new Float32Array(flat.length)
   const fctx = { training: true, key: key(RUN_SEED) }
   const B = plan.batch
@@ -43,10 +43,10 @@ export const bareLoop = (plan: BarePlan): BareLoop => {
   return {
     flat,
     step: () => {
-      const batch = gather(plan.train, plan.order.subarray(p * B, Math.min(N, (p + 1) * B)), e, p)
+      const batch = training.gather(plan.train, plan.order.subarray(p * B, Math.min(N, (p + 1) * B)), e, p)
       const fwd = objective.forward(params, null, batch, fctx)
       const { grads: g } = objective.backward(params, null, batch, fwd)
-      ravelInto(grads, s0.layout, g)
+      trees.ravelInto(grads, s0.layout, g)
       sgdStep(flat, flat, grads, flat.length, plan.lr, 0)
       if (++p === perEpoch) [e, p] = [e + 1, 0]
     },

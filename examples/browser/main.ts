@@ -21,12 +21,17 @@ const state = {
   error: '',
   hash: '',
   crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  threads: 0,
 }
 ;(globalThis as unknown as { example: typeof state }).example = state
 
 const params = new URLSearchParams(location.search)
 const epochs = Math.max(1, Number(params.get('epochs') ?? 3) || 3)
 const seed = Number(params.get('seed') ?? 0) || 0
+// Two threads by default (one where the page is not cross-origin isolated: same bits).
+const threads = Math.max(1, Math.floor(Number(params.get('threads') ?? 2)) || 2)
+const microbatches = Math.max(1, Math.floor(Number(params.get('microbatches') ?? 2)) || 2)
+state.threads = threads
 
 const status = document.getElementById('status') as HTMLElement
 const canvas = document.getElementById('loss') as HTMLCanvasElement
@@ -81,7 +86,7 @@ const loadDigits = async (): Promise<Float32Array[]> =>
 
 const start = async (): Promise<void> => {
   const digits = await loadDigits()
-  status.textContent = `training ${epochs} epoch(s), seed ${seed}...`
+  status.textContent = `training ${epochs} epoch(s), seed ${seed}, ${threads} thread(s)...`
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })
   worker.onmessage = (e: MessageEvent<Progress>) => {
     const m = e.data
@@ -108,7 +113,7 @@ const start = async (): Promise<void> => {
       status.textContent = `error: ${m.message}`
     }
   }
-  const message: Start = { type: 'start', digits, epochs, seed }
+  const message: Start = { type: 'start', digits, epochs, seed, threads, microbatches }
   worker.postMessage(message, digits.map((a) => a.buffer))
 }
 

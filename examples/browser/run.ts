@@ -13,4 +13,4 @@ if (!(Number.isInteger(port) && port >= 0 && port < 65536)) {
 }
 const { dir } = await buildExample()
 const { url } = await serveStatic(dir, port)
-process.stdout.write(`built ${dir}\nopen ${url} (3 epochs; ${url}?epochs=1&seed=0 for one). Ctrl-C stops.\n`)
+process.stdout.write(`built ${dir}\nopen ${url} (3 epochs on 2 threads; ${url}?epochs=1&seed=0&threads=1 for one epoch on one thread). Ctrl-C stops.\n`)

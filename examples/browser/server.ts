@@ -24,15 +24,17 @@ export interface StaticServer {
   close(): Promise<void>
 }
 
-/** Serves `root` on 127.0.0.1 (port 0: any free port). */
-export const serveStatic = (root: string, port = 0): Promise<StaticServer> => {
+/**
+ * Serves `root` on 127.0.0.1 (port 0: any free port). `isolated: false` leaves out the
+ * COOP/COEP headers (a page without SharedArrayBuffer, for the one-thread fallback's test).
+ */
+export const serveStatic = (root: string, port = 0, { isolated = true }: { readonly isolated?: boolean } = {}): Promise<StaticServer> => {
   const base = normalize(root + sep)
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)
     const file = normalize(join(base, path.endsWith('/') ? `${path}index.html` : path))
     const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
+      ...(isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {}),
       'Cache-Control': 'no-store',
     }
     let ok = false

@@ -1,10 +1,14 @@
 // The training worker of the browser example: receives the digits, trains the 4-layer CNN
 // of the zoo with the package's core entry (the same code as in Node; every random draw
 // from the seed), and posts the loss of every step and the test accuracy of every epoch.
-// Training in a worker keeps the page responsive; the page only draws.
+// Training in a worker keeps the page responsive; the page only draws. It is also what
+// lets the run use threads: every minibatch is split into `microbatches` shards (which fix
+// the bits), computed on `threads` threads (which never change them): Web Workers sharing
+// memory with this one, which blocks while they work (allowed in a worker, not on a page).
+// Where the page is not cross-origin isolated the run trains on one thread, same bits.
 
 import { tap } from 'rxjs'
-import { arraySource, cnn, evaluateEvery, hashParams, mnistSplit, momentum, randomShift, softmaxCrossEntropy, supervised, train } from '../../src/index.ts'
+import { arraySource, evaluateEvery, hashParams, momentum, softmaxCrossEntropy, supervised, train, zoo, datasets, training } from '../../src/index.ts'
 
 export interface Start {
   readonly type: 'start'
@@ -12,6 +16,9 @@ export interface Start {
   readonly digits: readonly Float32Array[]
   readonly epochs: number
   readonly seed: number
+  /** Threads (this worker included) and shards of every minibatch. */
+  readonly threads: number
+  readonly microbatches: number
 }
 
 export type Progress =
@@ -34,11 +41,11 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope
 
-const run = ({ digits, epochs, seed }: Start): void => {
-  const { train: trainSet, test } = mnistSplit(digits)
+const run = ({ digits, epochs, seed, threads, microbatches }: Start): void => {
+  const { train: trainSet, test } = datasets.mnistSplit(digits)
   const source = arraySource(trainSet, { batchSize: 32 })
   const steps = epochs * (source.batchesPerEpoch ?? 1)
-  const model = cnn()
+  const model = zoo.cnn()
   const loss = softmaxCrossEntropy()
   // Samples per second of training alone: the clock restarts after each evaluation.
   let clock = performance.now()
@@ -49,7 +56,9 @@ const run = ({ digits, epochs, seed }: Start): void => {
     data: source,
     epochs,
     seed,
-    augment: [(key) => randomShift(2, key)],
+    augment: [(key) => training.randomShift(2, key)],
+    threads,
+    microbatches,
   })
     .pipe(
       tap((s) => {

@@ -8,9 +8,10 @@
 // A worker that dies outright cannot report: the wait gives up after `timeoutMs` (and the
 // pool is marked broken as soon as Node delivers the worker's exit event), so a crash
 // is an error, never a hang.
+//
+// The pool does not know how its workers start (PoolOptions.spawn): Node worker threads
+// by default (node-spawn.ts), Web Workers in a browser (web-workers.ts).
 
-import { MessageChannel, Worker } from 'node:worker_threads'
-import type { MessagePort } from 'node:worker_threads'
 import { GradstreamError } from '../core/errors.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { modulesOf } from '../models/define.ts'
@@ -22,8 +23,9 @@ import type { Tensor } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
 import type { Layout } from '../core/tree.ts'
 import { unravel } from '../core/tree.ts'
-import type { Arenas, StateIn, WorkerInit } from './protocol.ts'
+import type { Arenas, Spawn, Spawned, StateIn, WorkerInit } from './protocol.ts'
 import * as P from './protocol.ts'
+import { nodeWorkerThreads } from './node-spawn.ts'
 
 export interface PoolOptions {
   /** Threads in all, the main thread included (>= 1). */
@@ -39,11 +41,12 @@ export interface PoolOptions {
    * out of memory or threads never starts them, and a run must fail saying so, not hang.
    */
   readonly startTimeoutMs?: number
+  /** Starts one worker (default: a Node worker thread). */
+  readonly spawn?: Spawn
 }
 
 interface Member {
-  readonly worker: Worker
-  readonly port: MessagePort
+  readonly worker: Spawned
   arenas: Arenas
 }
 
@@ -56,13 +59,6 @@ const newArenas = (P0: number, x: number, y: number, out: number, S0 = 0): Arena
   scalars: P.sharedF64(1),
   error: new Uint8Array(new SharedArrayBuffer(2048)),
 })
-
-// Compiled (dist/parallel/pool.js), the worker is the compiled worker.js, loaded directly.
-// From the TypeScript sources (tsx, vitest), workers do not inherit the parent's loader
-// hooks, so boot.mjs registers tsx in the worker and then imports worker.ts.
-const COMPILED = import.meta.url.endsWith('.js')
-const ENTRY = new URL(COMPILED ? './worker.js' : './worker.ts', import.meta.url).href
-const BOOT = COMPILED ? new URL(ENTRY) : new URL('./boot.mjs', import.meta.url)
 
 /** gemm's register tile height: row blocks of a split GEMM are multiples of it. */
 const GEMM_ROWS = 8
@@ -119,11 +115,9 @@ export class WorkerPool implements ShardExecutor {
   }
 
   private start(index: number): void {
-    const { port1, port2 } = new MessageChannel()
     const P0 = this.options.layout?.size ?? 0
     const arenas = newArenas(P0, 0, 0, 0)
     const init: WorkerInit = {
-      entry: ENTRY,
       index,
       control: this.ctrl.buffer as SharedArrayBuffer,
       params: this.params.buffer as SharedArrayBuffer,
@@ -132,17 +126,13 @@ export class WorkerPool implements ShardExecutor {
       spec: this.options.objective?.spec ?? null,
       modules: this.options.objective ? modulesOf(this.options.objective.spec) : [],
       layout: this.options.layout ?? { names: [], shapes: [], offsets: [], size: 0 },
-      port: port2,
       backend: kernelBackend(),
     }
-    const worker = new Worker(BOOT, { workerData: init, transferList: [port2] })
-    worker.unref()
     const fail = (why: string): void => {
       if (!this.closed && this.broken === null) this.broken = why
     }
-    worker.on('error', (e: Error) => fail(`worker ${index} failed: ${e.message}`))
-    worker.on('exit', (code) => fail(`worker ${index} exited (code ${code})`))
-    this.members[index] = { worker, port: port1, arenas }
+    const worker = (this.options.spawn ?? nodeWorkerThreads)(init, fail)
+    this.members[index] = { worker, arenas }
   }
 
   private async ready(): Promise<void> {
@@ -204,7 +194,7 @@ export class WorkerPool implements ShardExecutor {
     if (a.x.length >= x && a.y.length >= y && a.outputs.length >= out && a.state.length >= S0) return
     const grow = (have: number, need: number): number => (have >= need ? have : Math.max(need, 2 * have))
     m.arenas = newArenas(a.grads.length, grow(a.x.length, x), grow(a.y.length, y), grow(a.outputs.length, out), S0)
-    m.port.postMessage({ arenas: m.arenas })
+    m.worker.post({ arenas: m.arenas })
     this.ctrl[w * P.SLOT + P.RESIZED] = 1
   }
 
@@ -257,7 +247,7 @@ export class WorkerPool implements ShardExecutor {
       this.stateIn = target
       const msg: StateIn = { flat: target.flat.buffer as SharedArrayBuffer, layout: state.layout }
       for (let w = 1; w < this.threads; w++) {
-        this.members[w].port.postMessage({ state: msg })
+        this.members[w].worker.post({ state: msg })
         this.ctrl[w * P.SLOT + P.RESIZED] = 1
       }
     }
@@ -328,7 +318,7 @@ export class WorkerPool implements ShardExecutor {
       this.gemmB = P.sharedF32(K * N)
       this.gemmC = P.sharedF32(M * N)
       for (let w = 1; w < this.threads; w++) {
-        this.members[w].port.postMessage({ gemm: { a: this.gemmA.buffer, b: this.gemmB.buffer, c: this.gemmC.buffer } })
+        this.members[w].worker.post({ gemm: { a: this.gemmA.buffer as SharedArrayBuffer, b: this.gemmB.buffer as SharedArrayBuffer, c: this.gemmC.buffer as SharedArrayBuffer } })
         this.ctrl[w * P.SLOT + P.RESIZED] = 1
       }
     }
@@ -361,6 +351,5 @@ export class WorkerPool implements ShardExecutor {
       this.post(w)
     }
     await Promise.all(this.members.filter(Boolean).map((m) => m.worker.terminate()))
-    for (const m of this.members.filter(Boolean)) m.port.close()
   }
 }

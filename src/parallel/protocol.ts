@@ -1,12 +1,13 @@
 // The shared-memory protocol between the pool (main thread) and its workers.
-import type { MessagePort } from 'node:worker_threads'
 //
 // Each worker owns a slot of SLOT Int32s in the control array. The main thread writes a
 // task's arguments, then STATE := POSTED and notifies; the worker computes, writes its
 // results into its arenas, then STATE := DONE (or ERROR with a message) and notifies.
-// Arenas (SharedArrayBuffers) grow on demand: the main thread posts the new buffers on
-// the worker's MessagePort and sets RESIZED; the worker takes them with
-// receiveMessageOnPort before reading the task (synchronous, no event loop needed).
+// Arenas (SharedArrayBuffers) grow on demand: the main thread posts the new buffers to
+// the worker (Spawned.post) and sets RESIZED; the worker takes them before reading the
+// task: a Node worker with receiveMessageOnPort (synchronous, no event loop needed), a
+// Web Worker by returning to its event loop until MESSAGES messages have arrived
+// (web-worker.ts; browsers have no synchronous receive).
 
 export const SLOT = 32
 
@@ -28,6 +29,8 @@ export const OUT_RANK = 16
 export const OUT_DIMS = 17
 /** 1 when the task carries model state (the worker reads its shared StateIn, writes arenas.state). */
 export const HAS_STATE = 24
+/** Messages posted to the worker so far (Web Workers count them; web-workers.ts). */
+export const MESSAGES = 25
 
 // states
 export const IDLE = 0
@@ -70,8 +73,8 @@ export interface Arenas {
 export const sharedF32 = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4))
 export const sharedF64 = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8))
 
+/** What a worker starts from, whatever starts it (Node worker thread or Web Worker). */
 export interface WorkerInit {
-  readonly entry: string
   readonly index: number
   readonly control: SharedArrayBuffer
   readonly params: SharedArrayBuffer
@@ -81,7 +84,25 @@ export interface WorkerInit {
   /** Modules declaring the spec's non-built-in layer types (define.ts), imported first. */
   readonly modules: readonly string[]
   readonly layout: { readonly names: readonly string[]; readonly shapes: readonly (readonly number[])[]; readonly offsets: readonly number[]; readonly size: number }
-  readonly port: MessagePort
   /** The main thread's kernel backend: every thread computes with the same kernels. */
   readonly backend: 'simd' | 'ts'
 }
+
+/** A message the pool posts to a worker: new arenas, GEMM buffers or model state. */
+export interface WorkerMessage {
+  readonly arenas?: Arenas
+  readonly gemm?: { readonly a: SharedArrayBuffer; readonly b: SharedArrayBuffer; readonly c: SharedArrayBuffer }
+  readonly state?: StateIn
+}
+
+/** A started worker as the pool sees it: a message channel and a way to stop it. */
+export interface Spawned {
+  post(message: WorkerMessage): void
+  terminate(): Promise<void>
+}
+
+/**
+ * Starts worker `init.index` (Node worker thread, Web Worker); `fail` marks the pool
+ * broken when the worker errs or exits (pool.ts).
+ */
+export type Spawn = (init: WorkerInit, fail: (why: string) => void) => Spawned

@@ -30,6 +30,7 @@ import type { Optimizer } from '../models/optimizers.ts'
 import type { Snapshot } from './snapshot.ts'
 import type { BackwardResult, StepInput } from './steps.ts'
 import { updateStep } from './steps.ts'
+import { weightedAdd } from '../ops/weighted-add.ts'
 
 /** Row ranges [start, end) of each shard: sizes differ by at most one, larger first. */
 export const shardRanges = (B: number, shards: number): Array<readonly [number, number]> => {
@@ -107,15 +108,25 @@ export interface RunningExecutor extends ShardExecutor {
 }
 
 /**
+ * A factory's answer when it cannot start threads where it runs (a page that is not
+ * cross-origin isolated, a runtime without workers): the run trains on one thread, with
+ * the same bits, and says why in a one-line notice (train.ts).
+ */
+export interface ThreadsUnavailable {
+  readonly unavailable: string
+}
+
+/**
  * What a run with `threads` > 1 is given to compute its shards on (TrainConfig.executor):
  * it starts once per run. streams/ only knows this type; the Node entry and the CLI pass
- * the worker-thread pool (parallel/threads.ts), a browser could pass web workers.
+ * the worker-thread pool (parallel/threads.ts), the browser entry Web Workers
+ * (parallel/web-workers.ts).
  */
 export type ExecutorFactory = (options: {
   readonly threads: number
   readonly objective: AnyObjective
   readonly layout: Layout
-}) => Promise<RunningExecutor>
+}) => Promise<RunningExecutor | ThreadsUnavailable>
 
 /** One shard's loss and gradient with the parameters in `flat` (the worker runs this too). */
 /** `into`: a buffer of layout.size to receive the gradient (default: a fresh one). */
@@ -183,17 +194,10 @@ export class WeightedSum {
     this.terms = 0
   }
   add(g: Float32Array, w: number): number {
-    const out = this.out
     const first = this.terms === 0
     this.terms++
-    let probe = 0
-    for (let i = 0; i < out.length; i++) {
-      // Math.fround: the fold stores w_s g_s in a Float32Array before adding it.
-      const v = w === 1 ? g[i] : Math.fround(w * g[i])
-      probe += v * 0
-      out[i] = (first ? 0 : out[i]) + v
-    }
-    return probe
+    // ops/weighted-add.ts: Math.fround(w * g[i]), as the fold stores w_s g_s in a Float32Array.
+    return weightedAdd(this.out, g, w, first)
   }
 }
 

@@ -54,9 +54,14 @@ export interface TrainConfig {
   readonly threads?: number
   /**
    * Starts the threads when `threads` > 1 (streams/ does not import parallel/): the Node
-   * entry's `train` passes the worker-thread pool (parallel/threads.ts).
+   * entry's `train` passes the worker-thread pool (parallel/threads.ts), the browser
+   * entry's Web Workers (parallel/web-workers.ts). Without one, or when it cannot start
+   * threads where it runs, the run trains on one thread: the same bits (`microbatches`
+   * fixes them), with a one-line notice.
    */
   readonly executor?: ExecutorFactory
+  /** Where that notice goes (default: console.info). */
+  readonly notice?: (line: string) => void
 }
 
 /** The step-0 snapshot of a run: parameters from the init key (or given), fresh optimizer state. */
@@ -118,14 +123,20 @@ export const trainObjective = (objective: AnyObjective, optimizer: Optimizer, co
         fit(objective, optimizer, s0, per, shardedTrainStep(objective, optimizer, executor, shards)),
       )
     if (threads === 1) return sharded(localExecutor())
+    // One thread instead of many: the shards are the same, so are the bits; only the
+    // speed differs, which is worth a notice, not an error.
+    const oneThread = (why: string): Observable<Snapshot> => {
+      ;(config.notice ?? console.info)(`gradstream: training on one thread instead of ${threads}: ${why} (same bits, threads never change them)`)
+      return sharded(localExecutor())
+    }
     const startExecutor = config.executor
     if (startExecutor === undefined)
-      return throwError(
-        () => new GradstreamError(`threads: expected an executor for ${threads} threads (the Node entry's train passes the worker pool), got none`),
-      )
+      return oneThread("no executor was given (the Node entry's train passes worker threads, the browser entry's Web Workers)")
     // Workers start once for the run and stop when it completes, fails or is unsubscribed.
     return from(startExecutor({ threads: Math.min(threads, shards), objective, layout: s0.layout })).pipe(
-      switchMap((pool) => sharded(pool).pipe(finalize(() => void pool.terminate()))),
+      switchMap((pool) =>
+        'unavailable' in pool ? oneThread(pool.unavailable) : sharded(pool).pipe(finalize(() => void pool.terminate())),
+      ),
     )
   })
 

@@ -1,6 +1,7 @@
 // The browser example (examples/browser/): built and served on 127.0.0.1, opened in
-// headless Chromium; the CNN trains in a Web Worker and its first epoch must reach a test
-// accuracy above 90%, with the same parameter hash as the same run in Node.
+// headless Chromium; the CNN trains in a Web Worker on 2 threads (shard workers sharing
+// memory) and its first epoch must reach a test accuracy above 90%, with the same
+// parameter hash as the same run in Node (on 2 worker threads).
 
 import { lastValueFrom } from 'rxjs'
 import type { Browser } from 'playwright-core'
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildExample } from '../../examples/browser/build.ts'
 import type { StaticServer } from '../../examples/browser/server.ts'
 import { serveStatic } from '../../examples/browser/server.ts'
-import { arraySource, cnn, hashParams, loadMnist, momentum, randomShift, softmaxCrossEntropy, train } from '../../src/node.ts'
+import { arraySource, hashParams, loadMnist, momentum, softmaxCrossEntropy, train, zoo, training } from '../../src/node.ts'
 import { launchChromium, watchedPage } from './chromium.ts'
 
 interface EpochRow {
@@ -23,6 +24,7 @@ interface ExampleState {
   readonly epochs: EpochRow[]
   readonly error: string
   readonly crossOriginIsolated: boolean
+  readonly threads: number
 }
 
 let server: StaticServer
@@ -43,7 +45,7 @@ afterAll(async () => {
 })
 
 describe('examples/browser', () => {
-  it('trains the CNN in a worker; the first epoch tests above 90%, at the same bits as Node', async () => {
+  it('trains the CNN in a worker on 2 threads; the first epoch tests above 90%, at the same bits as Node', async () => {
     const page = await watchedPage(browser, problems)
     await page.goto(`${server.url}?epochs=1&seed=0`)
     await page.waitForFunction(
@@ -61,18 +63,21 @@ describe('examples/browser', () => {
     expect(state.losses.length).toBe(250)
     expect(first.accuracy).toBeGreaterThan(0.9)
     expect(state.crossOriginIsolated).toBe(true)
+    expect(state.threads).toBe(2)
     expect(await page.locator('#epochs tbody tr').count()).toBe(1)
 
-    // The same run in Node (the worker's recipe, one epoch), timed the same way.
+    // The same run in Node (the worker's recipe, one epoch, 2 shards on 2 threads), timed the same way.
     const { train: digits } = loadMnist()
     const source = arraySource(digits, { batchSize: 32 })
     const t0 = performance.now()
     const last = await lastValueFrom(
-      train(cnn(), softmaxCrossEntropy(), momentum({ type: 'cosine', lr: 0.05, steps: 250 }, { momentum: 0.9 }), {
+      train(zoo.cnn(), softmaxCrossEntropy(), momentum({ type: 'cosine', lr: 0.05, steps: 250 }, { momentum: 0.9 }), {
         data: source,
         epochs: 1,
         seed: 0,
-        augment: [(key) => randomShift(2, key)],
+        augment: [(key) => training.randomShift(2, key)],
+        microbatches: 2,
+        threads: 2,
       }),
     )
     const nodeRate = 8000 / ((performance.now() - t0) / 1000)
@@ -80,7 +85,7 @@ describe('examples/browser', () => {
     expect(problems).toEqual([])
     console.log(
       `browser example: epoch 1 test accuracy ${(100 * first.accuracy).toFixed(2)}%; CNN training ${Math.round(first.samplesPerSecond)} samples/s in Chromium, ` +
-        `${Math.round(nodeRate)} samples/s in Node (one thread each); worker bundle ${workerBytes} bytes`,
+        `${Math.round(nodeRate)} samples/s in Node (2 threads each); worker bundle ${workerBytes} bytes`,
     )
   })
 })

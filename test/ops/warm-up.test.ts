@@ -26,7 +26,7 @@ const deoptsAfterWarmUp = (mode: 'warm' | 'cold'): string[] => {
 
 describe('kernel warm-up', () => {
   it('is not run by importing the library (gradstream --help does not pay for it)', () => {
-    expect(typeof api.warmUpKernels).toBe('function')
+    expect(typeof api.kernels.warmUpKernels).toBe('function')
     expect(kernelsWarmedUp()).toBe(false)
   })
 

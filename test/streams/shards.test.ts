@@ -9,9 +9,11 @@ import { momentum } from '../../src/models/optimizers.ts'
 import { sequential } from '../../src/models/sequential.ts'
 import { key, uniform } from '../../src/core/rng.ts'
 import { concatAll } from 'fp-ts/lib/Monoid.js'
+import type { ExecutorFactory } from '../../src/streams/shards.ts'
 import { computeShard, flatSumMonoid, localExecutor, shardedBackward, shardRanges, weightedSum } from '../../src/streams/shards.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import { arraySource, gather } from '../../src/streams/source.ts'
+import type { TrainConfig } from '../../src/streams/train.ts'
 import { initialSnapshot, train } from '../../src/streams/train.ts'
 import { workerThreads } from '../../src/parallel/threads.ts'
 import { blobs } from '../helpers.ts'
@@ -71,12 +73,27 @@ describe('microbatch shards', () => {
     expect(await run(3)).toEqual(one)
   })
 
-  it('says so when threads > 1 come without an executor (streams/ does not start workers itself)', async () => {
-    const run = train(sequential(dense(3)), softmaxCrossEntropy(), momentum(0.05), {
-      data: arraySource(data, { batchSize: 12 }),
-      microbatches: 2,
-      threads: 2,
-    })
-    await expect(lastValueFrom(run)).rejects.toThrow('threads: expected an executor for 2 threads')
+  it('trains on one thread, with a notice and the same bits, when threads > 1 come without an executor or with one that cannot start', async () => {
+    const run = (threads: number, extra: Partial<TrainConfig>) =>
+      lastValueFrom(
+        train(sequential(dense(8), relu(), dense(3)), softmaxCrossEntropy(), momentum(0.05), {
+          data: arraySource(data, { batchSize: 12 }),
+          epochs: 2,
+          seed: 4,
+          microbatches: 2,
+          threads,
+          ...extra,
+        }).pipe(toArray()),
+      ).then((ss) => ss.map(hashParams))
+    const one = await run(1, {})
+    expect(one.length).toBe(20)
+    const notices: string[] = []
+    expect(await run(2, { notice: (l) => notices.push(l) })).toEqual(one)
+    const unavailable: ExecutorFactory = async () => ({ unavailable: 'no workers in this test' })
+    expect(await run(3, { executor: unavailable, notice: (l) => notices.push(l) })).toEqual(one)
+    expect(notices).toEqual([
+      "gradstream: training on one thread instead of 2: no executor was given (the Node entry's train passes worker threads, the browser entry's Web Workers) (same bits, threads never change them)",
+      'gradstream: training on one thread instead of 3: no workers in this test (same bits, threads never change them)',
+    ])
   })
 })

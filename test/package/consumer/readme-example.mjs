@@ -1,9 +1,9 @@
 // The README's "Use it in your project" example (test/package/install.test.ts runs it).
-import { arraySource, dense, hashParams, key, momentum, normal, relu, sequential, softmaxCrossEntropy, train } from 'gradstream'
+import { arraySource, dense, hashParams, key, momentum, relu, sequential, softmaxCrossEntropy, train, random } from 'gradstream'
 import { lastValueFrom } from 'rxjs'
 
 // 300 points in 2 classes: x ~ N(0, 1)^2, label 1 when x0 * x1 > 0 (XOR-like).
-const x = normal(key(1), 600)
+const x = random.normal(key(1), 600)
 const labels = Int32Array.from({ length: 300 }, (_, i) => (x[2 * i] * x[2 * i + 1] > 0 ? 1 : 0))
 const data = { x: { shape: [300, 2], data: x }, labels, classes: 2 }
 

@@ -5,11 +5,11 @@
 
 /** Three Gaussian blobs in 4 dimensions, from the library's own keyed generator. */
 const blobs = (gs, n) => {
-  const [kc, kx] = gs.split(gs.key(7), 2)
+  const [kc, kx] = gs.random.split(gs.key(7), 2)
   const C = 3
   const D = 4
-  const centres = gs.normal(kc, C * D, 'float64', 0, 3)
-  const z = gs.normal(kx, n * C * D, 'float64', 0, 0.5)
+  const centres = gs.random.normal(kc, C * D, 'float64', 0, 3)
+  const z = gs.random.normal(kx, n * C * D, 'float64', 0, 0.5)
   const x = new Float32Array(n * C * D)
   const labels = new Int32Array(n * C)
   for (let i = 0; i < n * C; i++) {
