@@ -18,7 +18,7 @@ import type { Batch } from '../core/data.ts'
 import type { OptState } from '../core/opt-state.ts'
 import type { Snapshot, StepMetrics } from '../core/snapshot.ts'
 import { makeSnapshot } from '../core/snapshot.ts'
-import { sparseRowsOf } from '../core/row-hint.ts'
+import { rowValuesFinite, sparseRowsOf } from '../core/row-hint.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { argmaxRows, size } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
@@ -54,8 +54,11 @@ export interface Learner {
 const copyTree = (t: Params): Params =>
   treeFromLeaves(leaves(t).map(([path, x]) => [path, { shape: x.shape, data: x.data.slice() }] as const))
 
-/** Whether a gradient is finite: of a row-sparse one only the packed rows are read (the rest is +0). */
-const gradientFinite = (g: Tensor): boolean => allFinite(sparseRowsOf(g)?.rowValues ?? g.data)
+/** Whether a gradient is finite: of a row-sparse one only its rows are judged (the rest is +0; core/row-hint.ts). */
+const gradientFinite = (g: Tensor): boolean => {
+  const rows = sparseRowsOf(g)
+  return rows !== undefined ? rowValuesFinite(rows, allFinite) : allFinite(g.data)
+}
 
 const copySlots = (s: OptState['slots']): OptState['slots'] =>
   Object.fromEntries(Object.entries(s).map(([name, tree]) => [name, copyTree(tree)]))
@@ -88,7 +91,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
 
   const classes = classifies
     ? (() => {
-        const out = objective.predict(params, { shape: [1, ...sample], data: new Float32Array(size(sample)) })
+        const out = objective.predict(params, { shape: [1, ...sample], data: new Float32Array(size(sample)) }, modelState)
         return out.shape[out.shape.length - 1]
       })()
     : 0
@@ -109,7 +112,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
       const fwd = objective.forward(params, modelState, batch, { training: true, key: forwardKey(initial.key, step) })
       let hits = NaN
       if (classifies && labels !== undefined) {
-        const pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x) : fwd.outputs)
+        const pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x, modelState) : fwd.outputs)
         hits = 0
         for (let i = 0; i < k; i++) if (pred[i] === labels[i]) hits++
       }

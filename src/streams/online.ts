@@ -45,6 +45,9 @@ import { pulled } from './record-source.ts'
 import type { Snapshot } from './snapshot.ts'
 import { initialSnapshot } from './train.ts'
 import { trainsDifferently } from '../models/define.ts'
+import type { DriftEvent } from './drift.ts'
+import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
+import { driftWatch } from './drift-reset.ts'
 
 // ---- inputs -----------------------------------------------------------------------
 
@@ -82,6 +85,10 @@ export interface OnlineMetrics {
   readonly windowAccuracy: number
   readonly windowLoss: number
   readonly windowExamples: number
+  /** Changes signalled by the drift detector in this run (0 without one). */
+  readonly drifts: number
+  /** Of them, the ones that re-initialised the model (`onDrift: 'reset'`). */
+  readonly resets: number
 }
 
 export interface OnlineSnapshotEvent {
@@ -90,6 +97,8 @@ export interface OnlineSnapshotEvent {
   readonly metrics: OnlineMetrics
   /** True for the last event of a stream that ended. */
   readonly final: boolean
+  /** With a drift detector: its state and counts to checkpoint with this snapshot (drift-reset.ts). */
+  readonly drift?: SavedDrift
 }
 
 export interface RejectedEvent {
@@ -112,10 +121,22 @@ export interface SkippedEvent {
   readonly loss: number
 }
 
-export type OnlineEvent = OnlineSnapshotEvent | RejectedEvent | SkippedEvent
+/**
+ * A change signalled by the drift detector on the prequential errors. `step` is the
+ * example at which it was signalled, counted from the start of the stream (a resumed run
+ * continues the count: the snapshot's `seen`); `reset` tells whether the model was
+ * re-initialised after it.
+ */
+export interface OnlineDriftEvent extends DriftEvent {
+  readonly reset: boolean
+  readonly index: number
+  readonly line?: number
+}
+
+export type OnlineEvent = OnlineSnapshotEvent | RejectedEvent | SkippedEvent | OnlineDriftEvent
 
 export const isSnapshotEvent = (e: OnlineEvent): e is OnlineSnapshotEvent => e.type === 'snapshot'
-export const isIssueEvent = (e: OnlineEvent): e is RejectedEvent | SkippedEvent => e.type !== 'snapshot'
+export const isIssueEvent = (e: OnlineEvent): e is RejectedEvent | SkippedEvent => e.type === 'rejected' || e.type === 'skipped'
 
 /** Only the snapshot events. */
 export const onlineSnapshots = (): OperatorFunction<OnlineEvent, OnlineSnapshotEvent> => filter(isSnapshotEvent)
@@ -238,9 +259,13 @@ export interface OnlineOptions extends LearnerOptions {
    */
   readonly checkpoint?: {
     readonly every: number
-    readonly save: (snapshot: Snapshot, metrics: OnlineMetrics) => void
+    /** `drift`: the detector's state and the resets so far (with a drift option), to checkpoint. */
+    readonly save: (snapshot: Snapshot, metrics: OnlineMetrics, drift?: SavedDrift) => void
   }
+  /** A drift detector on the prequential errors, and what a signal does (driftReset.ts). */
+  readonly drift?: OnlineDrift
 }
+
 
 const isEither = (item: OnlineItem): item is E.Either<Rejection, OnlineExample> =>
   typeof item === 'object' && item !== null && '_tag' in item && (item._tag === 'Left' || item._tag === 'Right')
@@ -255,7 +280,7 @@ const positiveInt = (name: string, v: number | undefined, def: number): number =
 const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: OnlineOptions) => {
   const learnerE = onlineLearner(objective, optimizer, options)
   if (E.isLeft(learnerE)) throw learnerE.left
-  const learner = learnerE.right
+  let learner = learnerE.right
   const k = positiveInt('batchSize', options.batchSize, 1)
   const windowSize = positiveInt('window', options.window, 500)
   const every = positiveInt('snapshotEvery', options.snapshotEvery, 100)
@@ -272,6 +297,10 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   let skipped = 0
   let rejected = 0
   const byReason = new Map<string, number>()
+  // The drift detector and the reset (drift-reset.ts); examples are counted from the start
+  // of the stream (the initial snapshot's `seen`), so a resumed run names the same ones.
+  const seenBefore = learner.snapshot().seen
+  const drift = options.drift === undefined ? undefined : driftWatch(options.drift, objective, optimizer, learner.snapshot().key)
   // The batch being filled. The step hands it to the model (which may keep it in what it
   // saves, or in its state), so it gets a fresh buffer per batch.
   let x = new Float32Array(k * S)
@@ -294,6 +323,8 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       windowAccuracy: mean(w.hits),
       windowLoss: mean(w.loss),
       windowExamples: w.hits.count > 0 ? w.hits.count : w.loss.count,
+      drifts: drift?.drifts() ?? 0,
+      resets: drift?.resets() ?? 0,
     }
   }
 
@@ -331,7 +362,8 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   }
 
   const emitSnapshot = (emit: (e: OnlineEvent) => void, final: boolean): void => {
-    emit({ type: 'snapshot', snapshot: learner.snapshot(), metrics: metrics(), final })
+    const e: OnlineSnapshotEvent = { type: 'snapshot', snapshot: learner.snapshot(), metrics: metrics(), final }
+    emit(drift === undefined ? e : { ...e, drift: drift.save() })
   }
 
   const learnBatch = (emit: (e: OnlineEvent) => void): void => {
@@ -356,12 +388,23 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
         emit(line === undefined ? e : { ...e, line })
       }
     } else learned += n
+    if (drift !== undefined) {
+      // One error per example: 1 for a miss, 0 for a hit (within a batch of k > 1, whose
+      // hits are counted but not placed, the misses come first).
+      for (const signal of drift.observe(n, classifies ? out.hits : NaN, out.loss, seenBefore + before)) {
+        const i = signal.at - seenBefore - before - 1
+        const line = lines[i]
+        const e: OnlineDriftEvent = { type: 'drift', step: signal.at, detector: signal.detector, detail: signal.detail, reset: signal.reset, index: indices[i] }
+        emit(line === undefined ? e : { ...e, line })
+        if (signal.reset) learner = drift.resetLearner(learner.snapshot())
+      }
+    }
     filled = 0
     lines.length = 0
     indices.length = 0
     if (Math.floor(examples / every) > Math.floor(before / every)) emitSnapshot(emit, false)
     if (options.checkpoint && Math.floor(examples / checkpointEvery) > Math.floor(before / checkpointEvery))
-      options.checkpoint.save(learner.snapshot(), metrics())
+      options.checkpoint.save(learner.snapshot(), metrics(), drift?.save())
   }
 
   return {

@@ -32,10 +32,16 @@
   ;; four A values into one vector, and unless all four are zero, two f32x4 of Bp, then
   ;; broadcasts each A lane for 32 multiply-adds. Rows past M repeat row
   ;; M-1 (computed, never stored); columns past N multiply the panel's zero padding.
+  ;;
+  ;; packed = 1: A was laid out by `pack4` below (src its address; cs unused, rs still read,
+  ;; so pass the one pack4 used): the four
+  ;; A values of a row block at k are one aligned v128 load instead of four gathered lane
+  ;; loads repeated for every 8-column panel. The values and their order are the same, so
+  ;; are the bits.
   (func $mm (export "mm")
     (param $c i32) (param $ldc i32) (param $src i32) (param $rs i32) (param $cs i32)
     (param $bp i32) (param $ldb i32) (param $pstride i32)
-    (param $M i32) (param $N i32) (param $kc i32) (param $acc i32)
+    (param $M i32) (param $N i32) (param $kc i32) (param $acc i32) (param $packed i32)
     (local $i0 i32) (local $j0 i32) (local $k i32) (local $off i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local $b i32) (local $bpanel i32) (local $cp i32) (local $ct i32) (local $h i32) (local $w i32)
@@ -75,39 +81,69 @@
             (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
             ;; the micro-kernel: c[l] += A(i0 + l, k) * Bp(k, j0:j0+8), k = 0 .. kc-1
             (local.set $k (local.get $kc))
-            (local.set $cp (local.get $cs))
+            ;; cp walks cs (4 bytes per k), or the packed block (16 bytes per k)
+            (local.set $cp (select
+              (i32.add (local.get $src) (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $kc)))
+              (local.get $cs) (local.get $packed)))
             (local.set $b (local.get $bpanel))
-            (block $k_done
-              (loop $ks
-                (br_if $k_done (i32.eqz (local.get $k)))
-                (local.set $off (i32.load (local.get $cp)))
-                ;; the four A values in the lanes of one vector: when all four are +0
-                ;; (blank pixels, inactive ReLUs) the step adds only zeros (exact for a
-                ;; finite Bp: s + 0 = s, and s is never -0) and is skipped
-                (local.set $a (v128.load32_zero (i32.add (local.get $r0) (local.get $off))))
-                (local.set $a (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off)) (local.get $a)))
-                (local.set $a (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off)) (local.get $a)))
-                (local.set $a (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off)) (local.get $a)))
-                (if (v128.any_true (local.get $a))
-                  (then
-                    (local.set $b0 (v128.load (local.get $b)))
-                    (local.set $b1 (v128.load offset=16 (local.get $b)))
-                    (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
-                    (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
-                    (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
-                    (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
-                    (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
-                    (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
-                    (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
-                    (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
-                (local.set $b (i32.add (local.get $b) (local.get $ldb)))
-                (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
-                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-                (br $ks)))
+            (if (local.get $packed)
+              (then
+                (block $pk_done
+                  (loop $pks
+                    (br_if $pk_done (i32.eqz (local.get $k)))
+                    (local.set $a (v128.load (local.get $cp)))
+                    (if (v128.any_true (local.get $a))
+                      (then
+                        (local.set $b0 (v128.load (local.get $b)))
+                        (local.set $b1 (v128.load offset=16 (local.get $b)))
+                        (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
+                        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
+                        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
+                        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
+                        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
+                    (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+                    (local.set $cp (i32.add (local.get $cp) (i32.const 16)))
+                    (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                    (br $pks))))
+              (else
+                (block $k_done
+                  (loop $ks
+                    (br_if $k_done (i32.eqz (local.get $k)))
+                    ;; the four A values in the lanes of one vector: when all four are +0
+                    ;; (blank pixels, inactive ReLUs) the step adds only zeros (exact for a
+                    ;; finite Bp: s + 0 = s, and s is never -0) and is skipped
+                    (local.set $off (i32.load (local.get $cp)))
+                    (local.set $a (v128.load32_zero (i32.add (local.get $r0) (local.get $off))))
+                    (local.set $a (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off)) (local.get $a)))
+                    (local.set $a (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off)) (local.get $a)))
+                    (local.set $a (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off)) (local.get $a)))
+                    (if (v128.any_true (local.get $a))
+                      (then
+                        (local.set $b0 (v128.load (local.get $b)))
+                        (local.set $b1 (v128.load offset=16 (local.get $b)))
+                        (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
+                        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
+                        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
+                        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
+                        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
+                    (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+                    (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+                    (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                    (br $ks)))))
             ;; store the tile: C row i0 + l, columns j0 .. j0+7
             (local.set $ct (i32.add (local.get $c)
               (i32.add (i32.mul (local.get $i0) (local.get $ldc)) (i32.shl (local.get $j0) (i32.const 2)))))
@@ -175,6 +211,50 @@
             (local.set $j0 (i32.add (local.get $j0) (i32.const 8)))
             (local.set $bpanel (i32.add (local.get $bpanel) (local.get $pstride)))
             (br $cols)))
+        (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
+        (br $rows))))
+
+  ;; ---- A in row blocks of 4, for mm's packed form --------------------------------------
+  ;;
+  ;;   ap[(g kc + k) 4 + l] = A(min(4g + l, M - 1), k)        g < ceil(M / 4), k < kc, l < 4
+  ;;
+  ;; A(i, k) = f32 at src + rs[i] + cs[k], as mm reads it (rows past M repeat row M-1, as in
+  ;; mm). One gather per value, where mm's gathered form repeats it for every 8-column panel.
+  (func $pack4 (export "pack4")
+    (param $ap i32) (param $src i32) (param $rs i32) (param $cs i32) (param $M i32) (param $kc i32)
+    (local $i0 i32) (local $h i32) (local $k i32) (local $cp i32) (local $off i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local.set $i0 (i32.const 0))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $i0) (local.get $M)))
+        (local.set $h (i32.sub (local.get $M) (local.get $i0)))
+        (if (i32.gt_s (local.get $h) (i32.const 4)) (then (local.set $h (i32.const 4))))
+        (local.set $r0 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl (local.get $i0) (i32.const 2))))))
+        (local.set $r1 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl
+          (i32.add (local.get $i0) (select (i32.const 1) (i32.sub (local.get $h) (i32.const 1)) (i32.gt_s (local.get $h) (i32.const 1))))
+          (i32.const 2))))))
+        (local.set $r2 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl
+          (i32.add (local.get $i0) (select (i32.const 2) (i32.sub (local.get $h) (i32.const 1)) (i32.gt_s (local.get $h) (i32.const 2))))
+          (i32.const 2))))))
+        (local.set $r3 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl
+          (i32.add (local.get $i0) (i32.sub (local.get $h) (i32.const 1)))
+          (i32.const 2))))))
+        (local.set $k (local.get $kc))
+        (local.set $cp (local.get $cs))
+        (block $k_done
+          (loop $ks
+            (br_if $k_done (i32.eqz (local.get $k)))
+            (local.set $off (i32.load (local.get $cp)))
+            (v128.store (local.get $ap)
+              (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off))
+                (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off))
+                  (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off))
+                    (v128.load32_zero (i32.add (local.get $r0) (local.get $off)))))))
+            (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+            (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $ks)))
         (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
         (br $rows))))
 
@@ -267,6 +347,34 @@
             (local.set $o (i32.add (local.get $o) (i32.const 1)))
             (br $rest)))
         (br $rows))))
+
+  ;; ---- finiteness probe: sum_i x[i] * 0 ------------------------------------------------
+  ;;
+  ;; 0 * x is NaN exactly when x is not finite, and a NaN stays NaN through the sums: the
+  ;; result is 0 when every x[i] (i < n) is finite, NaN otherwise (twin: allFiniteTs,
+  ;; ops/finite.ts). Four lanes at a time, the n mod 4 tail scalar.
+  (func $probe (export "probe") (param $x i32) (param $n i32) (result f32)
+    (local $end i32) (local $tail i32) (local $p v128) (local $q f32)
+    (local.set $p (v128.const i32x4 0 0 0 0))
+    (local.set $tail (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $p (f32x4.add (local.get $p) (f32x4.mul (v128.load (local.get $x)) (v128.const i32x4 0 0 0 0))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $quads)))
+    (local.set $q
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $p)) (f32x4.extract_lane 1 (local.get $p)))
+        (f32.add (f32x4.extract_lane 2 (local.get $p)) (f32x4.extract_lane 3 (local.get $p)))))
+    (block $tail_done
+      (loop $rest
+        (br_if $tail_done (i32.ge_u (local.get $x) (local.get $tail)))
+        (local.set $q (f32.add (local.get $q) (f32.mul (f32.load (local.get $x)) (f32.const 0))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $rest)))
+    (local.get $q))
 
   ;; ---- ReLU, forward and backward (twins: reluForward / reluBackward, ops/activations.ts) --
   ;;
@@ -378,6 +486,23 @@
         (br $is)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $ns))))
+
+  ;; ---- max pooling backward (twin: maxPool2dBackward, ops/pool.ts) --------------------
+  ;;
+  ;;   dx[argmax[r]] = fl32(dx[argmax[r]] + dy[r])      r = 0 .. ny-1 ascending, dx zeroed
+  ;;                                                   (cnn-derivation-lenet eqs 7-8)
+  ;; dx, dy, am byte addresses; argmax holds float indices into dx. The caller zeroes dx.
+  (func $maxpool_grad (export "maxpool_grad") (param $dx i32) (param $dy i32) (param $am i32) (param $ny i32)
+    (local $end i32) (local $p i32)
+    (local.set $end (i32.add (local.get $dy) (i32.shl (local.get $ny) (i32.const 2))))
+    (block $done
+      (loop $rs
+        (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
+        (local.set $p (i32.add (local.get $dx) (i32.shl (i32.load (local.get $am)) (i32.const 2))))
+        (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (f32.load (local.get $dy))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+        (local.set $am (i32.add (local.get $am) (i32.const 4)))
+        (br $rs))))
 
   ;; ---- col2im: scatter-add a [M, K] matrix onto an image --------------------------
   ;;
