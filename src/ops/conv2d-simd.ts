@@ -109,8 +109,8 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
     for (let s = 0; s < slabs; s++) {
       const kc = Math.min(KC, K - s * KC)
       if (pack) {
-        ws.k.pack4(apAt, srcAt, rsAt, csAt + s * KC * 4, M, kc)
-        ws.k.mm(cAt, O * 4, apAt, rsAt, csAt, kAt + s * KC * O * 4, O * 4, 32, M, O, kc, s > 0 ? 1 : 0, 1)
+        const packed = ws.k.pack4(apAt, srcAt, rsAt, csAt + s * KC * 4, M, kc) === 0 ? 2 : 1
+        ws.k.mm(cAt, O * 4, apAt, rsAt, csAt, kAt + s * KC * O * 4, O * 4, 32, M, O, kc, s > 0 ? 1 : 0, packed)
       } else ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + s * KC * 4, kAt + s * KC * O * 4, O * 4, 32, M, O, kc, s > 0 ? 1 : 0)
     }
     // y = s + b: float32 sums (bias_rows) when b is float32, else in double rounded by the store
@@ -155,8 +155,8 @@ export function conv2dBackwardParamsSimd(dk: F, db: F, dy: F, x: F, g: Conv2dGeo
     for (let r0 = 0; r0 < M; r0 += KC) {
       const kc = Math.min(KC, M - r0)
       if (pack) {
-        ws.k.pack4(apAt, srcAt, rsAt, csAt + r0 * 4, K, kc)
-        ws.k.mm(cAt, O * 4, apAt, rsAt, csAt, dyAt + r0 * O * 4, O * 4, 32, K, O, kc, first ? 0 : 1, 1)
+        const packed = ws.k.pack4(apAt, srcAt, rsAt, csAt + r0 * 4, K, kc) === 0 ? 2 : 1
+        ws.k.mm(cAt, O * 4, apAt, rsAt, csAt, dyAt + r0 * O * 4, O * 4, 32, K, O, kc, first ? 0 : 1, packed)
       } else ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + r0 * 4, dyAt + r0 * O * 4, O * 4, 32, K, O, kc, first ? 0 : 1)
       first = false
     }
@@ -213,8 +213,8 @@ export function conv2dBackwardInputSimd(dx: F, dy: F, k: F, g: Conv2dGeometry, f
     for (let s = 0; s < slabs; s++) {
       const kc = Math.min(KC, O - s * KC)
       if (pack) {
-        ws.k.pack4(apAt, dyAt, rsAt, csAt + s * KC * 4, M, kc)
-        ws.k.mm(dAt, K * 4, apAt, rsAt, csAt, bpAt + s * slabBytes, 32, kc * 32, M, K, kc, s > 0 ? 1 : 0, 1)
+        const packed = ws.k.pack4(apAt, dyAt, rsAt, csAt + s * KC * 4, M, kc) === 0 ? 2 : 1
+        ws.k.mm(dAt, K * 4, apAt, rsAt, csAt, bpAt + s * slabBytes, 32, kc * 32, M, K, kc, s > 0 ? 1 : 0, packed)
       } else ws.k.mm(dAt, K * 4, dyAt, rsAt, csAt + s * KC * 4, bpAt + s * slabBytes, 32, kc * 32, M, K, kc, s > 0 ? 1 : 0)
     }
     // col2im onto the zeroed padded image, then crop into dx
