@@ -51,7 +51,7 @@ export const ONLINE_USAGE = `usage: gradstream online --label COL | --target COL
        [--optimizer sgd|momentum|nesterov|adam] [--lr 0.01] [--momentum M] [--weight-decay W]
        [--batch 1] [--window 500] [--report-every 1000] [--seed S] [--json]
        [--checkpoint-dir DIR [--checkpoint-every 10000]] [--standardize online|none]
-       [--drift adwin|page-hinkley] [--on-drift warn|reset]
+       [--drift adwin|page-hinkley] [--on-drift warn|reset] [--label-delay N]
 Reads NDJSON or CSV records (a header row names the columns) from FILE or stdin, predicts
 each example, then learns from it. Labels are class names (in order of first appearance,
 or the --classes list) or integer class indices; the model has --num-classes outputs
@@ -66,6 +66,9 @@ StandardScaler): learning a record first updates each feature's running mean and
 then scales it; a prediction scales with the statistics as they are. Its state is checkpointed.
 --target COL (or --loss euclidean with --label COL) learns a regressor of that numeric column
 with the Euclidean loss, one output; the summary has the prequential MAE and RMSE.
+--label-delay N: the label of a record arrives N records later: each record is predicted on
+arrival (the metrics score that prediction) and learned when its label arrives; at the end
+the labels still waiting arrive. A checkpoint holds no waiting records.
 --drift watches the prequential errors with ADWIN (default) or Page-Hinkley; --on-drift warn
 reports each change on stderr, reset also re-initialises the model (from the seed and the
 reset count) when the error rose. The detector's state is checkpointed.`
@@ -94,6 +97,7 @@ const FLAGS = {
   standardize: { type: 'string' },
   target: { type: 'string' },
   loss: { type: 'string' },
+  'label-delay': { type: 'string' },
   drift: { type: 'string' },
   'on-drift': { type: 'string' },
 } as const
@@ -127,6 +131,8 @@ export interface OnlineFlags {
   readonly onDrift: OnDrift
   /** 'euclidean': a regressor of the numeric --label (or --target) column, one output. */
   readonly loss: 'softmax' | 'euclidean'
+  /** --label-delay: labels arrive this many records after their record (online.ts labelDelay). */
+  readonly labelDelay: number
 }
 
 /** The drift option of online() the flags describe (continuing from a checkpoint's saved state). */
@@ -199,6 +205,7 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
     throw new UsageError(`--${classes !== undefined ? 'classes' : 'num-classes'}: not with a regressor (--target or --loss euclidean)`)
   return {
     loss,
+    labelDelay: intFlag('label-delay', v['label-delay'], 0) ?? 0,
     label: column.trim(),
     input: typeof v.input === 'string' ? v.input : undefined,
     format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
@@ -246,6 +253,8 @@ export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   /** Changes the drift detector signalled, and model resets, in this process (--drift). */
   readonly drifts: number
   readonly resets: number
+  /** --label-delay. */
+  readonly labelDelay: number
 }
 
 /** The input stream, with read errors turned into one-line GradstreamErrors. */
@@ -376,6 +385,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const drift = onlineDriftOf(flags, savedDrift)
   const options = {
     seed: flags.seed,
+    ...(flags.labelDelay > 0 ? { labelDelay: flags.labelDelay } : {}),
     ...(drift !== undefined ? { drift } : {}),
     batchSize: flags.batch,
     window: flags.window,
@@ -476,6 +486,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     standardize: flags.standardize,
     drifts: m.drifts,
     resets: m.resets,
+    labelDelay: flags.labelDelay,
     ...(interrupted !== undefined ? { interrupted } : {}),
   }
   const reasons = Object.entries(m.rejectedByReason)

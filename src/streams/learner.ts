@@ -54,6 +54,8 @@ export interface Learner {
    * regressor's targets, flat (k * outputs).
    */
   learn(x: Float32Array, labels: Int32Array | undefined, k: number, targets?: Float32Array): LearnOutcome
+  /** Evaluation-mode outputs of k examples with the current parameters and state (nothing changes). */
+  predict?(x: Float32Array, k: number): Tensor
   snapshot(): Snapshot
 }
 
@@ -155,6 +157,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
       metrics = skipped === undefined ? m : { ...m, skipped }
       return predictions === undefined ? { loss: fwd.loss, hits, skipped } : { loss: fwd.loss, hits, skipped, predictions }
     },
+    predict: (x, k) => objective.predict(params, { shape: [k, ...sample], data: x }, modelState),
     snapshot: () => {
       if (current !== undefined) return current
       current = makeSnapshot({

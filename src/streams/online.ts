@@ -234,6 +234,15 @@ export interface OnlineOptions extends LearnerOptions {
   }
   /** A drift detector on the prequential errors, and what a signal does (driftReset.ts). */
   readonly drift?: OnlineDrift
+  /**
+   * Delayed labels (default 0): the label of example i becomes available at example
+   * i + labelDelay. Each example is predicted when it arrives (that prediction is what
+   * the prequential metrics score) and learned when its label arrives; at the end of
+   * the stream the labels still pending arrive. Examples are learned in arrival order,
+   * so the final parameters equal the undelayed run's; only the predictions differ.
+   * The reported loss is the training loss at learning time.
+   */
+  readonly labelDelay?: number
 }
 
 
@@ -284,6 +293,23 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   const lines: (number | undefined)[] = []
   const indices: number[] = []
   let filled = 0
+  // Delayed labels: examples predicted on arrival, waiting for their label (oldest
+  // first), and the arrival-time scores of the batch being filled.
+  const delay = options.labelDelay ?? 0
+  if (!(Number.isInteger(delay) && delay >= 0)) throw new GradstreamError(`online: expected labelDelay to be an integer >= 0, got ${delay}`)
+  interface Waiting {
+    readonly x: Float32Array
+    readonly label: number
+    readonly target?: Float32Array
+    readonly line: number | undefined
+    readonly index: number
+    readonly hit: number
+    readonly prediction?: Float32Array
+  }
+  const waiting: Waiting[] = []
+  let waitingHead = 0
+  let arrivalHits = 0
+  const arrivalPredictions = regresses ? new Float32Array(k * O) : undefined
 
   const metrics = (): OnlineMetrics => {
     const w = window.value()
@@ -375,14 +401,18 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     const before = examples
     examples += n
     const lossOk = Number.isFinite(out.loss)
+    // With delayed labels the scores are of the predictions made at arrival.
+    const hits = delay > 0 ? arrivalHits : out.hits
+    const predictions = delay > 0 ? arrivalPredictions?.subarray(0, n * O) : out.predictions
+    arrivalHits = 0
     const score: Score = {
       loss: lossOk ? { sum: out.loss * n, count: n } : MeanMonoid.empty,
-      hits: classifies ? { sum: out.hits, count: n } : MeanMonoid.empty,
+      hits: classifies ? { sum: hits, count: n } : MeanMonoid.empty,
     }
     total = ScoreMonoid.concat(total, score)
     window.push(score)
-    if (targets !== undefined && out.predictions !== undefined) {
-      const r = regressionScore(out.predictions, targets.subarray(0, n * O))
+    if (targets !== undefined && predictions !== undefined) {
+      const r = regressionScore(predictions, targets.subarray(0, n * O))
       regTotal = RegressionMonoid.concat(regTotal, r)
       regWindow.push(r)
     }
@@ -398,7 +428,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     if (drift !== undefined) {
       // One error per example: 1 for a miss, 0 for a hit (within a batch of k > 1, whose
       // hits are counted but not placed, the misses come first).
-      for (const signal of drift.observe(n, classifies ? out.hits : NaN, out.loss, seenBefore + before)) {
+      for (const signal of drift.observe(n, classifies ? hits : NaN, out.loss, seenBefore + before)) {
         const i = signal.at - seenBefore - before - 1
         const line = lines[i]
         const e: OnlineDriftEvent = { type: 'drift', step: signal.at, detector: signal.detector, detail: signal.detail, reset: signal.reset, index: indices[i] }
@@ -414,6 +444,45 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       options.checkpoint.save(learner.snapshot(), metrics(), drift?.save())
   }
 
+  /** Delayed labels: predicts the example admitted into slot `filled`, queues it, and releases the one whose label arrives now. */
+  const arrive = (emit: (e: OnlineEvent) => void, line: number | undefined, index: number): void => {
+    const xi = x.slice(filled * S, (filled + 1) * S)
+    const out = (learner.predict ?? ((): never => { throw new GradstreamError('online: labelDelay needs a learner with predict') }))(xi, 1).data
+    let hit = 0
+    if (classifies) {
+      let best = 0
+      for (let c = 1; c < out.length; c++) if (out[c] > out[best]) best = c
+      hit = best === labels[filled] ? 1 : 0
+    }
+    waiting.push({
+      x: xi,
+      label: labels[filled],
+      line,
+      index,
+      hit,
+      ...(targets !== undefined ? { target: targets.slice(filled * O, (filled + 1) * O), prediction: Float32Array.from(out) } : {}),
+    })
+    if (waiting.length - waitingHead > delay) release(emit)
+  }
+
+  /** The oldest waiting example's label arrives: it joins the batch to learn, with its arrival-time score. */
+  const release = (emit: (e: OnlineEvent) => void): void => {
+    const w = waiting[waitingHead++]
+    if (waitingHead > 1024 && waitingHead * 2 > waiting.length) {
+      waiting.splice(0, waitingHead)
+      waitingHead = 0
+    }
+    x.set(w.x, filled * S)
+    labels[filled] = w.label
+    if (targets !== undefined && w.target !== undefined) targets.set(w.target, filled * O)
+    if (arrivalPredictions !== undefined && w.prediction !== undefined) arrivalPredictions.set(w.prediction, filled * O)
+    arrivalHits += w.hit
+    lines.push(w.line)
+    indices.push(w.index)
+    filled++
+    if (filled === k) learnBatch(emit)
+  }
+
   return {
     push: (item: OnlineItem, emit: (e: OnlineEvent) => void): void => {
       const index = seen++
@@ -425,12 +494,14 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       } else ex = item
       const bad = admit(ex)
       if (bad !== undefined) return reject(emit, index, ex.line, bad[0], bad[1])
+      if (delay > 0) return arrive(emit, ex.line, index)
       lines.push(ex.line)
       indices.push(index)
       filled++
       if (filled === k) learnBatch(emit)
     },
     finish: (emit: (e: OnlineEvent) => void): void => {
+      while (waitingHead < waiting.length) release(emit)
       if (filled > 0) learnBatch(emit)
       emitSnapshot(emit, true)
     },
