@@ -45,6 +45,7 @@ import type { OnDrift, OnlineDrift, SavedDrift } from '../streams/drift-reset.ts
 import { savedDriftOf } from '../streams/drift-reset.ts'
 import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
+import { onlineRunConfig, openOnlineRunLog } from './online-run-log.ts'
 
 export const ONLINE_USAGE = `usage: gradstream online --label COL | --target COL [--loss softmax|euclidean] [--input FILE] [--format csv|ndjson] [--features a,b,c]
        [--classes a,b,c | --num-classes N] [--model mlp] [--hidden 64] [--activation ${ACTIVATIONS.join('|')}]
@@ -359,6 +360,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const { objective, optimizer } = onlineModelOf(flags, records.features.length, classCount)
   const dir = flags.checkpointDir
   const from = dir !== undefined ? newestUsable(dir, objective, optimizer, warn) : undefined
+  const runLog = dir === undefined ? undefined : openOnlineRunLog(dir, onlineRunConfig(flags, input.name === 'stdin' ? { type: 'stdin' } : { type: 'file', path: input.name, format }, from?.snapshot.step ?? 0, { objective, optimizer }))
   let checkpoints = 0
   let savedStep = from?.snapshot.step ?? -1
   const checkpoint =
@@ -408,6 +410,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   if (from !== undefined) say(`continuing from step ${from.snapshot.step}: ${from.file}`)
   const t0 = performance.now()
   const report = (e: OnlineEvent): void => {
+    runLog?.event(e)
     if (e.type === 'snapshot') {
       last = e
       if (e.final) return

@@ -23,6 +23,7 @@ import { onlineDriftOf, onlineModelOf, parseOnlineFlags } from './online-command
 import { stopOnSignals } from './signals.ts'
 import type { Io } from './train-command.ts'
 import { numFlag, UsageError } from './usage.ts'
+import { onlineRunConfig, openOnlineRunLog } from './online-run-log.ts'
 
 export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream KEY --label COL --checkpoint-dir DIR
        [--group gradstream] [--consumer learner] [--classes a,b,c | --num-classes N]
@@ -202,7 +203,9 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   let params = 0
   const t0 = performance.now()
   let seenHere = 0
+  const runLog = openOnlineRunLog(flags.checkpointDir, onlineRunConfig(o, { type: 'redis', url: flags.url, stream: flags.stream, group: flags.group }, resume?.checkpoint.snapshot.step ?? 0))
   const report = (e: LogOnlineEvent): void => {
+    runLog.event(e)
     if (e.type === 'checkpoint') {
       checkpoints++
       return

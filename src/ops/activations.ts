@@ -4,6 +4,8 @@
 // conformance vectors disagree, the vectors decide (conformance/README.md).
 
 import type { F } from '../core/tensor.ts'
+import { kernelBackend } from './backend.ts'
+import { RELU_SMALL, reluBackwardSimd, reluForwardSimd } from './relu-simd.ts'
 
 // y = 1 / (1 + e^-x)                                   (deep-learning-lecture-notes eq 2)
 // Written per sign so neither branch overflows.
@@ -53,7 +55,7 @@ export function lecunTanhBackward(dx: F, dy: F, x: F, n: number): void {
 }
 
 // y = max(0, x)                                        (deep-learning-lecture-notes eq 4)
-export function reluForward(y: F, x: F, n: number): void {
+export function reluForwardTs(y: F, x: F, n: number): void {
   for (let i = 0; i < n; i++) {
     const z = x[i]
     y[i] = z > 0 ? z : z === z ? 0 : z // NaN passes through, as in PyTorch
@@ -62,8 +64,22 @@ export function reluForward(y: F, x: F, n: number): void {
 
 // dx = dy 1[y > 0]: derivative 0 at 0                  (deep-learning-lecture-notes eq 5;
 // not the 1/2 of cnn-layers-softmax eq 10, per the conformance vectors)
-export function reluBackward(dx: F, dy: F, y: F, n: number): void {
+export function reluBackwardTs(dx: F, dy: F, y: F, n: number): void {
   for (let i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0
+}
+
+// The layer's entry points: the SIMD twins (relu-simd.ts, same bits) for float32 arrays of
+// RELU_SMALL floats or more on the SIMD backend, else the loops above.
+export function reluForward(y: F, x: F, n: number): void {
+  if (n >= RELU_SMALL && y instanceof Float32Array && x instanceof Float32Array && kernelBackend() === 'simd')
+    reluForwardSimd(y, x, n)
+  else reluForwardTs(y, x, n)
+}
+
+export function reluBackward(dx: F, dy: F, y: F, n: number): void {
+  if (n >= RELU_SMALL && dx instanceof Float32Array && dy instanceof Float32Array && y instanceof Float32Array && kernelBackend() === 'simd')
+    reluBackwardSimd(dx, dy, y, n)
+  else reluBackwardTs(dx, dy, y, n)
 }
 
 // y = x for x >= 0, x / a for x < 0, a > 1             (convnet-notes, Leaky ReLU)

@@ -91,9 +91,11 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
   const csAt = L.take(K * 4)
   const kAt = L.take(K * O * 4 + 32) // k' [K, O], read in place (row stride 4 O)
   const cAt = L.take(n * Ho * Wo * O * 4)
+  const bAt = L.take(O * 4)
   const ws = workspace(L.end)
   const { f32, i32 } = ws
   f32.set(kk.subarray(0, K * O), kAt >> 2)
+  if (b instanceof Float32Array) f32.set(b.subarray(0, O), bAt >> 2)
   putOffsets(i32, csAt >> 2, g, Ws)
   for (let n0 = 0; n0 < B; n0 += n) {
     const nb = Math.min(n, B - n0)
@@ -102,13 +104,17 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
     putStarts(i32, rsAt >> 2, nb, g, Hs, Ws)
     for (let s = 0; s < slabs; s++)
       ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + s * KC * 4, kAt + s * KC * O * 4, O * 4, 32, M, O, Math.min(KC, K - s * KC), s > 0 ? 1 : 0)
-    // y = s + b, rounded by the store
+    // y = s + b: float32 sums (bias_rows) when b is float32, else in double rounded by the store
     const c0 = cAt >> 2
     const y0 = n0 * Ho * Wo * O
-    for (let e = 0, o = 0, n = M * O; e < n; e++) {
-      y[y0 + e] = f32[c0 + e] + b[o]
-      if (++o === O) o = 0
-    }
+    if (b instanceof Float32Array) {
+      ws.k.bias_rows(cAt, bAt, M, O)
+      y.set(f32.subarray(c0, c0 + M * O), y0)
+    } else
+      for (let e = 0, o = 0, n = M * O; e < n; e++) {
+        y[y0 + e] = f32[c0 + e] + b[o]
+        if (++o === O) o = 0
+      }
   }
 }
 

@@ -3,6 +3,8 @@
 // Ho = (H - ph)/sh + 1 and Wo = (W - pw)/sw + 1 (the caller checks the division is exact).
 
 import type { F } from '../core/tensor.ts'
+import { kernelBackend } from './backend.ts'
+import { maxPool2dBackwardSimd, maxPool2dForwardSimd } from './pool-simd.ts'
 
 /** Sizes of one pooling: x [B,H,W,C], window [ph,pw], strides [sh,sw], y [B,Ho,Wo,C]. */
 export interface Pool2dGeometry {
@@ -22,7 +24,7 @@ export interface Pool2dGeometry {
 // the FIRST maximum in row-major window order (p outer, q inner: only a strictly larger value
 // replaces it). NaN propagates: the first NaN of a window is its maximum.
 //                        (cnn-layers-softmax eq 4; cnn-derivation-lenet eq 3; convnet-notes maxpool)
-export function maxPool2dForward(y: F, argmax: Int32Array, x: F, g: Pool2dGeometry): void {
+export function maxPool2dForwardTs(y: F, argmax: Int32Array, x: F, g: Pool2dGeometry): void {
   const { B, H, W, C, ph, pw, sh, sw, Ho, Wo } = g
   for (let n = 0, o = 0; n < B; n++)
     for (let i = 0; i < Ho; i++)
@@ -48,12 +50,37 @@ export function maxPool2dForward(y: F, argmax: Int32Array, x: F, g: Pool2dGeomet
       }
 }
 
+/** Below this many outputs the copies into the kernel memory cost more than the loop. */
+const POOL_SMALL = 1024
+
+// The layer's entry point: the SIMD twin (pool-simd.ts, same values and indices) for
+// float32 arrays with C a multiple of 4 on the SIMD backend, else the loop above.
+export function maxPool2dForward(y: F, argmax: Int32Array, x: F, g: Pool2dGeometry): void {
+  if (
+    g.C % 4 === 0 &&
+    g.B * g.Ho * g.Wo * g.C >= POOL_SMALL &&
+    y instanceof Float32Array &&
+    x instanceof Float32Array &&
+    kernelBackend() === 'simd'
+  )
+    maxPool2dForwardSimd(y, argmax, x, g)
+  else maxPool2dForwardTs(y, argmax, x, g)
+}
+
 // dx[argmax[r]] += dy[r] for every output r; dx is overwritten (zero elsewhere). An element
 // that is the chosen maximum of several overlapping windows receives the sum.
 //                  (cnn-derivation-lenet eqs 7-8: delta flows only through the maximum)
-export function maxPool2dBackward(dx: F, dy: F, argmax: Int32Array, nx: number, ny: number): void {
+export function maxPool2dBackwardTs(dx: F, dy: F, argmax: Int32Array, nx: number, ny: number): void {
   dx.fill(0, 0, nx)
   for (let r = 0; r < ny; r++) dx[argmax[r]] += dy[r]
+}
+
+// The layer's entry point: the SIMD twin (pool-simd.ts; the same adds in the same order,
+// so the same bits) for float32 arrays on the SIMD backend, else the loop above.
+export function maxPool2dBackward(dx: F, dy: F, argmax: Int32Array, nx: number, ny: number): void {
+  if (ny >= POOL_SMALL && dx instanceof Float32Array && dy instanceof Float32Array && kernelBackend() === 'simd')
+    maxPool2dBackwardSimd(dx, dy, argmax, nx, ny)
+  else maxPool2dBackwardTs(dx, dy, argmax, nx, ny)
 }
 
 // y[n,i,j,c] = (1 / (ph*pw)) sum_{p<ph, q<pw} x[n, i*sh+p, j*sw+q, c]

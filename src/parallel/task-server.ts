@@ -53,6 +53,12 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
   if (built !== null && E.isLeft(built) && init.modules.length > 0) {
     for (const m of init.modules) await import(m)
     built = build()
+    // Imported, yet unknown: the module registered its types in another copy of the
+    // library (a browser bundle names itself as the module). Say how a browser does it.
+    if (built !== null && E.isLeft(built) && typeof (globalThis as { importScripts?: unknown }).importScripts === 'function')
+      throw new Error(
+        `${built.left.message}; in a browser, bundle the module declaring the layer with gradstream/web-worker as the shard worker and pass its URL: webWorkers({ url })`,
+      )
   }
   if (built !== null && E.isLeft(built)) throw built.left
   const objective = built === null ? null : built.right
@@ -74,10 +80,11 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
       params,
       layout,
       { shard: 0, batch: { x, y, epoch: 0, position: 0 }, key: { k0: ctrl[base + P.KEY0] >>> 0, k1: ctrl[base + P.KEY1] >>> 0 } },
-      undefined,
+      // The gradient straight into the shared arena the main thread reduces from: no fresh
+      // 1 MB array per shard (page faults) and no copy.
+      arenas.grads.subarray(0, layout.size),
       ctrl[base + P.HAS_STATE] === 1 ? state : null,
     )
-    arenas.grads.set(r.grads)
     if (r.state !== undefined) arenas.state.set(r.state)
     if (arenas.outputs.length < r.outputs.data.length) throw new Error('output arena too small')
     arenas.outputs.set(r.outputs.data)

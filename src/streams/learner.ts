@@ -18,7 +18,7 @@ import type { Batch } from '../core/data.ts'
 import type { OptState } from '../core/opt-state.ts'
 import type { Snapshot, StepMetrics } from '../core/snapshot.ts'
 import { makeSnapshot } from '../core/snapshot.ts'
-import { sparseRowsOf } from '../core/row-hint.ts'
+import { rowValuesFinite, sparseRowsOf } from '../core/row-hint.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { argmaxRows, size } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
@@ -63,8 +63,11 @@ export interface Learner {
 const copyTree = (t: Params): Params =>
   treeFromLeaves(leaves(t).map(([path, x]) => [path, { shape: x.shape, data: x.data.slice() }] as const))
 
-/** Whether a gradient is finite: of a row-sparse one only the packed rows are read (the rest is +0). */
-const gradientFinite = (g: Tensor): boolean => allFinite(sparseRowsOf(g)?.rowValues ?? g.data)
+/** Whether a gradient is finite: of a row-sparse one only its rows are judged (the rest is +0; core/row-hint.ts). */
+const gradientFinite = (g: Tensor): boolean => {
+  const rows = sparseRowsOf(g)
+  return rows !== undefined ? rowValuesFinite(rows, allFinite) : allFinite(g.data)
+}
 
 const copySlots = (s: OptState['slots']): OptState['slots'] =>
   Object.fromEntries(Object.entries(s).map(([name, tree]) => [name, copyTree(tree)]))

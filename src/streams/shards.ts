@@ -30,6 +30,7 @@ import type { Optimizer } from '../models/optimizers.ts'
 import type { Snapshot } from './snapshot.ts'
 import type { BackwardResult, StepInput } from './steps.ts'
 import { updateStep } from './steps.ts'
+import { weightedAdd } from '../ops/weighted-add.ts'
 
 /** Row ranges [start, end) of each shard: sizes differ by at most one, larger first. */
 export const shardRanges = (B: number, shards: number): Array<readonly [number, number]> => {
@@ -193,17 +194,10 @@ export class WeightedSum {
     this.terms = 0
   }
   add(g: Float32Array, w: number): number {
-    const out = this.out
     const first = this.terms === 0
     this.terms++
-    let probe = 0
-    for (let i = 0; i < out.length; i++) {
-      // Math.fround: the fold stores w_s g_s in a Float32Array before adding it.
-      const v = w === 1 ? g[i] : Math.fround(w * g[i])
-      probe += v * 0
-      out[i] = (first ? 0 : out[i]) + v
-    }
-    return probe
+    // ops/weighted-add.ts: Math.fround(w * g[i]), as the fold stores w_s g_s in a Float32Array.
+    return weightedAdd(this.out, g, w, first)
   }
 }
 

@@ -32,10 +32,16 @@
   ;; four A values into one vector, and unless all four are zero, two f32x4 of Bp, then
   ;; broadcasts each A lane for 32 multiply-adds. Rows past M repeat row
   ;; M-1 (computed, never stored); columns past N multiply the panel's zero padding.
+  ;;
+  ;; packed = 1: A was laid out by `pack4` below (src its address; cs unused, rs still read,
+  ;; so pass the one pack4 used): the four
+  ;; A values of a row block at k are one aligned v128 load instead of four gathered lane
+  ;; loads repeated for every 8-column panel. The values and their order are the same, so
+  ;; are the bits.
   (func $mm (export "mm")
     (param $c i32) (param $ldc i32) (param $src i32) (param $rs i32) (param $cs i32)
     (param $bp i32) (param $ldb i32) (param $pstride i32)
-    (param $M i32) (param $N i32) (param $kc i32) (param $acc i32)
+    (param $M i32) (param $N i32) (param $kc i32) (param $acc i32) (param $packed i32)
     (local $i0 i32) (local $j0 i32) (local $k i32) (local $off i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local $b i32) (local $bpanel i32) (local $cp i32) (local $ct i32) (local $h i32) (local $w i32)
@@ -75,39 +81,69 @@
             (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
             ;; the micro-kernel: c[l] += A(i0 + l, k) * Bp(k, j0:j0+8), k = 0 .. kc-1
             (local.set $k (local.get $kc))
-            (local.set $cp (local.get $cs))
+            ;; cp walks cs (4 bytes per k), or the packed block (16 bytes per k)
+            (local.set $cp (select
+              (i32.add (local.get $src) (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $kc)))
+              (local.get $cs) (local.get $packed)))
             (local.set $b (local.get $bpanel))
-            (block $k_done
-              (loop $ks
-                (br_if $k_done (i32.eqz (local.get $k)))
-                (local.set $off (i32.load (local.get $cp)))
-                ;; the four A values in the lanes of one vector: when all four are +0
-                ;; (blank pixels, inactive ReLUs) the step adds only zeros (exact for a
-                ;; finite Bp: s + 0 = s, and s is never -0) and is skipped
-                (local.set $a (v128.load32_zero (i32.add (local.get $r0) (local.get $off))))
-                (local.set $a (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off)) (local.get $a)))
-                (local.set $a (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off)) (local.get $a)))
-                (local.set $a (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off)) (local.get $a)))
-                (if (v128.any_true (local.get $a))
-                  (then
-                    (local.set $b0 (v128.load (local.get $b)))
-                    (local.set $b1 (v128.load offset=16 (local.get $b)))
-                    (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
-                    (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
-                    (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
-                    (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
-                    (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
-                    (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
-                    (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
-                    (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
-                    (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
-                (local.set $b (i32.add (local.get $b) (local.get $ldb)))
-                (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
-                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-                (br $ks)))
+            (if (local.get $packed)
+              (then
+                (block $pk_done
+                  (loop $pks
+                    (br_if $pk_done (i32.eqz (local.get $k)))
+                    (local.set $a (v128.load (local.get $cp)))
+                    (if (v128.any_true (local.get $a))
+                      (then
+                        (local.set $b0 (v128.load (local.get $b)))
+                        (local.set $b1 (v128.load offset=16 (local.get $b)))
+                        (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
+                        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
+                        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
+                        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
+                        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
+                    (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+                    (local.set $cp (i32.add (local.get $cp) (i32.const 16)))
+                    (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                    (br $pks))))
+              (else
+                (block $k_done
+                  (loop $ks
+                    (br_if $k_done (i32.eqz (local.get $k)))
+                    ;; the four A values in the lanes of one vector: when all four are +0
+                    ;; (blank pixels, inactive ReLUs) the step adds only zeros (exact for a
+                    ;; finite Bp: s + 0 = s, and s is never -0) and is skipped
+                    (local.set $off (i32.load (local.get $cp)))
+                    (local.set $a (v128.load32_zero (i32.add (local.get $r0) (local.get $off))))
+                    (local.set $a (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off)) (local.get $a)))
+                    (local.set $a (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off)) (local.get $a)))
+                    (local.set $a (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off)) (local.get $a)))
+                    (if (v128.any_true (local.get $a))
+                      (then
+                        (local.set $b0 (v128.load (local.get $b)))
+                        (local.set $b1 (v128.load offset=16 (local.get $b)))
+                        (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $a) (local.get $a)))
+                        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $a) (local.get $a)))
+                        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $a) (local.get $a)))
+                        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                        (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $a) (local.get $a)))
+                        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))))
+                    (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+                    (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+                    (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                    (br $ks)))))
             ;; store the tile: C row i0 + l, columns j0 .. j0+7
             (local.set $ct (i32.add (local.get $c)
               (i32.add (i32.mul (local.get $i0) (local.get $ldc)) (i32.shl (local.get $j0) (i32.const 2)))))
@@ -177,6 +213,296 @@
             (br $cols)))
         (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
         (br $rows))))
+
+  ;; ---- A in row blocks of 4, for mm's packed form --------------------------------------
+  ;;
+  ;;   ap[(g kc + k) 4 + l] = A(min(4g + l, M - 1), k)        g < ceil(M / 4), k < kc, l < 4
+  ;;
+  ;; A(i, k) = f32 at src + rs[i] + cs[k], as mm reads it (rows past M repeat row M-1, as in
+  ;; mm). One gather per value, where mm's gathered form repeats it for every 8-column panel.
+  (func $pack4 (export "pack4")
+    (param $ap i32) (param $src i32) (param $rs i32) (param $cs i32) (param $M i32) (param $kc i32)
+    (local $i0 i32) (local $h i32) (local $k i32) (local $cp i32) (local $off i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local.set $i0 (i32.const 0))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $i0) (local.get $M)))
+        (local.set $h (i32.sub (local.get $M) (local.get $i0)))
+        (if (i32.gt_s (local.get $h) (i32.const 4)) (then (local.set $h (i32.const 4))))
+        (local.set $r0 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl (local.get $i0) (i32.const 2))))))
+        (local.set $r1 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl
+          (i32.add (local.get $i0) (select (i32.const 1) (i32.sub (local.get $h) (i32.const 1)) (i32.gt_s (local.get $h) (i32.const 1))))
+          (i32.const 2))))))
+        (local.set $r2 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl
+          (i32.add (local.get $i0) (select (i32.const 2) (i32.sub (local.get $h) (i32.const 1)) (i32.gt_s (local.get $h) (i32.const 2))))
+          (i32.const 2))))))
+        (local.set $r3 (i32.add (local.get $src) (i32.load (i32.add (local.get $rs) (i32.shl
+          (i32.add (local.get $i0) (i32.sub (local.get $h) (i32.const 1)))
+          (i32.const 2))))))
+        (local.set $k (local.get $kc))
+        (local.set $cp (local.get $cs))
+        (block $k_done
+          (loop $ks
+            (br_if $k_done (i32.eqz (local.get $k)))
+            (local.set $off (i32.load (local.get $cp)))
+            (v128.store (local.get $ap)
+              (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off))
+                (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off))
+                  (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off))
+                    (v128.load32_zero (i32.add (local.get $r0) (local.get $off)))))))
+            (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+            (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $ks)))
+        (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
+        (br $rows))))
+
+  ;; ---- weighted sum of gradients (the microbatch reduction) -----------------------
+  ;;
+  ;;   v[i]   = fl32(w g[i])                 w a float64: the product in double, rounded
+  ;;                                         once to float32 (Math.fround(w * g[i]))
+  ;;   out[i] = fl32(0 + v[i])               when first = 1   (so -0 becomes +0, as 0 + v does)
+  ;;   out[i] = fl32(out[i] + v[i])          otherwise        for i < n
+  ;;   result = sum over lanes of v[i] * 0   (0 when every v is finite, NaN otherwise)
+  ;;
+  ;; One term of streams/shards.ts's reduction grads = sum_s (B_s / B) g_s, in shard order;
+  ;; the TypeScript twin is weightedAddTs in src/ops/weighted-add.ts (same bits: the
+  ;; promote / multiply / demote below is exactly the double product rounded to float32).
+  ;; Four lanes at a time: the low and high pairs are promoted to f64x2, multiplied,
+  ;; demoted, and put back together; the tail (n mod 4) is scalar.
+  (func $wadd (export "wadd")
+    (param $out i32) (param $g i32) (param $n i32) (param $w f64) (param $first i32) (result f32)
+    (local $ws v128) (local $v v128) (local $lo v128) (local $hi v128) (local $p v128)
+    (local $end i32) (local $tail i32) (local $x f32) (local $q f32)
+    (local.set $ws (f64x2.splat (local.get $w)))
+    (local.set $p (v128.const i32x4 0 0 0 0))
+    (local.set $tail (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $out) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (local.set $v (v128.load (local.get $g)))
+        (local.set $lo (f32x4.demote_f64x2_zero
+          (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $ws))))
+        (local.set $hi (f32x4.demote_f64x2_zero
+          (f64x2.mul
+            (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))
+            (local.get $ws))))
+        (local.set $v (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi)))
+        (local.set $p (f32x4.add (local.get $p) (f32x4.mul (local.get $v) (v128.const i32x4 0 0 0 0))))
+        (v128.store (local.get $out)
+          (f32x4.add
+            (select (v128.const i32x4 0 0 0 0) (v128.load (local.get $out)) (local.get $first))
+            (local.get $v)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (br $quads)))
+    (local.set $q
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $p)) (f32x4.extract_lane 1 (local.get $p)))
+        (f32.add (f32x4.extract_lane 2 (local.get $p)) (f32x4.extract_lane 3 (local.get $p)))))
+    (block $tail_done
+      (loop $rest
+        (br_if $tail_done (i32.ge_u (local.get $out) (local.get $tail)))
+        (local.set $x (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.load (local.get $g))) (local.get $w))))
+        (local.set $q (f32.add (local.get $q) (f32.mul (local.get $x) (f32.const 0))))
+        (f32.store (local.get $out)
+          (f32.add (select (f32.const 0) (f32.load (local.get $out)) (local.get $first)) (local.get $x)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (br $rest)))
+    (local.get $q))
+
+  ;; ---- bias rows: c[r, o] = fl32(c[r, o] + b[o]) for r < M, o < O ---------------------
+  ;;
+  ;; The bias of a convolution's output (conv2d-simd.ts forward: y = fl(s + b[o]), the TS
+  ;; twin the loop it replaced there, `y[e] = s[e] + b[o]` stored to float32: one rounding
+  ;; of the exact sum, as f32.add). Four channels at a time, the O mod 4 tail scalar.
+  (func $bias_rows (export "bias_rows") (param $c i32) (param $b i32) (param $M i32) (param $O i32)
+    (local $end i32) (local $o i32) (local $O4 i32)
+    (local.set $O4 (i32.and (local.get $O) (i32.const -4)))
+    (local.set $end (i32.add (local.get $c) (i32.shl (i32.mul (local.get $M) (local.get $O)) (i32.const 2))))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $c) (local.get $end)))
+        (local.set $o (i32.const 0))
+        (block $v_done
+          (loop $quads
+            (br_if $v_done (i32.ge_s (local.get $o) (local.get $O4)))
+            (v128.store (local.get $c)
+              (f32x4.add (v128.load (local.get $c))
+                (v128.load (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 2))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (br $quads)))
+        (block $s_done
+          (loop $rest
+            (br_if $s_done (i32.ge_s (local.get $o) (local.get $O)))
+            (f32.store (local.get $c)
+              (f32.add (f32.load (local.get $c))
+                (f32.load (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 2))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $rest)))
+        (br $rows))))
+
+  ;; ---- finiteness probe: sum_i x[i] * 0 ------------------------------------------------
+  ;;
+  ;; 0 * x is NaN exactly when x is not finite, and a NaN stays NaN through the sums: the
+  ;; result is 0 when every x[i] (i < n) is finite, NaN otherwise (twin: allFiniteTs,
+  ;; ops/finite.ts). Four lanes at a time, the n mod 4 tail scalar.
+  (func $probe (export "probe") (param $x i32) (param $n i32) (result f32)
+    (local $end i32) (local $tail i32) (local $p v128) (local $q f32)
+    (local.set $p (v128.const i32x4 0 0 0 0))
+    (local.set $tail (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $p (f32x4.add (local.get $p) (f32x4.mul (v128.load (local.get $x)) (v128.const i32x4 0 0 0 0))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $quads)))
+    (local.set $q
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $p)) (f32x4.extract_lane 1 (local.get $p)))
+        (f32.add (f32x4.extract_lane 2 (local.get $p)) (f32x4.extract_lane 3 (local.get $p)))))
+    (block $tail_done
+      (loop $rest
+        (br_if $tail_done (i32.ge_u (local.get $x) (local.get $tail)))
+        (local.set $q (f32.add (local.get $q) (f32.mul (f32.load (local.get $x)) (f32.const 0))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $rest)))
+    (local.get $q))
+
+  ;; ---- ReLU, forward and backward (twins: reluForward / reluBackward, ops/activations.ts) --
+  ;;
+  ;;   y[i]  = x[i] > 0 or x[i] is NaN ? x[i] : +0           (deep-learning-lecture-notes eq 4)
+  ;;   dx[i] = y[i] > 0 ? dy[i] : +0                          (eq 5: derivative 0 at 0)
+  ;;
+  ;; As bit masks, four lanes at a time: y = x AND (x > 0 OR x != x), dx = dy AND (y > 0),
+  ;; so every output has exactly the TypeScript loop's bits (NaN payloads included; -0 -> +0).
+  ;; n is a multiple of 4 (the caller does the rest).
+  (func $relu (export "relu") (param $y i32) (param $x i32) (param $n i32)
+    (local $end i32) (local $v v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (v128.store (local.get $y)
+          (v128.and (local.get $v)
+            (v128.or
+              (f32x4.gt (local.get $v) (v128.const i32x4 0 0 0 0))
+              (f32x4.ne (local.get $v) (local.get $v)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (br $quads))))
+
+  (func $relu_grad (export "relu_grad") (param $dx i32) (param $dy i32) (param $y i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $y) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $y) (local.get $end)))
+        (v128.store (local.get $dx)
+          (v128.and (v128.load (local.get $dy))
+            (f32x4.gt (v128.load (local.get $y)) (v128.const i32x4 0 0 0 0))))
+        (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (br $quads))))
+
+  ;; ---- max pooling forward over NHWC (twin: maxPool2dForward, ops/pool.ts) ------------
+  ;;
+  ;;   y[n,i,j,c] = max_{p<ph, q<pw} x[n, i sh + p, j sw + q, c]
+  ;;   argmax[n,i,j,c] = flat index in x of the FIRST maximum in row-major window order
+  ;;   (a later value replaces it only when strictly larger, or when it is NaN and the
+  ;;   best so far is not: NaN propagates)     (cnn-layers-softmax eq 4; cnn-derivation-lenet eq 3)
+  ;;
+  ;; Four channels per vector (C a multiple of 4): the comparison is a lane mask, and
+  ;; bitselect takes the value and its index where it holds, so each lane follows the
+  ;; TypeScript loop's test exactly. x, y, argmax are byte addresses; argmax gets float
+  ;; indices into x (not bytes), as the twin's. Geometry: images B of H x W, windows ph x pw,
+  ;; strides sh, sw, output Ho x Wo.
+  (func $maxpool (export "maxpool")
+    (param $y i32) (param $am i32) (param $x i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $ph i32) (param $pw i32) (param $sh i32) (param $sw i32) (param $Ho i32) (param $Wo i32)
+    (local $n i32) (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $q i32)
+    (local $corner i32) (local $s i32) (local $best v128) (local $idx v128) (local $v v128) (local $m v128)
+    (local.set $n (i32.const 0))
+    (block $n_done (loop $ns
+      (br_if $n_done (i32.ge_s (local.get $n) (local.get $B)))
+      (local.set $i (i32.const 0))
+      (block $i_done (loop $is
+        (br_if $i_done (i32.ge_s (local.get $i) (local.get $Ho)))
+        (local.set $j (i32.const 0))
+        (block $j_done (loop $js
+          (br_if $j_done (i32.ge_s (local.get $j) (local.get $Wo)))
+          ;; corner = ((n H + i sh) W + j sw) C, a float index into x
+          (local.set $corner (i32.mul (local.get $C)
+            (i32.add
+              (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (i32.mul (local.get $i) (local.get $sh))) (local.get $W))
+              (i32.mul (local.get $j) (local.get $sw)))))
+          (local.set $c (i32.const 0))
+          (block $c_done (loop $cs
+            (br_if $c_done (i32.ge_s (local.get $c) (local.get $C)))
+            ;; start from the window's corner (p = q = 0)
+            (local.set $s (i32.add (local.get $corner) (local.get $c)))
+            (local.set $best (v128.load (i32.add (local.get $x) (i32.shl (local.get $s) (i32.const 2)))))
+            (local.set $idx (i32x4.add (i32x4.splat (local.get $s)) (v128.const i32x4 0 1 2 3)))
+            (local.set $p (i32.const 0))
+            (block $p_done (loop $ps
+              (br_if $p_done (i32.ge_s (local.get $p) (local.get $ph)))
+              (local.set $q (select (i32.const 1) (i32.const 0) (i32.eqz (local.get $p))))
+              (block $q_done (loop $qs
+                (br_if $q_done (i32.ge_s (local.get $q) (local.get $pw)))
+                ;; s = corner + (p W + q) C + c
+                (local.set $s (i32.add (i32.add (local.get $corner) (local.get $c))
+                  (i32.mul (i32.add (i32.mul (local.get $p) (local.get $W)) (local.get $q)) (local.get $C))))
+                (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $s) (i32.const 2)))))
+                ;; v > best, or v is NaN and best is not
+                (local.set $m (v128.or
+                  (f32x4.gt (local.get $v) (local.get $best))
+                  (v128.and (f32x4.ne (local.get $v) (local.get $v)) (f32x4.eq (local.get $best) (local.get $best)))))
+                (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+                (local.set $idx (v128.bitselect
+                  (i32x4.add (i32x4.splat (local.get $s)) (v128.const i32x4 0 1 2 3)) (local.get $idx) (local.get $m)))
+                (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                (br $qs)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $ps)))
+            (v128.store (local.get $y) (local.get $best))
+            (v128.store (local.get $am) (local.get $idx))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (local.set $am (i32.add (local.get $am) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cs)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $js)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $is)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $ns))))
+
+  ;; ---- max pooling backward (twin: maxPool2dBackward, ops/pool.ts) --------------------
+  ;;
+  ;;   dx[argmax[r]] = fl32(dx[argmax[r]] + dy[r])      r = 0 .. ny-1 ascending, dx zeroed
+  ;;                                                   (cnn-derivation-lenet eqs 7-8)
+  ;; dx, dy, am byte addresses; argmax holds float indices into dx. The caller zeroes dx.
+  (func $maxpool_grad (export "maxpool_grad") (param $dx i32) (param $dy i32) (param $am i32) (param $ny i32)
+    (local $end i32) (local $p i32)
+    (local.set $end (i32.add (local.get $dy) (i32.shl (local.get $ny) (i32.const 2))))
+    (block $done
+      (loop $rs
+        (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
+        (local.set $p (i32.add (local.get $dx) (i32.shl (i32.load (local.get $am)) (i32.const 2))))
+        (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (f32.load (local.get $dy))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+        (local.set $am (i32.add (local.get $am) (i32.const 4)))
+        (br $rs))))
 
   ;; ---- col2im: scatter-add a [M, K] matrix onto an image --------------------------
   ;;

@@ -1,0 +1,42 @@
+// The SIMD twins of reluForward / reluBackward (activations.ts): kernels.wat `relu` and
+// `relu_grad` on copies in the kernel memory, the result copied out. Same bits as the
+// TypeScript loops (the kernels are bit masks: activations.ts's comments give the
+// equations). A ReLU sits after every conv and dense layer of a CNN; over a [32,24,24,8]
+// activation the JavaScript loop costs ~0.5 ms a pass on this kind of machine, the copies
+// and the kernel a fraction of that.
+
+import { Layout, workspace } from './wasm/instance.ts'
+
+/** Below this many floats the copies cost more than the loop. */
+export const RELU_SMALL = 2048
+
+/** y = ReLU(x) over the first n floats (n >= 4; the n mod 4 tail is done here). */
+export function reluForwardSimd(y: Float32Array, x: Float32Array, n: number): void {
+  const n4 = n & ~3
+  const L = new Layout()
+  const xAt = L.take(n4 * 4)
+  const yAt = L.take(n4 * 4)
+  const { k, f32 } = workspace(L.end)
+  f32.set(x.subarray(0, n4), xAt >> 2)
+  k.relu(yAt, xAt, n4)
+  y.set(f32.subarray(yAt >> 2, (yAt >> 2) + n4))
+  for (let i = n4; i < n; i++) {
+    const z = x[i]
+    y[i] = z > 0 ? z : z === z ? 0 : z
+  }
+}
+
+/** dx = dy where y > 0, else 0, over the first n floats. */
+export function reluBackwardSimd(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void {
+  const n4 = n & ~3
+  const L = new Layout()
+  const dyAt = L.take(n4 * 4)
+  const yAt = L.take(n4 * 4)
+  const { k, f32 } = workspace(L.end)
+  f32.set(dy.subarray(0, n4), dyAt >> 2)
+  f32.set(y.subarray(0, n4), yAt >> 2)
+  // dx over dy in place: each lane reads dy before it writes dx
+  k.relu_grad(dyAt, dyAt, yAt, n4)
+  dx.set(f32.subarray(dyAt >> 2, (dyAt >> 2) + n4))
+  for (let i = n4; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0
+}

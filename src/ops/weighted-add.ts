@@ -1,0 +1,94 @@
+// One term of a weighted sum of flat float32 vectors, in place:
+//
+//   out[i] = (first ? 0 : out[i]) + fl32(w g[i])          for i < out.length
+//
+// rounded to float32 after the product and after the sum, and returning
+// sum_i fl32(w g[i]) * 0, which is 0 when every term is finite and NaN otherwise (the
+// finiteness check rides along). It is the microbatch reduction of streams/shards.ts,
+// grads = sum_s (B_s / B) g_s folded in shard order, over every parameter of the model,
+// on the main thread once per shard: at 235k parameters a JavaScript loop costs ~0.5-1 ms
+// a term, the SIMD kernel (kernels.wat `wadd`) a tenth of that with the copies.
+//
+// Both backends give the same bits: Math.fround(w * g) is the double product rounded once
+// to float32, which is what the kernel's promote / f64 multiply / demote computes; the
+// sum of two float32 values rounded to float32 is the same in either. (NaN payloads may
+// differ; a non-finite gradient is skipped whole by the step, so they are never used.)
+
+import { kernelBackend } from './backend.ts'
+import { Layout, workspace } from './wasm/instance.ts'
+
+/** The TypeScript twin (the reference, and the path for short vectors). */
+export function weightedAddTs(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
+  const n = out.length
+  // Four probes, not one: a single running sum is a chain of dependent additions.
+  let p0 = 0
+  let p1 = 0
+  let p2 = 0
+  let p3 = 0
+  let i = 0
+  if (first) {
+    for (; i + 4 <= n; i += 4) {
+      const a = Math.fround(w * g[i])
+      const b = Math.fround(w * g[i + 1])
+      const c = Math.fround(w * g[i + 2])
+      const d = Math.fround(w * g[i + 3])
+      // 0 + v, not v: the fold's first sum turns -0 into +0.
+      out[i] = 0 + a
+      out[i + 1] = 0 + b
+      out[i + 2] = 0 + c
+      out[i + 3] = 0 + d
+      p0 += a * 0
+      p1 += b * 0
+      p2 += c * 0
+      p3 += d * 0
+    }
+    for (; i < n; i++) {
+      const v = Math.fround(w * g[i])
+      out[i] = 0 + v
+      p0 += v * 0
+    }
+    return p0 + p1 + p2 + p3
+  }
+  for (; i + 4 <= n; i += 4) {
+    const a = Math.fround(w * g[i])
+    const b = Math.fround(w * g[i + 1])
+    const c = Math.fround(w * g[i + 2])
+    const d = Math.fround(w * g[i + 3])
+    out[i] += a
+    out[i + 1] += b
+    out[i + 2] += c
+    out[i + 3] += d
+    p0 += a * 0
+    p1 += b * 0
+    p2 += c * 0
+    p3 += d * 0
+  }
+  for (; i < n; i++) {
+    const v = Math.fround(w * g[i])
+    out[i] += v
+    p0 += v * 0
+  }
+  return p0 + p1 + p2 + p3
+}
+
+/** Below this many floats the copies into the kernel memory cost more than they save. */
+const SMALL = 1024
+
+/** The SIMD path: out (unless first) and g copied into the kernel memory, `wadd`, out copied back. */
+export function weightedAddSimd(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
+  const n = out.length
+  if (n < SMALL) return weightedAddTs(out, g, w, first)
+  const L = new Layout()
+  const oAt = L.take(n * 4)
+  const gAt = L.take(n * 4)
+  const { k, f32 } = workspace(L.end)
+  if (!first) f32.set(out, oAt >> 2)
+  f32.set(g.subarray(0, n), gAt >> 2)
+  const probe = k.wadd(oAt, gAt, n, w, first ? 1 : 0)
+  out.set(f32.subarray(oAt >> 2, (oAt >> 2) + n))
+  return probe
+}
+
+/** out = (first ? 0 : out) + fl32(w g) on this thread's kernel backend; 0, or NaN if a term is not finite. */
+export const weightedAdd = (out: Float32Array, g: Float32Array, w: number, first: boolean): number =>
+  kernelBackend() === 'simd' ? weightedAddSimd(out, g, w, first) : weightedAddTs(out, g, w, first)
