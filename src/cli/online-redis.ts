@@ -23,6 +23,7 @@ import { onlineDriftOf, onlineModelOf, parseOnlineFlags } from './online-command
 import { stopOnSignals } from './signals.ts'
 import type { Io } from './train-command.ts'
 import { numFlag, UsageError } from './usage.ts'
+import { onlineRunConfig, openOnlineRunLog } from './online-run-log.ts'
 
 export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream KEY --label COL --checkpoint-dir DIR
        [--group gradstream] [--consumer learner] [--classes a,b,c | --num-classes N]
@@ -90,6 +91,8 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
   const online = parseOnlineFlags(rest)
   if (online.input !== undefined) throw new UsageError('--input: not with --redis (the records come from the stream)')
   if (online.format !== undefined) throw new UsageError('--format: not with --redis (an entry is field/value pairs or one "json" field)')
+  if (online.loss === 'euclidean') throw new UsageError('--target: not with --redis (a log run learns a classifier of --label with --classes)')
+  if (online.labelDelay > 0) throw new UsageError('--label-delay: not with --redis (a checkpoint must contain every acknowledged entry, and waiting ones are not learned yet)')
   if (own.redis === undefined || own.redis === '') throw new UsageError('--redis: expected a URL like redis://127.0.0.1:6379')
   if (own.stream === undefined || own.stream === '') throw new UsageError('--stream: expected the key of the stream to learn from')
   if (online.checkpointDir === undefined)
@@ -200,7 +203,9 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   let params = 0
   const t0 = performance.now()
   let seenHere = 0
+  const runLog = openOnlineRunLog(flags.checkpointDir, onlineRunConfig(o, { type: 'redis', url: flags.url, stream: flags.stream, group: flags.group }, resume?.checkpoint.snapshot.step ?? 0))
   const report = (e: LogOnlineEvent): void => {
+    runLog.event(e)
     if (e.type === 'checkpoint') {
       checkpoints++
       return

@@ -37,7 +37,8 @@
   ;; so pass the one pack4 used): the four
   ;; A values of a row block at k are one aligned v128 load instead of four gathered lane
   ;; loads repeated for every 8-column panel. The values and their order are the same, so
-  ;; are the bits.
+  ;; are the bits. packed = 2: the same, for a slab in which pack4 found no block of four
+  ;; zeros: the zero test could never skip a step there, so leaving it out changes nothing.
   (func $mm (export "mm")
     (param $c i32) (param $ldc i32) (param $src i32) (param $rs i32) (param $cs i32)
     (param $bp i32) (param $ldb i32) (param $pstride i32)
@@ -86,7 +87,32 @@
               (i32.add (local.get $src) (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $kc)))
               (local.get $cs) (local.get $packed)))
             (local.set $b (local.get $bpanel))
-            (if (local.get $packed)
+            (if (i32.eq (local.get $packed) (i32.const 2))
+              (then
+                ;; packed, and pack4 found no all-zero block: no zero test, and each A value
+                ;; broadcast straight from memory (load32_splat) instead of a shuffle
+                (block $dk_done
+                  (loop $dks
+                    (br_if $dk_done (i32.eqz (local.get $k)))
+                    (local.set $b0 (v128.load (local.get $b)))
+                    (local.set $b1 (v128.load offset=16 (local.get $b)))
+                    (local.set $s (v128.load32_splat (local.get $cp)))
+                    (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (v128.load32_splat offset=4 (local.get $cp)))
+                    (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (v128.load32_splat offset=8 (local.get $cp)))
+                    (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (v128.load32_splat offset=12 (local.get $cp)))
+                    (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+                    (local.set $cp (i32.add (local.get $cp) (i32.const 16)))
+                    (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                    (br $dks)))))
+            (if (i32.eq (local.get $packed) (i32.const 1))
               (then
                 (block $pk_done
                   (loop $pks
@@ -111,8 +137,9 @@
                     (local.set $b (i32.add (local.get $b) (local.get $ldb)))
                     (local.set $cp (i32.add (local.get $cp) (i32.const 16)))
                     (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-                    (br $pks))))
-              (else
+                    (br $pks)))))
+            (if (i32.eqz (local.get $packed))
+              (then
                 (block $k_done
                   (loop $ks
                     (br_if $k_done (i32.eqz (local.get $k)))
@@ -220,9 +247,10 @@
   ;;
   ;; A(i, k) = f32 at src + rs[i] + cs[k], as mm reads it (rows past M repeat row M-1, as in
   ;; mm). One gather per value, where mm's gathered form repeats it for every 8-column panel.
+  ;; Returns how many of the blocks written are four zeros (mm's packed = 2 needs none).
   (func $pack4 (export "pack4")
-    (param $ap i32) (param $src i32) (param $rs i32) (param $cs i32) (param $M i32) (param $kc i32)
-    (local $i0 i32) (local $h i32) (local $k i32) (local $cp i32) (local $off i32)
+    (param $ap i32) (param $src i32) (param $rs i32) (param $cs i32) (param $M i32) (param $kc i32) (result i32)
+    (local $i0 i32) (local $h i32) (local $k i32) (local $cp i32) (local $off i32) (local $zeros i32) (local $v v128)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local.set $i0 (i32.const 0))
     (block $rows_done
@@ -246,17 +274,20 @@
           (loop $ks
             (br_if $k_done (i32.eqz (local.get $k)))
             (local.set $off (i32.load (local.get $cp)))
-            (v128.store (local.get $ap)
+            (local.set $v
               (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off))
                 (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off))
                   (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off))
                     (v128.load32_zero (i32.add (local.get $r0) (local.get $off)))))))
+            (v128.store (local.get $ap) (local.get $v))
+            (local.set $zeros (i32.add (local.get $zeros) (i32.eqz (v128.any_true (local.get $v)))))
             (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
             (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
             (local.set $k (i32.sub (local.get $k) (i32.const 1)))
             (br $ks)))
         (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
-        (br $rows))))
+        (br $rows)))
+    (local.get $zeros))
 
   ;; ---- weighted sum of gradients (the microbatch reduction) -----------------------
   ;;
