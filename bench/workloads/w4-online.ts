@@ -129,7 +129,7 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
     notes: [
       `updates/s: fresh model, ${s.warmup} warm-up updates, ${s.timed} timed; median [min-max] of ${s.repeats} repeats with fresh models`,
       'prequential: predict each sample with a separate forward + argmax, then learn from it, over the stream in the fixed order',
-      'gradstream: the online operator (src/streams/online.ts) and its learner (src/streams/learner.ts): forward, backward and an in-place SGD on a private working copy, the same step as every model and optimizer; a snapshot every 100 updates (bench/gradstream-online.ts)',
+      'gradstream: the online operator (src/streams/online.ts) and its learner (src/streams/learner.ts): forward, backward and an in-place SGD on a private working copy (on the SIMD backend resident in WebAssembly memory: src/ops/resident.ts), the same step as every model and optimizer; a snapshot every 100 updates (bench/gradstream-online.ts)',
     ],
   }
 }
