@@ -274,9 +274,14 @@ export class OnlineRun {
 
   private params(): number {
     if (this.paramCount !== undefined) return this.paramCount
-    const first = this.checkpoints()[0]
-    if (first === undefined) return 0
-    return (this.paramCount = countParams(loadCheckpoint(first.path).snapshot.params))
+    for (const c of this.checkpoints())
+      try {
+        return (this.paramCount = countParams(loadCheckpoint(c.path).snapshot.params))
+      } catch (e) {
+        // A checkpoint that stopped loading (removed, damaged): try the next one.
+        if (!(e instanceof GradstreamError)) throw e
+      }
+    return 0
   }
 
   /** The exact state after record `n` (1 <= n <= lastRecord, checked by the caller). */
