@@ -135,6 +135,9 @@ export function gemmSimd(
   // op(B) row-major ([K, N], not transposed) is read in place (row stride 4N, with 32
   // bytes of slack past its end for the last panel's idle lanes); B^T is packed per slab.
   const bAt = transB ? L.take(panels * kcMax * NR * 4) : L.take(K * N * 4 + 32)
+  // op(A) of one slab in row blocks of 4 (pack4): mm then loads each block's four values
+  // at k with one v128 load, not four gathered loads per 8-column panel.
+  const apAt = L.take(Math.ceil(M / 4) * 4 * kcMax * 4)
   const { k, f32, i32 } = workspace(L.end)
   f32.set(A.subarray(0, M * K), aAt >> 2)
   if (!transB) f32.set(B.subarray(0, K * N), bAt >> 2)
@@ -145,10 +148,12 @@ export function gemmSimd(
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = Math.min(KC, K - k0)
     const acc = accumulate || k0 > 0 ? 1 : 0
+    // packed = 2 (no zero test) when the slab has no block of four zeros: W1's dense operands
+    const packed = k.pack4(apAt, aAt, rsAt, csAt + k0 * 4, M, kc) === 0 ? 2 : 1
     if (transB) {
       packPanels(f32, bAt, B, N, K, true, k0, kc)
-      k.mm(cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bAt, NR * 4, kc * NR * 4, M, N, kc, acc)
-    } else k.mm(cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bAt + k0 * N * 4, N * 4, NR * 4, M, N, kc, acc)
+      k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt, NR * 4, kc * NR * 4, M, N, kc, acc, packed)
+    } else k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt + k0 * N * 4, N * 4, NR * 4, M, N, kc, acc, packed)
   }
   C.set(f32.subarray(cAt >> 2, (cAt >> 2) + M * N))
 }

@@ -33,3 +33,20 @@ export function maxPool2dForwardSimd(y: Float32Array, argmax: Int32Array, x: Flo
   y.set(f32.subarray(yAt >> 2, (yAt >> 2) + ny))
   argmax.set(i32.subarray(aAt >> 2, (aAt >> 2) + ny))
 }
+
+/**
+ * The twin of maxPool2dBackward: dx zeroed, then dx[argmax[r]] += dy[r] in r order
+ * (kernels.wat `maxpool_grad`), on copies in the kernel memory; dx copied out.
+ */
+export function maxPool2dBackwardSimd(dx: Float32Array, dy: Float32Array, argmax: Int32Array, nx: number, ny: number): void {
+  const L = new Layout()
+  const dxAt = L.take(nx * 4)
+  const dyAt = L.take(ny * 4)
+  const aAt = L.take(ny * 4)
+  const { k, f32, i32 } = workspace(L.end)
+  f32.fill(0, dxAt >> 2, (dxAt >> 2) + nx)
+  f32.set(dy.subarray(0, ny), dyAt >> 2)
+  i32.set(argmax.subarray(0, ny), aAt >> 2)
+  k.maxpool_grad(dxAt, dyAt, aAt, ny)
+  dx.set(f32.subarray(dxAt >> 2, (dxAt >> 2) + nx))
+}

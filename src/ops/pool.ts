@@ -4,7 +4,7 @@
 
 import type { F } from '../core/tensor.ts'
 import { kernelBackend } from './backend.ts'
-import { maxPool2dForwardSimd } from './pool-simd.ts'
+import { maxPool2dBackwardSimd, maxPool2dForwardSimd } from './pool-simd.ts'
 
 /** Sizes of one pooling: x [B,H,W,C], window [ph,pw], strides [sh,sw], y [B,Ho,Wo,C]. */
 export interface Pool2dGeometry {
@@ -70,9 +70,17 @@ export function maxPool2dForward(y: F, argmax: Int32Array, x: F, g: Pool2dGeomet
 // dx[argmax[r]] += dy[r] for every output r; dx is overwritten (zero elsewhere). An element
 // that is the chosen maximum of several overlapping windows receives the sum.
 //                  (cnn-derivation-lenet eqs 7-8: delta flows only through the maximum)
-export function maxPool2dBackward(dx: F, dy: F, argmax: Int32Array, nx: number, ny: number): void {
+export function maxPool2dBackwardTs(dx: F, dy: F, argmax: Int32Array, nx: number, ny: number): void {
   dx.fill(0, 0, nx)
   for (let r = 0; r < ny; r++) dx[argmax[r]] += dy[r]
+}
+
+// The layer's entry point: the SIMD twin (pool-simd.ts; the same adds in the same order,
+// so the same bits) for float32 arrays on the SIMD backend, else the loop above.
+export function maxPool2dBackward(dx: F, dy: F, argmax: Int32Array, nx: number, ny: number): void {
+  if (ny >= POOL_SMALL && dx instanceof Float32Array && dy instanceof Float32Array && kernelBackend() === 'simd')
+    maxPool2dBackwardSimd(dx, dy, argmax, nx, ny)
+  else maxPool2dBackwardTs(dx, dy, argmax, nx, ny)
 }
 
 // y[n,i,j,c] = (1 / (ph*pw)) sum_{p<ph, q<pw} x[n, i*sh+p, j*sw+q, c]

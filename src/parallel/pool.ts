@@ -322,9 +322,12 @@ export class WorkerPool implements ShardExecutor {
         this.ctrl[w * P.SLOT + P.RESIZED] = 1
       }
     }
-    this.gemmA.set(A.subarray(0, M * K))
-    this.gemmB.set(B.subarray(0, K * N))
     const ranges = gemmRowRanges(M, this.threads)
+    // Workers read A's rows past ours and B from shared memory; this thread reads A, B and
+    // writes its rows of C in place (no staging copies for its own share).
+    const r1 = ranges[0][1]
+    this.gemmA.set(A.subarray(r1 * K, M * K), r1 * K)
+    this.gemmB.set(B.subarray(0, K * N))
     for (let w = 1; w < this.threads; w++) {
       const [r0, r1] = ranges[w]
       const base = w * P.SLOT
@@ -335,10 +338,9 @@ export class WorkerPool implements ShardExecutor {
       this.ctrl[base + P.GEMM_K] = K
       this.post(w)
     }
-    const r1 = ranges[0][1]
-    gemm(this.gemmC.subarray(0, r1 * N), this.gemmA.subarray(0, r1 * K), this.gemmB, r1, N, K)
+    gemm(C.subarray(0, r1 * N), A.subarray(0, r1 * K), B, r1, N, K)
     for (let w = 1; w < this.threads; w++) this.await(w)
-    C.set(this.gemmC.subarray(0, M * N))
+    C.set(this.gemmC.subarray(r1 * N, M * N), r1 * N)
   }
 
   /** Stops every worker. */

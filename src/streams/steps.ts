@@ -6,7 +6,6 @@
 // step starting from the parameters of the previous snapshot. Nothing here mutates an
 // input: gradients and new parameters are fresh arrays.
 
-import { flow } from 'fp-ts/lib/function.js'
 import type { OperatorFunction } from 'rxjs'
 import { map, scan } from 'rxjs'
 import type { AnyObjective, Batch, Forwarded } from '../models/objective.ts'
@@ -16,6 +15,7 @@ import type { F, Tensor } from '../core/tensor.ts'
 import { ravelInto, unravel } from '../core/tree.ts'
 import type { Snapshot, StepMetrics } from './snapshot.ts'
 import { forwardKey, makeSnapshot } from './snapshot.ts'
+import { allFinite as allFiniteOp } from '../ops/finite.ts'
 
 export interface StepInput {
   readonly snapshot: Snapshot
@@ -44,27 +44,8 @@ export const batchAccuracy = (outputs: Tensor, labels: Int32Array): number => {
   return hit / pred.length
 }
 
-/**
- * 0 * x is NaN exactly when x is not finite, so one branch-free pass checks them all.
- * Four running sums, not one: a single sum is a chain of dependent additions (one per
- * element, each waiting for the last), four let the CPU overlap them.
- */
-export const allFinite = (d: F): boolean => {
-  let p0 = 0
-  let p1 = 0
-  let p2 = 0
-  let p3 = 0
-  const n = d.length
-  let i = 0
-  for (; i + 4 <= n; i += 4) {
-    p0 += d[i] * 0
-    p1 += d[i + 1] * 0
-    p2 += d[i + 2] * 0
-    p3 += d[i + 3] * 0
-  }
-  for (; i < n; i++) p0 += d[i] * 0
-  return p0 + p1 + p2 + p3 === 0
-}
+/** Whether every entry is finite (ops/finite.ts: one pass of sum x * 0, SIMD where it pays). */
+export const allFinite = (d: F): boolean => allFiniteOp(d)
 
 export const forwardStep =
   (objective: AnyObjective) =>
@@ -135,9 +116,25 @@ export const updateStep =
     })
   }
 
-/** forward, backward and update composed: one pure training step. */
-export const trainStep = (objective: AnyObjective, optimizer: Optimizer): ((input: StepInput) => Snapshot) =>
-  flow(forwardStep(objective), backwardStep(objective), updateStep(optimizer, objective.task === 'classification'))
+/**
+ * forward, backward and update composed: one pure training step. The flat gradient lives
+ * in a buffer private to this step function, reused from step to step (as in
+ * shards.ts's shardedTrainStep): the optimizer reads it and writes fresh parameters, and
+ * it never escapes, so no emitted value changes; a fresh 1 MB array per step costs page
+ * faults and garbage collections. The operators below (backward) still emit fresh ones.
+ */
+export const trainStep = (objective: AnyObjective, optimizer: Optimizer): ((input: StepInput) => Snapshot) => {
+  const forwardOf = forwardStep(objective)
+  const update = updateStep(optimizer, objective.task === 'classification')
+  let grads = new Float32Array(0)
+  return (input) => {
+    const { snapshot, batch, fwd } = forwardOf(input)
+    const r = objective.backward(snapshot.params, snapshot.modelState, batch, fwd)
+    if (grads.length !== snapshot.flat.length) grads = new Float32Array(snapshot.flat.length)
+    ravelInto(grads, snapshot.layout, r.grads)
+    return update({ snapshot, batch, loss: fwd.loss, outputs: fwd.outputs, grads, modelState: r.state })
+  }
+}
 
 /** The steps as operators, for pipelines that want to observe between them. */
 export const forward = (objective: AnyObjective): OperatorFunction<StepInput, ForwardResult> => map(forwardStep(objective))

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { reluBackwardTs, reluForwardTs } from '../../src/ops/activations.ts'
 import { reluBackwardSimd, reluForwardSimd } from '../../src/ops/relu-simd.ts'
 import type { Pool2dGeometry } from '../../src/ops/pool.ts'
-import { maxPool2dForward, maxPool2dForwardTs } from '../../src/ops/pool.ts'
-import { maxPool2dForwardSimd } from '../../src/ops/pool-simd.ts'
+import { maxPool2dBackwardTs, maxPool2dForward, maxPool2dForwardTs } from '../../src/ops/pool.ts'
+import { maxPool2dBackwardSimd, maxPool2dForwardSimd } from '../../src/ops/pool-simd.ts'
 import { key, uniform } from '../../src/core/rng.ts'
 import { withKernelBackend } from '../../src/ops/backend.ts'
 
@@ -82,6 +82,14 @@ describe('SIMD max pooling', () => {
       expect(sameBits(y3, y1) && sameBits(y4, y1)).toBe(true)
       expect(a3).toEqual(a1)
       expect(a4).toEqual(a1)
+      // backward: the same sums in the same order (overlapping windows add several dy into one dx)
+      const nx = x.length
+      const dy = values(ny + 7, ny).map((v) => (Number.isFinite(v) ? v : 0.5))
+      const [d1, d2] = [new Float32Array(nx).fill(9), new Float32Array(nx).fill(9)]
+      maxPool2dBackwardTs(d1, dy, a1, nx, ny)
+      maxPool2dBackwardSimd(d2, dy, a1, nx, ny)
+      expect(sameBits(d2, d1)).toBe(true)
+      expect(d1.some((v) => v !== 0)).toBe(true)
     })
   }
 })

@@ -12,13 +12,19 @@ import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts'
 
 export interface KernelExports {
   /** kernels.wat `mm`: one slab of a gathered matrix product (pointers in bytes). */
-  mm(c: number, ldc: number, src: number, rs: number, cs: number, bp: number, ldb: number, pstride: number, M: number, N: number, kc: number, acc: number): void
+  mm(c: number, ldc: number, src: number, rs: number, cs: number, bp: number, ldb: number, pstride: number, M: number, N: number, kc: number, acc: number, packed?: number): void
+  /** kernels.wat `pack4`: A(i, k) for one slab in row blocks of 4, for mm's packed form; returns the all-zero blocks. */
+  pack4(ap: number, src: number, rs: number, cs: number, M: number, kc: number): number
   /** kernels.wat `scatter`: col2im, dst[rs[r] + cs[t]] += D[r, t]. */
   scatter(dst: number, d: number, rs: number, cs: number, M: number, K: number): void
   /** kernels.wat `wadd`: out = (first ? 0 : out) + fl32(w g) over n floats; 0, or NaN if a term is not finite. */
   wadd(out: number, g: number, n: number, w: number, first: number): number
   /** kernels.wat `bias_rows`: c[r, o] = fl32(c[r, o] + b[o]) for r < M, o < O. */
   bias_rows(c: number, b: number, M: number, O: number): void
+  /** kernels.wat `probe`: sum of x[i] * 0 over n floats: 0 when all are finite, else NaN. */
+  probe(x: number, n: number): number
+  /** kernels.wat `maxpool_grad`: dx[am[r]] += dy[r], r ascending (dx zeroed by the caller). */
+  maxpool_grad(dx: number, dy: number, am: number, ny: number): void
   /** kernels.wat `relu`: y = ReLU(x) over n floats (n a multiple of 4). */
   relu(y: number, x: number, n: number): void
   /** kernels.wat `relu_grad`: dx = dy where y > 0, else 0 (n a multiple of 4). */
