@@ -44,6 +44,13 @@ export interface OnlineRunConfig {
   readonly batch: number
   readonly window: number
   readonly reportEvery: number
+  /** --loss euclidean: a regressor of the numeric label column. */
+  readonly loss?: 'softmax' | 'euclidean'
+  /** --label-delay (records). */
+  readonly labelDelay?: number
+  /** --drift and --on-drift. */
+  readonly drift?: 'adwin' | 'page-hinkley'
+  readonly onDrift?: 'warn' | 'reset'
   /** The model and optimizer as built (file runs; a Redis run's checkpoints hold them). */
   readonly objective?: ModelSpec
   readonly optimizer?: OptimizerSpec
@@ -67,6 +74,14 @@ export interface OnlineMetricsLine {
   /** Over the last --window examples of this process. */
   readonly windowAccuracy: number | null
   readonly windowLoss: number | null
+  /** Regressors: prequential MAE and RMSE, cumulative and over the window. */
+  readonly mae?: number | null
+  readonly rmse?: number | null
+  readonly windowMae?: number | null
+  readonly windowRmse?: number | null
+  /** Changes the drift detector signalled (with --drift), and resets among them. */
+  readonly drifts?: number
+  readonly resets?: number
   /** The last line of a process that ended (its input did, it went idle, or a signal). */
   readonly final?: true
 }
@@ -92,7 +107,9 @@ export const metricsLineOf = (e: OnlineEvent | LogOnlineEvent): OnlineMetricsLin
       ...w,
     }
   }
-  return { record: m.seen, step: e.snapshot.step, examples: m.examples, learned: m.learned, rejected: m.rejected, accuracy: finite(m.accuracy), loss: finite(m.loss), ...w }
+  const regression = Number.isFinite(m.mae) ? { mae: finite(m.mae), rmse: finite(m.rmse), windowMae: finite(m.windowMae), windowRmse: finite(m.windowRmse) } : {}
+  const drift = m.drifts > 0 || m.resets > 0 ? { drifts: m.drifts, resets: m.resets } : {}
+  return { record: m.seen, step: e.snapshot.step, examples: m.examples, learned: m.learned, rejected: m.rejected, accuracy: finite(m.accuracy), loss: finite(m.loss), ...regression, ...drift, ...w }
 }
 
 export interface OnlineRunLog {
@@ -111,6 +128,10 @@ export interface RunLogFlags {
   readonly batch: number
   readonly window: number
   readonly reportEvery: number
+  readonly loss?: 'softmax' | 'euclidean'
+  readonly labelDelay?: number
+  readonly drift?: 'adwin' | 'page-hinkley'
+  readonly onDrift?: 'warn' | 'reset'
 }
 
 /** The config of a run from these flags (`source` and, for file runs, the model as built). */
@@ -131,6 +152,9 @@ export const onlineRunConfig = (
   batch: flags.batch,
   window: flags.window,
   reportEvery: flags.reportEvery,
+  ...(flags.loss !== undefined ? { loss: flags.loss } : {}),
+  ...(flags.labelDelay !== undefined && flags.labelDelay > 0 ? { labelDelay: flags.labelDelay } : {}),
+  ...(flags.drift !== undefined ? { drift: flags.drift, onDrift: flags.onDrift ?? 'warn' } : {}),
   ...(built !== undefined ? { objective: built.objective.spec, optimizer: built.optimizer.spec } : {}),
   resumedFromStep,
 })
