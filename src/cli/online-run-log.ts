@@ -135,6 +135,31 @@ export interface RunLogFlags {
 }
 
 /** The config of a run from these flags (`source` and, for file runs, the model as built). */
+/**
+ * A Redis URL without its user and password: online.json is read by whoever can read the
+ * run directory (the dashboard, a colleague), so a secret does not go in it. A dashboard
+ * replaying a stream on a server that needs them takes them from GRADSTREAM_REDIS_USER /
+ * GRADSTREAM_REDIS_PASSWORD (withCredentials).
+ */
+export const withoutCredentials = (url: string): string => {
+  const u = new URL(url)
+  if (u.username === '' && u.password === '') return url
+  u.username = ''
+  u.password = ''
+  return u.toString()
+}
+
+/** A stored Redis URL with the credentials of the environment, if any are set. */
+export const withCredentials = (url: string, env: { readonly [name: string]: string | undefined } = process.env): string => {
+  const user = env.GRADSTREAM_REDIS_USER
+  const password = env.GRADSTREAM_REDIS_PASSWORD
+  if (user === undefined && password === undefined) return url
+  const u = new URL(url)
+  if (user !== undefined) u.username = user
+  if (password !== undefined) u.password = password
+  return u.toString()
+}
+
 export const onlineRunConfig = (
   flags: RunLogFlags,
   source: OnlineRunSource,
@@ -142,7 +167,7 @@ export const onlineRunConfig = (
   built?: { readonly objective: { readonly spec: ModelSpec }; readonly optimizer: { readonly spec: OptimizerSpec } },
 ): OnlineRunConfig => ({
   kind: 'online',
-  source: source.type === 'file' ? { ...source, path: resolve(source.path) } : source,
+  source: source.type === 'file' ? { ...source, path: resolve(source.path) } : source.type === 'redis' ? { ...source, url: withoutCredentials(source.url) } : source,
   label: flags.label,
   ...(flags.features !== undefined ? { features: flags.features } : {}),
   ...(flags.classes !== undefined ? { classes: flags.classes } : {}),

@@ -36,7 +36,7 @@ import { recordsFromReadable } from '../streams/record-source.ts'
 import { compareStreamIds, redisRange } from '../streams/redis-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import type { OnlineRunConfig } from '../cli/online-run-log.ts'
-import { ONLINE_CONFIG, ONLINE_METRICS } from '../cli/online-run-log.ts'
+import { ONLINE_CONFIG, ONLINE_METRICS, withCredentials } from '../cli/online-run-log.ts'
 import { holderAlive, readRunLock } from '../io/run-lock.ts'
 import { DRIFT_META, onlineDriftOf } from '../cli/online-command.ts'
 import { savedDriftOf } from '../streams/drift-reset.ts'
@@ -295,7 +295,7 @@ export class OnlineRun {
     if ((this.config().labelDelay ?? 0) === 0) for (const c of this.checkpoints()) if (c.record <= n) start = c
     const s = this.config().source
     if (s.type === 'stdin') throw new GradstreamError(`${this.name}: learned from stdin; its positions cannot be replayed`)
-    return s.type === 'redis' ? this.atEntry(s.url, s.stream, start, n) : this.atFileRecord(s.path, start, n)
+    return s.type === 'redis' ? this.atEntry(withCredentials(s.url), s.stream, start, n) : this.atFileRecord(s.path, start, n)
   }
 
   private async atEntry(url: string, stream: string, start: OnlineCheckpoint | undefined, n: number): Promise<OnlinePosition> {
