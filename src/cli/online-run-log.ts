@@ -118,23 +118,11 @@ export interface OnlineRunLog {
 }
 
 /** What the config takes of `gradstream online`'s flags (OnlineFlags has them). */
-export interface RunLogFlags {
-  readonly label: string
-  readonly features?: readonly string[]
-  readonly classes?: readonly string[]
-  readonly numClasses: number
-  readonly model: string
-  readonly seed: number
-  readonly batch: number
-  readonly window: number
-  readonly reportEvery: number
-  readonly loss?: 'softmax' | 'euclidean'
-  readonly labelDelay?: number
-  readonly drift?: 'adwin' | 'page-hinkley'
-  readonly onDrift?: 'warn' | 'reset'
-}
+export type RunLogFlags = Pick<
+  OnlineRunConfig,
+  'label' | 'features' | 'classes' | 'numClasses' | 'model' | 'seed' | 'batch' | 'window' | 'reportEvery' | 'loss' | 'labelDelay' | 'drift' | 'onDrift'
+>
 
-/** The config of a run from these flags (`source` and, for file runs, the model as built). */
 /**
  * A Redis URL without its user and password: online.json is read by whoever can read the
  * run directory (the dashboard, a colleague), so a secret does not go in it. A dashboard
@@ -160,6 +148,7 @@ export const withCredentials = (url: string, env: { readonly [name: string]: str
   return u.toString()
 }
 
+/** The config of a run from these flags (`source` and, for file runs, the model as built). */
 export const onlineRunConfig = (
   flags: RunLogFlags,
   source: OnlineRunSource,

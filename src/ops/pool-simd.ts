@@ -3,21 +3,9 @@
 // Same values and indices as the TypeScript loop (max is exact; the kernel makes the same
 // strictly-larger / NaN test per lane). Needs C a multiple of 4 (the caller checks).
 
+import type { Pool2dGeometry as Geometry } from './pool-geometry.ts'
 import { Layout, workspace } from './wasm/instance.ts'
 
-/** pool.ts's Pool2dGeometry, spelled out here so the twins do not import each other. */
-interface Geometry {
-  readonly B: number
-  readonly H: number
-  readonly W: number
-  readonly C: number
-  readonly ph: number
-  readonly pw: number
-  readonly sh: number
-  readonly sw: number
-  readonly Ho: number
-  readonly Wo: number
-}
 
 export function maxPool2dForwardSimd(y: Float32Array, argmax: Int32Array, x: Float32Array, g: Geometry): void {
   const { B, H, W, C, ph, pw, sh, sw, Ho, Wo } = g
