@@ -24,6 +24,7 @@ import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { Built, ZooName } from '../models/zoo/index.ts'
 import { supervised } from '../models/objective.ts'
 import { lossFromSpec } from '../models/registry.ts'
+import { euclidean } from '../models/loss.ts'
 import { sequential } from '../models/sequential.ts'
 import { onlineStandardize } from '../models/standardize-online.ts'
 import { ZOO_NAMES, zooEntry } from '../models/zoo/index.ts'
@@ -46,12 +47,12 @@ import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 import { onlineRunConfig, openOnlineRunLog } from './online-run-log.ts'
 
-export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE] [--format csv|ndjson] [--features a,b,c]
+export const ONLINE_USAGE = `usage: gradstream online --label COL | --target COL [--loss softmax|euclidean] [--input FILE] [--format csv|ndjson] [--features a,b,c]
        [--classes a,b,c | --num-classes N] [--model mlp] [--hidden 64] [--activation ${ACTIVATIONS.join('|')}]
        [--optimizer sgd|momentum|nesterov|adam] [--lr 0.01] [--momentum M] [--weight-decay W]
        [--batch 1] [--window 500] [--report-every 1000] [--seed S] [--json]
        [--checkpoint-dir DIR [--checkpoint-every 10000]] [--standardize online|none]
-       [--drift adwin|page-hinkley] [--on-drift warn|reset]
+       [--drift adwin|page-hinkley] [--on-drift warn|reset] [--label-delay N]
 Reads NDJSON or CSV records (a header row names the columns) from FILE or stdin, predicts
 each example, then learns from it. Labels are class names (in order of first appearance,
 or the --classes list) or integer class indices; the model has --num-classes outputs
@@ -64,6 +65,11 @@ Ctrl-C (SIGINT) or SIGTERM finishes the current record, saves, prints the summar
 --standardize online puts a running standardisation in front of the model (River's
 StandardScaler): learning a record first updates each feature's running mean and variance,
 then scales it; a prediction scales with the statistics as they are. Its state is checkpointed.
+--target COL (or --loss euclidean with --label COL) learns a regressor of that numeric column
+with the Euclidean loss, one output; the summary has the prequential MAE and RMSE.
+--label-delay N: the label of a record arrives N records later: each record is predicted on
+arrival (the metrics score that prediction) and learned when its label arrives; at the end
+the labels still waiting arrive. A checkpoint holds no waiting records.
 --drift watches the prequential errors with ADWIN (default) or Page-Hinkley; --on-drift warn
 reports each change on stderr, reset also re-initialises the model (from the seed and the
 reset count) when the error rose. The detector's state is checkpointed.`
@@ -90,6 +96,9 @@ const FLAGS = {
   'checkpoint-dir': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   standardize: { type: 'string' },
+  target: { type: 'string' },
+  loss: { type: 'string' },
+  'label-delay': { type: 'string' },
   drift: { type: 'string' },
   'on-drift': { type: 'string' },
 } as const
@@ -121,6 +130,10 @@ export interface OnlineFlags {
   /** A drift detector on the prequential errors (--drift; --on-drift alone means adwin). */
   readonly drift?: 'adwin' | 'page-hinkley'
   readonly onDrift: OnDrift
+  /** 'euclidean': a regressor of the numeric --label (or --target) column, one output. */
+  readonly loss: 'softmax' | 'euclidean'
+  /** --label-delay: labels arrive this many records after their record (online.ts labelDelay). */
+  readonly labelDelay: number
 }
 
 /** The drift option of online() the flags describe (continuing from a checkpoint's saved state). */
@@ -128,6 +141,13 @@ export const onlineDriftOf = (flags: OnlineFlags, resume?: SavedDrift): OnlineDr
   flags.drift === undefined
     ? undefined
     : { detector: flags.drift === 'adwin' ? () => adwin() : () => pageHinkley(), onDrift: flags.onDrift, ...(resume !== undefined ? { resume } : {}) }
+
+/** With --loss euclidean, the built network (one output) under the Euclidean loss (mean over the batch). */
+const regressor = (model: string, built: Built, loss: OnlineFlags['loss'], inShape: readonly number[]): Built => {
+  if (loss !== 'euclidean') return built
+  if (built.layer === undefined) throw new GradstreamError(`--loss euclidean: expected a network model, got --model ${model}`)
+  return { layer: built.layer, objective: supervised(built.layer, euclidean('mean'), inShape) as AnyObjective }
+}
 
 /** The network of a built model behind an online standardisation, with the same loss. */
 const standardized = (model: string, built: Built, inShape: readonly number[]): AnyObjective => {
@@ -145,7 +165,7 @@ export const onlineModelOf = (flags: OnlineFlags, F: number, classCount: number)
   if (entry.input === 'image' && F !== 784)
     throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
   const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
-  const built = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
+  const built = regressor(flags.model, entry.build({ hidden: flags.hidden, activation: flags.activation, classes: flags.loss === 'euclidean' ? 1 : classCount }, inShape), flags.loss, inShape)
   const objective = flags.standardize === 'online' ? standardized(flags.model, built, inShape) : built.objective
   const optimizer: Optimizer = optimizerFromSpec(
     flags.optimizer === 'sgd'
@@ -173,12 +193,21 @@ const driftFlags = (drift: unknown, onDrift: unknown): Pick<OnlineFlags, 'drift'
 
 export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
   const { values: v } = parseFlags(args, FLAGS)
-  if (typeof v.label !== 'string' || v.label.trim() === '') throw new UsageError('--label: expected the label column')
+  if (typeof v.target === 'string' && v.label !== undefined) throw new UsageError('--target: give either --label (a class) or --target (a number), not both')
+  const column = typeof v.target === 'string' ? v.target : v.label
+  if (typeof column !== 'string' || column.trim() === '')
+    throw new UsageError(typeof v.target === 'string' ? '--target: expected the target column' : '--label: expected the label column')
+  const loss = choiceFlag('loss', v.loss, ['softmax', 'euclidean'] as const) ?? (v.target !== undefined ? 'euclidean' : 'softmax')
+  if (v.target !== undefined && loss !== 'euclidean') throw new UsageError(`--loss: --target learns a regressor (euclidean), got ${loss}`)
   const classes = names('classes', v.classes)
   if (classes !== undefined && v['num-classes'] !== undefined)
     throw new UsageError('--num-classes: give either --classes or --num-classes, not both')
+  if (loss === 'euclidean' && (classes !== undefined || v['num-classes'] !== undefined))
+    throw new UsageError(`--${classes !== undefined ? 'classes' : 'num-classes'}: not with a regressor (--target or --loss euclidean)`)
   return {
-    label: v.label.trim(),
+    loss,
+    labelDelay: intFlag('label-delay', v['label-delay'], 0) ?? 0,
+    label: column.trim(),
     input: typeof v.input === 'string' ? v.input : undefined,
     format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
     features: names('features', v.features),
@@ -225,6 +254,8 @@ export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   /** Changes the drift detector signalled, and model resets, in this process (--drift). */
   readonly drifts: number
   readonly resets: number
+  /** --label-delay. */
+  readonly labelDelay: number
 }
 
 /** The input stream, with read errors turned into one-line GradstreamErrors. */
@@ -265,6 +296,7 @@ const DRIFT_META = 'online_drift'
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
 const num = (v: number): string => v.toLocaleString('en-US')
+const fixed = (v: number): string => (Number.isFinite(v) ? v.toPrecision(4) : 'n/a')
 
 /** Runs `gradstream online` to the end of its input; resolves to the summary. */
 export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSummary> => {
@@ -319,10 +351,12 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     classes: flags.classes,
     numClasses: flags.classes === undefined ? flags.numClasses : undefined,
     format,
+    ...(flags.loss === 'euclidean' ? { target: true } : {}),
   }).catch((e: unknown) => {
     throw e instanceof GradstreamError ? new GradstreamError(`${input.name}: ${e.message.replace(/^records: /, '')}`) : e
   })
-  const classCount = records.classCount ?? flags.numClasses
+  const regresses = flags.loss === 'euclidean'
+  const classCount = regresses ? 1 : (records.classCount ?? flags.numClasses)
   const { objective, optimizer } = onlineModelOf(flags, records.features.length, classCount)
   const dir = flags.checkpointDir
   const from = dir !== undefined ? newestUsable(dir, objective, optimizer, warn) : undefined
@@ -353,6 +387,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const drift = onlineDriftOf(flags, savedDrift)
   const options = {
     seed: flags.seed,
+    ...(flags.labelDelay > 0 ? { labelDelay: flags.labelDelay } : {}),
     ...(drift !== undefined ? { drift } : {}),
     batchSize: flags.batch,
     window: flags.window,
@@ -365,7 +400,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const params = countParams(learner.right.snapshot().params)
   say(
     `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${records.features.length} features, ` +
-      `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}` +
+      (regresses ? `target "${flags.label}" (euclidean), ` : `label "${flags.label}", ${classCount} classes, `) +
+      `${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}` +
       (flags.standardize === 'online' ? ', online standardisation' : ''),
   )
   const LISTED = 10
@@ -382,7 +418,9 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
       const secs = (performance.now() - t0) / 1000
       say(
         `records ${num(m.seen)}: ${num(m.learned)} learned, ${num(m.rejected)} rejected, ${num(Math.round(m.seen / Math.max(secs, 1e-9)))} records/s, ` +
-          `window accuracy ${pct(m.windowAccuracy)} (last ${num(m.windowExamples)})`,
+          (regresses
+            ? `window MAE ${fixed(m.windowMae)}, RMSE ${fixed(m.windowRmse)} (last ${num(m.windowExamples)})`
+            : `window accuracy ${pct(m.windowAccuracy)} (last ${num(m.windowExamples)})`),
       )
       return
     }
@@ -437,6 +475,10 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     loss: m.loss,
     windowAccuracy: m.windowAccuracy,
     windowLoss: m.windowLoss,
+    mae: m.mae,
+    rmse: m.rmse,
+    windowMae: m.windowMae,
+    windowRmse: m.windowRmse,
     window: flags.window,
     steps: last.snapshot.step,
     seconds: Math.round(seconds * 100) / 100,
@@ -447,6 +489,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     standardize: flags.standardize,
     drifts: m.drifts,
     resets: m.resets,
+    labelDelay: flags.labelDelay,
     ...(interrupted !== undefined ? { interrupted } : {}),
   }
   const reasons = Object.entries(m.rejectedByReason)
@@ -457,8 +500,10 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
       `${num(m.rejected)} rejected${reasons ? ` (${reasons})` : ''} in ${summary.seconds}s`,
   )
   say(
-    `prequential accuracy ${pct(m.accuracy)} over all, ${pct(m.windowAccuracy)} over the last ${num(m.windowExamples)}; ` +
-      `loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}`,
+    regresses
+      ? `prequential MAE ${fixed(m.mae)}, RMSE ${fixed(m.rmse)} over all; ${fixed(m.windowMae)}, ${fixed(m.windowRmse)} over the last ${num(m.windowExamples)}`
+      : `prequential accuracy ${pct(m.accuracy)} over all, ${pct(m.windowAccuracy)} over the last ${num(m.windowExamples)}; ` +
+          `loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}`,
   )
   if (interrupted !== undefined)
     say(`stopped by ${interrupted} after record ${num(m.seen)}${dir !== undefined ? `; checkpoint ${join(dir, checkpointName(last.snapshot.step))}` : ''}`)

@@ -91,6 +91,8 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
   const online = parseOnlineFlags(rest)
   if (online.input !== undefined) throw new UsageError('--input: not with --redis (the records come from the stream)')
   if (online.format !== undefined) throw new UsageError('--format: not with --redis (an entry is field/value pairs or one "json" field)')
+  if (online.loss === 'euclidean') throw new UsageError('--target: not with --redis (a log run learns a classifier of --label with --classes)')
+  if (online.labelDelay > 0) throw new UsageError('--label-delay: not with --redis (a checkpoint must contain every acknowledged entry, and waiting ones are not learned yet)')
   if (own.redis === undefined || own.redis === '') throw new UsageError('--redis: expected a URL like redis://127.0.0.1:6379')
   if (own.stream === undefined || own.stream === '') throw new UsageError('--stream: expected the key of the stream to learn from')
   if (online.checkpointDir === undefined)

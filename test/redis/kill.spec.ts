@@ -200,7 +200,7 @@ describe('gradstream online --redis when connections drop', () => {
 })
 
 describe('gradstream online --redis --on-drift reset after SIGKILL', () => {
-  it('resets at the same entries as one run and ends on its bits: the detector state is in every checkpoint', async () => {
+  it('resets at the same entries as one run and ends on its bits: the detector state (and the scaler\'s) is in every checkpoint', async () => {
     // 9,000 records whose labelling rotates (a->b->c->a) at records 3,001 and 6,001.
     const N = 9000
     const data = streamData(N, 8, 0.01, 53)
@@ -214,7 +214,8 @@ describe('gradstream online --redis --on-drift reset after SIGKILL', () => {
     const file = join(dir, 'events.ndjson')
     writeFileSync(file, `${lines.join('\n')}\n`)
     expect((await run(['produce', '--redis', redis.url, '--stream', 'reset-killed', '--input', file])).code).toBe(0)
-    const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.02', '--on-drift', 'reset', '--json']
+    // with online standardisation: its running statistics ride in the checkpoints too
+    const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.02', '--on-drift', 'reset', '--standardize', 'online', '--json']
     // The uninterrupted reference: the same learner over the file.
     const reference = await run(['online', '--input', file, ...model])
     expect(reference.code, reference.stderr).toBe(0)
