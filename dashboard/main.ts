@@ -2,6 +2,10 @@
 // point), an exact step slider that shows the weights, filters, predictions and confusion
 // matrix of the chosen step, a comparison of two steps or runs, and forks. Everything comes
 // from the JSON API of src/server/api.ts, with the token from the page's URL.
+// Online runs (gradstream online --checkpoint-dir) have their own chart (rolling accuracy
+// and loss per record) and, when one is chosen, the slider moves over records: each
+// position shows the record, its step and, for Redis runs, the stream entry id
+// (src/server/online-api.ts).
 
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
@@ -22,6 +26,31 @@ interface RunRow {
   classifier: boolean
   parent?: { id?: string; step: number }
   error?: string
+  kind?: 'train' | 'online'
+  /** Online runs: where the records come from, the last record, the checkpoints' records. */
+  source?: 'file' | 'stdin' | 'redis'
+  stream?: string
+  lastRecord?: number
+  checkpointRecords?: number[]
+}
+interface OnlineMetrics {
+  record: number[]
+  step: number[]
+  entryId: (string | null)[]
+  accuracy: (number | null)[]
+  loss: (number | null)[]
+  windowAccuracy: (number | null)[]
+  windowLoss: (number | null)[]
+}
+interface PositionView {
+  record: number
+  step: number
+  entryId?: string
+  hash: string
+  tensors: TensorView[]
+  from: number
+  replayed: number
+  ms: number
 }
 interface Metrics {
   step: number[]
@@ -96,6 +125,10 @@ const fmt = (v: number | null | undefined, digits = 4): string => (v === null ||
 
 const runs = new Map<string, RunRow>()
 const metrics = new Map<string, Metrics>()
+const onlineMetrics = new Map<string, OnlineMetrics>()
+const isOnline = (r: RunRow | undefined): boolean => r?.kind === 'online'
+/** The slider's range: steps of a training run, records (from 1) of an online run. */
+const bounds = (r: RunRow): [number, number] => (isOnline(r) ? [1, Math.max(1, r.lastRecord ?? 1)] : [r.firstStep, r.lastStep])
 const visible = new Set<string>()
 const colorOf = new Map<string, string>()
 let focus: string | undefined
@@ -135,6 +168,8 @@ const lossTable = (run: RunRow): [number[], (number | null)[]] => {
 }
 
 const stepMarker = (u: uPlot): void => {
+  // The training charts mark the step of a training run, the online chart the record of an online run.
+  if (isOnline(focus !== undefined ? runs.get(focus) : undefined) !== (u === onlinePlot)) return
   const x = u.valToPos(step, 'x', true)
   if (!Number.isFinite(x) || x < u.bbox.left || x > u.bbox.left + u.bbox.width) return
   const ctx = u.ctx
@@ -150,8 +185,8 @@ const stepMarker = (u: uPlot): void => {
 }
 
 const drawLoss = (): void => {
-  const shown = [...runs.values()].filter((r) => visible.has(r.id) && metrics.has(r.id))
-  const focused = focus !== undefined && visible.has(focus) ? runs.get(focus) : undefined
+  const shown = [...runs.values()].filter((r) => visible.has(r.id) && metrics.has(r.id) && !isOnline(r))
+  const focused = focus !== undefined && visible.has(focus) && !isOnline(runs.get(focus)) ? runs.get(focus) : undefined
   const tables: uPlot.AlignedData[] = shown.map((r) => lossTable(r) as uPlot.AlignedData)
   if (focused !== undefined) {
     const m = metrics.get(focused.id)!
@@ -194,7 +229,7 @@ const drawLoss = (): void => {
 }
 
 const drawEpochs = (): void => {
-  const shown = [...runs.values()].filter((r) => visible.has(r.id) && (metrics.get(r.id)?.epochs.length ?? 0) > 0)
+  const shown = [...runs.values()].filter((r) => visible.has(r.id) && !isOnline(r) && (metrics.get(r.id)?.epochs.length ?? 0) > 0)
   const tables: uPlot.AlignedData[] = shown.map((r) => {
     const e = metrics.get(r.id)!.epochs
     return [e.map((x) => x.epoch), e.map((x) => x.testLoss), e.map((x) => x.testAccuracy)] as uPlot.AlignedData
@@ -226,6 +261,63 @@ const drawEpochs = (): void => {
   )
 }
 
+let onlinePlot: uPlot | undefined
+let onlineKey = ''
+
+const drawOnline = (): void => {
+  const all = [...runs.values()].filter(isOnline)
+  $('online-panel').hidden = all.length === 0
+  // The training charts only when there are training runs.
+  const training = [...runs.values()].some((r) => !isOnline(r))
+  const wasHidden = $('loss-chart').parentElement!.hidden
+  for (const id of ['loss-chart', 'epoch-chart']) $(id).parentElement!.hidden = !training
+  if (training && wasHidden) {
+    // Drawn while hidden, they have the minimum width: draw them again at their size.
+    lossKey = ''
+    epochKey = ''
+    drawLoss()
+    drawEpochs()
+  }
+  const shown = all.filter((r) => visible.has(r.id) && onlineMetrics.has(r.id))
+  const tables: uPlot.AlignedData[] = shown.map((r) => {
+    const m = onlineMetrics.get(r.id)!
+    return [m.record, m.windowAccuracy, m.windowLoss] as uPlot.AlignedData
+  })
+  if (tables.length === 0) tables.push([[1], [null], [null]] as uPlot.AlignedData)
+  const data = uPlot.join(tables)
+  const key = shown.map((r) => r.id).join(',')
+  if (onlinePlot !== undefined && key === onlineKey) {
+    onlinePlot.setData(data)
+    return
+  }
+  onlinePlot?.destroy()
+  onlineKey = key
+  if (all.length === 0) return void (onlinePlot = undefined)
+  const series: uPlot.Series[] = [{ label: 'record' }]
+  for (const r of shown) {
+    series.push({ label: `${r.name} accuracy`, stroke: color(r.id), width: 1.5, scale: 'acc', spanGaps: true, points: { show: false } })
+    series.push({ label: `${r.name} loss`, stroke: color(r.id), dash: [4, 3], width: 1, spanGaps: true, points: { show: false } })
+  }
+  onlinePlot = new uPlot(
+    {
+      width: width('online-chart'),
+      height: 220,
+      series,
+      scales: { x: { time: false }, acc: { auto: true } },
+      axes: [{ label: 'record' }, { label: 'loss' }, { scale: 'acc', side: 1, label: 'accuracy', grid: { show: false } }],
+      cursor: { drag: { x: true, y: false } },
+      hooks: { draw: [stepMarker] },
+    },
+    data,
+    $('online-chart'),
+  )
+  const plot = onlinePlot
+  plot.over.addEventListener('click', (e) => {
+    if (!isOnline(focus !== undefined ? runs.get(focus) : undefined)) return
+    setStep(Math.round(plot.posToVal(e.clientX - plot.over.getBoundingClientRect().left, 'x')))
+  })
+}
+
 // ---------------------------------------------------------------------------------------
 // Runs
 
@@ -240,12 +332,14 @@ const renderRunList = (): void => {
         else visible.delete(r.id)
         drawLoss()
         drawEpochs()
+        drawOnline()
       })
       const status = el('span', { className: `status ${r.status}`, title: r.error ?? '' }, r.status)
       const swatch = el('span', { className: 'swatch' })
       swatch.style.background = color(r.id)
       const from = r.parent !== undefined ? ` (fork of ${runs.get(r.parent.id ?? '')?.name ?? '?'} at ${r.parent.step})` : ''
-      return el('label', {}, box, swatch, `${r.name} · ${r.model}${from} · ${r.lastStep}/${r.steps} `, status)
+      const where = isOnline(r) ? `online from ${r.source === 'redis' ? `stream ${r.stream ?? ''}` : r.source} · ${r.lastRecord ?? 0} records, step ${r.lastStep}` : `${r.lastStep}/${r.steps}`
+      return el('label', {}, box, swatch, `${r.name} · ${r.model}${from} · ${where} `, status)
     }),
   )
   const select = $<HTMLSelectElement>('focus')
@@ -264,15 +358,23 @@ const refresh = async (): Promise<void> => {
   for (const r of rows) {
     const old = runs.get(r.id)
     if (old === undefined) visible.add(r.id)
-    if (old === undefined || old.lastStep !== r.lastStep || old.status !== r.status || !metrics.has(r.id)) changed.push(r.id)
+    const loaded = isOnline(r) ? onlineMetrics.has(r.id) : metrics.has(r.id)
+    if (old === undefined || old.lastStep !== r.lastStep || old.lastRecord !== r.lastRecord || old.status !== r.status || !loaded) changed.push(r.id)
     runs.set(r.id, r)
   }
-  await Promise.all(changed.map(async (id) => metrics.set(id, await api<Metrics>(`/api/runs/${id}/metrics`))))
+  await Promise.all(
+    changed.map(async (id) => {
+      const path = `/api/runs/${id}/metrics`
+      if (isOnline(runs.get(id))) onlineMetrics.set(id, await api<OnlineMetrics>(path))
+      else metrics.set(id, await api<Metrics>(path))
+    }),
+  )
   if (focus === undefined && rows.length > 0) setFocus(rows[0].id)
   renderRunList()
   if (changed.length > 0) {
     drawLoss()
     drawEpochs()
+    drawOnline()
     updateSliderRange()
   }
   updateForkStatus()
@@ -286,8 +388,9 @@ const slider = $<HTMLInputElement>('slider')
 const updateSliderRange = (): void => {
   const r = focus !== undefined ? runs.get(focus) : undefined
   if (r === undefined) return
-  slider.min = String(r.firstStep)
-  slider.max = String(r.lastStep)
+  const [lo, hi] = bounds(r)
+  slider.min = String(lo)
+  slider.max = String(hi)
   slider.value = String(step)
 }
 
@@ -298,7 +401,15 @@ const setFocus = (id: string): void => {
   updateSliderRange()
   lossKey = ''
   drawLoss()
-  setStep(Math.min(Math.max(step, r.firstStep), r.lastStep), true)
+  onlinePlot?.redraw(false, false)
+  const online = isOnline(r)
+  $('record-box').hidden = !online
+  $('entry-box').hidden = r.source !== 'redis'
+  slider.setAttribute('aria-label', online ? 'record' : 'step')
+  // Online runs have no test set, forks or step comparisons: those panels are for training runs.
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#compare-form button, #fork-form button')) b.disabled = online
+  const [lo, hi] = bounds(r)
+  setStep(Math.min(Math.max(step, lo), hi), true)
 }
 
 let timer: number | undefined
@@ -307,19 +418,28 @@ let seq = 0
 const setStep = (n: number, now = false): void => {
   const r = focus !== undefined ? runs.get(focus) : undefined
   if (r === undefined) return
-  step = Math.min(Math.max(n, r.firstStep), r.lastStep)
+  const [lo, hi] = bounds(r)
+  step = Math.min(Math.max(n, lo), hi)
   slider.value = String(step)
-  $('step').textContent = String(step)
   $('hash').textContent = '…'
+  window.clearTimeout(timer)
+  if (isOnline(r)) {
+    $('record').textContent = String(step)
+    $('step').textContent = '…'
+    $('entry').textContent = '…'
+    onlinePlot?.redraw(false, false)
+    timer = window.setTimeout(() => void loadRecord(r, step).catch(showError), now ? 0 : 60)
+    return
+  }
+  $('step').textContent = String(step)
   $<HTMLInputElement>('cmp-to').value = String(step)
   lossPlot?.redraw(false, false)
-  window.clearTimeout(timer)
   timer = window.setTimeout(() => void loadStep(r, step).catch(showError), now ? 0 : 60)
 }
 
 const histogramsOf = new Map<string, uPlot>()
 
-const renderHistograms = (v: StepView): void => {
+const renderHistograms = (v: { tensors: TensorView[] }): void => {
   const box = $('histograms')
   const names = v.tensors.map((t) => t.name).join(',')
   if (box.dataset.names !== names) {
@@ -422,6 +542,24 @@ const loadStep = async (r: RunRow, n: number): Promise<void> => {
   renderConfusion(c)
 }
 
+/** The exact state after record n of an online run: its step, entry id (Redis), hash and weights. */
+const loadRecord = async (r: RunRow, n: number): Promise<void> => {
+  const mine = ++seq
+  const v = await api<PositionView>(`/api/runs/${r.id}/records/${n}`)
+  if (mine !== seq) return
+  $('step').textContent = String(v.step)
+  $('entry').textContent = v.entryId ?? '-'
+  $('hash').textContent = v.hash
+  $('step-info').textContent = `record ${v.record} · ${v.replayed === 0 ? 'cached' : `replayed ${v.replayed} records from ${v.from === 0 ? 'the start' : `the checkpoint at record ${v.from}`}`} in ${v.ms} ms`
+  renderHistograms(v)
+  $<HTMLImageElement>('filters').hidden = true
+  $('filters-none').hidden = false
+  const note = el('p', { className: 'muted', textContent: 'An online run: its accuracy is prequential (the chart above); there is no test set.' })
+  note.style.gridColumn = '1 / -1'
+  $('predictions').replaceChildren(note)
+  $('confusion').replaceChildren()
+}
+
 // ---------------------------------------------------------------------------------------
 // Compare and fork
 
@@ -489,6 +627,7 @@ $('fork-form').addEventListener('submit', (e) => {
 window.addEventListener('resize', () => {
   lossPlot?.setSize({ width: width('loss-chart'), height: 260 })
   epochPlot?.setSize({ width: width('epoch-chart'), height: 260 })
+  onlinePlot?.setSize({ width: width('online-chart'), height: 220 })
 })
 
 const poll = (): void => {

@@ -32,9 +32,11 @@ const digits = ${load}
 })
 ;(globalThis as any).ready = true
 `)
+// onmessage is set before any await: a message arriving during a module worker's
+// top-level await would find no handler.
 writeFileSync(join(dir, 'w3-worker.ts'), `import { runW3 } from ${w3}
-const digits = ${load}
-onmessage = (e: MessageEvent) => runW3(digits, e.data.epochs, e.data.options).then((r) => postMessage(r), (err) => postMessage({ error: String(err) }))
+const digits = (async () => ${load})()
+onmessage = async (e: MessageEvent) => runW3(await digits, e.data.epochs, e.data.options).then((r) => postMessage(r), (err) => postMessage({ error: String(err) }))
 `)
 await build({
   entryPoints: { w3: join(dir, 'entry.ts'), 'w3-worker': join(dir, 'w3-worker.ts'), 'web-worker': join(import.meta.dirname, '../../src/parallel/web-worker.ts') },

@@ -2,3 +2,4 @@
 export { detectDrift } from '../streams/drift.ts'
 export { adwin } from '../streams/drift-adwin.ts'
 export { pageHinkley } from '../streams/drift-page-hinkley.ts'
+export { driftWatch, resetKey } from '../streams/drift-reset.ts'

@@ -4,7 +4,8 @@
 // the test split of its CSV/NDJSON file, split with the run's seed). With --data FILE:
 // every usable record of the file, read through the training schema: the same feature
 // columns, the scaling fitted at training time (never refitted on this data), the
-// training classes (a label outside them is reported as a bad record).
+// training classes (a label outside them is reported as a bad record). A model trained on
+// images (the MNIST digits) evaluates on a file of pixel columns (imageRows below).
 
 import { size } from '../core/tensor.ts'
 import { GradstreamError } from '../core/errors.ts'
@@ -17,6 +18,7 @@ import { evaluate } from '../streams/evaluate.ts'
 import type { Dataset } from '../streams/source.ts'
 import type { ClassRow } from './class-report.ts'
 import { classRows, classTable, confusionTable } from './class-report.ts'
+import type { InputSchema } from './input-schema.ts'
 import { MNIST_SCHEMA } from './input-schema.ts'
 import { loadData } from './run-config.ts'
 import type { Io } from './io.ts'
@@ -28,7 +30,10 @@ export const EVALUATE_USAGE = `usage: gradstream evaluate RUN_DIR|FILE.safetenso
        [--format csv|ndjson] [--json]
 Loss, accuracy, per-class precision and recall, and the confusion matrix of a trained
 model. Without --data: the run's held-out test data. Tabular files are read with the
-feature columns, classes and scaling stored at training time (never refitted).`
+feature columns, classes and scaling stored at training time (never refitted). A model
+trained on 28x28x1 images (--data mnist) takes a file whose feature columns are the 784
+pixels of each image in row-major order (pixel k at row k div 28, column k mod 28, as the
+MNIST digits are flattened), intensities in [0, 1], or in [0, 255] (divided by 255).`
 
 const FLAGS = {
   data: { type: 'string' },
@@ -71,8 +76,8 @@ export const evaluationData = (
     const { test } = loadMnist()
     return { name: 'mnist (test digits)', data: test, classes: MNIST_SCHEMA.classes, rejected: [] }
   }
-  if (m.input?.kind === 'image')
-    throw new GradstreamError(`--data: ${describeModel(m)} was trained on 28x28x1 images; evaluate it on --data mnist`)
+  if (m.input?.kind === 'image' && flags.data === undefined)
+    throw new GradstreamError(`--data: ${describeModel(m)} was trained on 28x28x1 images; evaluate it on --data mnist or a file of pixel columns`)
   if (flags.data === undefined && config !== undefined) {
     // The run's own held-out split, through the stored schema.
     const d = loadData({ ...config, input: m.input })
@@ -84,6 +89,7 @@ export const evaluationData = (
   const format = flags.format ?? formatOf(file)
   if (format === undefined) throw new UsageError(`--data: expected mnist, a .csv or a .ndjson file (or --format), got ${file}`)
   const schema = m.input
+  if (schema?.kind === 'image') return imageRows(m, schema, file, label, format)
   const t = loadTabular(file, {
     label,
     format,
@@ -93,6 +99,36 @@ export const evaluationData = (
   })
   if (schema?.scaling !== undefined) scaleInPlace(t.train.x, schema.scaling)
   return { name: file, data: t.train, classes: t.classes, rejected: t.rejected }
+}
+
+/**
+ * An image model's data from a file of pixel columns: every numeric column but the label
+ * is a pixel, in file order, and must count as many as the image (784 for 28x28x1); the
+ * rows are reshaped to the image (row-major, evaluateModel) as the MNIST digits are
+ * flattened. The digits the model learned are intensities in [0, 1]: a file whose values
+ * all lie in [0, 1] is read as is, one in [0, 255] (the usual MNIST CSV) divided by 255;
+ * this is the file's nominal range, not a fit (a fitted min and max would depend on which
+ * images the file holds). Labels are the model's class names ("0".."9").
+ */
+const imageRows = (m: TrainedModel, schema: InputSchema, file: string, label: string, format: 'csv' | 'ndjson'): EvaluationData => {
+  const t = loadTabular(file, { label, format, testFraction: 0, standardize: false, classes: schema.classes })
+  const shape = schema.shape ?? m.objective.inShape
+  const pixels = size(shape)
+  if (t.features.length !== pixels)
+    throw new GradstreamError(
+      `${file}: expected ${pixels} pixel columns for ${describeModel(m)} (trained on ${shape.join('x')} images), got ${t.features.length} feature columns`,
+    )
+  const x = t.train.x.data
+  let lo = Infinity
+  let hi = -Infinity
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] < lo) lo = x[i]
+    if (x[i] > hi) hi = x[i]
+  }
+  if (x.length > 0 && !(lo >= 0 && hi <= 255))
+    throw new GradstreamError(`${file}: expected pixel intensities in [0, 1] or [0, 255], got values from ${lo} to ${hi}`)
+  if (hi > 1) for (let i = 0; i < x.length; i++) x[i] = x[i] / 255
+  return { name: hi > 1 ? `${file} (pixels / 255)` : file, data: t.train, classes: t.classes, rejected: t.rejected }
 }
 
 /** Evaluates a trained model on data: the numbers `evaluate` prints. */

@@ -21,7 +21,12 @@ import { formatOf } from '../io/tabular.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
-import type { ZooName } from '../models/zoo/index.ts'
+import type { Built, ZooName } from '../models/zoo/index.ts'
+import { supervised } from '../models/objective.ts'
+import { lossFromSpec } from '../models/registry.ts'
+import { euclidean } from '../models/loss.ts'
+import { sequential } from '../models/sequential.ts'
+import { onlineStandardize } from '../models/standardize-online.ts'
 import { ZOO_NAMES, zooEntry } from '../models/zoo/index.ts'
 
 const ONLINE_MODELS = ZOO_NAMES.filter((m) => m !== 'rbm' && m !== 'autoencoder')
@@ -34,14 +39,20 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import { countParams } from '../core/tree.ts'
 import { stopOnSignals, untilStopped } from './signals.ts'
+import { adwin } from '../streams/drift-adwin.ts'
+import { pageHinkley } from '../streams/drift-page-hinkley.ts'
+import type { OnDrift, OnlineDrift, SavedDrift } from '../streams/drift-reset.ts'
+import { savedDriftOf } from '../streams/drift-reset.ts'
 import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
+import { onlineRunConfig, openOnlineRunLog } from './online-run-log.ts'
 
-export const ONLINE_USAGE = `usage: gradstream online --label COL [--input FILE] [--format csv|ndjson] [--features a,b,c]
+export const ONLINE_USAGE = `usage: gradstream online --label COL | --target COL [--loss softmax|euclidean] [--input FILE] [--format csv|ndjson] [--features a,b,c]
        [--classes a,b,c | --num-classes N] [--model mlp] [--hidden 64] [--activation ${ACTIVATIONS.join('|')}]
        [--optimizer sgd|momentum|nesterov|adam] [--lr 0.01] [--momentum M] [--weight-decay W]
        [--batch 1] [--window 500] [--report-every 1000] [--seed S] [--json]
-       [--checkpoint-dir DIR [--checkpoint-every 10000]]
+       [--checkpoint-dir DIR [--checkpoint-every 10000]] [--standardize online|none]
+       [--drift adwin|page-hinkley] [--on-drift warn|reset] [--label-delay N]
 Reads NDJSON or CSV records (a header row names the columns) from FILE or stdin, predicts
 each example, then learns from it. Labels are class names (in order of first appearance,
 or the --classes list) or integer class indices; the model has --num-classes outputs
@@ -50,7 +61,18 @@ usable record but the label, unless named with --features (safer for dirty data)
 models (cnn, lenet5, ...) need 784 features. A progress line every --report-every examples.
 With --checkpoint-dir, a checkpoint (safetensors) is written every --checkpoint-every examples
 and at the end, and a restart on the same directory continues from its newest checkpoint.
-Ctrl-C (SIGINT) or SIGTERM finishes the current record, saves, prints the summary, exits 0.`
+Ctrl-C (SIGINT) or SIGTERM finishes the current record, saves, prints the summary, exits 0.
+--standardize online puts a running standardisation in front of the model (River's
+StandardScaler): learning a record first updates each feature's running mean and variance,
+then scales it; a prediction scales with the statistics as they are. Its state is checkpointed.
+--target COL (or --loss euclidean with --label COL) learns a regressor of that numeric column
+with the Euclidean loss, one output; the summary has the prequential MAE and RMSE.
+--label-delay N: the label of a record arrives N records later: each record is predicted on
+arrival (the metrics score that prediction) and learned when its label arrives; at the end
+the labels still waiting arrive. A checkpoint holds no waiting records.
+--drift watches the prequential errors with ADWIN (default) or Page-Hinkley; --on-drift warn
+reports each change on stderr, reset also re-initialises the model (from the seed and the
+reset count) when the error rose. The detector's state is checkpointed.`
 
 const FLAGS = {
   label: { type: 'string' },
@@ -73,6 +95,12 @@ const FLAGS = {
   json: { type: 'boolean' },
   'checkpoint-dir': { type: 'string' },
   'checkpoint-every': { type: 'string' },
+  standardize: { type: 'string' },
+  target: { type: 'string' },
+  loss: { type: 'string' },
+  'label-delay': { type: 'string' },
+  drift: { type: 'string' },
+  'on-drift': { type: 'string' },
 } as const
 
 export interface OnlineFlags {
@@ -97,6 +125,38 @@ export interface OnlineFlags {
   readonly json: boolean
   readonly checkpointDir?: string
   readonly checkpointEvery: number
+  /** 'online': an onlineStandardize layer in front of the model (models/standardize-online.ts). */
+  readonly standardize: 'online' | 'none'
+  /** A drift detector on the prequential errors (--drift; --on-drift alone means adwin). */
+  readonly drift?: 'adwin' | 'page-hinkley'
+  readonly onDrift: OnDrift
+  /** 'euclidean': a regressor of the numeric --label (or --target) column, one output. */
+  readonly loss: 'softmax' | 'euclidean'
+  /** --label-delay: labels arrive this many records after their record (online.ts labelDelay). */
+  readonly labelDelay: number
+}
+
+/** The drift option of online() the flags describe (continuing from a checkpoint's saved state). */
+export const onlineDriftOf = (flags: Pick<OnlineFlags, 'drift' | 'onDrift'>, resume?: SavedDrift): OnlineDrift | undefined =>
+  flags.drift === undefined
+    ? undefined
+    : { detector: flags.drift === 'adwin' ? () => adwin() : () => pageHinkley(), onDrift: flags.onDrift, ...(resume !== undefined ? { resume } : {}) }
+
+/** With --loss euclidean, the built network (one output) under the Euclidean loss (mean over the batch). */
+const regressor = (model: string, built: Built, loss: OnlineFlags['loss'], inShape: readonly number[]): Built => {
+  if (loss !== 'euclidean') return built
+  if (built.layer === undefined) throw new GradstreamError(`--loss euclidean: expected a network model, got --model ${model}`)
+  return { layer: built.layer, objective: supervised(built.layer, euclidean('mean'), inShape) as AnyObjective }
+}
+
+/** The network of a built model behind an online standardisation, with the same loss. */
+const standardized = (model: string, built: Built, inShape: readonly number[]): AnyObjective => {
+  const spec = built.objective.spec
+  if (built.layer === undefined || spec.kind !== 'supervised')
+    throw new GradstreamError(`--standardize online: expected a supervised network model, got --model ${model}`)
+  const loss = lossFromSpec(spec.loss)
+  if (E.isLeft(loss)) throw loss.left
+  return supervised(sequential(onlineStandardize(), built.layer), loss.right, inShape) as AnyObjective
 }
 
 /** The model and optimizer the flags describe, for F features and the given classes. */
@@ -105,7 +165,8 @@ export const onlineModelOf = (flags: OnlineFlags, F: number, classCount: number)
   if (entry.input === 'image' && F !== 784)
     throw new GradstreamError(`--model ${flags.model} expects 28x28x1 images (784 features), got ${F} features; use --model mlp`)
   const inShape = entry.input === 'image' ? [28, 28, 1] : [F]
-  const { objective } = entry.build({ hidden: flags.hidden, activation: flags.activation, classes: classCount }, inShape)
+  const built = regressor(flags.model, entry.build({ hidden: flags.hidden, activation: flags.activation, classes: flags.loss === 'euclidean' ? 1 : classCount }, inShape), flags.loss, inShape)
+  const objective = flags.standardize === 'online' ? standardized(flags.model, built, inShape) : built.objective
   const optimizer: Optimizer = optimizerFromSpec(
     flags.optimizer === 'sgd'
       ? { type: 'sgd', lr: flags.lr, weightDecay: flags.weightDecay }
@@ -124,14 +185,29 @@ const names = (flag: string, v: string | boolean | undefined): string[] | undefi
   return parts
 }
 
+const driftFlags = (drift: unknown, onDrift: unknown): Pick<OnlineFlags, 'drift' | 'onDrift'> => {
+  const on = choiceFlag('on-drift', onDrift as string | undefined, ['warn', 'reset'] as const)
+  const d = choiceFlag('drift', drift as string | undefined, ['adwin', 'page-hinkley'] as const) ?? (on !== undefined ? 'adwin' : undefined)
+  return { ...(d !== undefined ? { drift: d } : {}), onDrift: on ?? 'warn' }
+}
+
 export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
   const { values: v } = parseFlags(args, FLAGS)
-  if (typeof v.label !== 'string' || v.label.trim() === '') throw new UsageError('--label: expected the label column')
+  if (typeof v.target === 'string' && v.label !== undefined) throw new UsageError('--target: give either --label (a class) or --target (a number), not both')
+  const column = typeof v.target === 'string' ? v.target : v.label
+  if (typeof column !== 'string' || column.trim() === '')
+    throw new UsageError(typeof v.target === 'string' ? '--target: expected the target column' : '--label: expected the label column')
+  const loss = choiceFlag('loss', v.loss, ['softmax', 'euclidean'] as const) ?? (v.target !== undefined ? 'euclidean' : 'softmax')
+  if (v.target !== undefined && loss !== 'euclidean') throw new UsageError(`--loss: --target learns a regressor (euclidean), got ${loss}`)
   const classes = names('classes', v.classes)
   if (classes !== undefined && v['num-classes'] !== undefined)
     throw new UsageError('--num-classes: give either --classes or --num-classes, not both')
+  if (loss === 'euclidean' && (classes !== undefined || v['num-classes'] !== undefined))
+    throw new UsageError(`--${classes !== undefined ? 'classes' : 'num-classes'}: not with a regressor (--target or --loss euclidean)`)
   return {
-    label: v.label.trim(),
+    loss,
+    labelDelay: intFlag('label-delay', v['label-delay'], 0) ?? 0,
+    label: column.trim(),
     input: typeof v.input === 'string' ? v.input : undefined,
     format: choiceFlag('format', v.format, ['csv', 'ndjson'] as const),
     features: names('features', v.features),
@@ -152,6 +228,8 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
     json: v.json === true,
     checkpointDir: typeof v['checkpoint-dir'] === 'string' ? v['checkpoint-dir'] : undefined,
     checkpointEvery: intFlag('checkpoint-every', v['checkpoint-every']) ?? 10000,
+    standardize: choiceFlag('standardize', v.standardize, ['online', 'none'] as const) ?? 'none',
+    ...driftFlags(v.drift, v['on-drift']),
   }
 }
 
@@ -171,6 +249,13 @@ export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
   readonly resumedFrom: number
   /** Set when a signal ended the stream before its input did. */
   readonly interrupted?: string
+  /** --standardize. */
+  readonly standardize: 'online' | 'none'
+  /** Changes the drift detector signalled, and model resets, in this process (--drift). */
+  readonly drifts: number
+  readonly resets: number
+  /** --label-delay. */
+  readonly labelDelay: number
 }
 
 /** The input stream, with read errors turned into one-line GradstreamErrors. */
@@ -206,8 +291,12 @@ const openInput = async (
   return { stream: guarded(), name: path, close: () => void file.destroy() }
 }
 
+/** The checkpoint metadata key of the drift detector's saved state. */
+export const DRIFT_META = 'online_drift'
+
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
 const num = (v: number): string => v.toLocaleString('en-US')
+const fixed = (v: number): string => (Number.isFinite(v) ? v.toPrecision(4) : 'n/a')
 
 /** Runs `gradstream online` to the end of its input; resolves to the summary. */
 export const runOnline = async (flags: OnlineFlags, io: Io): Promise<OnlineSummary> => {
@@ -262,13 +351,16 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     classes: flags.classes,
     numClasses: flags.classes === undefined ? flags.numClasses : undefined,
     format,
+    ...(flags.loss === 'euclidean' ? { target: true } : {}),
   }).catch((e: unknown) => {
     throw e instanceof GradstreamError ? new GradstreamError(`${input.name}: ${e.message.replace(/^records: /, '')}`) : e
   })
-  const classCount = records.classCount ?? flags.numClasses
+  const regresses = flags.loss === 'euclidean'
+  const classCount = regresses ? 1 : (records.classCount ?? flags.numClasses)
   const { objective, optimizer } = onlineModelOf(flags, records.features.length, classCount)
   const dir = flags.checkpointDir
   const from = dir !== undefined ? newestUsable(dir, objective, optimizer, warn) : undefined
+  const runLog = dir === undefined ? undefined : openOnlineRunLog(dir, onlineRunConfig(flags, input.name === 'stdin' ? { type: 'stdin' } : { type: 'file', path: input.name, format }, from?.snapshot.step ?? 0, { objective, optimizer }))
   let checkpoints = 0
   let savedStep = from?.snapshot.step ?? -1
   const checkpoint =
@@ -276,19 +368,27 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
       ? undefined
       : {
           every: flags.checkpointEvery,
-          save: (s: Snapshot, m: OnlineMetrics): void => {
+          save: (s: Snapshot, m: OnlineMetrics, drift?: SavedDrift): void => {
             if (s.step === savedStep) return
             saveCheckpoint(join(dir, checkpointName(s.step)), s, {
               model: objective.spec,
               optimizer: optimizer.spec,
-              extra: { online_records: String(m.seen), online_examples: String(m.examples) },
+              extra: {
+                online_records: String(m.seen),
+                online_examples: String(m.examples),
+                ...(drift !== undefined ? { [DRIFT_META]: JSON.stringify(drift) } : {}),
+              },
             })
             savedStep = s.step
             checkpoints++
           },
         }
+  const savedDrift = from !== undefined && Object.hasOwn(from.extra, DRIFT_META) ? savedDriftOf(from.file, from.extra[DRIFT_META]) : undefined
+  const drift = onlineDriftOf(flags, savedDrift)
   const options = {
     seed: flags.seed,
+    ...(flags.labelDelay > 0 ? { labelDelay: flags.labelDelay } : {}),
+    ...(drift !== undefined ? { drift } : {}),
     batchSize: flags.batch,
     window: flags.window,
     snapshotEvery: flags.reportEvery,
@@ -300,14 +400,17 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const params = countParams(learner.right.snapshot().params)
   say(
     `gradstream online: ${flags.model} (${num(params)} parameters) on ${input.name}: ${records.features.length} features, ` +
-      `label "${flags.label}", ${classCount} classes, ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}`,
+      (regresses ? `target "${flags.label}" (euclidean), ` : `label "${flags.label}", ${classCount} classes, `) +
+      `${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, window ${flags.window}` +
+      (flags.standardize === 'online' ? ', online standardisation' : ''),
   )
   const LISTED = 10
   let listed = 0
-  let last: { snapshot: Snapshot; metrics: OnlineMetrics } | undefined
+  let last: { snapshot: Snapshot; metrics: OnlineMetrics; drift?: SavedDrift } | undefined
   if (from !== undefined) say(`continuing from step ${from.snapshot.step}: ${from.file}`)
   const t0 = performance.now()
   const report = (e: OnlineEvent): void => {
+    runLog?.event(e)
     if (e.type === 'snapshot') {
       last = e
       if (e.final) return
@@ -315,8 +418,18 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
       const secs = (performance.now() - t0) / 1000
       say(
         `records ${num(m.seen)}: ${num(m.learned)} learned, ${num(m.rejected)} rejected, ${num(Math.round(m.seen / Math.max(secs, 1e-9)))} records/s, ` +
-          `window accuracy ${pct(m.windowAccuracy)} (last ${num(m.windowExamples)})`,
+          (regresses
+            ? `window MAE ${fixed(m.windowMae)}, RMSE ${fixed(m.windowRmse)} (last ${num(m.windowExamples)})`
+            : `window accuracy ${pct(m.windowAccuracy)} (last ${num(m.windowExamples)})`),
       )
+      return
+    }
+    if (e.type === 'drift') {
+      const where = e.line !== undefined ? `line ${e.line}` : `record ${e.index + 1}`
+      const d = Object.entries(e.detail)
+        .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+        .join(', ')
+      warn(`${input.name} ${where}: drift detected by ${e.detector} at example ${num(e.step)} (${d})${e.reset ? '; model reset' : ''}`)
       return
     }
     if (listed < LISTED) {
@@ -345,7 +458,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const seconds = (performance.now() - t0) / 1000
   if (last === undefined) throw new GradstreamError(`${input.name}: the stream ended without a result`)
   const m = last.metrics
-  if (checkpoint !== undefined) checkpoint.save(last.snapshot, m)
+  if (checkpoint !== undefined) checkpoint.save(last.snapshot, m, last.drift)
   const interrupted = stop.signal()
   const summary: OnlineSummary = {
     model: flags.model,
@@ -362,6 +475,10 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     loss: m.loss,
     windowAccuracy: m.windowAccuracy,
     windowLoss: m.windowLoss,
+    mae: m.mae,
+    rmse: m.rmse,
+    windowMae: m.windowMae,
+    windowRmse: m.windowRmse,
     window: flags.window,
     steps: last.snapshot.step,
     seconds: Math.round(seconds * 100) / 100,
@@ -369,6 +486,10 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     hash: hashParams(last.snapshot),
     checkpoints,
     resumedFrom: from?.snapshot.step ?? 0,
+    standardize: flags.standardize,
+    drifts: m.drifts,
+    resets: m.resets,
+    labelDelay: flags.labelDelay,
     ...(interrupted !== undefined ? { interrupted } : {}),
   }
   const reasons = Object.entries(m.rejectedByReason)
@@ -379,8 +500,10 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
       `${num(m.rejected)} rejected${reasons ? ` (${reasons})` : ''} in ${summary.seconds}s`,
   )
   say(
-    `prequential accuracy ${pct(m.accuracy)} over all, ${pct(m.windowAccuracy)} over the last ${num(m.windowExamples)}; ` +
-      `loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}`,
+    regresses
+      ? `prequential MAE ${fixed(m.mae)}, RMSE ${fixed(m.rmse)} over all; ${fixed(m.windowMae)}, ${fixed(m.windowRmse)} over the last ${num(m.windowExamples)}`
+      : `prequential accuracy ${pct(m.accuracy)} over all, ${pct(m.windowAccuracy)} over the last ${num(m.windowExamples)}; ` +
+          `loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}`,
   )
   if (interrupted !== undefined)
     say(`stopped by ${interrupted} after record ${num(m.seen)}${dir !== undefined ? `; checkpoint ${join(dir, checkpointName(last.snapshot.step))}` : ''}`)

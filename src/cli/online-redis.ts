@@ -14,23 +14,22 @@ import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { LogCounts, LogModel, LogOnlineEvent } from '../streams/log-online.ts'
 import { latestLogCheckpoint, onlineFromLog } from '../streams/log-online.ts'
-import { adwin } from '../streams/drift-adwin.ts'
-import { pageHinkley } from '../streams/drift-page-hinkley.ts'
 import { redisModelSink } from '../streams/redis-models.ts'
 import { redisConsumer } from '../streams/redis-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import type { OnlineFlags } from './online-command.ts'
-import { onlineModelOf, parseOnlineFlags } from './online-command.ts'
+import { onlineDriftOf, onlineModelOf, parseOnlineFlags } from './online-command.ts'
 import { stopOnSignals } from './signals.ts'
 import type { Io } from './train-command.ts'
-import { choiceFlag, numFlag, UsageError } from './usage.ts'
+import { numFlag, UsageError } from './usage.ts'
+import { onlineRunConfig, openOnlineRunLog } from './online-run-log.ts'
 
 export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream KEY --label COL --checkpoint-dir DIR
        [--group gradstream] [--consumer learner] [--classes a,b,c | --num-classes N]
        [--checkpoint-every 1000] [--until-idle SECONDS] [--read-count 256] [--json]
        [--publish-every N [--models KEY:models] [--models-maxlen 10]]
-       [--drift adwin|page-hinkley] [--on-drift warn]
+       [--drift adwin|page-hinkley] [--on-drift warn|reset] [--standardize online]
        [the model flags of gradstream online]
 Learns from the entries of a Redis stream through a consumer group, exactly once: entries
 are acknowledged only after a checkpoint contains them, and a restart with the same
@@ -41,10 +40,12 @@ with their reason to KEY:rejected. Labels are class names of --classes, or class
 end it the same way (final checkpoint, acknowledgement, summary). --publish-every appends
 the model every N examples and at the end to a capped stream that gradstream predict
 --follow redis://HOST:PORT/KEY:models reads. --drift watches the prequential errors with
-ADWIN (default) or Page-Hinkley and reports each change on stderr (--on-drift warn).`
+ADWIN (default) or Page-Hinkley and reports each change on stderr (--on-drift warn); reset
+also re-initialises the model when the error rose. The detector's state is in every checkpoint,
+so a restarted learner resets at the same entries.`
 
 /** This mode's flags: taken out before the rest go to parseOnlineFlags. */
-const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen', 'drift', 'on-drift'] as const
+const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen'] as const
 type Own = (typeof OWN)[number]
 
 /** True when a `gradstream online` command line reads from Redis. */
@@ -82,8 +83,6 @@ export interface OnlineRedisFlags {
   readonly publishEvery?: number
   readonly models: string
   readonly modelsMaxLen: number
-  /** A drift detector on the prequential errors (--drift), and what to do (--on-drift warn). */
-  readonly drift?: 'adwin' | 'page-hinkley'
   readonly online: OnlineFlags
 }
 
@@ -92,6 +91,8 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
   const online = parseOnlineFlags(rest)
   if (online.input !== undefined) throw new UsageError('--input: not with --redis (the records come from the stream)')
   if (online.format !== undefined) throw new UsageError('--format: not with --redis (an entry is field/value pairs or one "json" field)')
+  if (online.loss === 'euclidean') throw new UsageError('--target: not with --redis (a log run learns a classifier of --label with --classes)')
+  if (online.labelDelay > 0) throw new UsageError('--label-delay: not with --redis (a checkpoint must contain every acknowledged entry, and waiting ones are not learned yet)')
   if (own.redis === undefined || own.redis === '') throw new UsageError('--redis: expected a URL like redis://127.0.0.1:6379')
   if (own.stream === undefined || own.stream === '') throw new UsageError('--stream: expected the key of the stream to learn from')
   if (online.checkpointDir === undefined)
@@ -111,10 +112,7 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
     if (!(/^\d+$/.test(v.trim()) && Number.isSafeInteger(n) && n >= 1)) throw new UsageError(`--${flag}: expected an integer >= 1, got ${JSON.stringify(v)}`)
     return n
   }
-  const onDrift = choiceFlag('on-drift', own['on-drift'], ['warn'] as const)
-  const drift = choiceFlag('drift', own.drift, ['adwin', 'page-hinkley'] as const) ?? (onDrift !== undefined ? 'adwin' : undefined)
   return {
-    drift,
     publishEvery: count('publish-every'),
     models: name('models', own.models, `${own.stream}:models`),
     modelsMaxLen: count('models-maxlen') ?? 10,
@@ -152,8 +150,10 @@ export interface OnlineRedisSummary {
   readonly lastEntryId: string | null
   readonly hash: string | null
   readonly checkpoints: number
-  /** Drifts signalled over the whole stream (with --drift / --on-drift warn). */
+  /** Drifts signalled over the whole stream (with --drift / --on-drift). */
   readonly drifts: number
+  /** Model resets after a drift over the whole stream (--on-drift reset). */
+  readonly resets: number
   /** Whether this process continued from a checkpoint. */
   readonly resumed: boolean
   readonly seconds: number
@@ -203,7 +203,9 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   let params = 0
   const t0 = performance.now()
   let seenHere = 0
+  const runLog = openOnlineRunLog(flags.checkpointDir, onlineRunConfig(o, { type: 'redis', url: flags.url, stream: flags.stream, group: flags.group }, resume?.checkpoint.snapshot.step ?? 0))
   const report = (e: LogOnlineEvent): void => {
+    runLog.event(e)
     if (e.type === 'checkpoint') {
       checkpoints++
       return
@@ -224,7 +226,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
       const d = Object.entries(e.detail)
         .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
         .join(', ')
-      warn(`${flags.stream} entry ${e.entryId}: drift detected by ${e.detector} at example ${num(e.step)} (${d})`)
+      warn(`${flags.stream} entry ${e.entryId}: drift detected by ${e.detector} at example ${num(e.step)} (${d})${e.reset ? '; model reset' : ''}`)
       return
     }
     if (listed < LISTED)
@@ -254,7 +256,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
         signal,
         readCount: flags.readCount,
         publish,
-        drift: flags.drift === undefined ? undefined : flags.drift === 'adwin' ? () => adwin() : () => pageHinkley(),
+        drift: onlineDriftOf(o),
         seed: o.seed,
         batchSize: o.batch,
         window: o.window,
@@ -285,6 +287,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     hash: last !== undefined ? hashParams(last.snapshot) : resume !== undefined ? hashParams(resume.checkpoint.snapshot) : null,
     checkpoints,
     drifts: c?.drifts ?? 0,
+    resets: c?.resets ?? 0,
     resumed: resume !== undefined,
     seconds: Math.round(seconds * 100) / 100,
     recordsPerSecond: Math.round(seenHere / Math.max(seconds, 1e-9)),

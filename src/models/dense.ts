@@ -4,8 +4,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { LayerError } from '../core/errors.ts'
-import { denseBackwardInput, denseBackwardParams, denseBackwardParamsRows, denseForward, denseNonZeroInputs } from '../ops/dense.ts'
-import { rowSparse } from '../core/row-hint.ts'
+import { denseBackwardInput, denseBackwardParams, denseBiasGrad, denseForward, denseForwardRow, denseNonZeroInputs } from '../ops/dense.ts'
+import { rowSparseOuter } from '../core/row-hint.ts'
 import { split } from '../core/rng.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { alloc, dtypeOf } from '../core/tensor.ts'
@@ -27,10 +27,16 @@ export interface DenseOptions {
   readonly init?: InitName
 }
 
-// Scratch for the non-zero input scan (copied out before it is returned: never escapes).
+/** What forward keeps: the input, and at batch 1 its non-zero inputs (ascending). */
+export interface DenseSaved {
+  readonly x: Tensor
+  readonly rows?: Int32Array
+}
+
+// Scratch for the non-zero input scan (copied out before it is kept: never escapes).
 let scan = new Int32Array(0)
 
-const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, Tensor> => {
+const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, DenseSaved> => {
   const name = 'dense'
   const initName = options.init ?? 'glorot'
   const check = (x: Tensor, p: DenseParams): [number, number, number] => {
@@ -62,26 +68,35 @@ const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, T
     forward: (p, x) => {
       const [B, I, O] = check(x, p)
       const y = alloc(dtypeOf(x.data), B * O)
-      denseForward(y, x.data, p.W.data, p.b.data, B, I, O)
-      return { y: { shape: [B, O], data: y }, saved: x }
+      if (B !== 1) {
+        denseForward(y, x.data, p.W.data, p.b.data, B, I, O)
+        return { y: { shape: [B, O], data: y }, saved: { x } }
+      }
+      // Batch 1 (online learning, one-sample inference): list the non-zero inputs once;
+      // the product reads only their rows of W (the same bits: ops/dense.ts), and the
+      // weight gradient is those rows only.
+      if (scan.length < I) scan = new Int32Array(I)
+      const count = denseNonZeroInputs(scan, x.data, 1, I)
+      const rows = scan.slice(0, count)
+      denseForwardRow(y, x.data, p.W.data, p.b.data, O, rows, count)
+      return { y: { shape: [B, O], data: y }, saved: { x, rows } }
     },
-    vjp: (p, x, dy) => {
+    vjp: (p, { x, rows }, dy) => {
       const [B, I, O] = check(x, p)
       checkCotangent(name, dy, [B, O])
       const dt = dtypeOf(x.data)
       const db = alloc(dt, O)
-      // Zero-input skipping: at batch 1 (online learning), when at most half the inputs are
-      // non-zero, dW is computed and returned as its non-zero rows only (a row-sparse
-      // tensor, core/row-hint.ts); each element is one product, the same bits on either
-      // kernel backend (ops/dense.ts).
-      if (scan.length < I) scan = new Int32Array(I)
-      const rows = scan
-      const count = B === 1 ? denseNonZeroInputs(rows, x.data, B, I) : I
       let gW: Tensor
-      if (count * 2 <= I) {
-        const packed = alloc(dt, count * O)
-        denseBackwardParamsRows(packed, db, dy.data, x.data, B, I, O, rows, count)
-        gW = rowSparse(p.W.shape, rows.slice(0, count), packed)
+      // Zero-input skipping: at batch 1, dW = x^T dy is returned as its non-zero rows
+      // only, as the outer product of those inputs and dy (a row-sparse tensor whose rows
+      // are packed only if read, core/row-hint.ts): each element is one product, the same
+      // bits as either kernel backend's product, and SGD applies it in one pass per row
+      // (ops/optim.ts).
+      if (rows !== undefined) {
+        const u = alloc(dt, rows.length)
+        for (let t = 0; t < rows.length; t++) u[t] = x.data[rows[t]]
+        denseBiasGrad(db, dy.data, B, O)
+        gW = rowSparseOuter(p.W.shape, rows, u, dy.data)
       } else {
         const dW = alloc(dt, I * O)
         denseBackwardParams(dW, db, dy.data, x.data, B, I, O)

@@ -14,7 +14,7 @@
 
 import { GradstreamError } from '../core/errors.ts'
 import type { OptState } from '../core/opt-state.ts'
-import { adamStep, momentumStep, sgdRowsInPlace, sgdStep } from '../ops/optim.ts'
+import { adamStep, momentumStep, sgdOuterRowsInPlace, sgdRowsInPlace, sgdStep } from '../ops/optim.ts'
 import type { RowSparse } from '../core/row-hint.ts'
 import { sparseRowsOf } from '../core/row-hint.ts'
 import type { F, Shape, Tensor } from '../core/tensor.ts'
@@ -104,15 +104,37 @@ const scheduleOf = (opt: string, lr: LearningRate): Schedule => {
 
 /** Pairs the leaves of params with those of grads (and slots), checking shapes. */
 const alignedLeaves = (opt: string, params: Params, other: Params, what: string): Tensor[] => {
-  const ps = leaves(params)
-  const os = new Map(leaves(other))
-  return ps.map(([path, p]) => {
-    const o = os.get(path)
+  const ps = leavesOf(params)
+  const os = other === params ? ps : leaves(other)
+  // Trees of the same shape list their leaves in the same order: pair them by position,
+  // and by path only when the orders differ.
+  const byPath = os.length === ps.length && os.every(([path], i) => path === ps[i][0]) ? undefined : new Map(os)
+  return ps.map(([path, p], i) => {
+    const o = byPath === undefined ? os[i][1] : byPath.get(path)
     if (o === undefined) throw new GradstreamError(`${opt}: ${what} is missing ${path}`)
     if (!shapeEquals(o.shape, p.shape))
       throw new GradstreamError(`${opt}: expected ${what} ${path} of shape ${showShape(p.shape)}, got ${showShape(o.shape)}`)
     return o
   })
+}
+
+// The leaves of the trees an optimizer sees again and again (the learner's working
+// parameters and slots: the same tree objects every step), listed once. Trees are
+// immutable values, so a tree object's leaves never change.
+const leafCache = new WeakMap<Params, Array<[string, Tensor]>>()
+const leavesOf = (t: Params): Array<[string, Tensor]> => {
+  let l = leafCache.get(t)
+  if (l === undefined) leafCache.set(t, (l = leaves(t)))
+  return l
+}
+const alignedCache = new WeakMap<Params, WeakMap<Params, Tensor[]>>()
+/** alignedLeaves for a tree the caller passes again (output params and slots): checked and paired once. */
+const alignedLeavesOf = (opt: string, params: Params, other: Params, what: string): Tensor[] => {
+  let m = alignedCache.get(params)
+  if (m === undefined) alignedCache.set(params, (m = new WeakMap()))
+  let a = m.get(other)
+  if (a === undefined) m.set(other, (a = alignedLeaves(opt, params, other, what)))
+  return a
 }
 
 const like = (p: Tensor): F => alloc(dtypeOf(p.data), p.data.length)
@@ -147,11 +169,11 @@ const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly s
   const wd = spec.weightDecay ?? 0
   const decays = decayMask(type, spec.decay)
   const updateInto = (into: UpdateTarget, params: Params, grads: Params, state: OptState, finiteParams = false): UpdateResult => {
-    const ps = leaves(params)
+    const ps = leavesOf(params)
     const g = alignedLeaves(type, params, grads, 'grads')
-    const outP = alignedLeaves(type, params, into.params, 'output params')
-    const slots = slotNames.map((s) => alignedLeaves(type, params, state.slots[s] ?? {}, `state ${s}`))
-    const outS = slotNames.map((s) => alignedLeaves(type, params, into.slots[s] ?? {}, `output slot ${s}`))
+    const outP = alignedLeavesOf(type, params, into.params, 'output params')
+    const slots = slotNames.map((s) => alignedLeavesOf(type, params, state.slots[s] ?? {}, `state ${s}`))
+    const outS = slotNames.map((s) => alignedLeavesOf(type, params, into.slots[s] ?? {}, `output slot ${s}`))
     const rate = schedule(state.step)
     const t = state.step + 1
     let ok = 1
@@ -182,6 +204,10 @@ const fromRule = (spec: OptimizerSpec, schedule: Schedule, slotNames: readonly s
   }
 }
 
+// Scratch for sgdOuterRowsInPlace's list of non-zero columns (never escapes a call).
+let columns = new Int32Array(0)
+const columnScratch = (n: number): Int32Array => (columns.length >= n ? columns : (columns = new Int32Array(n)))
+
 const weightDecayOf = (opt: string, v: number | undefined): number =>
   checkHyper(opt, 'weightDecay', v ?? 0, (x) => x >= 0, 'a number >= 0')
 
@@ -194,7 +220,12 @@ export const sgd = (lr: LearningRate, options: { weightDecay?: number; decay?: D
     scheduleOf('sgd', lr),
     [],
     (pOut, _so, p, g, _s, n, rate, _t, w) => sgdStep(pOut, p, g, n, rate, w),
-    (p, g, rowLen, rate, w) => (w === 0 ? sgdRowsInPlace(p, g.rowValues, g.rows, rowLen, rate) : undefined),
+    (p, g, rowLen, rate, w) =>
+      w !== 0
+        ? undefined
+        : g.outer !== undefined
+          ? sgdOuterRowsInPlace(p, g.outer.u, g.outer.v, g.rows, rowLen, rate, columnScratch(rowLen))
+          : sgdRowsInPlace(p, g.rowValues, g.rows, rowLen, rate),
   )
 }
 

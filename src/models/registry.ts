@@ -28,6 +28,7 @@ import './residual.ts'
 import './rrelu.ts'
 import './sequential.ts'
 import './softmax.ts'
+import './standardize-online.ts'
 import './subsample.ts'
 import './swish.ts'
 

@@ -2,10 +2,12 @@
 
 import type { F } from '../core/tensor.ts'
 import { gemm, gemmTs } from './gemm.ts'
+import { residentDenseRow, residentOf } from './resident.ts'
 
-// A single row (batch 1: online learning, one-sample inference) takes the TypeScript
-// kernel on either backend: the weights would have to be copied into the SIMD kernels'
-// memory for a product that reads each of them once (measured slower).
+// A single row (batch 1: the input gradient, or denseForward called at B = 1; the layer's
+// forward takes denseForwardRow) takes the TypeScript kernel on either backend: the
+// weights would have to be copied into the SIMD kernels' memory for a product that reads
+// each of them once (measured slower).
 const rowProduct = (B: number): typeof gemm => (B === 1 ? gemmTs : gemm)
 
 // y[B,O] = x[B,I] W[I,O] + b[O]          (matrix-backprop, A = Z W; cnn-layers-softmax eq 6)
@@ -15,6 +17,46 @@ export function denseForward(y: F, x: F, W: F, b: F, B: number, I: number, O: nu
     const o = r * O
     for (let j = 0; j < O; j++) y[o + j] += b[j]
   }
+}
+
+// y[1,O] = x[1,I] W[I,O] + b[O] at batch 1, over the listed inputs only (the non-zero
+// ones, denseNonZeroInputs): the same bits as denseForward at B = 1, whose kernel also
+// skips zero inputs (gemm.ts, gemmDirect) and sums each output in double, inputs
+// ascending, rounded once before the bias is added. Listing the non-zero inputs once
+// instead of testing all I of them for every block of outputs is the saving (MNIST at
+// batch 1: ~150 of 784).
+export function denseForwardRows(y: F, x: F, W: F, b: F, O: number, rows: Int32Array, count: number): void {
+  let j0 = 0
+  for (; j0 + 8 <= O; j0 += 8) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
+    for (let t = 0; t < count; t++) {
+      const i = rows[t]
+      const a = x[i]
+      const o = i * O + j0
+      s0 += a * W[o]; s1 += a * W[o + 1]; s2 += a * W[o + 2]; s3 += a * W[o + 3]
+      s4 += a * W[o + 4]; s5 += a * W[o + 5]; s6 += a * W[o + 6]; s7 += a * W[o + 7]
+    }
+    y[j0] = s0; y[j0 + 1] = s1; y[j0 + 2] = s2; y[j0 + 3] = s3
+    y[j0 + 4] = s4; y[j0 + 5] = s5; y[j0 + 6] = s6; y[j0 + 7] = s7
+  }
+  for (let j = j0; j < O; j++) {
+    let s = 0
+    for (let t = 0; t < count; t++) {
+      const i = rows[t]
+      s += x[i] * W[i * O + j]
+    }
+    y[j] = s
+  }
+  for (let j = 0; j < O; j++) y[j] += b[j]
+}
+
+// denseForwardRows on parameters resident in a kernel instance's memory (a learner's
+// working copy on the SIMD backend: ops/resident.ts) runs in that kernel (kernels.wat,
+// dense_row: f64x2, the same bits), else here.
+export function denseForwardRow(y: F, x: F, W: F, b: F, O: number, rows: Int32Array, count: number): void {
+  const r = W instanceof Float32Array && b instanceof Float32Array && x instanceof Float32Array ? residentOf(W) : undefined
+  if (r !== undefined && residentOf(b) === r && residentDenseRow(r, y, x, W as Float32Array, b as Float32Array, O, rows, count)) return
+  denseForwardRows(y, x, W, b, O, rows, count)
 }
 
 // dx[B,I] = dy[B,O] W[I,O]^T                                    (cnn-layers-softmax eq 7)
@@ -29,7 +71,7 @@ export function denseBackwardParams(dW: F, db: F, dy: F, x: F, B: number, I: num
 }
 
 // db[O] = sum_b dy[b,:]                                          (cnn-layers-softmax eq 8)
-function denseBiasGrad(db: F, dy: F, B: number, O: number): void {
+export function denseBiasGrad(db: F, dy: F, B: number, O: number): void {
   db.fill(0, 0, O)
   for (let r = 0; r < B; r++) {
     const o = r * O
@@ -47,29 +89,4 @@ export function denseNonZeroInputs(rows: Int32Array, x: F, B: number, I: number)
     if (nz) rows[count++] = i
   }
   return count
-}
-
-// The listed rows of dW[I,O] = x^T dy, packed: dWrows[t, :] = x[:, rows[t]]^T dy, and
-// db[O] = sum_b dy[b,:]. For inputs that are mostly zeros (MNIST pixels at batch 1: ~80%)
-// this is the whole weight gradient in a fraction of the work (the zero-input skipping of
-// the dense layer: models/dense.ts returns it as a row-sparse tensor, core/row-hint.ts).
-// Bit-identical to denseBackwardParams on those rows: each element is the double sum over
-// b ascending of the non-zero x[b,i] dy[b,j], rounded once, which is what the TypeScript
-// gemm computes for B <= 256 (one KC slab; zero terms are skipped there too). The SIMD
-// backend sums in float32, so models/dense.ts uses this at B = 1 only, where an element
-// is one product, fl(x dy), on either backend.
-export function denseBackwardParamsRows(dWrows: F, db: F, dy: F, x: F, B: number, I: number, O: number, rows: Int32Array, count: number): void {
-  for (let t = 0; t < count; t++) {
-    const i = rows[t]
-    const o = t * O
-    for (let j = 0; j < O; j++) {
-      let s = 0
-      for (let b = 0; b < B; b++) {
-        const a = x[b * I + i]
-        if (a !== 0) s += a * dy[b * O + j]
-      }
-      dWrows[o + j] = s
-    }
-  }
-  denseBiasGrad(db, dy, B, O)
 }

@@ -4,6 +4,7 @@
 // cnn-layers-softmax eqs 18-21 (the SGD update); PyTorch's torch.optim conventions.
 
 import type { F } from '../core/tensor.ts'
+import { residentOf, residentSgdOuter } from './resident.ts'
 
 // p' = p - lr (g + wd p)
 // Every step returns 1 when each parameter it wrote is finite as stored (0 otherwise):
@@ -31,14 +32,48 @@ export function sgdRowsInPlace(p: F, g: F, rows: Int32Array, rowLen: number, lr:
     const o = rows[t] * rowLen
     const q = t * rowLen
     for (let j = 0; j < rowLen; j++) {
-      // A zero inside a listed row is skipped too (finite p: the same identity); after
-      // a ReLU about half of dy, hence of these rows, is zero.
+      // A +0 inside a listed row is skipped too (finite p: the same identity); after a
+      // ReLU about half of dy, hence of these rows, is zero. (A -0 is not: -0 - lr (-0 + 0 (-0)) is +0.)
       const gj = g[q + j]
-      if (gj === 0) continue
+      if (gj === 0 && 1 / gj > 0) continue
       const i = o + j
       p[i] = p[i] - lr * (gj + 0 * p[i])
       const v = p[i]
       if (v - v !== 0) ok = 0
+    }
+  }
+  return ok
+}
+
+// sgdRowsInPlace for rank-1 rows, g[t, j] = fl(0 + u[t] v[j]) (a batch-1 dense layer's
+// weight gradient, x[i] dy, as gemm rounds it: core/row-hint.ts), each element
+// computed where it is used: one pass over each listed row, the work of a fused
+// dense+SGD kernel, with sgdStep's expression (so its bits) on every element written.
+// Same precondition: every p is finite. The columns where v is zero (after a ReLU about
+// half) are skipped: there g is +0 and p - lr (+0 + 0 p) = p for finite p, -0 included.
+// cols: scratch of at least rowLen elements.
+export function sgdOuterRowsInPlace(p: F, u: F, v: F, rows: Int32Array, rowLen: number, lr: number, cols: Int32Array): number {
+  // Parameters resident in a kernel instance's memory (ops/resident.ts): the SIMD twin
+  // (kernels.wat, sgd_outer), the same bits, in place.
+  const r = p instanceof Float32Array ? residentOf(p) : undefined
+  if (r !== undefined) {
+    const ok = residentSgdOuter(r, p as Float32Array, u, v, rows, rowLen, lr)
+    if (ok >= 0) return ok
+  }
+  let n = 0
+  for (let j = 0; j < rowLen; j++) if (v[j] !== 0) cols[n++] = j
+  let ok = 1
+  const f32 = p instanceof Float32Array
+  for (let t = 0; t < rows.length; t++) {
+    const o = rows[t] * rowLen
+    const a = u[t]
+    for (let c = 0; c < n; c++) {
+      const j = cols[c]
+      const i = o + j
+      const g = f32 ? Math.fround(0 + a * v[j]) : 0 + a * v[j]
+      p[i] = p[i] - lr * (g + 0 * p[i])
+      const q = p[i]
+      if (q - q !== 0) ok = 0
     }
   }
   return ok

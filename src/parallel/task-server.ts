@@ -53,6 +53,12 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
   if (built !== null && E.isLeft(built) && init.modules.length > 0) {
     for (const m of init.modules) await import(m)
     built = build()
+    // Imported, yet unknown: the module registered its types in another copy of the
+    // library (a browser bundle names itself as the module). Say how a browser does it.
+    if (built !== null && E.isLeft(built) && typeof (globalThis as { importScripts?: unknown }).importScripts === 'function')
+      throw new Error(
+        `${built.left.message}; in a browser, bundle the module declaring the layer with gradstream/web-worker as the shard worker and pass its URL: webWorkers({ url })`,
+      )
   }
   if (built !== null && E.isLeft(built)) throw built.left
   const objective = built === null ? null : built.right

@@ -10,6 +10,8 @@
 //   GET  /api/runs/{id}/steps/{n}/confusion        test-set confusion matrix
 //   GET  /api/runs/{id}/diff?from=a&to=b[&run=id2] per-tensor change from a to b (of run id2)
 //   POST /api/runs/{id}/fork  {step, lr?, optimizer?, batch?, epochs?}  -> {id}
+//
+// Online runs (gradstream online --checkpoint-dir) have their own routes: online-api.ts.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GradstreamError } from '../core/errors.ts'
@@ -18,20 +20,14 @@ import { diffSnapshots } from '../streams/history.ts'
 import type { Forks } from './forks.ts'
 import { parseForkRequest } from './forks.ts'
 import type { ReplayCache, Replayed } from './replay-cache.ts'
-import type { Run, RunRegistry } from './runs.ts'
+import type { Run, RunRegistry, ServedRun } from './runs.ts'
 import type { ConfusionView } from './step-view.ts'
 import { confusion, filtersPicture, notClassifier, predictions, stepView } from './step-view.ts'
 import { ByteLru } from './byte-lru.ts'
+import { HttpError } from './http-error.ts'
+import { OnlineRoutes } from './online-api.ts'
 
-/** An error answered with its status and `{ error }`. */
-export class HttpError extends GradstreamError {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+export { HttpError } from './http-error.ts'
 
 export interface ApiContext {
   readonly registry: RunRegistry
@@ -88,9 +84,17 @@ export const createApi = (ctx: ApiContext) => {
   // The confusion matrix evaluates the whole test set: cache a few, compute each once.
   const confusions = new ByteLru<string, Promise<ConfusionView>>(64)
 
-  const runOf = (id: string): Run => {
+  const online = new OnlineRoutes()
+
+  const servedOf = (id: string): ServedRun => {
     const run = /^r\d{1,9}$/.test(id) ? registry.get(id) : undefined
     if (run === undefined) throw new HttpError(404, `no run ${JSON.stringify(id)} (GET /api/runs lists them)`)
+    return run
+  }
+
+  const runOf = (id: string): Run => {
+    const run = servedOf(id)
+    if (run.kind === 'online') throw new HttpError(400, `run ${id} (${run.name}) is an online run: its positions are records (/api/runs/${id}/records/N)`)
     return run
   }
 
@@ -112,7 +116,7 @@ export const createApi = (ctx: ApiContext) => {
       // A run whose config.json is unreadable is left out until it is fixed.
       const rows = registry.list().flatMap((r) => {
         try {
-          return [r.info(parentId, now)]
+          return [r.kind === 'online' ? r.info(now) : r.info(parentId, now)]
         } catch (e) {
           if (e instanceof GradstreamError) return []
           throw e
@@ -120,8 +124,10 @@ export const createApi = (ctx: ApiContext) => {
       })
       return json(res, 200, rows)
     }
-    const run = runOf(parts[2])
+    const served = servedOf(parts[2])
     const rest = parts.slice(3)
+    if (served.kind === 'online') return json(res, 200, await online.handle(served, rest, method))
+    const run = served
     if (rest.length === 1 && rest[0] === 'metrics') {
       wantGet()
       return json(res, 200, { ...run.metrics(), epochs: run.epochs() })

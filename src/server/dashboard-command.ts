@@ -4,22 +4,35 @@
 // lets the forks it started reach their next checkpoint, stops them and returns; a second
 // signal stops the forks at once.
 
+import { statSync } from 'node:fs'
 import { DEFAULT_PORT, startDashboard } from './dashboard-server.ts'
 import type { Io } from '../cli/train-command.ts'
 import { intFlag, parseFlags, UsageError } from '../cli/usage.ts'
 
-export const DASHBOARD_USAGE = `usage: gradstream dashboard DIR... [--port N] [--host 127.0.0.1] [--cache-mb M]
+export const DASHBOARD_USAGE = `usage: gradstream dashboard DIR... [--port N] [--host 127.0.0.1] [--cache-mb M] [--data-dir DIR]
 Serves a web page over the runs in DIR (and every run directory one level below it):
 loss curves, an exact step slider with weight histograms, filters, predictions and
 the confusion matrix at any step, comparisons and forks. Port ${DEFAULT_PORT} by default
 (--port 0 picks a free one); binds to 127.0.0.1; prints the URL with its access token.
---cache-mb bounds the memory of replayed snapshots (default 256).`
+--cache-mb bounds the memory of replayed snapshots (default 256).
+Online runs (gradstream online --checkpoint-dir, from a file or --redis) are served too:
+rolling accuracy and loss per record, and a record slider with the step and entry id; the
+input file they replay must lie in a DIR or in --data-dir.`
 
 const FLAGS = {
   port: { type: 'string' },
   host: { type: 'string' },
   'cache-mb': { type: 'string' },
+  'data-dir': { type: 'string' },
 } as const
+
+const isDirectory = (path: string): boolean => {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
 
 export const dashboardCommand = async (args: readonly string[], io: Io): Promise<void> => {
   const { values: v, positionals } = parseFlags(args, FLAGS, true)
@@ -29,8 +42,12 @@ export const dashboardCommand = async (args: readonly string[], io: Io): Promise
   if (v.host !== undefined && (typeof v.host !== 'string' || v.host.trim() === ''))
     throw new UsageError(`--host: expected an address to listen on, e.g. 127.0.0.1, got ${JSON.stringify(v.host)}`)
   const cacheMb = intFlag('cache-mb', v['cache-mb'])
+  const dataDir = v['data-dir']
+  if (dataDir !== undefined && (typeof dataDir !== 'string' || !isDirectory(dataDir)))
+    throw new UsageError(`--data-dir: expected a folder holding the input files of online runs, got ${JSON.stringify(dataDir)}`)
   const dashboard = await startDashboard({
     dirs: positionals,
+    dataDirs: typeof dataDir === 'string' ? [dataDir] : [],
     port: port ?? DEFAULT_PORT,
     host: typeof v.host === 'string' ? v.host : undefined,
     cache: cacheMb === undefined ? undefined : { maxBytes: cacheMb * 2 ** 20 },

@@ -26,6 +26,8 @@ export const DEFAULT_PORT = 6114
 export interface DashboardOptions {
   /** Run directories, or directories holding run directories one level down. */
   readonly dirs: readonly string[]
+  /** More directories the input files of online runs may lie in (besides `dirs`). */
+  readonly dataDirs?: readonly string[]
   /** 0 picks a free port (default DEFAULT_PORT). */
   readonly port?: number
   readonly host?: string
@@ -61,7 +63,7 @@ const sameToken = (a: string | null, b: string): boolean => {
 const ASSETS: { readonly [path: string]: keyof PageAssets } = { '/app.js': 'app.js', '/app.css': 'app.css' }
 
 export const startDashboard = async (options: DashboardOptions): Promise<Dashboard> => {
-  const registry = new RunRegistry(options.dirs)
+  const registry = new RunRegistry(options.dirs, options.dataDirs)
   const cache = new ReplayCache(options.cache)
   const forks = new Forks()
   const token = options.token ?? randomBytes(24).toString('base64url')

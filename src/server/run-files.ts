@@ -30,9 +30,9 @@ export interface MetricsColumns {
   readonly lr: number[]
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
 
-const objectOf = (line: string): Record<string, unknown> | undefined => {
+export const objectOf = (line: string): Record<string, unknown> | undefined => {
   try {
     const v = parseJsonStrict(line)
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
@@ -41,23 +41,33 @@ const objectOf = (line: string): Record<string, unknown> | undefined => {
   }
 }
 
-/** metrics.ndjson, read as it grows. */
-export class MetricsTail {
+/**
+ * An NDJSON file read as it grows: each call reads what was appended since the last one
+ * and folds its whole lines (objects) into `T`; a line without its newline yet is kept
+ * for the next call, a line that is not a JSON object is skipped.
+ */
+export class NdjsonTail<T> {
   private offset = 0
   private ino = -1
   private rest = ''
-  private cols: { step: number[]; loss: (number | null)[]; lr: number[] } = { step: [], loss: [], lr: [] }
+  private acc: T
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly fresh: () => T,
+    private readonly add: (acc: T, o: Record<string, unknown>) => void,
+  ) {
+    this.acc = fresh()
+  }
 
-  /** The columns after reading whatever was appended since the last call. */
-  read(): MetricsColumns {
+  /** The fold after reading whatever was appended since the last call. */
+  read(): T {
     let st
     try {
       st = statSync(this.path)
     } catch {
       this.reset(-1)
-      return this.cols
+      return this.acc
     }
     if (st.ino !== this.ino || st.size < this.offset) this.reset(st.ino)
     if (st.size > this.offset) {
@@ -71,14 +81,14 @@ export class MetricsTail {
         closeSync(fd)
       }
     }
-    return this.cols
+    return this.acc
   }
 
   private reset(ino: number): void {
     this.ino = ino
     this.offset = 0
     this.rest = ''
-    this.cols = { step: [], loss: [], lr: [] }
+    this.acc = this.fresh()
   }
 
   private append(text: string): void {
@@ -87,15 +97,28 @@ export class MetricsTail {
     this.rest = lines.pop() ?? ''
     for (const line of lines) {
       const o = objectOf(line)
-      if (o === undefined || !Number.isSafeInteger(o.step)) continue
-      const step = o.step as number
-      // A skipped update repeats its step; keep the first line of each step (as history.ts does).
-      const last = this.cols.step[this.cols.step.length - 1]
-      if (last !== undefined && step <= last) continue
-      this.cols.step.push(step)
-      this.cols.loss.push(num(o.loss))
-      this.cols.lr.push(num(o.lr) ?? NaN)
+      if (o !== undefined) this.add(this.acc, o)
     }
+  }
+}
+
+/** metrics.ndjson of a training run, read as it grows. */
+export class MetricsTail extends NdjsonTail<{ step: number[]; loss: (number | null)[]; lr: number[] }> {
+  constructor(path: string) {
+    super(
+      path,
+      () => ({ step: [], loss: [], lr: [] }),
+      (cols, o) => {
+        if (!Number.isSafeInteger(o.step)) return
+        const step = o.step as number
+        // A skipped update repeats its step; keep the first line of each step (as history.ts does).
+        const last = cols.step[cols.step.length - 1]
+        if (last !== undefined && step <= last) return
+        cols.step.push(step)
+        cols.loss.push(num(o.loss))
+        cols.lr.push(num(o.lr) ?? NaN)
+      },
+    )
   }
 }
 

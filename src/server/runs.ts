@@ -17,6 +17,10 @@ import type { ReplaySource } from './replay-cache.ts'
 import type { MetricsColumns, RunStatus } from './run-files.ts'
 import { checkpointSteps, MetricsTail, readEpochs, runStatus } from './run-files.ts'
 import { notClassifier } from './step-view.ts'
+import { isOnlineRunDir, OnlineRun } from './online-run.ts'
+
+/** A run the dashboard serves: a training run, or an online run (online-run.ts). */
+export type ServedRun = Run | OnlineRun
 
 /** A fork this server started: its process state. */
 export interface ForkState {
@@ -29,6 +33,7 @@ export interface ForkState {
 /** One row of GET /api/runs. */
 export interface RunInfo {
   readonly id: string
+  readonly kind: 'train'
   readonly name: string
   readonly model: string
   readonly params: number
@@ -49,6 +54,7 @@ export interface RunInfo {
 
 
 export class Run implements ReplaySource {
+  readonly kind = 'train'
   private readonly tail: MetricsTail
   private prepared?: PreparedRun
   private config?: RunConfig
@@ -153,6 +159,7 @@ export class Run implements ReplaySource {
       if (!(e instanceof GradstreamError)) throw e
       return {
         id: this.id,
+        kind: 'train',
         name: this.name,
         model: config.model,
         params: 0,
@@ -170,6 +177,7 @@ export class Run implements ReplaySource {
     const per = prepared.source.batchesPerEpoch ?? 0
     return {
       id: this.id,
+      kind: 'train',
       name: this.name,
       model: config.model,
       params: this.params(),
@@ -187,7 +195,7 @@ export class Run implements ReplaySource {
   }
 }
 
-const isRunDir = (dir: string): boolean => existsSync(join(dir, 'config.json'))
+const isRunDir = (dir: string): boolean => existsSync(join(dir, 'config.json')) || isOnlineRunDir(dir)
 
 const subdirs = (dir: string): string[] => {
   try {
@@ -201,12 +209,18 @@ const subdirs = (dir: string): string[] => {
 }
 
 export class RunRegistry {
-  private readonly byId = new Map<string, Run>()
-  private readonly byDir = new Map<string, Run>()
+  private readonly byId = new Map<string, ServedRun>()
+  private readonly byDir = new Map<string, ServedRun>()
   private next = 0
 
-  /** Throws a GradstreamError naming a given path that is neither a run nor holds runs. */
-  constructor(private readonly roots: readonly string[]) {
+  /**
+   * Throws a GradstreamError naming a given path that is neither a run nor holds runs.
+   * `dataDirs`: more directories the input files of online runs may lie in (--data-dir).
+   */
+  constructor(
+    private readonly roots: readonly string[],
+    private readonly dataDirs: readonly string[] = [],
+  ) {
     for (const root of roots) {
       let st
       try {
@@ -216,7 +230,7 @@ export class RunRegistry {
       }
       if (!st.isDirectory()) throw new GradstreamError(`${root}: expected a run directory, got a file`)
       if (!isRunDir(root) && !subdirs(root).some(isRunDir))
-        throw new GradstreamError(`${root}: expected a run directory or a directory of runs (with config.json), found neither`)
+        throw new GradstreamError(`${root}: expected a run directory or a directory of runs (with config.json or online.json), found neither`)
     }
     this.scan()
   }
@@ -225,31 +239,41 @@ export class RunRegistry {
   scan(): void {
     for (const root of this.roots) {
       const dir = resolve(root)
-      if (isRunDir(dir)) this.add(dir)
-      else for (const d of subdirs(dir)) if (isRunDir(d)) this.add(d)
+      if (isRunDir(dir)) this.addAny(dir)
+      else for (const d of subdirs(dir)) if (isRunDir(d)) this.addAny(d)
     }
+  }
+
+  private addAny(dir: string): void {
+    if (!isOnlineRunDir(dir) || existsSync(join(dir, 'config.json'))) return void this.add(dir)
+    const abs = resolve(dir)
+    if (this.byDir.has(abs)) return
+    const run = new OnlineRun(`r${this.next++}`, abs, [...this.roots, ...this.dataDirs])
+    this.byId.set(run.id, run)
+    this.byDir.set(abs, run)
   }
 
   add(dir: string, fork?: Run['fork']): Run {
     const abs = resolve(dir)
     const known = this.byDir.get(abs)
-    if (known !== undefined) return known
+    if (known !== undefined && known.kind === 'train') return known
+    if (known !== undefined) throw new GradstreamError(`${abs}: an online run, not a training run`)
     const run = new Run(`r${this.next++}`, abs, fork)
     this.byId.set(run.id, run)
     this.byDir.set(abs, run)
     return run
   }
 
-  get(id: string): Run | undefined {
+  get(id: string): ServedRun | undefined {
     return this.byId.get(id)
   }
 
   /** The served run in `dir`, if any. */
-  atDir(dir: string): Run | undefined {
+  atDir(dir: string): ServedRun | undefined {
     return this.byDir.get(resolve(dir))
   }
 
-  list(): Run[] {
+  list(): ServedRun[] {
     this.scan()
     return [...this.byId.values()]
   }

@@ -15,6 +15,7 @@
 
 import { GradstreamError } from '../core/errors.ts'
 import type { DriftDetector } from './drift.ts'
+import { checkSavedState, savedNumber } from './drift.ts'
 
 export interface AdwinOptions {
   /** Confidence: smaller is fewer false alarms and later detection (default 0.002). */
@@ -52,6 +53,9 @@ export const adwin = (options: AdwinOptions = {}): DriftDetector => {
   let time = 0
   let cuts = 0
   let dropped = 0
+  // Whether the newer sub-window's mean was the higher at the last cut (a rising error:
+  // what a model reset answers; a falling one is a model getting better).
+  let rising = 0
 
   const insert = (x: number): void => {
     if (rows.length === 0) rows.push({ totals: [], variances: [] })
@@ -129,6 +133,7 @@ export const adwin = (options: AdwinOptions = {}): DriftDetector => {
           u1 -= r.totals[k]
           if (i === 0 && k === r.totals.length - 1) break scan
           if (n1 > minWindow + 1 && n0 > minWindow + 1 && cut(n0, n1, u0 / n0 - u1 / n1)) {
+            if (!change) rising = u1 / n1 > u0 / n0 ? 1 : 0
             change = true
             again = true
             if (width > 0) dropOldest()
@@ -149,7 +154,7 @@ export const adwin = (options: AdwinOptions = {}): DriftDetector => {
       insert(x)
       return detect()
     },
-    describe: () => ({ width, mean: width > 0 ? total / width : NaN, variance: width > 0 ? variance / width : NaN, cuts, dropped }),
+    describe: () => ({ width, mean: width > 0 ? total / width : NaN, variance: width > 0 ? variance / width : NaN, cuts, dropped, rising }),
     reset: () => {
       rows = []
       width = 0
@@ -158,6 +163,34 @@ export const adwin = (options: AdwinOptions = {}): DriftDetector => {
       time = 0
       cuts = 0
       dropped = 0
+      rising = 0
+    },
+    save: () => ({
+      detector: 'adwin',
+      width,
+      total,
+      variance,
+      time,
+      cuts,
+      dropped,
+      rising,
+      totals: rows.map((r) => [...r.totals]),
+      variances: rows.map((r) => [...r.variances]),
+    }),
+    restore: (state) => {
+      checkSavedState(state, 'adwin')
+      const get = (f: string): number => savedNumber(state, 'adwin', f)
+      const t = state.totals
+      const v = state.variances
+      const isRows = (a: unknown): a is number[][] =>
+        Array.isArray(a) && a.every((r) => Array.isArray(r) && r.every((x) => typeof x === 'number' && Number.isFinite(x)))
+      if (!isRows(t) || !isRows(v) || t.length !== v.length || t.some((r, i) => r.length !== v[i].length || r.length > maxBuckets + 1))
+        throw new GradstreamError('adwin: expected a saved state with rows of "totals" and "variances" of equal lengths')
+      const next = {
+        width: get('width'), total: get('total'), variance: get('variance'), time: get('time'), cuts: get('cuts'), dropped: get('dropped'), rising: get('rising'),
+      }
+      rows = t.map((r, i) => ({ totals: [...r], variances: [...v[i]] }))
+      ;({ width, total, variance, time, cuts, dropped, rising } = next)
     },
   }
 }

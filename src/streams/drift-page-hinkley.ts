@@ -21,6 +21,7 @@
 
 import { GradstreamError } from '../core/errors.ts'
 import type { DriftDetector } from './drift.ts'
+import { checkSavedState, savedNumber } from './drift.ts'
 
 export interface PageHinkleyOptions {
   readonly minInstances?: number
@@ -79,5 +80,13 @@ export const pageHinkley = (options: PageHinkleyOptions = {}): DriftDetector => 
     // Right after a detection: the state that triggered it (the test has started over).
     describe: () => atDrift ?? stats(),
     reset,
+    save: () => ({ detector: 'page-hinkley', n, mean, up, minUp, down, maxDown }),
+    restore: (state) => {
+      checkSavedState(state, 'page-hinkley')
+      const get = (f: string): number => savedNumber(state, 'page-hinkley', f)
+      const v = { n: get('n'), mean: get('mean'), up: get('up'), minUp: get('minUp'), down: get('down'), maxDown: get('maxDown') }
+      ;({ n, mean, up, minUp, down, maxDown } = v)
+      atDrift = undefined
+    },
   }
 }

@@ -7,6 +7,7 @@
 
 import type { OperatorFunction } from 'rxjs'
 import { Observable } from 'rxjs'
+import { GradstreamError } from '../core/errors.ts'
 
 export interface DriftDetector {
   /** 'adwin' or 'page-hinkley' (what the events name). */
@@ -17,6 +18,33 @@ export interface DriftDetector {
   describe(): { readonly [k: string]: number }
   /** Forgets everything (after a reset of the model, say). */
   reset(): void
+  /**
+   * Everything it knows, as JSON (numbers round-trip exactly through JSON), so a
+   * checkpoint can carry it and a resumed run signals at the same values as one run.
+   */
+  save(): DetectorState
+  /** Continues from a saved state (of a detector with the same options); throws on a bad one. */
+  restore(state: DetectorState): void
+}
+
+/** A detector's saved state: its name and its numbers. */
+export interface DetectorState {
+  readonly detector: string
+  readonly [field: string]: string | number | readonly (readonly number[])[] | readonly number[]
+}
+
+/** The number `field` of a saved state, or a one-line error naming the detector. */
+export const savedNumber = (state: DetectorState, name: string, field: string): number => {
+  const v = state[field]
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new GradstreamError(`${name}: expected a saved state with a finite number "${field}", got ${JSON.stringify(v) ?? 'nothing'}`)
+  return v
+}
+
+/** Checks that a saved state is this detector's. */
+export const checkSavedState = (state: DetectorState, name: string): void => {
+  if (typeof state !== 'object' || state === null || state.detector !== name)
+    throw new GradstreamError(`${name}: expected a saved state of ${name}, got ${JSON.stringify(state?.detector) ?? 'nothing'}`)
 }
 
 export interface DriftEvent {

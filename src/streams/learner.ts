@@ -18,7 +18,7 @@ import type { Batch } from '../core/data.ts'
 import type { OptState } from '../core/opt-state.ts'
 import type { Snapshot, StepMetrics } from '../core/snapshot.ts'
 import { makeSnapshot } from '../core/snapshot.ts'
-import { sparseRowsOf } from '../core/row-hint.ts'
+import { rowValuesFinite, sparseRowsOf } from '../core/row-hint.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { argmaxRows, size } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
@@ -27,6 +27,8 @@ import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { forwardKey } from './snapshot.ts'
 import { warmUpKernels } from '../ops/warm-up.ts'
+import { kernelBackend } from '../ops/backend.ts'
+import { residentFloats } from '../ops/resident.ts'
 import { allFinite, batchAccuracy } from './steps.ts'
 
 export interface LearnOutcome {
@@ -35,6 +37,8 @@ export interface LearnOutcome {
   /** Correct predictions in the batch (made before the update); NaN without classes. */
   readonly hits: number
   readonly skipped?: 'non-finite loss' | 'non-finite gradient'
+  /** A regressor's predictions of the batch (made before the update), k * outputs. */
+  readonly predictions?: ArrayLike<number>
 }
 
 /**
@@ -45,8 +49,15 @@ export interface LearnOutcome {
 export interface Learner {
   /** Output classes of a classifier (0 otherwise). */
   readonly classes: number
-  /** x: k examples, flat (k * features); labels: their classes (classifiers). */
-  learn(x: Float32Array, labels: Int32Array | undefined, k: number): LearnOutcome
+  /** Outputs per example of a regressor (0 otherwise). */
+  readonly outputs?: number
+  /**
+   * x: k examples, flat (k * features); labels: their classes (classifiers); targets: a
+   * regressor's targets, flat (k * outputs).
+   */
+  learn(x: Float32Array, labels: Int32Array | undefined, k: number, targets?: Float32Array): LearnOutcome
+  /** Evaluation-mode outputs of k examples with the current parameters and state (nothing changes). */
+  predict?(x: Float32Array, k: number): Tensor
   snapshot(): Snapshot
 }
 
@@ -54,8 +65,24 @@ export interface Learner {
 const copyTree = (t: Params): Params =>
   treeFromLeaves(leaves(t).map(([path, x]) => [path, { shape: x.shape, data: x.data.slice() }] as const))
 
-/** Whether a gradient is finite: of a row-sparse one only the packed rows are read (the rest is +0). */
-const gradientFinite = (g: Tensor): boolean => allFinite(sparseRowsOf(g)?.rowValues ?? g.data)
+/** Whether a gradient is finite: of a row-sparse one only its rows are judged (the rest is +0; core/row-hint.ts). */
+const gradientFinite = (g: Tensor): boolean => {
+  const rows = sparseRowsOf(g)
+  return rows !== undefined ? rowValuesFinite(rows, allFinite) : allFinite(g.data)
+}
+
+/**
+ * The learner's working copy of the flat parameters. On the SIMD backend it is resident in
+ * a kernel instance's memory (ops/resident.ts), where the batch-1 kernels update it in
+ * place; the bits are those of the TypeScript kernels either way. Scratch: 2n + 16 elements
+ * bound every batch-1 call's operands (2 rows + row length <= 2 size + 1 for any tensor).
+ */
+const workingCopy = (flat: Float32Array): Float32Array => {
+  const w = kernelBackend() === 'simd' ? residentFloats(flat.length, 2 * flat.length + 16) : undefined
+  if (w === undefined) return Float32Array.from(flat)
+  w.set(flat)
+  return w
+}
 
 const copySlots = (s: OptState['slots']): OptState['slots'] =>
   Object.fromEntries(Object.entries(s).map(([name, tree]) => [name, copyTree(tree)]))
@@ -72,7 +99,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
   const layout = initial.layout
   // The private working state: the parameters (one flat buffer, per-tensor views) and
   // the optimizer's slots.
-  const work = Float32Array.from(initial.flat)
+  const work = workingCopy(initial.flat)
   const params = unravel(layout, work)
   let opt: OptState = { step: initial.opt.step, slots: copySlots(initial.opt.slots) }
   // Whether every working parameter is finite: lets the optimizer skip the rows of a
@@ -88,13 +115,18 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
 
   const classes = classifies
     ? (() => {
-        const out = objective.predict(params, { shape: [1, ...sample], data: new Float32Array(size(sample)) })
+        const out = objective.predict(params, { shape: [1, ...sample], data: new Float32Array(size(sample)) }, modelState)
         return out.shape[out.shape.length - 1]
       })()
     : 0
 
-  const batchOf = (x: Float32Array, labels: Int32Array | undefined, k: number): Batch => {
+  // A regressor's outputs per example (its targets' width).
+  const regresses = objective.task === 'regression'
+  const outputs = regresses ? size(objective.predict(params, { shape: [1, ...sample], data: new Float32Array(size(sample)) }, modelState).shape.slice(1)) : 0
+
+  const batchOf = (x: Float32Array, labels: Int32Array | undefined, k: number, targets?: Float32Array): Batch => {
     const xs: Tensor = { shape: [k, ...sample], data: x }
+    if (regresses && targets !== undefined) return { x: xs, y: { shape: [k, outputs], data: targets }, epoch: initial.epoch, position }
     if (!classifies) return { x: xs, y: xs, epoch: initial.epoch, position }
     if (labels === undefined) throw new GradstreamError('online: expected labels for a classifier')
     const t = new Float32Array(k * classes)
@@ -104,15 +136,17 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
 
   return {
     classes,
-    learn: (x, labels, k) => {
-      const batch = batchOf(x, labels, k)
+    outputs,
+    learn: (x, labels, k, targets) => {
+      const batch = batchOf(x, labels, k, targets)
       const fwd = objective.forward(params, modelState, batch, { training: true, key: forwardKey(initial.key, step) })
       let hits = NaN
       if (classifies && labels !== undefined) {
-        const pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x) : fwd.outputs)
+        const pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x, modelState) : fwd.outputs)
         hits = 0
         for (let i = 0; i < k; i++) if (pred[i] === labels[i]) hits++
       }
+      const predictions = regresses && targets !== undefined ? (noisyTraining ? objective.predict(params, batch.x, modelState) : fwd.outputs).data : undefined
       const m: StepMetrics = {
         loss: fwd.loss,
         samples: k,
@@ -139,8 +173,9 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
         }
       }
       metrics = skipped === undefined ? m : { ...m, skipped }
-      return { loss: fwd.loss, hits, skipped }
+      return predictions === undefined ? { loss: fwd.loss, hits, skipped } : { loss: fwd.loss, hits, skipped, predictions }
     },
+    predict: (x, k) => objective.predict(params, { shape: [k, ...sample], data: x }, modelState),
     snapshot: () => {
       if (current !== undefined) return current
       current = makeSnapshot({

@@ -44,8 +44,9 @@ import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import type { LogConsumer, LogEntry, ModelSink, PublishedModel } from './log-source.ts'
 import { entryRecord } from './log-source.ts'
-import type { DriftDetector, DriftEvent } from './drift.ts'
-import type { OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent } from './online.ts'
+import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
+import { savedDriftOf } from './drift-reset.ts'
+import type { OnlineDriftEvent, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent } from './online.ts'
 import { online } from './online.ts'
 
 // ---- what a checkpoint of a log run records -------------------------------------------
@@ -65,10 +66,12 @@ export interface LogCounts {
   readonly lossCount: number
   /** Changes signalled by the drift detector (0 without one). */
   readonly drifts: number
+  /** Model resets after a drift (onDrift 'reset'). */
+  readonly resets: number
 }
 
 export const ZERO_COUNTS: LogCounts = {
-  seen: 0, examples: 0, learned: 0, skipped: 0, rejected: 0, rejectedByReason: {}, hits: 0, lossSum: 0, lossCount: 0, drifts: 0,
+  seen: 0, examples: 0, learned: 0, skipped: 0, rejected: 0, rejectedByReason: {}, hits: 0, lossSum: 0, lossCount: 0, drifts: 0, resets: 0,
 }
 
 /** Where a log run stands: its newest checkpoint and what it says about the log. */
@@ -82,6 +85,8 @@ export interface LogResume {
   readonly features: readonly string[]
   readonly classes: readonly string[]
   readonly counts: LogCounts
+  /** The drift detector's state and counts, when the run had one (drift-reset.ts). */
+  readonly drift?: SavedDrift
 }
 
 const META = {
@@ -92,6 +97,7 @@ const META = {
   features: 'log_features',
   classes: 'log_classes',
   counts: 'log_counts',
+  drift: 'log_drift',
 } as const
 
 const bad = (file: string, what: string): never => {
@@ -133,6 +139,7 @@ const countsOf = (file: string, raw: string | undefined): LogCounts => {
     seen: n('seen'), examples: n('examples'), learned: n('learned'), skipped: n('skipped'), rejected: n('rejected'),
     rejectedByReason: byReason, hits: n('hits'), lossSum: n('lossSum', false), lossCount: n('lossCount'),
     drifts: o.drifts === undefined ? 0 : n('drifts'),
+    resets: o.resets === undefined ? 0 : n('resets'),
   }
 }
 
@@ -150,6 +157,7 @@ export const logResumeOf = (checkpoint: Checkpoint): LogResume => {
     features: stringList(f, META.features, get(META.features)),
     classes: stringList(f, META.classes, get(META.classes)),
     counts: countsOf(f, get(META.counts)),
+    ...(Object.hasOwn(x, META.drift) ? { drift: savedDriftOf(f, x[META.drift]) } : {}),
   }
 }
 
@@ -177,7 +185,7 @@ export type LogOnlineEvent =
   | (RejectedEvent & { readonly entryId: string })
   | (SkippedEvent & { readonly entryId: string })
   | LogCheckpointEvent
-  | (DriftEvent & { readonly entryId: string })
+  | (OnlineDriftEvent & { readonly entryId: string })
 
 // ---- the run --------------------------------------------------------------------------
 
@@ -222,13 +230,12 @@ export interface LogOnlineOptions {
   readonly snapshotEvery?: number
   /**
    * A drift detector on the prequential error stream (1 = miss, 0 = hit, one value per
-   * example): a `drift` event (step = example number over the whole log) when it signals,
-   * counted in `drifts`. It watches; it does not change learning. Per-example errors need
-   * a snapshot per example from online(), a copy of the parameters each: cheap for small
-   * models, about half of W4's speed for 784-64-10 (online.ts). The detector's state is
-   * not checkpointed: after a restart it starts empty.
+   * example) and what a signal does (drift-reset.ts): a `drift` event (step = example
+   * number over the whole log), counted in `drifts`; with onDrift 'reset' the model is
+   * re-initialised (counted in `resets`). The detector's state and both counts are in
+   * every checkpoint, so a restarted run signals and resets at the same entries.
    */
-  readonly drift?: () => DriftDetector
+  readonly drift?: Omit<OnlineDrift, 'resume'>
   /**
    * Publish the model every this many examples (and at the end) to a sink that
    * followers read (redis-models.ts). The newest waiting model replaces an unsent one.
@@ -245,7 +252,7 @@ const positive = (name: string, v: number | undefined, def: number): number => {
 }
 
 /** Counts of a checkpoint plus a process's metrics. */
-export const addCounts = (base: LogCounts, m: OnlineMetrics, drifts = 0): LogCounts => {
+export const addCounts = (base: LogCounts, m: OnlineMetrics): LogCounts => {
   const byReason: Record<string, number> = { ...base.rejectedByReason }
   for (const [r, c] of Object.entries(m.rejectedByReason)) byReason[r] = (byReason[r] ?? 0) + c
   // The finite losses are the examples whose loss was finite; a skipped update with a
@@ -261,7 +268,8 @@ export const addCounts = (base: LogCounts, m: OnlineMetrics, drifts = 0): LogCou
     hits: base.hits + (Number.isFinite(m.accuracy) ? Math.round(m.accuracy * m.examples) : 0),
     lossSum: base.lossSum + (lossCount > 0 ? m.loss * lossCount : 0),
     lossCount: base.lossCount + lossCount,
-    drifts: base.drifts + drifts,
+    drifts: base.drifts + m.drifts,
+    resets: base.resets + m.resets,
   }
 }
 
@@ -401,30 +409,9 @@ export const onlineFromLog = (
         }
       }
 
-      // Drift: per-example errors from the cumulative hits of a snapshot per example;
-      // only every snapshotEvery-th snapshot (and the last) is passed on.
-      const detector = options.drift?.()
-      const every_ = positive('snapshotEvery', options.snapshotEvery, 100)
-      let drifts = 0
-      let hitsBefore = 0
-      let examplesSeen = 0
-      const watch = (m: OnlineMetrics): void => {
-        if (detector === undefined) return
-        const hits = Number.isFinite(m.accuracy) ? Math.round(m.accuracy * m.examples) : 0
-        const n = m.examples - examplesSeen
-        const h = hits - hitsBefore
-        for (let i = 0; i < n; i++) {
-          if (detector.update(i < n - h ? 1 : 0)) {
-            drifts++
-            subscriber.next({ type: 'drift', step: base.examples + examplesSeen + i + 1, detector: detector.name, detail: detector.describe(), entryId: lastId ?? '' })
-          }
-        }
-        hitsBefore = hits
-        examplesSeen = m.examples
-      }
       const featureList = features
-      const metaOf = (m: OnlineMetrics, last: string) => {
-        const counts = addCounts(base, m, drifts)
+      const metaOf = (m: OnlineMetrics, last: string, drift: SavedDrift | undefined) => {
+        const counts = addCounts(base, m)
         return {
           counts,
           meta: {
@@ -438,28 +425,29 @@ export const onlineFromLog = (
               [META.features]: JSON.stringify(featureList),
               [META.classes]: JSON.stringify(classes),
               [META.counts]: JSON.stringify(counts),
+              ...(drift !== undefined ? { [META.drift]: JSON.stringify(drift) } : {}),
             },
           },
         }
       }
-      const write = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics): LogCheckpointEvent | undefined => {
+      const write = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics, drift: SavedDrift | undefined): LogCheckpointEvent | undefined => {
         if (m.seen !== yielded)
           throw new GradstreamError(`online from a log: a checkpoint after ${m.seen} records, but ${yielded} were read: it would not line up with the log`)
         if (lastId === undefined || yielded === 0) return undefined
-        const { counts, meta } = metaOf(m, lastId)
+        const { counts, meta } = metaOf(m, lastId, drift)
         const file = join(options.checkpointDir, checkpointName(snapshot.step))
         saveCheckpoint(file, snapshot, meta)
         durable = lastId
         return { type: 'checkpoint', file, step: snapshot.step, entryId: lastId, counts }
       }
-      const queuePublication = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics): void => {
+      const queuePublication = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics, drift: SavedDrift | undefined): void => {
         if (options.publish === undefined || lastId === undefined) return
         toPublish = {
           step: snapshot.step,
           entryId: lastId,
           hash: hashParams(snapshot),
           input: JSON.stringify({ kind: 'tabular', classes, features: featureList }),
-          bytes: encodeCheckpoint(snapshot, metaOf(m, lastId).meta),
+          bytes: encodeCheckpoint(snapshot, metaOf(m, lastId, drift).meta),
         }
       }
       // One hook serves checkpoints and publications: it runs every gcd of the two periods.
@@ -471,15 +459,16 @@ export const onlineFromLog = (
         initial: resume?.checkpoint.snapshot,
         batchSize: options.batchSize,
         window: options.window,
-        snapshotEvery: detector === undefined ? options.snapshotEvery : 1,
+        snapshotEvery: options.snapshotEvery,
+        ...(options.drift !== undefined ? { drift: { ...options.drift, ...(resume?.drift !== undefined ? { resume: resume.drift } : {}) } } : {}),
         checkpoint: {
           every: publishEvery === undefined ? every : gcd(every, publishEvery),
-          save: (s, m) => {
+          save: (s, m, drift) => {
             if (crossed(m.examples, every)) {
-              const c = write(s, m)
+              const c = write(s, m, drift)
               if (c !== undefined) subscriber.next(c)
             }
-            if (publishEvery !== undefined && crossed(m.examples, publishEvery)) queuePublication(s, m)
+            if (publishEvery !== undefined && crossed(m.examples, publishEvery)) queuePublication(s, m, drift)
             examplesBefore = m.examples
           },
         },
@@ -487,16 +476,13 @@ export const onlineFromLog = (
       inner = events.subscribe({
         next: (e) => {
           if (e.type === 'snapshot') {
-            const before = examplesSeen
-            watch(e.metrics)
-            if (detector !== undefined && !e.final && Math.floor(e.metrics.examples / every_) === Math.floor(before / every_)) return
-            const counts = addCounts(base, e.metrics, drifts)
+            const counts = addCounts(base, e.metrics)
             const out = { ...e, metrics: metricsOf(counts, e.metrics), counts }
             subscriber.next(lastId === undefined ? out : { ...out, entryId: lastId })
             if (e.final) {
-              const c = write(e.snapshot, e.metrics)
+              const c = write(e.snapshot, e.metrics, e.drift)
               if (c !== undefined) subscriber.next(c)
-              queuePublication(e.snapshot, e.metrics)
+              queuePublication(e.snapshot, e.metrics, e.drift)
             }
           } else subscriber.next({ ...e, entryId: current?.id ?? '' })
         },

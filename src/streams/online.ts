@@ -45,13 +45,22 @@ import { pulled } from './record-source.ts'
 import type { Snapshot } from './snapshot.ts'
 import { initialSnapshot } from './train.ts'
 import { trainsDifferently } from '../models/define.ts'
+import type { RegressionScore } from './rolling-metrics.ts'
+import { mae, RegressionMonoid, regressionScore, rmse } from './rolling-metrics.ts'
+import { slidingWindow } from './sliding-window.ts'
+import type { DriftEvent } from './drift.ts'
+import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
+import { driftWatch } from './drift-reset.ts'
 
 // ---- inputs -----------------------------------------------------------------------
 
 /** One example: features (the model's input, flattened) and, for classifiers, a class. */
 export interface OnlineExample {
   readonly features: ArrayLike<number>
+  /** A classifier's class; a regressor's target when it has one output and no `target`. */
   readonly label?: number
+  /** A regressor's target: a number, or one per output. */
+  readonly target?: number | ArrayLike<number>
   /** Where it came from (line of a file), for reports. */
   readonly line?: number
 }
@@ -82,6 +91,18 @@ export interface OnlineMetrics {
   readonly windowAccuracy: number
   readonly windowLoss: number
   readonly windowExamples: number
+  /**
+   * A regressor's prequential mean absolute and root mean squared error over every
+   * example and over the window (rolling-metrics.ts's Monoid; NaN for a classifier).
+   */
+  readonly mae: number
+  readonly rmse: number
+  readonly windowMae: number
+  readonly windowRmse: number
+  /** Changes signalled by the drift detector in this run (0 without one). */
+  readonly drifts: number
+  /** Of them, the ones that re-initialised the model (`onDrift: 'reset'`). */
+  readonly resets: number
 }
 
 export interface OnlineSnapshotEvent {
@@ -90,6 +111,8 @@ export interface OnlineSnapshotEvent {
   readonly metrics: OnlineMetrics
   /** True for the last event of a stream that ended. */
   readonly final: boolean
+  /** With a drift detector: its state and counts to checkpoint with this snapshot (drift-reset.ts). */
+  readonly drift?: SavedDrift
 }
 
 export interface RejectedEvent {
@@ -112,10 +135,22 @@ export interface SkippedEvent {
   readonly loss: number
 }
 
-export type OnlineEvent = OnlineSnapshotEvent | RejectedEvent | SkippedEvent
+/**
+ * A change signalled by the drift detector on the prequential errors. `step` is the
+ * example at which it was signalled, counted from the start of the stream (a resumed run
+ * continues the count: the snapshot's `seen`); `reset` tells whether the model was
+ * re-initialised after it.
+ */
+export interface OnlineDriftEvent extends DriftEvent {
+  readonly reset: boolean
+  readonly index: number
+  readonly line?: number
+}
+
+export type OnlineEvent = OnlineSnapshotEvent | RejectedEvent | SkippedEvent | OnlineDriftEvent
 
 export const isSnapshotEvent = (e: OnlineEvent): e is OnlineSnapshotEvent => e.type === 'snapshot'
-export const isIssueEvent = (e: OnlineEvent): e is RejectedEvent | SkippedEvent => e.type !== 'snapshot'
+export const isIssueEvent = (e: OnlineEvent): e is RejectedEvent | SkippedEvent => e.type === 'rejected' || e.type === 'skipped'
 
 /** Only the snapshot events. */
 export const onlineSnapshots = (): OperatorFunction<OnlineEvent, OnlineSnapshotEvent> => filter(isSnapshotEvent)
@@ -136,52 +171,8 @@ export const ScoreMonoid: Monoid<Score> = {
   empty: { loss: MeanMonoid.empty, hits: MeanMonoid.empty },
 }
 
-/**
- * The concat of the last `capacity` values pushed, for any Monoid ("two stacks"
- * sliding-window aggregation): values enter a back stack with a running aggregate; when
- * the oldest must leave and the front stack is empty, the back stack is moved to the
- * front as suffix aggregates. Every value is concatenated O(1) times (amortised), in
- * window order, so non-commutative monoids work too. Private mutable state; `value()`
- * returns immutable values.
- */
-export interface SlidingWindow<A> {
-  push(a: A): void
-  value(): A
-  readonly length: number
-}
-
-export const slidingWindow = <A>(M: Monoid<A>, capacity: number): SlidingWindow<A> => {
-  if (!(Number.isInteger(capacity) && capacity >= 1))
-    throw new GradstreamError(`window: expected a positive integer size, got ${capacity}`)
-  let front: A[] = [] // suffix aggregates; the last entry covers the oldest value onwards
-  let back: A[] = []
-  let backAgg = M.empty
-  const popOldest = (): void => {
-    if (front.length === 0) {
-      const f: A[] = new Array<A>(back.length)
-      let agg = M.empty
-      for (let i = back.length - 1, j = 0; i >= 0; i--, j++) {
-        agg = M.concat(back[i], agg)
-        f[j] = agg
-      }
-      front = f
-      back = []
-      backAgg = M.empty
-    }
-    front.pop()
-  }
-  return {
-    push: (a) => {
-      back.push(a)
-      backAgg = M.concat(backAgg, a)
-      if (front.length + back.length > capacity) popOldest()
-    },
-    value: () => (front.length === 0 ? backAgg : M.concat(front[front.length - 1], backAgg)),
-    get length() {
-      return front.length + back.length
-    },
-  }
-}
+export type { SlidingWindow } from './sliding-window.ts'
+export { slidingWindow } from './sliding-window.ts'
 
 // ---- learners -----------------------------------------------------------------------
 
@@ -238,9 +229,22 @@ export interface OnlineOptions extends LearnerOptions {
    */
   readonly checkpoint?: {
     readonly every: number
-    readonly save: (snapshot: Snapshot, metrics: OnlineMetrics) => void
+    /** `drift`: the detector's state and the resets so far (with a drift option), to checkpoint. */
+    readonly save: (snapshot: Snapshot, metrics: OnlineMetrics, drift?: SavedDrift) => void
   }
+  /** A drift detector on the prequential errors, and what a signal does (driftReset.ts). */
+  readonly drift?: OnlineDrift
+  /**
+   * Delayed labels (default 0): the label of example i becomes available at example
+   * i + labelDelay. Each example is predicted when it arrives (that prediction is what
+   * the prequential metrics score) and learned when its label arrives; at the end of
+   * the stream the labels still pending arrive. Examples are learned in arrival order,
+   * so the final parameters equal the undelayed run's; only the predictions differ.
+   * The reported loss is the training loss at learning time.
+   */
+  readonly labelDelay?: number
 }
+
 
 const isEither = (item: OnlineItem): item is E.Either<Rejection, OnlineExample> =>
   typeof item === 'object' && item !== null && '_tag' in item && (item._tag === 'Left' || item._tag === 'Right')
@@ -255,7 +259,7 @@ const positiveInt = (name: string, v: number | undefined, def: number): number =
 const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: OnlineOptions) => {
   const learnerE = onlineLearner(objective, optimizer, options)
   if (E.isLeft(learnerE)) throw learnerE.left
-  const learner = learnerE.right
+  let learner = learnerE.right
   const k = positiveInt('batchSize', options.batchSize, 1)
   const windowSize = positiveInt('window', options.window, 500)
   const every = positiveInt('snapshotEvery', options.snapshotEvery, 100)
@@ -266,12 +270,22 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   // The window holds per-batch scores: the last W examples, rounded up to whole batches.
   const window = slidingWindow(ScoreMonoid, Math.ceil(windowSize / k))
   let total: Score = ScoreMonoid.empty
+  // A regressor's errors: outputs per example, the targets of the batch, and the scores.
+  const regresses = objective.task === 'regression'
+  const O = regresses ? (learner.outputs ?? 0) : 0
+  const targets = regresses ? new Float32Array(k * O) : undefined
+  const regWindow = slidingWindow(RegressionMonoid, Math.ceil(windowSize / k))
+  let regTotal: RegressionScore = RegressionMonoid.empty
   let seen = 0
   let examples = 0
   let learned = 0
   let skipped = 0
   let rejected = 0
   const byReason = new Map<string, number>()
+  // The drift detector and the reset (drift-reset.ts); examples are counted from the start
+  // of the stream (the initial snapshot's `seen`), so a resumed run names the same ones.
+  const seenBefore = learner.snapshot().seen
+  const drift = options.drift === undefined ? undefined : driftWatch(options.drift, objective, optimizer, learner.snapshot().key)
   // The batch being filled. The step hands it to the model (which may keep it in what it
   // saves, or in its state), so it gets a fresh buffer per batch.
   let x = new Float32Array(k * S)
@@ -279,9 +293,27 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   const lines: (number | undefined)[] = []
   const indices: number[] = []
   let filled = 0
+  // Delayed labels: examples predicted on arrival, waiting for their label (oldest
+  // first), and the arrival-time scores of the batch being filled.
+  const delay = options.labelDelay ?? 0
+  if (!(Number.isInteger(delay) && delay >= 0)) throw new GradstreamError(`online: expected labelDelay to be an integer >= 0, got ${delay}`)
+  interface Waiting {
+    readonly x: Float32Array
+    readonly label: number
+    readonly target?: Float32Array
+    readonly line: number | undefined
+    readonly index: number
+    readonly hit: number
+    readonly prediction?: Float32Array
+  }
+  const waiting: Waiting[] = []
+  let waitingHead = 0
+  let arrivalHits = 0
+  const arrivalPredictions = regresses ? new Float32Array(k * O) : undefined
 
   const metrics = (): OnlineMetrics => {
     const w = window.value()
+    const rw = regWindow.value()
     return {
       seen,
       examples,
@@ -294,6 +326,12 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       windowAccuracy: mean(w.hits),
       windowLoss: mean(w.loss),
       windowExamples: w.hits.count > 0 ? w.hits.count : w.loss.count,
+      mae: mae(regTotal),
+      rmse: rmse(regTotal),
+      windowMae: mae(rw),
+      windowRmse: rmse(rw),
+      drifts: drift?.drifts() ?? 0,
+      resets: drift?.resets() ?? 0,
     }
   }
 
@@ -327,26 +365,57 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       if (l >= C) return ['too many classes', `label ${l}, but the model has ${C} outputs`]
       labels[filled] = l
     }
+    if (targets !== undefined) {
+      const t = ex.target ?? ex.label
+      if (t === undefined || t === null) return ['missing label', 'expected a numeric target']
+      const o = filled * O
+      if (typeof t === 'number') {
+        if (O !== 1) return ['wrong field count', `expected ${O} targets, got 1`]
+        targets[o] = t
+      } else if (typeof t === 'object' && typeof t.length === 'number') {
+        if (t.length !== O) return ['wrong field count', `expected ${O} targets, got ${t.length}`]
+        targets.set(t, o)
+      } else return ['invalid label', `target ${String(t)} is not a number`]
+      for (let i = o; i < o + O; i++) {
+        const v = targets[i]
+        if (v - v !== 0) return ['invalid label', `target ${String(t)} is not a finite number`]
+      }
+    }
     return undefined
   }
 
   const emitSnapshot = (emit: (e: OnlineEvent) => void, final: boolean): void => {
-    emit({ type: 'snapshot', snapshot: learner.snapshot(), metrics: metrics(), final })
+    const e: OnlineSnapshotEvent = { type: 'snapshot', snapshot: learner.snapshot(), metrics: metrics(), final }
+    emit(drift === undefined ? e : { ...e, drift: drift.save() })
   }
 
   const learnBatch = (emit: (e: OnlineEvent) => void): void => {
     const n = filled
-    const out = learner.learn(n === k ? x : x.subarray(0, n * S), classifies ? (n === k ? labels : labels.subarray(0, n)) : undefined, n)
+    const out = learner.learn(
+      n === k ? x : x.subarray(0, n * S),
+      classifies ? (n === k ? labels : labels.subarray(0, n)) : undefined,
+      n,
+      targets === undefined ? undefined : targets.slice(0, n * O),
+    )
     x = new Float32Array(k * S)
     const before = examples
     examples += n
     const lossOk = Number.isFinite(out.loss)
+    // With delayed labels the scores are of the predictions made at arrival.
+    const hits = delay > 0 ? arrivalHits : out.hits
+    const predictions = delay > 0 ? arrivalPredictions?.subarray(0, n * O) : out.predictions
+    arrivalHits = 0
     const score: Score = {
       loss: lossOk ? { sum: out.loss * n, count: n } : MeanMonoid.empty,
-      hits: classifies ? { sum: out.hits, count: n } : MeanMonoid.empty,
+      hits: classifies ? { sum: hits, count: n } : MeanMonoid.empty,
     }
     total = ScoreMonoid.concat(total, score)
     window.push(score)
+    if (targets !== undefined && predictions !== undefined) {
+      const r = regressionScore(predictions, targets.subarray(0, n * O))
+      regTotal = RegressionMonoid.concat(regTotal, r)
+      regWindow.push(r)
+    }
     if (out.skipped !== undefined) {
       skipped += n
       const step = learner.snapshot().step
@@ -356,12 +425,62 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
         emit(line === undefined ? e : { ...e, line })
       }
     } else learned += n
+    if (drift !== undefined) {
+      // One error per example: 1 for a miss, 0 for a hit (within a batch of k > 1, whose
+      // hits are counted but not placed, the misses come first).
+      for (const signal of drift.observe(n, classifies ? hits : NaN, out.loss, seenBefore + before)) {
+        const i = signal.at - seenBefore - before - 1
+        const line = lines[i]
+        const e: OnlineDriftEvent = { type: 'drift', step: signal.at, detector: signal.detector, detail: signal.detail, reset: signal.reset, index: indices[i] }
+        emit(line === undefined ? e : { ...e, line })
+        if (signal.reset) learner = drift.resetLearner(learner.snapshot())
+      }
+    }
     filled = 0
     lines.length = 0
     indices.length = 0
     if (Math.floor(examples / every) > Math.floor(before / every)) emitSnapshot(emit, false)
     if (options.checkpoint && Math.floor(examples / checkpointEvery) > Math.floor(before / checkpointEvery))
-      options.checkpoint.save(learner.snapshot(), metrics())
+      options.checkpoint.save(learner.snapshot(), metrics(), drift?.save())
+  }
+
+  /** Delayed labels: predicts the example admitted into slot `filled`, queues it, and releases the one whose label arrives now. */
+  const arrive = (emit: (e: OnlineEvent) => void, line: number | undefined, index: number): void => {
+    const xi = x.slice(filled * S, (filled + 1) * S)
+    const out = (learner.predict ?? ((): never => { throw new GradstreamError('online: labelDelay needs a learner with predict') }))(xi, 1).data
+    let hit = 0
+    if (classifies) {
+      let best = 0
+      for (let c = 1; c < out.length; c++) if (out[c] > out[best]) best = c
+      hit = best === labels[filled] ? 1 : 0
+    }
+    waiting.push({
+      x: xi,
+      label: labels[filled],
+      line,
+      index,
+      hit,
+      ...(targets !== undefined ? { target: targets.slice(filled * O, (filled + 1) * O), prediction: Float32Array.from(out) } : {}),
+    })
+    if (waiting.length - waitingHead > delay) release(emit)
+  }
+
+  /** The oldest waiting example's label arrives: it joins the batch to learn, with its arrival-time score. */
+  const release = (emit: (e: OnlineEvent) => void): void => {
+    const w = waiting[waitingHead++]
+    if (waitingHead > 1024 && waitingHead * 2 > waiting.length) {
+      waiting.splice(0, waitingHead)
+      waitingHead = 0
+    }
+    x.set(w.x, filled * S)
+    labels[filled] = w.label
+    if (targets !== undefined && w.target !== undefined) targets.set(w.target, filled * O)
+    if (arrivalPredictions !== undefined && w.prediction !== undefined) arrivalPredictions.set(w.prediction, filled * O)
+    arrivalHits += w.hit
+    lines.push(w.line)
+    indices.push(w.index)
+    filled++
+    if (filled === k) learnBatch(emit)
   }
 
   return {
@@ -375,12 +494,14 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       } else ex = item
       const bad = admit(ex)
       if (bad !== undefined) return reject(emit, index, ex.line, bad[0], bad[1])
+      if (delay > 0) return arrive(emit, ex.line, index)
       lines.push(ex.line)
       indices.push(index)
       filled++
       if (filled === k) learnBatch(emit)
     },
     finish: (emit: (e: OnlineEvent) => void): void => {
+      while (waitingHead < waiting.length) release(emit)
       if (filled > 0) learnBatch(emit)
       emitSnapshot(emit, true)
     },

@@ -33,6 +33,7 @@ import { Observable } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
 import { parseCsvLine } from '../io/csv.ts'
 import type { ColumnOptions, CsvLayout, Example, RecordFormat, Rejection, RejectReason, Schema } from '../io/records.ts'
+import { NumericTargets } from './numeric-targets.ts'
 import { LabelMap, checkColumnName, csvLayout, decodeCsvLine, decodeJsonLine, decodeObject, inferFeatures, lineRejection, someNames } from '../io/records.ts'
 import type { LineItem } from '../io/lines.ts'
 import { LineSplitter, MAX_LINE_LENGTH } from '../io/lines.ts'
@@ -177,6 +178,8 @@ export type { RecordFormat } from '../io/records.ts'
  * record; `format` defaults to sniffing the first line (a header row first for CSV).
  */
 export interface RecordOptions extends ColumnOptions {
+  /** The label column holds a regressor's numeric target, not a class (numeric-targets.ts). */
+  readonly target?: boolean
   /** Without a fixed list: at most this many classes ('too many classes' beyond). */
   readonly numClasses?: number
   /** Lines longer than this are rejected ('line too long') without being kept. */
@@ -329,7 +332,7 @@ export const recordsFromLines = async (
       )
   }
   if (features.length === 0) return fail(`records: expected at least one numeric feature besides "${label}", found none`)
-  const labels = new StreamLabels(options.classes, format === 'csv' && options.classes === undefined, options.numClasses)
+  const labels = options.target === true ? new NumericTargets() : new StreamLabels(options.classes, format === 'csv' && options.classes === undefined, options.numClasses)
   const schema: Schema = { features, label }
   const csv = layout
   async function* decode(): AsyncGenerator<E.Either<Rejection, Example>, void, undefined> {

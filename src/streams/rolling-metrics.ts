@@ -14,7 +14,7 @@ import type { Monoid } from 'fp-ts/lib/Monoid.js'
 import type { OperatorFunction } from 'rxjs'
 import { Observable } from 'rxjs'
 import { GradstreamError } from '../core/errors.ts'
-import { slidingWindow } from './online.ts'
+import { slidingWindow } from './sliding-window.ts'
 
 // ---- regression ------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ import { serveStatic } from '../../examples/browser/server.ts'
 import * as gs from '../../src/node.ts'
 import type { SmallRun } from '../package/consumer/train-small.mjs'
 import { trainSmall } from '../package/consumer/train-small.mjs'
+import { workerThreads } from '../../src/node.ts'
+import { userLayerRun } from './threads/user-run.ts'
 import { launchChromium, watchedPage } from './chromium.ts'
 
 type Run = SmallRun & { readonly notices: string[]; readonly crossOriginIsolated?: boolean; readonly error?: string }
@@ -33,6 +35,7 @@ beforeAll(async () => {
       page: join(here, 'page.ts'),
       'train-worker': join(here, 'train-worker.ts'),
       'web-worker': join(import.meta.dirname, '../../src/parallel/web-worker.ts'),
+      'user-shard-worker': join(here, 'user-shard-worker.ts'),
     },
     outdir: dir,
     bundle: true,
@@ -62,10 +65,11 @@ const open = async (url: string): Promise<Page> => {
   return page
 }
 
-const inWorker = (page: Page, threads: number, url?: string): Promise<Run> =>
+const inWorker = (page: Page, threads: number, url?: string, user = false): Promise<Run> =>
   page.evaluate(
-    ([t, u]) => (globalThis as unknown as { inWorker: (t: number, u?: string) => Promise<Run> }).inWorker(t as number, u as string | undefined),
-    [threads, url] as const,
+    ([t, u, user]) =>
+      (globalThis as unknown as { inWorker: (t: number, u?: string, user?: boolean) => Promise<Run> }).inWorker(t as number, u as string | undefined, user as boolean),
+    [threads, url, user] as const,
   )
 
 describe('threads in Chromium', () => {
@@ -99,6 +103,20 @@ describe('threads in Chromium', () => {
     expect(fallback.crossOriginIsolated).toBe(false)
     expect(fallback.hash).toBe(node1.hash)
     expect(fallback.notices).toEqual([expect.stringMatching(/^gradstream: training on one thread instead of 2: the page is not cross-origin isolated/)])
+    expect(problems).toEqual([])
+  })
+
+  it("trains a model with the user's own layer types on 2 Web Worker threads (a shard worker bundled with their module) at Node's bits", async () => {
+    const node = await userLayerRun(1, workerThreads)
+    expect(await userLayerRun(2, workerThreads)).toBe(node)
+    const page = await open(isolated.url)
+    const two = await inWorker(page, 2, 'user-shard-worker.js', true)
+    expect(two.error).toBeUndefined()
+    expect(two.notices).toEqual([])
+    expect(two.hash).toBe(node)
+    // The library's own shard worker does not know them: the run fails saying what to do.
+    const plainWorker = await inWorker(page, 2, undefined, true)
+    expect(plainWorker.error).toMatch(/worker 1 failed: .*user_jitter_scale.*webWorkers\(\{ url \}\)/)
     expect(problems).toEqual([])
   })
 })

@@ -10,6 +10,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { argmaxRows } from '../../src/core/tensor.ts'
 import { listCheckpoints, loadCheckpoint } from '../../src/io/checkpoint-file.ts'
+import { loadMnist } from '../../src/io/mnist.ts'
 import { objectiveFromSpec } from '../../src/models/objective-spec.ts'
 import { cli, fixture, lastJson } from './run-cli.ts'
 
@@ -135,7 +136,7 @@ describe('gradstream evaluate', () => {
 })
 
 describe('gradstream evaluate on MNIST', () => {
-  it('reproduces the final test accuracy and loss of a digits run', async () => {
+  it('reproduces the final test accuracy and loss of a digits run, also from a CSV of 784 pixel columns', async () => {
     const dir = join(tmp, 'digits')
     const t = await cli(['train', '--model', 'mlp', '--hidden', '16', '--epochs', '1', '--threads', '1', '--shift', '0', '--out', dir, '--json'])
     expect(t.code).toBe(0)
@@ -146,5 +147,46 @@ describe('gradstream evaluate on MNIST', () => {
     expect(e.loss).toBeCloseTo(s.testLoss, 12)
     expect(e.classes.map((c) => c.name)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
     expect(e.classes.reduce((a, c) => a + c.support, 0)).toBe(2000)
+
+    // The same test digits as a CSV of 784 pixel columns (label first, as MNIST CSVs are):
+    // intensities in [0, 1] give the numbers of --data mnist; in [0, 255] (rounded to
+    // integers) they are divided by 255, and the confusion matches predictions made here.
+    const { test } = loadMnist()
+    const N = test.x.shape[0]
+    const header = ['label', ...Array.from({ length: 784 }, (_, k) => `pixel${k}`)].join(',')
+    const csv = (scale: (v: number) => number): string =>
+      [header, ...Array.from({ length: N }, (_, i) => [test.labels![i], ...Array.from(test.x.data.subarray(i * 784, (i + 1) * 784), scale)].join(','))].join('\n')
+    writeFileSync(join(tmp, 'digits01.csv'), csv((v) => v))
+    writeFileSync(join(tmp, 'digits255.csv'), csv((v) => Math.round(v * 255)))
+    const mnist = lastJson<Report>(await cli(['evaluate', dir, '--data', 'mnist', '--json']))
+    const unit = lastJson<Report>(await cli(['evaluate', dir, '--data', join(tmp, 'digits01.csv'), '--label', 'label', '--json']))
+    expect(unit.samples).toBe(2000)
+    expect(unit.loss).toBeCloseTo(mnist.loss, 12) // the same terms, summed in the file's split order
+    expect(unit.accuracy).toBe(mnist.accuracy)
+    expect(unit.confusion).toEqual(mnist.confusion)
+    const bytes = lastJson<Report & { data: string }>(await cli(['evaluate', dir, '--data', join(tmp, 'digits255.csv'), '--label', 'label', '--json']))
+    expect(bytes.data).toMatch(/digits255\.csv \(pixels \/ 255\)$/)
+    const ckpt = loadCheckpoint(listCheckpoints(join(dir, 'checkpoints')).pop()!.path)
+    const obj = objectiveFromSpec(ckpt.model)
+    if (E.isLeft(obj)) throw obj.left
+    const x = Float32Array.from(test.x.data, (v) => Math.round(v * 255) / 255)
+    const predicted = argmaxRows(obj.right.predict(ckpt.snapshot.params, { shape: [N, ...obj.right.inShape], data: x }, null))
+    const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0))
+    for (let i = 0; i < N; i++) confusion[test.labels![i]][predicted[i]]++
+    expect(bytes.confusion).toEqual(confusion)
+    expect(Math.abs(bytes.accuracy - mnist.accuracy)).toBeLessThan(0.01)
+
+    // The wrong number of pixel columns, or intensities beyond 255: one line, exit code 2.
+    writeFileSync(join(tmp, 'short.csv'), 'label,a,b\n3,0.5,0.25\n7,0.125,1\n')
+    writeFileSync(join(tmp, 'hot.csv'), csv((v) => v * 1000))
+    for (const [file, message] of [
+      ['short.csv', /short\.csv: expected 784 pixel columns for mlp, step \d+ \(trained on 28x28x1 images\), got 2 feature columns/],
+      ['hot.csv', /hot\.csv: expected pixel intensities in \[0, 1\] or \[0, 255\], got values from 0 to 1000/],
+    ] as const) {
+      const r = await cli(['evaluate', dir, '--data', join(tmp, file), '--label', 'label'])
+      expect(r.code, file).toBe(2)
+      expect(r.stderr).toMatch(message)
+      expect(r.stderr.trim().split('\n').length).toBe(1)
+    }
   })
 })

@@ -10,7 +10,7 @@ import * as node from '../../src/node.ts'
 const ROOT_VALUES = [
   // layers and combinators
   'dense', 'relu', 'leakyRelu', 'lecunTanh', 'sigmoid', 'tanh', 'prelu', 'rrelu', 'swish', 'softmax', 'flatten', 'conv1d', 'conv2d',
-  'LENET_C3_TABLE', 'maxPool2d', 'avgPool2d', 'subsample', 'dropout', 'batchNorm', 'globalAvgPool2d', 'residual', 'parallel',
+  'LENET_C3_TABLE', 'maxPool2d', 'avgPool2d', 'subsample', 'dropout', 'batchNorm', 'onlineStandardize', 'globalAvgPool2d', 'residual', 'parallel',
   'sequential', 'named', 'tiedAutoencoder', 'evalCtx', 'defineLayer', 'defineActivation',
   // losses, objectives, optimizers
   'softmaxCrossEntropy', 'euclidean', 'supervised', 'autoencoding', 'sgd', 'momentum', 'nesterov', 'adam',

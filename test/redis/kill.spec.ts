@@ -198,3 +198,53 @@ describe('gradstream online --redis when connections drop', () => {
     expect((await entries(redis.client, 'drop:rejected')).length).toBe(data.bad.length)
   })
 })
+
+describe('gradstream online --redis --on-drift reset after SIGKILL', () => {
+  it('resets at the same entries as one run and ends on its bits: the detector state (and the scaler\'s) is in every checkpoint', async () => {
+    // 9,000 records whose labelling rotates (a->b->c->a) at records 3,001 and 6,001.
+    const N = 9000
+    const data = streamData(N, 8, 0.01, 53)
+    const rotate: Record<string, string> = { a: 'b', b: 'c', c: 'a' }
+    const lines = data.lines.map((l, i) => {
+      if (i < 3000 || data.bad.includes(i)) return l
+      const o = JSON.parse(l) as { kind: string }
+      return JSON.stringify({ ...o, kind: i < 6000 ? rotate[o.kind] : rotate[rotate[o.kind]] })
+    })
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-kill-reset-'))
+    const file = join(dir, 'events.ndjson')
+    writeFileSync(file, `${lines.join('\n')}\n`)
+    expect((await run(['produce', '--redis', redis.url, '--stream', 'reset-killed', '--input', file])).code).toBe(0)
+    // with online standardisation: its running statistics ride in the checkpoints too
+    const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.02', '--on-drift', 'reset', '--standardize', 'online', '--json']
+    // The uninterrupted reference: the same learner over the file.
+    const reference = await run(['online', '--input', file, ...model])
+    expect(reference.code, reference.stderr).toBe(0)
+    const ref = lastJson(reference.stdout)
+    expect(ref.resets as number).toBeGreaterThanOrEqual(2)
+    const learn = (consumer: string): string[] => [
+      'online', '--redis', redis.url, '--stream', 'reset-killed', ...model, '--checkpoint-dir', join(dir, 'ck'),
+      '--checkpoint-every', '500', '--report-every', '250', '--until-idle', '1', '--consumer', consumer,
+    ]
+    let kills = 0
+    const resetsAt: string[] = []
+    for (const [i, m] of [{ entries: 2900, extraMs: 5 }, { entries: 3250, extraMs: 20 }, { entries: 6100, extraMs: 10 }].entries()) {
+      const r = await run(learn(`learner-${i}`), m)
+      if (r.signal === 'SIGKILL') kills++
+      else expect(r.code, r.stderr).toBe(0)
+      resetsAt.push(...[...r.stderr.matchAll(/at example ([\d,]+) .*; model reset/g)].map((x) => x[1]))
+    }
+    expect(kills).toBeGreaterThanOrEqual(2)
+    const last = await run(learn('last'))
+    expect(last.code, last.stderr).toBe(0)
+    resetsAt.push(...[...last.stderr.matchAll(/at example ([\d,]+) .*; model reset/g)].map((x) => x[1]))
+    const s = lastJson(last.stdout)
+    expect(s.hash).toBe(ref.hash)
+    expect(s.resets).toBe(ref.resets)
+    expect(s.learned).toBe(N - data.bad.length)
+    // every reset of the reference run happened at the same example in the killed runs
+    // (a reset re-done after a kill is reported again, at the same example)
+    const refResets = [...reference.stderr.matchAll(/at example ([\d,]+) .*; model reset/g)].map((x) => x[1])
+    expect([...new Set(resetsAt)]).toEqual(refResets)
+    expect(((await redis.client.xpending('reset-killed', 'gradstream')) as [number])[0]).toBe(0)
+  })
+})

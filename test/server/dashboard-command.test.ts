@@ -53,6 +53,7 @@ describe('gradstream dashboard', () => {
       [[run, '--port', 'abc'], /--port: expected an integer >= 0, got "abc"/],
       [[run, '--port', '70000'], /--port: expected an integer from 0 to 65535/],
       [[run, '--cache-mb', '0'], /--cache-mb: expected an integer >= 1/],
+      [[run, '--data-dir', join(tmp, 'nope')], /--data-dir: expected a folder holding the input files of online runs, got ".*nope"/],
       [[run, '--bogus'], /bogus/],
     ] as const) {
       const r = await cli('dashboard', ...args)

@@ -26,19 +26,19 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 // The determinism run, as a module both this process and a child process import: a
 // small CNN with RReLU noise, shuffled every epoch, randomly shifted (augmentation).
 const RUN_MODULE = `
-import { arraySource, conv2d, dense, flatten, hashParams, key, momentum, randomShift, rrelu, sequential,
-  softmaxCrossEntropy, supervised, trainObjective, uniform } from ${JSON.stringify(pathToFileURL(join(root, 'src', 'index.ts')).href)}
+import { arraySource, conv2d, dense, flatten, hashParams, key, momentum, random, rrelu, sequential,
+  softmaxCrossEntropy, supervised, trainObjective, training } from ${JSON.stringify(pathToFileURL(join(root, 'src', 'index.ts')).href)}
 export const STEPS = [1, 2, 7, 20, 33, 45]
 export const hashesAt = async () => {
   const N = 60
-  const x = uniform(key(5), N * 8 * 8 * 1)
+  const x = random.uniform(key(5), N * 8 * 8 * 1)
   const labels = Int32Array.from({ length: N }, (_, i) => (i * 7) % 3)
   const net = sequential(conv2d({ kernelSize: 3, filters: 4 }), rrelu(), flatten(), dense(3))
   const objective = supervised(net, softmaxCrossEntropy(), [8, 8, 1])
   const hashes = {}
   await new Promise((done, fail) => trainObjective(objective, momentum(0.05), {
     data: arraySource({ x: { shape: [N, 8, 8, 1], data: x }, labels, classes: 3 }, { batchSize: 8 }),
-    epochs: 6, seed: 123, augment: [(k) => randomShift(2, k)],
+    epochs: 6, seed: 123, augment: [(k) => training.randomShift(2, k)],
   }).subscribe({ next: (s) => { if (STEPS.includes(s.step)) hashes[s.step] = hashParams(s) }, error: fail, complete: done }))
   return hashes
 }

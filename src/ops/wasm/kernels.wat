@@ -567,4 +567,199 @@
             (br $taps)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows))))
+
+  ;; ==== batch-1 dense and SGD on resident parameters (online learning) ====================
+  ;; Section owned by the batch-1 work (ops/resident.ts lays out memory and calls these;
+  ;; the TypeScript twins are ops/optim.ts, sgdOuterRowsInPlace, and ops/dense.ts,
+  ;; denseForwardRows: the same bits, so batch 1 is the same on either backend). The
+  ;; parameters live in the memory of a learner's own instance of this module, so a
+  ;; batch-1 step reads and writes them in place.
+
+  ;; ---- in-place SGD on rank-1 rows -----------------------------------------------------
+  ;;
+  ;;   p[rows[t], j] = fl(p - lr g),  g = +0 where v[j] = 0, else fl(u[t] v[j])
+  ;;                                   (in f64: the bits of sgdStep, p - lr (g + 0 p), for
+  ;;                                    finite p; g as fl(0 + u v) rounds it)
+  ;;
+  ;; for t < count, j < O; p: row-major [*, O]; rows: i32 [count]; u: f32 [count]; v: f32 [O].
+  ;; The caller guarantees every p is finite (then 0 p adds nothing to a g that is not -0,
+  ;; and g is -0 only where the product underflows, as in the twin). Rows with u[t] = 0
+  ;; are skipped (g is +0 there). Returns 1 when every value written is finite.
+  (func $sgd_outer (export "sgd_outer")
+    (param $p i32) (param $u i32) (param $v i32) (param $rows i32) (param $count i32) (param $O i32) (param $lr f64)
+    (result i32)
+    (local $t i32) (local $j i32) (local $row i32) (local $at i32) (local $O4 i32)
+    (local $a f32) (local $av v128) (local $lr2 v128) (local $ok v128) (local $oks i32)
+    (local $vv v128) (local $g v128) (local $pv v128) (local $lo v128) (local $hi v128) (local $q v128)
+    (local $gs f32) (local $qs f32)
+    (local.set $lr2 (f64x2.splat (local.get $lr)))
+    (local.set $ok (v128.const i32x4 -1 -1 -1 -1))
+    (local.set $oks (i32.const 1))
+    (local.set $O4 (i32.and (local.get $O) (i32.const -4)))
+    (local.set $t (i32.const 0))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_s (local.get $t) (local.get $count)))
+        (local.set $a (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))
+        (if (f32.ne (local.get $a) (f32.const 0))
+          (then
+            (local.set $av (f32x4.splat (local.get $a)))
+            (local.set $row (i32.add (local.get $p)
+              (i32.shl (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O)) (i32.const 2))))
+            (local.set $j (i32.const 0))
+            (block $cols_done
+              (loop $cols
+                (br_if $cols_done (i32.ge_s (local.get $j) (local.get $O4)))
+                (local.set $vv (v128.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 2)))))
+                ;; g: the product, +0 in the lanes where v is zero
+                (local.set $g (v128.andnot (f32x4.mul (local.get $av) (local.get $vv))
+                                           (f32x4.eq (local.get $vv) (v128.const f32x4 0 0 0 0))))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $pv (v128.load (local.get $at)))
+                (local.set $lo (f64x2.sub (f64x2.promote_low_f32x4 (local.get $pv))
+                  (f64x2.mul (local.get $lr2) (f64x2.promote_low_f32x4 (local.get $g)))))
+                (local.set $hi (f64x2.sub
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $pv) (local.get $pv)))
+                  (f64x2.mul (local.get $lr2)
+                    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $g) (local.get $g))))))
+                (local.set $q (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                  (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+                (v128.store (local.get $at) (local.get $q))
+                (local.set $ok (v128.and (local.get $ok)
+                  (f32x4.eq (f32x4.sub (local.get $q) (local.get $q)) (v128.const f32x4 0 0 0 0))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $cols)))
+            ;; the last O mod 4 columns, one at a time
+            (block $tail_done
+              (loop $tail
+                (br_if $tail_done (i32.ge_s (local.get $j) (local.get $O)))
+                (local.set $gs (f32.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 2)))))
+                (local.set $gs (select (f32.const 0) (f32.mul (local.get $a) (local.get $gs)) (f32.eq (local.get $gs) (f32.const 0))))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $qs (f32.demote_f64 (f64.sub (f64.promote_f32 (f32.load (local.get $at)))
+                  (f64.mul (local.get $lr) (f64.promote_f32 (local.get $gs))))))
+                (f32.store (local.get $at) (local.get $qs))
+                (local.set $oks (i32.and (local.get $oks) (f32.eq (f32.sub (local.get $qs) (local.get $qs)) (f32.const 0))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $tail)))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows_loop)))
+    (i32.and (local.get $oks) (i32x4.all_true (local.get $ok))))
+
+  ;; ---- batch-1 dense forward over the non-zero inputs ----------------------------------
+  ;;
+  ;;   y[j] = fl(fl(s_j) + b[j]),  s_j = sum_t u[t] W[rows[t], j]   (in f64, t ascending from
+  ;;                                                                  s = 0: every product
+  ;;                                                                  of two floats is exact)
+  ;;
+  ;; for j < O; W: row-major [*, O]; rows: i32 [count] (the listed inputs); u: f32 [count]
+  ;; (their values); b: f32 [O]. The bits of the TypeScript twin (ops/dense.ts,
+  ;; denseForwardRows: double sums rounded once, then the bias in float32), so batch 1 is
+  ;; the same on either backend. Eight f64x2 accumulators (16 columns) per sweep of the
+  ;; rows, then 4 columns, then the last O mod 4 one at a time (cnn-layers-softmax eq 6).
+  (func $dense_row (export "dense_row")
+    (param $y i32) (param $u i32) (param $rows i32) (param $count i32) (param $W i32) (param $b i32) (param $O i32)
+    (local $t i32) (local $j i32) (local $at i32) (local $av v128) (local $w v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128) (local $ss f64)
+    (local.set $j (i32.const 0))
+    (block $b16_done
+      (loop $b16
+        (br_if $b16_done (i32.gt_s (i32.add (local.get $j) (i32.const 16)) (local.get $O)))
+        (local.set $s0 (v128.const i32x4 0 0 0 0))
+        (local.set $s1 (v128.const i32x4 0 0 0 0))
+        (local.set $s2 (v128.const i32x4 0 0 0 0))
+        (local.set $s3 (v128.const i32x4 0 0 0 0))
+        (local.set $s4 (v128.const i32x4 0 0 0 0))
+        (local.set $s5 (v128.const i32x4 0 0 0 0))
+        (local.set $s6 (v128.const i32x4 0 0 0 0))
+        (local.set $s7 (v128.const i32x4 0 0 0 0))
+        (local.set $t (i32.const 0))
+        (block $t_done
+          (loop $tl
+            (br_if $t_done (i32.ge_s (local.get $t) (local.get $count)))
+            (local.set $av (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))))
+            (local.set $at (i32.add (local.get $W) (i32.shl (i32.add (local.get $j)
+              (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O))) (i32.const 2))))
+            (local.set $w (v128.load offset=0 (local.get $at)))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $w (v128.load offset=16 (local.get $at)))
+            (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $w (v128.load offset=32 (local.get $at)))
+            (local.set $s4 (f64x2.add (local.get $s4) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s5 (f64x2.add (local.get $s5) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $w (v128.load offset=48 (local.get $at)))
+            (local.set $s6 (f64x2.add (local.get $s6) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s7 (f64x2.add (local.get $s7) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $tl)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (v128.store offset=0 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=0 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s0)) (f32x4.demote_f64x2_zero (local.get $s1)))))
+        (v128.store offset=16 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=16 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s2)) (f32x4.demote_f64x2_zero (local.get $s3)))))
+        (v128.store offset=32 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=32 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s4)) (f32x4.demote_f64x2_zero (local.get $s5)))))
+        (v128.store offset=48 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=48 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s6)) (f32x4.demote_f64x2_zero (local.get $s7)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $b16)))
+    (block $b4_done
+      (loop $b4
+        (br_if $b4_done (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $O)))
+        (local.set $s0 (v128.const i32x4 0 0 0 0))
+        (local.set $s1 (v128.const i32x4 0 0 0 0))
+        (local.set $t (i32.const 0))
+        (block $t4_done
+          (loop $t4
+            (br_if $t4_done (i32.ge_s (local.get $t) (local.get $count)))
+            (local.set $av (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))))
+            (local.set $at (i32.add (local.get $W) (i32.shl (i32.add (local.get $j)
+              (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O))) (i32.const 2))))
+            (local.set $w (v128.load (local.get $at)))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $t4)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (v128.store (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s0)) (f32x4.demote_f64x2_zero (local.get $s1)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $b4)))
+    (block $b1_done
+      (loop $b1
+        (br_if $b1_done (i32.ge_s (local.get $j) (local.get $O)))
+        (local.set $ss (f64.const 0))
+        (local.set $t (i32.const 0))
+        (block $t1_done
+          (loop $t1
+            (br_if $t1_done (i32.ge_s (local.get $t) (local.get $count)))
+            (local.set $ss (f64.add (local.get $ss)
+              (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))
+                (f64.promote_f32 (f32.load (i32.add (local.get $W) (i32.shl (i32.add (local.get $j)
+                  (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O))) (i32.const 2))))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $t1)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (f32.store (i32.add (local.get $y) (local.get $at))
+          (f32.add (f32.demote_f64 (local.get $ss)) (f32.load (i32.add (local.get $b) (local.get $at)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $b1))))
 )
