@@ -137,7 +137,7 @@ export interface OnlineFlags {
 }
 
 /** The drift option of online() the flags describe (continuing from a checkpoint's saved state). */
-export const onlineDriftOf = (flags: OnlineFlags, resume?: SavedDrift): OnlineDrift | undefined =>
+export const onlineDriftOf = (flags: Pick<OnlineFlags, 'drift' | 'onDrift'>, resume?: SavedDrift): OnlineDrift | undefined =>
   flags.drift === undefined
     ? undefined
     : { detector: flags.drift === 'adwin' ? () => adwin() : () => pageHinkley(), onDrift: flags.onDrift, ...(resume !== undefined ? { resume } : {}) }
@@ -292,7 +292,7 @@ const openInput = async (
 }
 
 /** The checkpoint metadata key of the drift detector's saved state. */
-const DRIFT_META = 'online_drift'
+export const DRIFT_META = 'online_drift'
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
 const num = (v: number): string => v.toLocaleString('en-US')

@@ -44,6 +44,13 @@ export interface OnlineRunConfig {
   readonly batch: number
   readonly window: number
   readonly reportEvery: number
+  /** --loss euclidean: a regressor of the numeric label column. */
+  readonly loss?: 'softmax' | 'euclidean'
+  /** --label-delay (records). */
+  readonly labelDelay?: number
+  /** --drift and --on-drift. */
+  readonly drift?: 'adwin' | 'page-hinkley'
+  readonly onDrift?: 'warn' | 'reset'
   /** The model and optimizer as built (file runs; a Redis run's checkpoints hold them). */
   readonly objective?: ModelSpec
   readonly optimizer?: OptimizerSpec
@@ -67,6 +74,14 @@ export interface OnlineMetricsLine {
   /** Over the last --window examples of this process. */
   readonly windowAccuracy: number | null
   readonly windowLoss: number | null
+  /** Regressors: prequential MAE and RMSE, cumulative and over the window. */
+  readonly mae?: number | null
+  readonly rmse?: number | null
+  readonly windowMae?: number | null
+  readonly windowRmse?: number | null
+  /** Changes the drift detector signalled (with --drift), and resets among them. */
+  readonly drifts?: number
+  readonly resets?: number
   /** The last line of a process that ended (its input did, it went idle, or a signal). */
   readonly final?: true
 }
@@ -92,7 +107,9 @@ export const metricsLineOf = (e: OnlineEvent | LogOnlineEvent): OnlineMetricsLin
       ...w,
     }
   }
-  return { record: m.seen, step: e.snapshot.step, examples: m.examples, learned: m.learned, rejected: m.rejected, accuracy: finite(m.accuracy), loss: finite(m.loss), ...w }
+  const regression = Number.isFinite(m.mae) ? { mae: finite(m.mae), rmse: finite(m.rmse), windowMae: finite(m.windowMae), windowRmse: finite(m.windowRmse) } : {}
+  const drift = m.drifts > 0 || m.resets > 0 ? { drifts: m.drifts, resets: m.resets } : {}
+  return { record: m.seen, step: e.snapshot.step, examples: m.examples, learned: m.learned, rejected: m.rejected, accuracy: finite(m.accuracy), loss: finite(m.loss), ...regression, ...drift, ...w }
 }
 
 export interface OnlineRunLog {
@@ -101,16 +118,34 @@ export interface OnlineRunLog {
 }
 
 /** What the config takes of `gradstream online`'s flags (OnlineFlags has them). */
-export interface RunLogFlags {
-  readonly label: string
-  readonly features?: readonly string[]
-  readonly classes?: readonly string[]
-  readonly numClasses: number
-  readonly model: string
-  readonly seed: number
-  readonly batch: number
-  readonly window: number
-  readonly reportEvery: number
+export type RunLogFlags = Pick<
+  OnlineRunConfig,
+  'label' | 'features' | 'classes' | 'numClasses' | 'model' | 'seed' | 'batch' | 'window' | 'reportEvery' | 'loss' | 'labelDelay' | 'drift' | 'onDrift'
+>
+
+/**
+ * A Redis URL without its user and password: online.json is read by whoever can read the
+ * run directory (the dashboard, a colleague), so a secret does not go in it. A dashboard
+ * replaying a stream on a server that needs them takes them from GRADSTREAM_REDIS_USER /
+ * GRADSTREAM_REDIS_PASSWORD (withCredentials).
+ */
+export const withoutCredentials = (url: string): string => {
+  const u = new URL(url)
+  if (u.username === '' && u.password === '') return url
+  u.username = ''
+  u.password = ''
+  return u.toString()
+}
+
+/** A stored Redis URL with the credentials of the environment, if any are set. */
+export const withCredentials = (url: string, env: { readonly [name: string]: string | undefined } = process.env): string => {
+  const user = env.GRADSTREAM_REDIS_USER
+  const password = env.GRADSTREAM_REDIS_PASSWORD
+  if (user === undefined && password === undefined) return url
+  const u = new URL(url)
+  if (user !== undefined) u.username = user
+  if (password !== undefined) u.password = password
+  return u.toString()
 }
 
 /** The config of a run from these flags (`source` and, for file runs, the model as built). */
@@ -121,7 +156,7 @@ export const onlineRunConfig = (
   built?: { readonly objective: { readonly spec: ModelSpec }; readonly optimizer: { readonly spec: OptimizerSpec } },
 ): OnlineRunConfig => ({
   kind: 'online',
-  source: source.type === 'file' ? { ...source, path: resolve(source.path) } : source,
+  source: source.type === 'file' ? { ...source, path: resolve(source.path) } : source.type === 'redis' ? { ...source, url: withoutCredentials(source.url) } : source,
   label: flags.label,
   ...(flags.features !== undefined ? { features: flags.features } : {}),
   ...(flags.classes !== undefined ? { classes: flags.classes } : {}),
@@ -131,6 +166,9 @@ export const onlineRunConfig = (
   batch: flags.batch,
   window: flags.window,
   reportEvery: flags.reportEvery,
+  ...(flags.loss !== undefined ? { loss: flags.loss } : {}),
+  ...(flags.labelDelay !== undefined && flags.labelDelay > 0 ? { labelDelay: flags.labelDelay } : {}),
+  ...(flags.drift !== undefined ? { drift: flags.drift, onDrift: flags.onDrift ?? 'warn' } : {}),
   ...(built !== undefined ? { objective: built.objective.spec, optimizer: built.optimizer.spec } : {}),
   resumedFromStep,
 })

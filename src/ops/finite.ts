@@ -6,7 +6,7 @@
 
 import type { F } from '../core/tensor.ts'
 import { kernelBackend } from './backend.ts'
-import { Layout, workspace } from './wasm/instance.ts'
+import { CHUNK, Layout, workspace } from './wasm/instance.ts'
 
 /**
  * The TypeScript twin. Four running sums, not one: a single sum is a chain of dependent
@@ -32,13 +32,17 @@ export const allFiniteTs = (d: F): boolean => {
 /** Below this many floats the copy into the kernel memory costs more than the loop. */
 const SMALL = 4096
 
-/** The SIMD path: a copy into the kernel memory and `probe`. */
+/** The SIMD path: copies into the kernel memory and `probe`, CHUNK floats at a time. */
 export const allFiniteSimd = (d: Float32Array): boolean => {
   const L = new Layout()
-  const at = L.take(d.length * 4)
+  const at = L.take(Math.min(d.length, CHUNK) * 4)
   const { k, f32 } = workspace(L.end)
-  f32.set(d, at >> 2)
-  return k.probe(at, d.length) === 0
+  for (let i0 = 0; i0 < d.length; i0 += CHUNK) {
+    const m = Math.min(CHUNK, d.length - i0)
+    f32.set(d.subarray(i0, i0 + m), at >> 2)
+    if (k.probe(at, m) !== 0) return false
+  }
+  return true
 }
 
 /** allFiniteTs's answer, on the SIMD kernel for long float32 vectors on the SIMD backend. */

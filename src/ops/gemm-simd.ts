@@ -21,11 +21,47 @@
 // floats is exact and double rounding of one float sum is correct, so the bits match).
 
 import type { F } from '../core/tensor.ts'
+import type { KernelExports } from './wasm/instance.ts'
 import { Layout, workspace } from './wasm/instance.ts'
 
 /** Reduction slab: the float32 sums restart every KC products (module comment). */
 export const KC = 256
 const NR = 8
+
+/** Rows packed at a time (a multiple of 4): bounds the packed block at PACK_ROWS x KC floats (1 MB). */
+export const PACK_ROWS = 1024
+
+/** Bytes of kernel memory packedMm needs for M rows and a slab of kc. */
+export const packBytes = (M: number, kc: number): number => Math.min(Math.ceil(M / 4) * 4, PACK_ROWS) * kc * 4
+
+/**
+ * One slab of mm on A packed by pack4, PACK_ROWS rows at a time (pointers in bytes, as mm's):
+ * C rows r0.. = A rows r0.. times Bp. Row blocks start at multiples of 4, so every block of
+ * four rows is the one an unsplit call would form, and each element is the same chain:
+ * the same bits. packed = 2 (no zero test) for a block whose slab holds no four zeros.
+ */
+export function packedMm(
+  k: KernelExports,
+  apAt: number,
+  c: number,
+  ldc: number,
+  src: number,
+  rs: number,
+  cs: number,
+  bp: number,
+  ldb: number,
+  pstride: number,
+  M: number,
+  N: number,
+  kc: number,
+  acc: number,
+): void {
+  for (let r0 = 0; r0 < M; r0 += PACK_ROWS) {
+    const m = Math.min(PACK_ROWS, M - r0)
+    const packed = k.pack4(apAt, src, rs + r0 * 4, cs, m, kc) === 0 ? 2 : 1
+    k.mm(c + r0 * ldc, ldc, apAt, rs + r0 * 4, cs, bp, ldb, pstride, m, N, kc, acc, packed)
+  }
+}
 
 /** Below this many multiply-adds the scalar twin is faster than copying into the kernel memory. */
 const SMALL = 4096
@@ -137,7 +173,7 @@ export function gemmSimd(
   const bAt = transB ? L.take(panels * kcMax * NR * 4) : L.take(K * N * 4 + 32)
   // op(A) of one slab in row blocks of 4 (pack4): mm then loads each block's four values
   // at k with one v128 load, not four gathered loads per 8-column panel.
-  const apAt = L.take(Math.ceil(M / 4) * 4 * kcMax * 4)
+  const apAt = L.take(packBytes(M, kcMax))
   const { k, f32, i32 } = workspace(L.end)
   f32.set(A.subarray(0, M * K), aAt >> 2)
   if (!transB) f32.set(B.subarray(0, K * N), bAt >> 2)
@@ -148,12 +184,10 @@ export function gemmSimd(
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = Math.min(KC, K - k0)
     const acc = accumulate || k0 > 0 ? 1 : 0
-    // packed = 2 (no zero test) when the slab has no block of four zeros: W1's dense operands
-    const packed = k.pack4(apAt, aAt, rsAt, csAt + k0 * 4, M, kc) === 0 ? 2 : 1
     if (transB) {
       packPanels(f32, bAt, B, N, K, true, k0, kc)
-      k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt, NR * 4, kc * NR * 4, M, N, kc, acc, packed)
-    } else k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt + k0 * N * 4, N * 4, NR * 4, M, N, kc, acc, packed)
+      packedMm(k, apAt, cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bAt, NR * 4, kc * NR * 4, M, N, kc, acc)
+    } else packedMm(k, apAt, cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bAt + k0 * N * 4, N * 4, NR * 4, M, N, kc, acc)
   }
   C.set(f32.subarray(cAt >> 2, (cAt >> 2) + M * N))
 }

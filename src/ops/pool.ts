@@ -6,19 +6,8 @@ import type { F } from '../core/tensor.ts'
 import { kernelBackend } from './backend.ts'
 import { maxPool2dBackwardSimd, maxPool2dForwardSimd } from './pool-simd.ts'
 
-/** Sizes of one pooling: x [B,H,W,C], window [ph,pw], strides [sh,sw], y [B,Ho,Wo,C]. */
-export interface Pool2dGeometry {
-  readonly B: number
-  readonly H: number
-  readonly W: number
-  readonly C: number
-  readonly ph: number
-  readonly pw: number
-  readonly sh: number
-  readonly sw: number
-  readonly Ho: number
-  readonly Wo: number
-}
+import type { Pool2dGeometry } from './pool-geometry.ts'
+export type { Pool2dGeometry }
 
 // y[n,i,j,c] = max_{p<ph, q<pw} x[n, i*sh+p, j*sw+q, c];  argmax[n,i,j,c] = flat index in x of
 // the FIRST maximum in row-major window order (p outer, q inner: only a strictly larger value

@@ -5,7 +5,7 @@
 // activation the JavaScript loop costs ~0.5 ms a pass on this kind of machine, the copies
 // and the kernel a fraction of that.
 
-import { Layout, workspace } from './wasm/instance.ts'
+import { CHUNK, Layout, workspace } from './wasm/instance.ts'
 
 /** Below this many floats the copies cost more than the loop. */
 export const RELU_SMALL = 2048
@@ -14,12 +14,15 @@ export const RELU_SMALL = 2048
 export function reluForwardSimd(y: Float32Array, x: Float32Array, n: number): void {
   const n4 = n & ~3
   const L = new Layout()
-  const xAt = L.take(n4 * 4)
-  const yAt = L.take(n4 * 4)
+  const xAt = L.take(Math.min(n4, CHUNK) * 4)
   const { k, f32 } = workspace(L.end)
-  f32.set(x.subarray(0, n4), xAt >> 2)
-  k.relu(yAt, xAt, n4)
-  y.set(f32.subarray(yAt >> 2, (yAt >> 2) + n4))
+  // in place in the kernel memory, CHUNK floats at a time
+  for (let i0 = 0; i0 < n4; i0 += CHUNK) {
+    const m = Math.min(CHUNK, n4 - i0)
+    f32.set(x.subarray(i0, i0 + m), xAt >> 2)
+    k.relu(xAt, xAt, m)
+    y.set(f32.subarray(xAt >> 2, (xAt >> 2) + m), i0)
+  }
   for (let i = n4; i < n; i++) {
     const z = x[i]
     y[i] = z > 0 ? z : z === z ? 0 : z
@@ -30,13 +33,16 @@ export function reluForwardSimd(y: Float32Array, x: Float32Array, n: number): vo
 export function reluBackwardSimd(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void {
   const n4 = n & ~3
   const L = new Layout()
-  const dyAt = L.take(n4 * 4)
-  const yAt = L.take(n4 * 4)
+  const dyAt = L.take(Math.min(n4, CHUNK) * 4)
+  const yAt = L.take(Math.min(n4, CHUNK) * 4)
   const { k, f32 } = workspace(L.end)
-  f32.set(dy.subarray(0, n4), dyAt >> 2)
-  f32.set(y.subarray(0, n4), yAt >> 2)
-  // dx over dy in place: each lane reads dy before it writes dx
-  k.relu_grad(dyAt, dyAt, yAt, n4)
-  dx.set(f32.subarray(dyAt >> 2, (dyAt >> 2) + n4))
+  for (let i0 = 0; i0 < n4; i0 += CHUNK) {
+    const m = Math.min(CHUNK, n4 - i0)
+    f32.set(dy.subarray(i0, i0 + m), dyAt >> 2)
+    f32.set(y.subarray(i0, i0 + m), yAt >> 2)
+    // dx over dy in place: each lane reads dy before it writes dx
+    k.relu_grad(dyAt, dyAt, yAt, m)
+    dx.set(f32.subarray(dyAt >> 2, (dyAt >> 2) + m), i0)
+  }
   for (let i = n4; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0
 }

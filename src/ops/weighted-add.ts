@@ -15,7 +15,7 @@
 // differ; a non-finite gradient is skipped whole by the step, so they are never used.)
 
 import { kernelBackend } from './backend.ts'
-import { Layout, workspace } from './wasm/instance.ts'
+import { CHUNK, Layout, workspace } from './wasm/instance.ts'
 
 /** The TypeScript twin (the reference, and the path for short vectors). */
 export function weightedAddTs(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
@@ -74,18 +74,22 @@ export function weightedAddTs(out: Float32Array, g: Float32Array, w: number, fir
 /** Below this many floats the copies into the kernel memory cost more than they save. */
 const SMALL = 1024
 
-/** The SIMD path: out (unless first) and g copied into the kernel memory, `wadd`, out copied back. */
+/** The SIMD path: out (unless first) and g copied into the kernel memory, `wadd`, out copied back, CHUNK floats at a time. */
 export function weightedAddSimd(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
   const n = out.length
   if (n < SMALL) return weightedAddTs(out, g, w, first)
   const L = new Layout()
-  const oAt = L.take(n * 4)
-  const gAt = L.take(n * 4)
+  const oAt = L.take(Math.min(n, CHUNK) * 4)
+  const gAt = L.take(Math.min(n, CHUNK) * 4)
   const { k, f32 } = workspace(L.end)
-  if (!first) f32.set(out, oAt >> 2)
-  f32.set(g.subarray(0, n), gAt >> 2)
-  const probe = k.wadd(oAt, gAt, n, w, first ? 1 : 0)
-  out.set(f32.subarray(oAt >> 2, (oAt >> 2) + n))
+  let probe = 0
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const m = Math.min(CHUNK, n - i0)
+    if (!first) f32.set(out.subarray(i0, i0 + m), oAt >> 2)
+    f32.set(g.subarray(i0, i0 + m), gAt >> 2)
+    probe += k.wadd(oAt, gAt, m, w, first ? 1 : 0)
+    out.set(f32.subarray(oAt >> 2, (oAt >> 2) + m), i0)
+  }
   return probe
 }
 

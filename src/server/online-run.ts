@@ -36,8 +36,10 @@ import { recordsFromReadable } from '../streams/record-source.ts'
 import { compareStreamIds, redisRange } from '../streams/redis-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import type { OnlineRunConfig } from '../cli/online-run-log.ts'
-import { ONLINE_CONFIG, ONLINE_METRICS } from '../cli/online-run-log.ts'
+import { ONLINE_CONFIG, ONLINE_METRICS, withCredentials } from '../cli/online-run-log.ts'
 import { holderAlive, readRunLock } from '../io/run-lock.ts'
+import { DRIFT_META, onlineDriftOf } from '../cli/online-command.ts'
+import { savedDriftOf } from '../streams/drift-reset.ts'
 import type { RunStatus } from './run-files.ts'
 import { LIVE_WINDOW_MS, NdjsonTail, num, objectOf } from './run-files.ts'
 
@@ -274,9 +276,14 @@ export class OnlineRun {
 
   private params(): number {
     if (this.paramCount !== undefined) return this.paramCount
-    const first = this.checkpoints()[0]
-    if (first === undefined) return 0
-    return (this.paramCount = countParams(loadCheckpoint(first.path).snapshot.params))
+    for (const c of this.checkpoints())
+      try {
+        return (this.paramCount = countParams(loadCheckpoint(c.path).snapshot.params))
+      } catch (e) {
+        // A checkpoint that stopped loading (removed, damaged): try the next one.
+        if (!(e instanceof GradstreamError)) throw e
+      }
+    return 0
   }
 
   /** The exact state after record `n` (1 <= n <= lastRecord, checked by the caller). */
@@ -284,10 +291,11 @@ export class OnlineRun {
     const why = this.notReplayable()
     if (why !== undefined) throw new GradstreamError(why)
     let start: OnlineCheckpoint | undefined
-    for (const c of this.checkpoints()) if (c.record <= n) start = c
+    // With delayed labels a checkpoint does not hold the examples still waiting for theirs: replay from the start.
+    if ((this.config().labelDelay ?? 0) === 0) for (const c of this.checkpoints()) if (c.record <= n) start = c
     const s = this.config().source
     if (s.type === 'stdin') throw new GradstreamError(`${this.name}: learned from stdin; its positions cannot be replayed`)
-    return s.type === 'redis' ? this.atEntry(s.url, s.stream, start, n) : this.atFileRecord(s.path, start, n)
+    return s.type === 'redis' ? this.atEntry(withCredentials(s.url), s.stream, start, n) : this.atFileRecord(s.path, start, n)
   }
 
   private async atEntry(url: string, stream: string, start: OnlineCheckpoint | undefined, n: number): Promise<OnlinePosition> {
@@ -325,6 +333,7 @@ export class OnlineRun {
         classes: cfg.classes,
         numClasses: cfg.classes === undefined ? cfg.numClasses : undefined,
         format: cfg.source.type === 'file' ? cfg.source.format : undefined,
+        ...(cfg.loss === 'euclidean' ? { target: true } : {}),
       })
       let read = 0
       async function* upTo(): AsyncGenerator<OnlineItem, void, undefined> {
@@ -335,10 +344,18 @@ export class OnlineRun {
           if (read >= n) return
         }
       }
-      const initial = start !== undefined ? { initial: loadCheckpoint(start.path).snapshot } : { seed: cfg.seed }
-      const final = await lastValueFrom(
-        online(objective.right, optimizer, upTo(), { ...initial, batchSize: cfg.batch, snapshotEvery: 2 ** 30 }).pipe(filter(isSnapshotEvent)),
-      )
+      // As gradstream online runs (online-command.ts): the checkpoint's snapshot and drift detector state.
+      const ck = start !== undefined ? loadCheckpoint(start.path) : undefined
+      const saved = ck !== undefined && Object.hasOwn(ck.extra, DRIFT_META) ? savedDriftOf(ck.file, ck.extra[DRIFT_META]) : undefined
+      const drift = cfg.drift === undefined ? undefined : onlineDriftOf({ drift: cfg.drift, onDrift: cfg.onDrift ?? 'warn' }, saved)
+      const options = {
+        ...(ck !== undefined ? { initial: ck.snapshot } : { seed: cfg.seed }),
+        ...(drift !== undefined ? { drift } : {}),
+        ...((cfg.labelDelay ?? 0) > 0 ? { labelDelay: cfg.labelDelay } : {}),
+        batchSize: cfg.batch,
+        snapshotEvery: 2 ** 30,
+      }
+      const final = await lastValueFrom(online(objective.right, optimizer, upTo(), options).pipe(filter(isSnapshotEvent)))
       if (read < n) throw new GradstreamError(`${path}: has ${read} records, not ${n} (changed since the run?)`)
       return { record: n, snapshot: final.snapshot, from: skip, replayed: n - skip }
     } finally {

@@ -36,6 +36,8 @@ describe('gemm on the SIMD backend', () => {
   // (the tiny ones take the scalar path: the same arithmetic).
   const sizes: Array<[number, number, number]> = [
     [1, 1, 1], [3, 5, 7], [4, 8, 16], [5, 9, 300], [17, 13, 256], [33, 65, 513], [64, 10, 784], [1, 100, 784], [128, 16, 25], [7, 3, 1000],
+    // more rows than one packed block (PACK_ROWS = 1024), ending in a partial block of four
+    [1031, 9, 260],
   ]
   for (const [M, N, K] of sizes)
     it(`equals the float32 twin bit for bit and the double reference to 1e-5: ${M}x${N}x${K}`, () => {

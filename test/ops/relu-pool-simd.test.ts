@@ -58,6 +58,7 @@ describe('SIMD ReLU', () => {
 describe('SIMD max pooling', () => {
   const geometries: Array<[string, Omit<Pool2dGeometry, 'Ho' | 'Wo'>]> = [
     ['W3 conv1: 2x2/2 over 24x24x8', { B: 3, H: 24, W: 24, C: 8, ph: 2, pw: 2, sh: 2, sw: 2 }],
+    ['W3 conv1, 120 images: several kernel-memory chunks forward and backward', { B: 120, H: 24, W: 24, C: 8, ph: 2, pw: 2, sh: 2, sw: 2 }],
     ['W3 conv2: 2x2/2 over 8x8x16', { B: 5, H: 8, W: 8, C: 16, ph: 2, pw: 2, sh: 2, sw: 2 }],
     ['overlapping 3x3/1, C = 4', { B: 2, H: 9, W: 7, C: 4, ph: 3, pw: 3, sh: 1, sw: 1 }],
     ['3x2 windows, strides 2x3, C = 12', { B: 2, H: 11, W: 14, C: 12, ph: 3, pw: 2, sh: 2, sw: 3 }],

@@ -35,10 +35,10 @@ const lastJson = (out: string): Record<string, unknown> => {
 }
 
 /** The hash of `gradstream online` over the first n records only (no checkpoints). */
-const hashOfFirst = async (n: number): Promise<string> => {
+const hashOfFirst = async (n: number, model: readonly string[] = MODEL, lines: readonly string[] = data.lines): Promise<string> => {
   const part = join(tmp, `first-${n}.ndjson`)
-  writeFileSync(part, `${data.lines.slice(0, n).join('\n')}\n`)
-  const r = await cli('online', '--input', part, ...MODEL, '--json')
+  writeFileSync(part, `${lines.slice(0, n).join('\n')}\n`)
+  const r = await cli('online', '--input', part, ...model, '--json')
   expect(r.code, r.err).toBe(0)
   return lastJson(r.out).hash as string
 }
@@ -172,4 +172,41 @@ describe('dashboard: an online run from a file', () => {
       await other.close()
     }
   })
+})
+
+// The baseline's options change how the state is replayed: the drift detector's state comes
+// from the checkpoint (reset re-initialises at the same records), delayed labels replay from
+// the start (a checkpoint does not hold the examples waiting for their labels), a regressor
+// reads a numeric target. The drift run's stream changes concept at record 300 (classes
+// rotated), so the detector fires and resets the model.
+const rotated = data.lines.map((l, i) => (i < 300 ? l : l.replace(/"kind":"([abc])"/, (_, c: string) => `"kind":"${{ a: 'b', b: 'c', c: 'a' }[c]}"`)))
+const rotatedInput = join(dataDir, 'rotated.ndjson')
+
+describe.each([
+  ['drift-reset', ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.01', '--seed', '4', '--standardize', 'online', '--drift', 'adwin', '--on-drift', 'reset']],
+  ['label-delay', [...MODEL, '--label-delay', '7']],
+  ['regression', ['--label', 'f0', '--features', 'f1,f2,f3,f4,f5,f6,f7', '--loss', 'euclidean', '--hidden', '8', '--lr', '0.01', '--seed', '2']],
+] as const)('dashboard: an online file run with %s', (name, model) => {
+  it('the state after record n equals gradstream online over the first n records', async () => {
+    const lines = name === 'drift-reset' ? rotated : data.lines
+    writeFileSync(rotatedInput, `${rotated.join('\n')}\n`)
+    const r = await cli('online', '--input', name === 'drift-reset' ? rotatedInput : input, ...model, '--checkpoint-dir', join(runs, name), '--checkpoint-every', '100', '--report-every', '50', '--json')
+    expect(r.code, r.err).toBe(0)
+    const s = lastJson(r.out)
+    const row = (await getJson<Row[]>('/api/runs')).find((x) => x.name === name)
+    expect(row).toBeDefined()
+    if (row === undefined) return
+    expect(row.lastRecord).toBe(N)
+    expect(row.error).toBeUndefined()
+    for (const n of [29, row.checkpointRecords[2] + 13, row.checkpointRecords[4] + 41, N]) {
+      const v = await getJson<{ hash: string }>(`/api/runs/${row.id}/records/${n}`)
+      expect(v.hash, `${name} record ${n}`).toBe(await hashOfFirst(n, model, lines))
+    }
+    expect((await getJson<{ hash: string }>(`/api/runs/${row.id}/records/${N}`)).hash).toBe(s.hash)
+    const m = await getJson<{ windowLoss: (number | null)[]; windowAccuracy: (number | null)[] }>(`/api/runs/${row.id}/metrics`)
+    expect(m.windowLoss.every((x) => x !== null && Number.isFinite(x))).toBe(true)
+    if (name === 'drift-reset') expect(s.resets).toBeGreaterThan(0)
+    if (name === 'regression') expect(m.windowAccuracy.every((x) => x === null)).toBe(true)
+    if (name === 'regression') expect(readFileSync(join(runs, name, 'metrics.ndjson'), 'utf8')).toMatch(/"windowRmse":\d/)
+  }, 120_000)
 })

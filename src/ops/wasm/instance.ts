@@ -24,13 +24,13 @@ export interface KernelExports {
   /** kernels.wat `probe`: sum of x[i] * 0 over n floats: 0 when all are finite, else NaN. */
   probe(x: number, n: number): number
   /** kernels.wat `maxpool_grad`: dx[am[r]] += dy[r], r ascending (dx zeroed by the caller). */
-  maxpool_grad(dx: number, dy: number, am: number, ny: number): void
+  maxpool_grad(dx: number, dy: number, am: number, ny: number, base: number): void
   /** kernels.wat `relu`: y = ReLU(x) over n floats (n a multiple of 4). */
   relu(y: number, x: number, n: number): void
   /** kernels.wat `relu_grad`: dx = dy where y > 0, else 0 (n a multiple of 4). */
   relu_grad(dx: number, dy: number, y: number, n: number): void
   /** kernels.wat `maxpool`: NHWC max pooling with first-maximum indices (C a multiple of 4). */
-  maxpool(y: number, am: number, x: number, B: number, H: number, W: number, C: number, ph: number, pw: number, sh: number, sw: number, Ho: number, Wo: number): void
+  maxpool(y: number, am: number, x: number, B: number, H: number, W: number, C: number, ph: number, pw: number, sh: number, sw: number, Ho: number, Wo: number, base: number): void
 }
 
 /** Bytes below this belong to the module (its edge tile). */
@@ -105,6 +105,13 @@ export function workspace(end: number): Workspace {
 
 /** Current size of this thread's kernel memory in bytes (0 before first use): for the bench's memory report. */
 export const wasmMemoryBytes = (): number => (instance === null ? 0 : instance.memory.buffer.byteLength)
+
+/**
+ * Elementwise kernels (ReLU, the gradient sum, the finiteness probe, pooling) stream long
+ * vectors through the kernel memory in chunks of this many floats (256 KB), so they never
+ * grow it beyond what the matrix products need.
+ */
+export const CHUNK = 65536
 
 /** Byte offsets for one call's operands, each 16-byte aligned, from BASE. */
 export class Layout {

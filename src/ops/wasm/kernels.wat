@@ -455,12 +455,13 @@
   ;; Four channels per vector (C a multiple of 4): the comparison is a lane mask, and
   ;; bitselect takes the value and its index where it holds, so each lane follows the
   ;; TypeScript loop's test exactly. x, y, argmax are byte addresses; argmax gets float
-  ;; indices into x (not bytes), as the twin's. Geometry: images B of H x W, windows ph x pw,
+  ;; indices into x (not bytes) plus base, as the twin's (base: the float index of this
+  ;; chunk's first image in the whole batch). Geometry: images B of H x W, windows ph x pw,
   ;; strides sh, sw, output Ho x Wo.
   (func $maxpool (export "maxpool")
     (param $y i32) (param $am i32) (param $x i32)
     (param $B i32) (param $H i32) (param $W i32) (param $C i32)
-    (param $ph i32) (param $pw i32) (param $sh i32) (param $sw i32) (param $Ho i32) (param $Wo i32)
+    (param $ph i32) (param $pw i32) (param $sh i32) (param $sw i32) (param $Ho i32) (param $Wo i32) (param $base i32)
     (local $n i32) (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $q i32)
     (local $corner i32) (local $s i32) (local $best v128) (local $idx v128) (local $v v128) (local $m v128)
     (local.set $n (i32.const 0))
@@ -483,7 +484,7 @@
             ;; start from the window's corner (p = q = 0)
             (local.set $s (i32.add (local.get $corner) (local.get $c)))
             (local.set $best (v128.load (i32.add (local.get $x) (i32.shl (local.get $s) (i32.const 2)))))
-            (local.set $idx (i32x4.add (i32x4.splat (local.get $s)) (v128.const i32x4 0 1 2 3)))
+            (local.set $idx (i32x4.add (i32x4.splat (i32.add (local.get $base) (local.get $s))) (v128.const i32x4 0 1 2 3)))
             (local.set $p (i32.const 0))
             (block $p_done (loop $ps
               (br_if $p_done (i32.ge_s (local.get $p) (local.get $ph)))
@@ -500,7 +501,7 @@
                   (v128.and (f32x4.ne (local.get $v) (local.get $v)) (f32x4.eq (local.get $best) (local.get $best)))))
                 (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
                 (local.set $idx (v128.bitselect
-                  (i32x4.add (i32x4.splat (local.get $s)) (v128.const i32x4 0 1 2 3)) (local.get $idx) (local.get $m)))
+                  (i32x4.add (i32x4.splat (i32.add (local.get $base) (local.get $s))) (v128.const i32x4 0 1 2 3)) (local.get $idx) (local.get $m)))
                 (local.set $q (i32.add (local.get $q) (i32.const 1)))
                 (br $qs)))
               (local.set $p (i32.add (local.get $p) (i32.const 1)))
@@ -522,14 +523,15 @@
   ;;
   ;;   dx[argmax[r]] = fl32(dx[argmax[r]] + dy[r])      r = 0 .. ny-1 ascending, dx zeroed
   ;;                                                   (cnn-derivation-lenet eqs 7-8)
-  ;; dx, dy, am byte addresses; argmax holds float indices into dx. The caller zeroes dx.
-  (func $maxpool_grad (export "maxpool_grad") (param $dx i32) (param $dy i32) (param $am i32) (param $ny i32)
+  ;; dx, dy, am byte addresses; argmax holds float indices into the batch's dx, base the
+  ;; index of this chunk's first element (dx points at it). The caller zeroes dx.
+  (func $maxpool_grad (export "maxpool_grad") (param $dx i32) (param $dy i32) (param $am i32) (param $ny i32) (param $base i32)
     (local $end i32) (local $p i32)
     (local.set $end (i32.add (local.get $dy) (i32.shl (local.get $ny) (i32.const 2))))
     (block $done
       (loop $rs
         (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
-        (local.set $p (i32.add (local.get $dx) (i32.shl (i32.load (local.get $am)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $dx) (i32.shl (i32.sub (i32.load (local.get $am)) (local.get $base)) (i32.const 2))))
         (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (f32.load (local.get $dy))))
         (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
         (local.set $am (i32.add (local.get $am) (i32.const 4)))
