@@ -4,7 +4,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import { LayerError } from '../core/errors.ts'
-import { denseBackwardInput, denseBackwardParams, denseBiasGrad, denseForward, denseForwardRows, denseNonZeroInputs } from '../ops/dense.ts'
+import { denseBackwardInput, denseBackwardParams, denseBiasGrad, denseForward, denseForwardRow, denseNonZeroInputs } from '../ops/dense.ts'
 import { rowSparseOuter } from '../core/row-hint.ts'
 import { split } from '../core/rng.ts'
 import type { Tensor } from '../core/tensor.ts'
@@ -78,7 +78,7 @@ const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, D
       if (scan.length < I) scan = new Int32Array(I)
       const count = denseNonZeroInputs(scan, x.data, 1, I)
       const rows = scan.slice(0, count)
-      denseForwardRows(y, x.data, p.W.data, p.b.data, O, rows, count)
+      denseForwardRow(y, x.data, p.W.data, p.b.data, O, rows, count)
       return { y: { shape: [B, O], data: y }, saved: { x, rows } }
     },
     vjp: (p, { x, rows }, dy) => {

@@ -92,6 +92,10 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
   const kAt = L.take(K * O * 4 + 32) // k' [K, O], read in place (row stride 4 O)
   const cAt = L.take(n * Ho * Wo * O * 4)
   const bAt = L.take(O * 4)
+  // With more than one 8-column panel, each slab of the im2col matrix is gathered once
+  // into row blocks (pack4) instead of once per panel (gemm-simd.ts does the same).
+  const pack = O > 8
+  const apAt = pack ? L.take(Math.ceil((n * Ho * Wo) / 4) * 4 * Math.min(K, KC) * 4) : 0
   const ws = workspace(L.end)
   const { f32, i32 } = ws
   f32.set(kk.subarray(0, K * O), kAt >> 2)
@@ -102,8 +106,13 @@ export function conv2dForwardSimd(y: F, x: F, k: F, b: F, g: Conv2dGeometry, fli
     const M = nb * Ho * Wo
     putImage(f32, srcAt >> 2, x, n0 * H * W * C, nb, g, Hs, Ws, inside)
     putStarts(i32, rsAt >> 2, nb, g, Hs, Ws)
-    for (let s = 0; s < slabs; s++)
-      ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + s * KC * 4, kAt + s * KC * O * 4, O * 4, 32, M, O, Math.min(KC, K - s * KC), s > 0 ? 1 : 0)
+    for (let s = 0; s < slabs; s++) {
+      const kc = Math.min(KC, K - s * KC)
+      if (pack) {
+        const packed = ws.k.pack4(apAt, srcAt, rsAt, csAt + s * KC * 4, M, kc) === 0 ? 2 : 1
+        ws.k.mm(cAt, O * 4, apAt, rsAt, csAt, kAt + s * KC * O * 4, O * 4, 32, M, O, kc, s > 0 ? 1 : 0, packed)
+      } else ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + s * KC * 4, kAt + s * KC * O * 4, O * 4, 32, M, O, kc, s > 0 ? 1 : 0)
+    }
     // y = s + b: float32 sums (bias_rows) when b is float32, else in double rounded by the store
     const c0 = cAt >> 2
     const y0 = n0 * Ho * Wo * O
@@ -131,6 +140,8 @@ export function conv2dBackwardParamsSimd(dk: F, db: F, dy: F, x: F, g: Conv2dGeo
   const csAt = L.take(n * Ho * Wo * 4) // reduction: the window corners
   const dyAt = L.take(n * Ho * Wo * O * 4 + 32) // dy [M, O], read in place (row stride 4 O)
   const cAt = L.take(K * O * 4)
+  const pack = O > 8 // as in the forward pass
+  const apAt = pack ? L.take(Math.ceil(K / 4) * 4 * Math.min(n * Ho * Wo, KC) * 4) : 0
   const ws = workspace(L.end)
   const { f32, i32 } = ws
   putOffsets(i32, rsAt >> 2, g, Ws)
@@ -143,7 +154,10 @@ export function conv2dBackwardParamsSimd(dk: F, db: F, dy: F, x: F, g: Conv2dGeo
     f32.set(dy.subarray(n0 * Ho * Wo * O, (n0 + nb) * Ho * Wo * O), dyAt >> 2)
     for (let r0 = 0; r0 < M; r0 += KC) {
       const kc = Math.min(KC, M - r0)
-      ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + r0 * 4, dyAt + r0 * O * 4, O * 4, 32, K, O, kc, first ? 0 : 1)
+      if (pack) {
+        const packed = ws.k.pack4(apAt, srcAt, rsAt, csAt + r0 * 4, K, kc) === 0 ? 2 : 1
+        ws.k.mm(cAt, O * 4, apAt, rsAt, csAt, dyAt + r0 * O * 4, O * 4, 32, K, O, kc, first ? 0 : 1, packed)
+      } else ws.k.mm(cAt, O * 4, srcAt, rsAt, csAt + r0 * 4, dyAt + r0 * O * 4, O * 4, 32, K, O, kc, first ? 0 : 1)
       first = false
     }
   }
@@ -183,6 +197,9 @@ export function conv2dBackwardInputSimd(dx: F, dy: F, k: F, g: Conv2dGeometry, f
   const bpAt = L.take(slabs * slabBytes)
   const dAt = L.take(n * Ho * Wo * K * 4)
   const dstAt = L.take(n * Hs * Ws * C * 4)
+  // dy in row blocks per slab (pack4): read by every one of the ceil(K / 8) tap panels
+  const pack = K > 8
+  const apAt = pack ? L.take(Math.ceil((n * Ho * Wo) / 4) * 4 * Math.min(O, KC) * 4) : 0
   const ws = workspace(L.end)
   const { f32, i32 } = ws
   // Bp(o, t) = k'[t, o]: panels of 8 taps over the channels
@@ -193,8 +210,13 @@ export function conv2dBackwardInputSimd(dx: F, dy: F, k: F, g: Conv2dGeometry, f
     f32.set(dy.subarray(n0 * Ho * Wo * O, (n0 + nb) * Ho * Wo * O), dyAt >> 2)
     for (let r = 0, o = rsAt >> 2; r < M; r++) i32[o + r] = r * O * 4
     for (let c = 0, o = csAt >> 2; c < O; c++) i32[o + c] = c * 4
-    for (let s = 0; s < slabs; s++)
-      ws.k.mm(dAt, K * 4, dyAt, rsAt, csAt + s * KC * 4, bpAt + s * slabBytes, 32, Math.min(KC, O - s * KC) * 32, M, K, Math.min(KC, O - s * KC), s > 0 ? 1 : 0)
+    for (let s = 0; s < slabs; s++) {
+      const kc = Math.min(KC, O - s * KC)
+      if (pack) {
+        const packed = ws.k.pack4(apAt, dyAt, rsAt, csAt + s * KC * 4, M, kc) === 0 ? 2 : 1
+        ws.k.mm(dAt, K * 4, apAt, rsAt, csAt, bpAt + s * slabBytes, 32, kc * 32, M, K, kc, s > 0 ? 1 : 0, packed)
+      } else ws.k.mm(dAt, K * 4, dyAt, rsAt, csAt + s * KC * 4, bpAt + s * slabBytes, 32, kc * 32, M, K, kc, s > 0 ? 1 : 0)
+    }
     // col2im onto the zeroed padded image, then crop into dx
     const d0 = dstAt >> 2
     f32.fill(0, d0, d0 + nb * Hs * Ws * C)

@@ -2,10 +2,12 @@
 
 import type { F } from '../core/tensor.ts'
 import { gemm, gemmTs } from './gemm.ts'
+import { residentDenseRow, residentOf } from './resident.ts'
 
-// A single row (batch 1: online learning, one-sample inference) takes the TypeScript
-// kernel on either backend: the weights would have to be copied into the SIMD kernels'
-// memory for a product that reads each of them once (measured slower).
+// A single row (batch 1: the input gradient, or denseForward called at B = 1; the layer's
+// forward takes denseForwardRow) takes the TypeScript kernel on either backend: the
+// weights would have to be copied into the SIMD kernels' memory for a product that reads
+// each of them once (measured slower).
 const rowProduct = (B: number): typeof gemm => (B === 1 ? gemmTs : gemm)
 
 // y[B,O] = x[B,I] W[I,O] + b[O]          (matrix-backprop, A = Z W; cnn-layers-softmax eq 6)
@@ -46,6 +48,15 @@ export function denseForwardRows(y: F, x: F, W: F, b: F, O: number, rows: Int32A
     y[j] = s
   }
   for (let j = 0; j < O; j++) y[j] += b[j]
+}
+
+// denseForwardRows on parameters resident in a kernel instance's memory (a learner's
+// working copy on the SIMD backend: ops/resident.ts) runs in that kernel (kernels.wat,
+// dense_row: f64x2, the same bits), else here.
+export function denseForwardRow(y: F, x: F, W: F, b: F, O: number, rows: Int32Array, count: number): void {
+  const r = W instanceof Float32Array && b instanceof Float32Array && x instanceof Float32Array ? residentOf(W) : undefined
+  if (r !== undefined && residentOf(b) === r && residentDenseRow(r, y, x, W as Float32Array, b as Float32Array, O, rows, count)) return
+  denseForwardRows(y, x, W, b, O, rows, count)
 }
 
 // dx[B,I] = dy[B,O] W[I,O]^T                                    (cnn-layers-softmax eq 7)

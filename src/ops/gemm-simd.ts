@@ -148,11 +148,12 @@ export function gemmSimd(
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = Math.min(KC, K - k0)
     const acc = accumulate || k0 > 0 ? 1 : 0
-    k.pack4(apAt, aAt, rsAt, csAt + k0 * 4, M, kc)
+    // packed = 2 (no zero test) when the slab has no block of four zeros: W1's dense operands
+    const packed = k.pack4(apAt, aAt, rsAt, csAt + k0 * 4, M, kc) === 0 ? 2 : 1
     if (transB) {
       packPanels(f32, bAt, B, N, K, true, k0, kc)
-      k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt, NR * 4, kc * NR * 4, M, N, kc, acc, 1)
-    } else k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt + k0 * N * 4, N * 4, NR * 4, M, N, kc, acc, 1)
+      k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt, NR * 4, kc * NR * 4, M, N, kc, acc, packed)
+    } else k.mm(cAt, N * 4, apAt, rsAt, csAt, bAt + k0 * N * 4, N * 4, NR * 4, M, N, kc, acc, packed)
   }
   C.set(f32.subarray(cAt >> 2, (cAt >> 2) + M * N))
 }

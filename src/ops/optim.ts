@@ -4,6 +4,7 @@
 // cnn-layers-softmax eqs 18-21 (the SGD update); PyTorch's torch.optim conventions.
 
 import type { F } from '../core/tensor.ts'
+import { residentOf, residentSgdOuter } from './resident.ts'
 
 // p' = p - lr (g + wd p)
 // Every step returns 1 when each parameter it wrote is finite as stored (0 otherwise):
@@ -52,6 +53,13 @@ export function sgdRowsInPlace(p: F, g: F, rows: Int32Array, rowLen: number, lr:
 // half) are skipped: there g is +0 and p - lr (+0 + 0 p) = p for finite p, -0 included.
 // cols: scratch of at least rowLen elements.
 export function sgdOuterRowsInPlace(p: F, u: F, v: F, rows: Int32Array, rowLen: number, lr: number, cols: Int32Array): number {
+  // Parameters resident in a kernel instance's memory (ops/resident.ts): the SIMD twin
+  // (kernels.wat, sgd_outer), the same bits, in place.
+  const r = p instanceof Float32Array ? residentOf(p) : undefined
+  if (r !== undefined) {
+    const ok = residentSgdOuter(r, p as Float32Array, u, v, rows, rowLen, lr)
+    if (ok >= 0) return ok
+  }
   let n = 0
   for (let j = 0; j < rowLen; j++) if (v[j] !== 0) cols[n++] = j
   let ok = 1

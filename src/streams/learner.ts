@@ -27,6 +27,8 @@ import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { forwardKey } from './snapshot.ts'
 import { warmUpKernels } from '../ops/warm-up.ts'
+import { kernelBackend } from '../ops/backend.ts'
+import { residentFloats } from '../ops/resident.ts'
 import { allFinite, batchAccuracy } from './steps.ts'
 
 export interface LearnOutcome {
@@ -69,6 +71,19 @@ const gradientFinite = (g: Tensor): boolean => {
   return rows !== undefined ? rowValuesFinite(rows, allFinite) : allFinite(g.data)
 }
 
+/**
+ * The learner's working copy of the flat parameters. On the SIMD backend it is resident in
+ * a kernel instance's memory (ops/resident.ts), where the batch-1 kernels update it in
+ * place; the bits are those of the TypeScript kernels either way. Scratch: 2n + 16 elements
+ * bound every batch-1 call's operands (2 rows + row length <= 2 size + 1 for any tensor).
+ */
+const workingCopy = (flat: Float32Array): Float32Array => {
+  const w = kernelBackend() === 'simd' ? residentFloats(flat.length, 2 * flat.length + 16) : undefined
+  if (w === undefined) return Float32Array.from(flat)
+  w.set(flat)
+  return w
+}
+
 const copySlots = (s: OptState['slots']): OptState['slots'] =>
   Object.fromEntries(Object.entries(s).map(([name, tree]) => [name, copyTree(tree)]))
 
@@ -84,7 +99,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
   const layout = initial.layout
   // The private working state: the parameters (one flat buffer, per-tensor views) and
   // the optimizer's slots.
-  const work = Float32Array.from(initial.flat)
+  const work = workingCopy(initial.flat)
   const params = unravel(layout, work)
   let opt: OptState = { step: initial.opt.step, slots: copySlots(initial.opt.slots) }
   // Whether every working parameter is finite: lets the optimizer skip the rows of a

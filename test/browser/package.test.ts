@@ -1,7 +1,9 @@
 // The package in a browser: the tarball installed in a fresh project, a consumer bundled
 // from it by esbuild for the browser (the package's `browser` condition: the core entry,
 // no shims), served from 127.0.0.1 and run in headless Chromium. Its training run must end
-// at the same parameter hash as the same run in Node from the sources.
+// at the same parameter hash as the same run in Node from the sources; so must the same run
+// on 2 threads in a Web Worker, with the package's shard worker ('gradstream/web-worker')
+// bundled beside it as web-worker.js, where the default executor finds it.
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -41,6 +43,30 @@ beforeAll(async () => {
   const js = out.outputFiles[0].contents
   bundleBytes = js.length
   writeFileSync(join(www, 'consumer.js'), js)
+  // A training worker on 2 threads and the package's shard worker, bundled side by side.
+  writeFileSync(
+    join(installed.dir, 'threads-worker.mjs'),
+    `import * as gs from 'gradstream'
+import { trainSmall } from './train-small.mjs'
+onmessage = async () => {
+  const notices = []
+  const info = console.info
+  console.info = (...a) => { notices.push(a.join(' ')); info(...a) }
+  try { postMessage({ ...(await trainSmall(gs, { threads: 2 })), notices }) } catch (e) { postMessage({ error: String(e && e.stack ? e.stack : e) }) }
+}
+`,
+  )
+  writeFileSync(join(installed.dir, 'shard-worker.mjs'), "import 'gradstream/web-worker'\n")
+  await build({
+    entryPoints: { 'threads-worker': join(installed.dir, 'threads-worker.mjs'), 'web-worker': join(installed.dir, 'shard-worker.mjs') },
+    absWorkingDir: installed.dir,
+    outdir: www,
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    minify: true,
+    logLevel: 'silent',
+  })
   writeFileSync(join(www, 'index.html'), '<!doctype html><meta charset="utf-8"><title>consumer</title><link rel="icon" href="data:,"><script type="module" src="consumer.js"></script>')
   console.log(`consumer bundle: ${js.length} bytes minified, ${gzipSync(js).length} gzipped`)
   server = await serveStatic(www)
@@ -71,6 +97,16 @@ describe('the package in Chromium', () => {
     expect(got.hasLoadMnist).toBe(false) // the browser build is the core entry
     expect(got.crossOriginIsolated).toBe(true)
     expect(bundleBytes).toBeGreaterThan(50_000)
+
+    // (Source text: this file is type-checked for Node, without the DOM's Worker.)
+    const threaded = (await page.evaluate(`new Promise((resolve) => {
+      const worker = new Worker('threads-worker.js', { type: 'module' })
+      worker.onmessage = (e) => { worker.terminate(); resolve(e.data) }
+      worker.postMessage('start')
+    })`)) as SmallRun & { notices: string[]; error?: string }
+    expect(threaded.error).toBeUndefined()
+    expect(threaded.notices).toEqual([]) // 2 threads, no fallback
+    expect(threaded.hash).toBe(want.hash)
     expect(problems).toEqual([])
   })
 })

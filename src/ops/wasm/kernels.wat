@@ -37,7 +37,8 @@
   ;; so pass the one pack4 used): the four
   ;; A values of a row block at k are one aligned v128 load instead of four gathered lane
   ;; loads repeated for every 8-column panel. The values and their order are the same, so
-  ;; are the bits.
+  ;; are the bits. packed = 2: the same, for a slab in which pack4 found no block of four
+  ;; zeros: the zero test could never skip a step there, so leaving it out changes nothing.
   (func $mm (export "mm")
     (param $c i32) (param $ldc i32) (param $src i32) (param $rs i32) (param $cs i32)
     (param $bp i32) (param $ldb i32) (param $pstride i32)
@@ -86,7 +87,32 @@
               (i32.add (local.get $src) (i32.mul (i32.shl (local.get $i0) (i32.const 2)) (local.get $kc)))
               (local.get $cs) (local.get $packed)))
             (local.set $b (local.get $bpanel))
-            (if (local.get $packed)
+            (if (i32.eq (local.get $packed) (i32.const 2))
+              (then
+                ;; packed, and pack4 found no all-zero block: no zero test, and each A value
+                ;; broadcast straight from memory (load32_splat) instead of a shuffle
+                (block $dk_done
+                  (loop $dks
+                    (br_if $dk_done (i32.eqz (local.get $k)))
+                    (local.set $b0 (v128.load (local.get $b)))
+                    (local.set $b1 (v128.load offset=16 (local.get $b)))
+                    (local.set $s (v128.load32_splat (local.get $cp)))
+                    (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (v128.load32_splat offset=4 (local.get $cp)))
+                    (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (v128.load32_splat offset=8 (local.get $cp)))
+                    (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $s (v128.load32_splat offset=12 (local.get $cp)))
+                    (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+                    (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))
+                    (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+                    (local.set $cp (i32.add (local.get $cp) (i32.const 16)))
+                    (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                    (br $dks)))))
+            (if (i32.eq (local.get $packed) (i32.const 1))
               (then
                 (block $pk_done
                   (loop $pks
@@ -111,8 +137,9 @@
                     (local.set $b (i32.add (local.get $b) (local.get $ldb)))
                     (local.set $cp (i32.add (local.get $cp) (i32.const 16)))
                     (local.set $k (i32.sub (local.get $k) (i32.const 1)))
-                    (br $pks))))
-              (else
+                    (br $pks)))))
+            (if (i32.eqz (local.get $packed))
+              (then
                 (block $k_done
                   (loop $ks
                     (br_if $k_done (i32.eqz (local.get $k)))
@@ -220,9 +247,10 @@
   ;;
   ;; A(i, k) = f32 at src + rs[i] + cs[k], as mm reads it (rows past M repeat row M-1, as in
   ;; mm). One gather per value, where mm's gathered form repeats it for every 8-column panel.
+  ;; Returns how many of the blocks written are four zeros (mm's packed = 2 needs none).
   (func $pack4 (export "pack4")
-    (param $ap i32) (param $src i32) (param $rs i32) (param $cs i32) (param $M i32) (param $kc i32)
-    (local $i0 i32) (local $h i32) (local $k i32) (local $cp i32) (local $off i32)
+    (param $ap i32) (param $src i32) (param $rs i32) (param $cs i32) (param $M i32) (param $kc i32) (result i32)
+    (local $i0 i32) (local $h i32) (local $k i32) (local $cp i32) (local $off i32) (local $zeros i32) (local $v v128)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
     (local.set $i0 (i32.const 0))
     (block $rows_done
@@ -246,17 +274,20 @@
           (loop $ks
             (br_if $k_done (i32.eqz (local.get $k)))
             (local.set $off (i32.load (local.get $cp)))
-            (v128.store (local.get $ap)
+            (local.set $v
               (v128.load32_lane 3 (i32.add (local.get $r3) (local.get $off))
                 (v128.load32_lane 2 (i32.add (local.get $r2) (local.get $off))
                   (v128.load32_lane 1 (i32.add (local.get $r1) (local.get $off))
                     (v128.load32_zero (i32.add (local.get $r0) (local.get $off)))))))
+            (v128.store (local.get $ap) (local.get $v))
+            (local.set $zeros (i32.add (local.get $zeros) (i32.eqz (v128.any_true (local.get $v)))))
             (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
             (local.set $cp (i32.add (local.get $cp) (i32.const 4)))
             (local.set $k (i32.sub (local.get $k) (i32.const 1)))
             (br $ks)))
         (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
-        (br $rows))))
+        (br $rows)))
+    (local.get $zeros))
 
   ;; ---- weighted sum of gradients (the microbatch reduction) -----------------------
   ;;
@@ -534,4 +565,199 @@
             (br $taps)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows))))
+
+  ;; ==== batch-1 dense and SGD on resident parameters (online learning) ====================
+  ;; Section owned by the batch-1 work (ops/resident.ts lays out memory and calls these;
+  ;; the TypeScript twins are ops/optim.ts, sgdOuterRowsInPlace, and ops/dense.ts,
+  ;; denseForwardRows: the same bits, so batch 1 is the same on either backend). The
+  ;; parameters live in the memory of a learner's own instance of this module, so a
+  ;; batch-1 step reads and writes them in place.
+
+  ;; ---- in-place SGD on rank-1 rows -----------------------------------------------------
+  ;;
+  ;;   p[rows[t], j] = fl(p - lr g),  g = +0 where v[j] = 0, else fl(u[t] v[j])
+  ;;                                   (in f64: the bits of sgdStep, p - lr (g + 0 p), for
+  ;;                                    finite p; g as fl(0 + u v) rounds it)
+  ;;
+  ;; for t < count, j < O; p: row-major [*, O]; rows: i32 [count]; u: f32 [count]; v: f32 [O].
+  ;; The caller guarantees every p is finite (then 0 p adds nothing to a g that is not -0,
+  ;; and g is -0 only where the product underflows, as in the twin). Rows with u[t] = 0
+  ;; are skipped (g is +0 there). Returns 1 when every value written is finite.
+  (func $sgd_outer (export "sgd_outer")
+    (param $p i32) (param $u i32) (param $v i32) (param $rows i32) (param $count i32) (param $O i32) (param $lr f64)
+    (result i32)
+    (local $t i32) (local $j i32) (local $row i32) (local $at i32) (local $O4 i32)
+    (local $a f32) (local $av v128) (local $lr2 v128) (local $ok v128) (local $oks i32)
+    (local $vv v128) (local $g v128) (local $pv v128) (local $lo v128) (local $hi v128) (local $q v128)
+    (local $gs f32) (local $qs f32)
+    (local.set $lr2 (f64x2.splat (local.get $lr)))
+    (local.set $ok (v128.const i32x4 -1 -1 -1 -1))
+    (local.set $oks (i32.const 1))
+    (local.set $O4 (i32.and (local.get $O) (i32.const -4)))
+    (local.set $t (i32.const 0))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_s (local.get $t) (local.get $count)))
+        (local.set $a (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))
+        (if (f32.ne (local.get $a) (f32.const 0))
+          (then
+            (local.set $av (f32x4.splat (local.get $a)))
+            (local.set $row (i32.add (local.get $p)
+              (i32.shl (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O)) (i32.const 2))))
+            (local.set $j (i32.const 0))
+            (block $cols_done
+              (loop $cols
+                (br_if $cols_done (i32.ge_s (local.get $j) (local.get $O4)))
+                (local.set $vv (v128.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 2)))))
+                ;; g: the product, +0 in the lanes where v is zero
+                (local.set $g (v128.andnot (f32x4.mul (local.get $av) (local.get $vv))
+                                           (f32x4.eq (local.get $vv) (v128.const f32x4 0 0 0 0))))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $pv (v128.load (local.get $at)))
+                (local.set $lo (f64x2.sub (f64x2.promote_low_f32x4 (local.get $pv))
+                  (f64x2.mul (local.get $lr2) (f64x2.promote_low_f32x4 (local.get $g)))))
+                (local.set $hi (f64x2.sub
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $pv) (local.get $pv)))
+                  (f64x2.mul (local.get $lr2)
+                    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $g) (local.get $g))))))
+                (local.set $q (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                  (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+                (v128.store (local.get $at) (local.get $q))
+                (local.set $ok (v128.and (local.get $ok)
+                  (f32x4.eq (f32x4.sub (local.get $q) (local.get $q)) (v128.const f32x4 0 0 0 0))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $cols)))
+            ;; the last O mod 4 columns, one at a time
+            (block $tail_done
+              (loop $tail
+                (br_if $tail_done (i32.ge_s (local.get $j) (local.get $O)))
+                (local.set $gs (f32.load (i32.add (local.get $v) (i32.shl (local.get $j) (i32.const 2)))))
+                (local.set $gs (select (f32.const 0) (f32.mul (local.get $a) (local.get $gs)) (f32.eq (local.get $gs) (f32.const 0))))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $qs (f32.demote_f64 (f64.sub (f64.promote_f32 (f32.load (local.get $at)))
+                  (f64.mul (local.get $lr) (f64.promote_f32 (local.get $gs))))))
+                (f32.store (local.get $at) (local.get $qs))
+                (local.set $oks (i32.and (local.get $oks) (f32.eq (f32.sub (local.get $qs) (local.get $qs)) (f32.const 0))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $tail)))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows_loop)))
+    (i32.and (local.get $oks) (i32x4.all_true (local.get $ok))))
+
+  ;; ---- batch-1 dense forward over the non-zero inputs ----------------------------------
+  ;;
+  ;;   y[j] = fl(fl(s_j) + b[j]),  s_j = sum_t u[t] W[rows[t], j]   (in f64, t ascending from
+  ;;                                                                  s = 0: every product
+  ;;                                                                  of two floats is exact)
+  ;;
+  ;; for j < O; W: row-major [*, O]; rows: i32 [count] (the listed inputs); u: f32 [count]
+  ;; (their values); b: f32 [O]. The bits of the TypeScript twin (ops/dense.ts,
+  ;; denseForwardRows: double sums rounded once, then the bias in float32), so batch 1 is
+  ;; the same on either backend. Eight f64x2 accumulators (16 columns) per sweep of the
+  ;; rows, then 4 columns, then the last O mod 4 one at a time (cnn-layers-softmax eq 6).
+  (func $dense_row (export "dense_row")
+    (param $y i32) (param $u i32) (param $rows i32) (param $count i32) (param $W i32) (param $b i32) (param $O i32)
+    (local $t i32) (local $j i32) (local $at i32) (local $av v128) (local $w v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128) (local $ss f64)
+    (local.set $j (i32.const 0))
+    (block $b16_done
+      (loop $b16
+        (br_if $b16_done (i32.gt_s (i32.add (local.get $j) (i32.const 16)) (local.get $O)))
+        (local.set $s0 (v128.const i32x4 0 0 0 0))
+        (local.set $s1 (v128.const i32x4 0 0 0 0))
+        (local.set $s2 (v128.const i32x4 0 0 0 0))
+        (local.set $s3 (v128.const i32x4 0 0 0 0))
+        (local.set $s4 (v128.const i32x4 0 0 0 0))
+        (local.set $s5 (v128.const i32x4 0 0 0 0))
+        (local.set $s6 (v128.const i32x4 0 0 0 0))
+        (local.set $s7 (v128.const i32x4 0 0 0 0))
+        (local.set $t (i32.const 0))
+        (block $t_done
+          (loop $tl
+            (br_if $t_done (i32.ge_s (local.get $t) (local.get $count)))
+            (local.set $av (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))))
+            (local.set $at (i32.add (local.get $W) (i32.shl (i32.add (local.get $j)
+              (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O))) (i32.const 2))))
+            (local.set $w (v128.load offset=0 (local.get $at)))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $w (v128.load offset=16 (local.get $at)))
+            (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $w (v128.load offset=32 (local.get $at)))
+            (local.set $s4 (f64x2.add (local.get $s4) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s5 (f64x2.add (local.get $s5) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $w (v128.load offset=48 (local.get $at)))
+            (local.set $s6 (f64x2.add (local.get $s6) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s7 (f64x2.add (local.get $s7) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $tl)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (v128.store offset=0 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=0 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s0)) (f32x4.demote_f64x2_zero (local.get $s1)))))
+        (v128.store offset=16 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=16 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s2)) (f32x4.demote_f64x2_zero (local.get $s3)))))
+        (v128.store offset=32 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=32 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s4)) (f32x4.demote_f64x2_zero (local.get $s5)))))
+        (v128.store offset=48 (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load offset=48 (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s6)) (f32x4.demote_f64x2_zero (local.get $s7)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $b16)))
+    (block $b4_done
+      (loop $b4
+        (br_if $b4_done (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $O)))
+        (local.set $s0 (v128.const i32x4 0 0 0 0))
+        (local.set $s1 (v128.const i32x4 0 0 0 0))
+        (local.set $t (i32.const 0))
+        (block $t4_done
+          (loop $t4
+            (br_if $t4_done (i32.ge_s (local.get $t) (local.get $count)))
+            (local.set $av (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))))
+            (local.set $at (i32.add (local.get $W) (i32.shl (i32.add (local.get $j)
+              (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O))) (i32.const 2))))
+            (local.set $w (v128.load (local.get $at)))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $av) (f64x2.promote_low_f32x4 (local.get $w)))))
+            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $av)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $t4)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (v128.store (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load (i32.add (local.get $b) (local.get $at)))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $s0)) (f32x4.demote_f64x2_zero (local.get $s1)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $b4)))
+    (block $b1_done
+      (loop $b1
+        (br_if $b1_done (i32.ge_s (local.get $j) (local.get $O)))
+        (local.set $ss (f64.const 0))
+        (local.set $t (i32.const 0))
+        (block $t1_done
+          (loop $t1
+            (br_if $t1_done (i32.ge_s (local.get $t) (local.get $count)))
+            (local.set $ss (f64.add (local.get $ss)
+              (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $u) (i32.shl (local.get $t) (i32.const 2)))))
+                (f64.promote_f32 (f32.load (i32.add (local.get $W) (i32.shl (i32.add (local.get $j)
+                  (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $t) (i32.const 2)))) (local.get $O))) (i32.const 2))))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $t1)))
+        (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+        (f32.store (i32.add (local.get $y) (local.get $at))
+          (f32.add (f32.demote_f64 (local.get $ss)) (f32.load (i32.add (local.get $b) (local.get $at)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $b1))))
 )
