@@ -127,7 +127,7 @@ export type { Progress } from './streams/progress.ts'
 export type { ForkChanges, History, HistoryOptions, RunDefinition, TensorChange } from './streams/history.ts'
 export type {
   Learner, LearnerOptions, LearnOutcome, OnlineEvent, OnlineExample, OnlineItem, OnlineMetrics, OnlineOptions, OnlineSnapshotEvent,
-  OnlineSource, RejectedEvent, Score, SkippedEvent, SlidingWindow, OnlineDriftEvent,
+  OnlineSource, RejectedEvent, Score, SkippedEvent, SlidingWindow, OnlineDriftEvent, OnlineLabel,
 } from './streams/online.ts'
 export type { LineItem, RecordFormat, RecordOptions, RecordStream } from './streams/record-source.ts'
 export type { MnistSplit } from './io/mnist-split.ts'

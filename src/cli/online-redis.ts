@@ -30,6 +30,7 @@ export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream
        [--checkpoint-every 1000] [--until-idle SECONDS] [--read-count 256] [--json]
        [--publish-every N [--models KEY:models] [--models-maxlen 10]]
        [--drift adwin|page-hinkley] [--on-drift warn|reset] [--standardize online]
+       [--target COL instead of --label/--classes: a regressor]
        [the model flags of gradstream online]
 Learns from the entries of a Redis stream through a consumer group, exactly once: entries
 are acknowledged only after a checkpoint contains them, and a restart with the same
@@ -91,7 +92,6 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
   const online = parseOnlineFlags(rest)
   if (online.input !== undefined) throw new UsageError('--input: not with --redis (the records come from the stream)')
   if (online.format !== undefined) throw new UsageError('--format: not with --redis (an entry is field/value pairs or one "json" field)')
-  if (online.loss === 'euclidean') throw new UsageError('--target: not with --redis (a log run learns a classifier of --label with --classes)')
   if (online.labelDelay > 0) throw new UsageError('--label-delay: not with --redis (a checkpoint must contain every acknowledged entry, and waiting ones are not learned yet)')
   if (own.redis === undefined || own.redis === '') throw new UsageError('--redis: expected a URL like redis://127.0.0.1:6379')
   if (own.stream === undefined || own.stream === '') throw new UsageError('--stream: expected the key of the stream to learn from')
@@ -144,6 +144,9 @@ export interface OnlineRedisSummary {
   readonly rejectedByReason: { readonly [reason: string]: number }
   readonly accuracy: number | null
   readonly loss: number | null
+  /** A regressor's prequential MAE and RMSE over the whole stream (--target). */
+  readonly mae: number | null
+  readonly rmse: number | null
   /** Over the last --window examples of this process. */
   readonly windowAccuracy: number | null
   readonly steps: number
@@ -171,7 +174,8 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   const warn = (line: string): void => void io.stderr.write(`${line}\n`)
   const o = flags.online
   const resume = latestLogCheckpoint(flags.checkpointDir)
-  const classes = resume?.classes ?? o.classes ?? Array.from({ length: o.numClasses }, (_, i) => String(i))
+  const regresses = o.loss === 'euclidean'
+  const classes = regresses ? [] : (resume?.classes ?? o.classes ?? Array.from({ length: o.numClasses }, (_, i) => String(i)))
   if (resume !== undefined) {
     if (o.classes !== undefined && JSON.stringify(o.classes) !== JSON.stringify(resume.classes))
       throw new GradstreamError(`${resume.checkpoint.file}: its classes are ${resume.classes.join(',')}, not --classes ${o.classes.join(',')}`)
@@ -192,7 +196,8 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   const publish =
     flags.publishEvery === undefined ? undefined : { every: flags.publishEvery, sink: await redisModelSink(flags.url, flags.models, flags.modelsMaxLen) }
   say(
-    `gradstream online: ${log.name} consumer "${flags.consumer}", label "${o.label}", ${classes.length} classes, ` +
+    `gradstream online: ${log.name} consumer "${flags.consumer}", ` +
+      (regresses ? `target "${o.label}" (euclidean), ` : `label "${o.label}", ${classes.length} classes, `) +
       (resume === undefined ? `a new ${o.model}` : `continuing from ${resume.checkpoint.file} (after entry ${resume.lastEntryId})`),
   )
   const LISTED = 10
@@ -249,6 +254,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
         label: o.label,
         features: o.features,
         classes,
+        ...(regresses ? { target: true } : {}),
         checkpointDir: flags.checkpointDir,
         checkpointEvery: flags.checkpointEvery,
         resume,
@@ -279,8 +285,10 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     skipped: c?.skipped ?? 0,
     rejected: c?.rejected ?? 0,
     rejectedByReason: c?.rejectedByReason ?? {},
-    accuracy: c !== undefined && c.examples > 0 ? c.hits / c.examples : null,
+    accuracy: !regresses && c !== undefined && c.examples > 0 ? c.hits / c.examples : null,
     loss: c !== undefined && c.lossCount > 0 ? c.lossSum / c.lossCount : null,
+    mae: c !== undefined && c.regCount > 0 ? c.absSum / c.regCount : null,
+    rmse: c !== undefined && c.regCount > 0 ? Math.sqrt(c.sqSum / c.regCount) : null,
     windowAccuracy: last === undefined ? null : finiteOrNull(last.windowAccuracy),
     steps: last?.snapshot.step ?? resume?.checkpoint.snapshot.step ?? 0,
     lastEntryId: last?.entryId ?? resume?.lastEntryId ?? null,
@@ -299,7 +307,11 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     `online: ${num(summary.seen)} entries seen, ${num(summary.learned)} learned, ${num(summary.skipped)} skipped, ` +
       `${num(summary.rejected)} rejected${reasons ? ` (${reasons})` : ''}; last entry ${summary.lastEntryId ?? '-'}; ${checkpoints} checkpoints in ${summary.seconds}s`,
   )
-  say(`prequential accuracy ${pct(summary.accuracy ?? NaN)} over the whole stream, ${pct(summary.windowAccuracy ?? NaN)} over this process's last ${num(o.window)}`)
+  say(
+    regresses
+      ? `prequential MAE ${summary.mae?.toPrecision(4) ?? 'n/a'}, RMSE ${summary.rmse?.toPrecision(4) ?? 'n/a'} over the whole stream`
+      : `prequential accuracy ${pct(summary.accuracy ?? NaN)} over the whole stream, ${pct(summary.windowAccuracy ?? NaN)} over this process's last ${num(o.window)}`,
+  )
   if (o.json) say(JSON.stringify(summary))
   return summary
 }

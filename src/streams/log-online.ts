@@ -46,6 +46,7 @@ import type { LogConsumer, LogEntry, ModelSink, PublishedModel } from './log-sou
 import { entryRecord } from './log-source.ts'
 import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
 import { savedDriftOf } from './drift-reset.ts'
+import { NumericTargets } from './numeric-targets.ts'
 import type { OnlineDriftEvent, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent } from './online.ts'
 import { online } from './online.ts'
 
@@ -68,10 +69,14 @@ export interface LogCounts {
   readonly drifts: number
   /** Model resets after a drift (onDrift 'reset'). */
   readonly resets: number
+  /** A regressor's summed absolute and squared prequential errors, and how many examples they cover. */
+  readonly absSum: number
+  readonly sqSum: number
+  readonly regCount: number
 }
 
 export const ZERO_COUNTS: LogCounts = {
-  seen: 0, examples: 0, learned: 0, skipped: 0, rejected: 0, rejectedByReason: {}, hits: 0, lossSum: 0, lossCount: 0, drifts: 0, resets: 0,
+  seen: 0, examples: 0, learned: 0, skipped: 0, rejected: 0, rejectedByReason: {}, hits: 0, lossSum: 0, lossCount: 0, drifts: 0, resets: 0, absSum: 0, sqSum: 0, regCount: 0,
 }
 
 /** Where a log run stands: its newest checkpoint and what it says about the log. */
@@ -140,6 +145,9 @@ const countsOf = (file: string, raw: string | undefined): LogCounts => {
     rejectedByReason: byReason, hits: n('hits'), lossSum: n('lossSum', false), lossCount: n('lossCount'),
     drifts: o.drifts === undefined ? 0 : n('drifts'),
     resets: o.resets === undefined ? 0 : n('resets'),
+    absSum: o.absSum === undefined ? 0 : n('absSum', false),
+    sqSum: o.sqSum === undefined ? 0 : n('sqSum', false),
+    regCount: o.regCount === undefined ? 0 : n('regCount'),
   }
 }
 
@@ -205,8 +213,10 @@ export interface LogOnlineOptions {
   readonly label: string
   /** Feature fields in order; default: the numeric fields of the first entry with the label. */
   readonly features?: readonly string[]
-  /** The classes: labels are their names or their indices (0-based). */
+  /** The classes: labels are their names or their indices (0-based). Empty for a regressor (`target`). */
   readonly classes: readonly string[]
+  /** The label field is a regressor's numeric target (numeric-targets.ts), not a class. */
+  readonly target?: boolean
   /** Checkpoints go here (step-<8 digits>.safetensors). */
   readonly checkpointDir: string
   /** A checkpoint (and the acknowledgement after it) every this many examples (default 1000). */
@@ -270,6 +280,11 @@ export const addCounts = (base: LogCounts, m: OnlineMetrics): LogCounts => {
     lossCount: base.lossCount + lossCount,
     drifts: base.drifts + m.drifts,
     resets: base.resets + m.resets,
+    // MAE and RMSE are over this process's examples: their sums back (exact enough for a
+    // summary; the parameters never depend on them).
+    absSum: base.absSum + (Number.isFinite(m.mae) ? m.mae * m.examples : 0),
+    sqSum: base.sqSum + (Number.isFinite(m.rmse) ? m.rmse * m.rmse * m.examples : 0),
+    regCount: base.regCount + (Number.isFinite(m.mae) ? m.examples : 0),
   }
 }
 
@@ -284,6 +299,8 @@ const metricsOf = (c: LogCounts, m: OnlineMetrics): OnlineMetrics => ({
   rejectedByReason: c.rejectedByReason,
   accuracy: c.examples > 0 && Number.isFinite(m.accuracy) ? c.hits / c.examples : m.accuracy,
   loss: c.lossCount > 0 ? c.lossSum / c.lossCount : NaN,
+  mae: c.regCount > 0 ? c.absSum / c.regCount : m.mae,
+  rmse: c.regCount > 0 ? Math.sqrt(c.sqSum / c.regCount) : m.rmse,
 })
 
 /**
@@ -315,7 +332,8 @@ export const onlineFromLog = (
 
     const main = async (): Promise<void> => {
       checkColumnName(label)
-      if (classes.length === 0) throw new GradstreamError('online from a log: expected a non-empty class list')
+      if (options.target === true ? classes.length !== 0 : classes.length === 0)
+        throw new GradstreamError(`online from a log: expected ${options.target === true ? 'no class list for a regressor' : 'a non-empty class list'}, got ${classes.length} classes`)
       if (resume !== undefined && (resume.stream !== log.stream || resume.group !== log.group))
         throw new GradstreamError(
           `${resume.checkpoint.file}: learned from stream "${resume.stream}" group "${resume.group}", not stream "${log.stream}" group "${log.group}"`,
@@ -326,7 +344,7 @@ export const onlineFromLog = (
         throw new GradstreamError(`--checkpoint-dir: could not create ${options.checkpointDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
       }
       await log.open(resume?.lastEntryId)
-      const labels = new LabelMap(classes)
+      const labels = options.target === true ? new NumericTargets() : new LabelMap(classes)
       let lastId = resume?.lastEntryId
       let durable = lastId // the newest id a durable checkpoint contains
       let acked = lastId

@@ -17,6 +17,9 @@
 //                       reaches the parameters and the stream goes on;
 //   {type: 'skipped'}   an example whose loss or gradient was not finite: the update is
 //                       skipped, the parameters stay the last good ones.
+//   {type: 'drift'}     a change the drift detector signalled (with `drift`: drift-reset.ts),
+//                       and whether the model was reset after it.
+// Also here: a regressor's targets and rolling MAE / RMSE, and delayed labels (`labelDelay`).
 // RxJS's error channel ends a stream, so it is kept for failures of the pipeline itself
 // (a model that does not fit its data, a throwing checkpoint writer); `onlineSnapshots`
 // and `onlineIssues` split the union.
@@ -63,10 +66,20 @@ export interface OnlineExample {
   readonly target?: number | ArrayLike<number>
   /** Where it came from (line of a file), for reports. */
   readonly line?: number
+  /** The record's id, which its label names when labels come as their own items (`joinLabels`). */
+  readonly id?: string | number
 }
 
-/** What a source yields: examples, or records already rejected by a decoder. */
-export type OnlineItem = OnlineExample | E.Either<Rejection, OnlineExample>
+/** A label that arrives on its own, for the example whose `id` it names (`joinLabels`). */
+export interface OnlineLabel {
+  readonly labelFor: string | number
+  readonly label?: number
+  readonly target?: number | ArrayLike<number>
+  readonly line?: number
+}
+
+/** What a source yields: examples, records already rejected by a decoder, or (with `joinLabels`) labels. */
+export type OnlineItem = OnlineExample | E.Either<Rejection, OnlineExample> | OnlineLabel
 
 export type OnlineSource = Iterable<OnlineItem> | AsyncIterable<OnlineItem>
 
@@ -103,6 +116,10 @@ export interface OnlineMetrics {
   readonly drifts: number
   /** Of them, the ones that re-initialised the model (`onDrift: 'reset'`). */
   readonly resets: number
+  /** Examples predicted and waiting for their label (labelDelay, joinLabels). */
+  readonly waiting?: number
+  /** Labels that named no waiting example (joinLabels). */
+  readonly unmatchedLabels?: number
 }
 
 export interface OnlineSnapshotEvent {
@@ -243,6 +260,14 @@ export interface OnlineOptions extends LearnerOptions {
    * The reported loss is the training loss at learning time.
    */
   readonly labelDelay?: number
+  /**
+   * Labels joined by record id: examples carry an `id` (their own label is ignored), are
+   * predicted on arrival and wait; an OnlineLabel item naming that id (the caller merges
+   * the label stream into the source, in arrival order) makes the example learned, scored
+   * with its arrival prediction. Labels naming no waiting example are counted
+   * (`unmatchedLabels`); examples whose label never comes are never learned (`waiting`).
+   */
+  readonly joinLabels?: boolean
 }
 
 
@@ -310,6 +335,11 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   let waitingHead = 0
   let arrivalHits = 0
   const arrivalPredictions = regresses ? new Float32Array(k * O) : undefined
+  // Labels joined by id: examples waiting by id, with their arrival prediction.
+  const join = options.joinLabels === true
+  if (join && delay > 0) throw new GradstreamError('online: expected labelDelay or joinLabels, not both')
+  const byId = new Map<string | number, Waiting & { readonly predicted: number }>()
+  let unmatched = 0
 
   const metrics = (): OnlineMetrics => {
     const w = window.value()
@@ -332,6 +362,8 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       windowRmse: rmse(rw),
       drifts: drift?.drifts() ?? 0,
       resets: drift?.resets() ?? 0,
+      ...(delay > 0 || join ? { waiting: waiting.length - waitingHead + byId.size } : {}),
+      ...(join ? { unmatchedLabels: unmatched } : {}),
     }
   }
 
@@ -358,6 +390,11 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
         return [typeof raw === 'number' ? 'non-finite feature' : 'non-numeric feature', `feature ${i - o} is ${String(raw)}`]
       }
     }
+    return join ? undefined : admitLabel(ex)
+  }
+
+  /** Checks the label (or target) of `ex` into slot `filled`; a rejection reason or undefined. */
+  const admitLabel = (ex: { readonly label?: number; readonly target?: number | ArrayLike<number> }): [RejectReason, string] | undefined => {
     if (classifies) {
       const l = ex.label
       if (l === undefined || l === null) return ['missing label', 'expected a class label']
@@ -402,8 +439,8 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     examples += n
     const lossOk = Number.isFinite(out.loss)
     // With delayed labels the scores are of the predictions made at arrival.
-    const hits = delay > 0 ? arrivalHits : out.hits
-    const predictions = delay > 0 ? arrivalPredictions?.subarray(0, n * O) : out.predictions
+    const hits = delay > 0 || join ? arrivalHits : out.hits
+    const predictions = delay > 0 || join ? arrivalPredictions?.subarray(0, n * O) : out.predictions
     arrivalHits = 0
     const score: Score = {
       loss: lossOk ? { sum: out.loss * n, count: n } : MeanMonoid.empty,
@@ -444,16 +481,19 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       options.checkpoint.save(learner.snapshot(), metrics(), drift?.save())
   }
 
+  /** The arrival prediction of the example in slot `filled`: its features, class (argmax) and outputs. */
+  const predictArrival = (): { xi: Float32Array; best: number; out: ArrayLike<number> } => {
+    const xi = x.slice(filled * S, (filled + 1) * S)
+    const out = (learner.predict ?? ((): never => { throw new GradstreamError('online: delayed labels need a learner with predict') }))(xi, 1).data
+    let best = 0
+    if (classifies) for (let c = 1; c < out.length; c++) if (out[c] > out[best]) best = c
+    return { xi, best, out }
+  }
+
   /** Delayed labels: predicts the example admitted into slot `filled`, queues it, and releases the one whose label arrives now. */
   const arrive = (emit: (e: OnlineEvent) => void, line: number | undefined, index: number): void => {
-    const xi = x.slice(filled * S, (filled + 1) * S)
-    const out = (learner.predict ?? ((): never => { throw new GradstreamError('online: labelDelay needs a learner with predict') }))(xi, 1).data
-    let hit = 0
-    if (classifies) {
-      let best = 0
-      for (let c = 1; c < out.length; c++) if (out[c] > out[best]) best = c
-      hit = best === labels[filled] ? 1 : 0
-    }
+    const { xi, best, out } = predictArrival()
+    const hit = classifies && best === labels[filled] ? 1 : 0
     waiting.push({
       x: xi,
       label: labels[filled],
@@ -483,10 +523,43 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     if (filled === k) learnBatch(emit)
   }
 
+  /** Joined labels: an example with an id, predicted and waiting for its label. */
+  const arriveById = (emit: (e: OnlineEvent) => void, ex: OnlineExample, index: number): void => {
+    const id = ex.id
+    if (!(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))))
+      return reject(emit, index, ex.line, 'missing field', 'expected an id (a string or a number) to join its label by')
+    if (byId.has(id)) return reject(emit, index, ex.line, 'invalid label', `id ${JSON.stringify(id)} is already waiting for its label`)
+    const { xi, best, out } = predictArrival()
+    byId.set(id, { x: xi, label: 0, line: ex.line, index, hit: 0, predicted: best, ...(targets !== undefined ? { prediction: Float32Array.from(out) } : {}) })
+  }
+
+  /** Joined labels: the label of a waiting example arrives; it joins the batch with its arrival score. */
+  const labelArrives = (emit: (e: OnlineEvent) => void, l: OnlineLabel, index: number): void => {
+    const w = byId.get(l.labelFor)
+    if (w === undefined) {
+      unmatched++
+      return
+    }
+    const bad = admitLabel(l)
+    if (bad !== undefined) return reject(emit, index, l.line, bad[0], bad[1])
+    byId.delete(l.labelFor)
+    x.set(w.x, filled * S)
+    if (arrivalPredictions !== undefined && w.prediction !== undefined) arrivalPredictions.set(w.prediction, filled * O)
+    if (classifies && w.predicted === labels[filled]) arrivalHits++
+    lines.push(w.line)
+    indices.push(w.index)
+    filled++
+    if (filled === k) learnBatch(emit)
+  }
+
   return {
     push: (item: OnlineItem, emit: (e: OnlineEvent) => void): void => {
       const index = seen++
       if (typeof item !== 'object' || item === null) return reject(emit, index, undefined, 'not an object', `got ${String(item)}`)
+      if ('labelFor' in item) {
+        if (!join) return reject(emit, index, item.line, 'not an object', 'a label item needs joinLabels')
+        return labelArrives(emit, item, index)
+      }
       let ex: OnlineExample
       if (isEither(item)) {
         if (E.isLeft(item)) return reject(emit, index, item.left.line, item.left.reason, item.left.detail)
@@ -495,6 +568,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       const bad = admit(ex)
       if (bad !== undefined) return reject(emit, index, ex.line, bad[0], bad[1])
       if (delay > 0) return arrive(emit, ex.line, index)
+      if (join) return arriveById(emit, ex, index)
       lines.push(ex.line)
       indices.push(index)
       filled++

@@ -250,3 +250,44 @@ describe('--drift and --on-drift warn', () => {
     expect(bad.stderr).toBe('gradstream online: --on-drift: expected one of warn, reset, got "restart"\n')
   })
 })
+
+describe('gradstream online --redis --target (regression)', () => {
+  it('learns a numeric field as one run over the file does, with MAE and RMSE over the whole stream across a restart', async () => {
+    const dir = tmp()
+    const lines: string[] = []
+    for (let i = 0; i < 2000; i++) {
+      const a = Math.round(1000 * Math.sin(i * 0.7)) / 1000
+      const b = Math.round(1000 * Math.cos(i * 1.3)) / 1000
+      lines.push(JSON.stringify({ a, b, y: 3 * a - 2 * b + 0.5 }))
+    }
+    lines.splice(50, 0, JSON.stringify({ a: 1, b: 2, y: 'high' }))
+    const first = join(dir, 'first.ndjson')
+    const rest = join(dir, 'rest.ndjson')
+    const all = join(dir, 'all.ndjson')
+    writeFileSync(first, `${lines.slice(0, 1200).join('\n')}\n`)
+    writeFileSync(rest, `${lines.slice(1200).join('\n')}\n`)
+    writeFileSync(all, `${lines.join('\n')}\n`)
+    const flags = ['--target', 'y', '--hidden', '8', '--lr', '0.02', '--standardize', 'online', '--json']
+    const ck = join(dir, 'ck')
+    const run = () => cli(['online', '--redis', redis.url, '--stream', 'reg', ...flags, '--checkpoint-dir', ck, '--checkpoint-every', '250', '--until-idle', '0.3'])
+    expect((await cli(['produce', '--redis', redis.url, '--stream', 'reg', '--input', first])).code).toBe(0)
+    const r1 = await run()
+    expect(r1.code, r1.stderr).toBe(0)
+    expect(r1.stdout).toMatch(/target "y" \(euclidean\)/)
+    expect(r1.stderr).toMatch(/rejected, invalid label/)
+    expect((await cli(['produce', '--redis', redis.url, '--stream', 'reg', '--input', rest])).code).toBe(0)
+    const r2 = await run()
+    expect(r2.code, r2.stderr).toBe(0)
+    const s = lastJson(r2.stdout)
+    const f = lastJson((await cli(['online', '--input', all, ...flags])).stdout)
+    expect(s.resumed).toBe(true)
+    expect(s.hash).toBe(f.hash)
+    expect(s.seen).toBe(2001)
+    expect(s.learned).toBe(2000)
+    expect(s.rejectedByReason).toEqual({ 'invalid label': 1 })
+    expect(s.accuracy).toBeNull()
+    // cumulative over both processes: the file run's, to rounding of the recombined sums
+    expect(Math.abs((s.mae as number) - (f.mae as number))).toBeLessThan(1e-9)
+    expect(Math.abs((s.rmse as number) - (f.rmse as number))).toBeLessThan(1e-9)
+  })
+})

@@ -14,7 +14,7 @@ import { supervised } from '../../src/models/objective.ts'
 import { sgd } from '../../src/models/optimizers.ts'
 import { sequential } from '../../src/models/sequential.ts'
 import { mlp } from '../../src/models/zoo/mlp.ts'
-import type { OnlineEvent, OnlineExample, OnlineOptions, OnlineSnapshotEvent } from '../../src/streams/online.ts'
+import type { OnlineEvent, OnlineExample, OnlineItem, OnlineOptions, OnlineSnapshotEvent } from '../../src/streams/online.ts'
 import { online } from '../../src/streams/online.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import type { Snapshot } from '../../src/streams/snapshot.ts'
@@ -87,5 +87,60 @@ describe('online() with delayed labels', () => {
 
   it('refuses a negative delay in one line', async () => {
     await expect(run(classifier(), data, { labelDelay: -1 })).rejects.toThrow('online: expected labelDelay to be an integer >= 0, got -1')
+  })
+})
+
+describe('online() with labels joined by record id', () => {
+  const b = blobs(8, 3, 4, 9)
+  const order = permutation(key(2), 24)
+  const data: OnlineExample[] = Array.from(order, (i, j) => ({ features: b.x.data.subarray(i * 4, i * 4 + 4), label: b.labels![i], id: `r${j}` }))
+  const classifier = (): AnyObjective => supervised(mlp({ hidden: [6], classes: 3 }), softmaxCrossEntropy(), [4]) as AnyObjective
+
+  it('predicts each record on arrival and learns it when its label item arrives, in label order', async () => {
+    const obj = classifier()
+    // records arrive in order; their labels come in pairs, reversed, after the pair's records
+    // (and one label names no record, one record never gets its label)
+    const items: OnlineItem[] = []
+    const learnOrder: number[] = []
+    for (let j = 0; j < data.length; j += 2) {
+      items.push({ features: data[j].features, id: data[j].id }, { features: data[j + 1].features, id: data[j + 1].id })
+      if (j + 1 < data.length - 1) {
+        items.push({ labelFor: `r${j + 1}`, label: data[j + 1].label }, { labelFor: `r${j}`, label: data[j].label })
+        learnOrder.push(j + 1, j)
+      }
+    }
+    items.push({ labelFor: 'nobody', label: 0 }, { labelFor: `r${data.length - 2}`, label: data[data.length - 2].label })
+    learnOrder.push(data.length - 2)
+    const es = await lastValueFrom(online(obj, sgd(0.1), items, { seed: 4, snapshotEvery: 1, joinLabels: true }).pipe(toArray()))
+    // the reference: an undelayed run over the examples in label order
+    const inOrder = learnOrder.map((j) => data[j])
+    const after = await schedule(obj, inOrder)
+    // example j is predicted on arrival, after the labels that came before it
+    const labelsBefore = (j: number): number => {
+      let n = 0
+      for (const it of items) {
+        if ('id' in it && it.id === `r${j}`) return n
+        if ('labelFor' in it && it.labelFor !== 'nobody') n++
+      }
+      return n
+    }
+    let hits = 0
+    for (const j of learnOrder) {
+      const s = after[labelsBefore(j)]
+      const pred = argmaxRows(obj.predict(s.params, { shape: [1, 4], data: Float32Array.from(data[j].features) }))[0]
+      if (pred === data[j].label) hits++
+    }
+    const last = snaps(es).at(-1)!
+    expect(last.metrics.learned).toBe(learnOrder.length)
+    expect(last.metrics.waiting).toBe(1)
+    expect(last.metrics.unmatchedLabels).toBe(1)
+    expect(last.metrics.accuracy).toBe(hits / learnOrder.length)
+    expect(hashParams(last.snapshot)).toBe(hashParams(after[learnOrder.length]))
+  })
+
+  it('rejects a record without an id, and refuses labelDelay with joinLabels', async () => {
+    const es = await lastValueFrom(online(classifier(), sgd(0.1), [{ features: [1, 2, 3, 4], label: 0 }], { joinLabels: true }).pipe(toArray()))
+    expect(es[0]).toMatchObject({ type: 'rejected', reason: 'missing field', detail: 'expected an id (a string or a number) to join its label by' })
+    await expect(run(classifier(), data, { labelDelay: 2, joinLabels: true })).rejects.toThrow('online: expected labelDelay or joinLabels, not both')
   })
 })
