@@ -479,6 +479,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     rmse: m.rmse,
     windowMae: m.windowMae,
     windowRmse: m.windowRmse,
+    macroF1: m.macroF1,
+    windowMacroF1: m.windowMacroF1,
     window: flags.window,
     steps: last.snapshot.step,
     seconds: Math.round(seconds * 100) / 100,
@@ -503,7 +505,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     regresses
       ? `prequential MAE ${fixed(m.mae)}, RMSE ${fixed(m.rmse)} over all; ${fixed(m.windowMae)}, ${fixed(m.windowRmse)} over the last ${num(m.windowExamples)}`
       : `prequential accuracy ${pct(m.accuracy)} over all, ${pct(m.windowAccuracy)} over the last ${num(m.windowExamples)}; ` +
-          `loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}`,
+          `log loss ${m.loss.toFixed(4)} / ${m.windowLoss.toFixed(4)}` +
+          (Number.isNaN(m.macroF1) ? '' : `; macro F1 ${m.macroF1.toFixed(4)} / ${m.windowMacroF1.toFixed(4)}`),
   )
   if (interrupted !== undefined)
     say(`stopped by ${interrupted} after record ${num(m.seen)}${dir !== undefined ? `; checkpoint ${join(dir, checkpointName(last.snapshot.step))}` : ''}`)

@@ -39,6 +39,8 @@ export interface LearnOutcome {
   readonly skipped?: 'non-finite loss' | 'non-finite gradient'
   /** A regressor's predictions of the batch (made before the update), k * outputs. */
   readonly predictions?: ArrayLike<number>
+  /** A classifier's predicted classes of the batch (made before the update), k. */
+  readonly predicted?: Int32Array
 }
 
 /**
@@ -141,8 +143,9 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
       const batch = batchOf(x, labels, k, targets)
       const fwd = objective.forward(params, modelState, batch, { training: true, key: forwardKey(initial.key, step) })
       let hits = NaN
+      let pred: Int32Array | undefined
       if (classifies && labels !== undefined) {
-        const pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x, modelState) : fwd.outputs)
+        pred = argmaxRows(noisyTraining ? objective.predict(params, batch.x, modelState) : fwd.outputs)
         hits = 0
         for (let i = 0; i < k; i++) if (pred[i] === labels[i]) hits++
       }
@@ -173,7 +176,7 @@ export const learner = (objective: AnyObjective, optimizer: Optimizer, initial: 
         }
       }
       metrics = skipped === undefined ? m : { ...m, skipped }
-      return predictions === undefined ? { loss: fwd.loss, hits, skipped } : { loss: fwd.loss, hits, skipped, predictions }
+      return { loss: fwd.loss, hits, skipped, ...(predictions !== undefined ? { predictions } : {}), ...(pred !== undefined ? { predicted: pred } : {}) }
     },
     predict: (x, k) => objective.predict(params, { shape: [k, ...sample], data: x }, modelState),
     snapshot: () => {

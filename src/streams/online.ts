@@ -48,8 +48,9 @@ import { pulled } from './record-source.ts'
 import type { Snapshot } from './snapshot.ts'
 import { initialSnapshot } from './train.ts'
 import { trainsDifferently } from '../models/define.ts'
-import type { RegressionScore } from './rolling-metrics.ts'
-import { mae, RegressionMonoid, regressionScore, rmse } from './rolling-metrics.ts'
+import type { ClassScore, RegressionScore } from './rolling-metrics.ts'
+import { classScoreMonoid, classScoreOfBatch, macroF1, mae, RegressionMonoid, regressionScore, rmse } from './rolling-metrics.ts'
+import { MAX_CONFUSION_CLASSES } from './evaluate.ts'
 import { slidingWindow } from './sliding-window.ts'
 import type { DriftEvent } from './drift.ts'
 import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
@@ -112,6 +113,14 @@ export interface OnlineMetrics {
   readonly rmse: number
   readonly windowMae: number
   readonly windowRmse: number
+  /**
+   * A classifier's macro F1 (rolling-metrics.ts: the mean over the classes present of
+   * 2 TP_c / (predicted_c + actual_c)) over every example and over the window; NaN for a
+   * regressor or above MAX_CONFUSION_CLASSES classes (per-class counts are not kept there).
+   * The rolling log loss is `loss` / `windowLoss` (the softmax cross-entropy).
+   */
+  readonly macroF1: number
+  readonly windowMacroF1: number
   /** Changes signalled by the drift detector in this run (0 without one). */
   readonly drifts: number
   /** Of them, the ones that re-initialised the model (`onDrift: 'reset'`). */
@@ -301,6 +310,10 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   const targets = regresses ? new Float32Array(k * O) : undefined
   const regWindow = slidingWindow(RegressionMonoid, Math.ceil(windowSize / k))
   let regTotal: RegressionScore = RegressionMonoid.empty
+  // A classifier's per-class counts for macro F1 (bounded like the confusion matrix).
+  const f1Monoid = classifies && C <= MAX_CONFUSION_CLASSES ? classScoreMonoid(C) : undefined
+  const f1Window = f1Monoid === undefined ? undefined : slidingWindow(f1Monoid, Math.ceil(windowSize / k))
+  let f1Total: ClassScore | undefined = f1Monoid?.empty
   let seen = 0
   let examples = 0
   let learned = 0
@@ -329,16 +342,19 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     readonly line: number | undefined
     readonly index: number
     readonly hit: number
+    readonly predicted: number
     readonly prediction?: Float32Array
   }
   const waiting: Waiting[] = []
   let waitingHead = 0
   let arrivalHits = 0
+  // The classes predicted at arrival of the examples in the batch being filled.
+  const arrivalClasses = new Int32Array(k)
   const arrivalPredictions = regresses ? new Float32Array(k * O) : undefined
   // Labels joined by id: examples waiting by id, with their arrival prediction.
   const join = options.joinLabels === true
   if (join && delay > 0) throw new GradstreamError('online: expected labelDelay or joinLabels, not both')
-  const byId = new Map<string | number, Waiting & { readonly predicted: number }>()
+  const byId = new Map<string | number, Waiting>()
   let unmatched = 0
 
   const metrics = (): OnlineMetrics => {
@@ -360,6 +376,8 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       rmse: rmse(regTotal),
       windowMae: mae(rw),
       windowRmse: rmse(rw),
+      macroF1: f1Total === undefined ? NaN : macroF1(f1Total),
+      windowMacroF1: f1Window === undefined ? NaN : macroF1(f1Window.value()),
       drifts: drift?.drifts() ?? 0,
       resets: drift?.resets() ?? 0,
       ...(delay > 0 || join ? { waiting: waiting.length - waitingHead + byId.size } : {}),
@@ -448,6 +466,13 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     }
     total = ScoreMonoid.concat(total, score)
     window.push(score)
+    // With delayed labels the classes are the ones predicted at arrival.
+    const predictedClasses = delay > 0 || join ? arrivalClasses : out.predicted
+    if (f1Monoid !== undefined && f1Window !== undefined && f1Total !== undefined && predictedClasses !== undefined) {
+      const c = classScoreOfBatch(C, labels, predictedClasses, n, lossOk ? out.loss * n : 0)
+      f1Total = f1Monoid.concat(f1Total, c)
+      f1Window.push(c)
+    }
     if (targets !== undefined && predictions !== undefined) {
       const r = regressionScore(predictions, targets.subarray(0, n * O))
       regTotal = RegressionMonoid.concat(regTotal, r)
@@ -500,6 +525,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       line,
       index,
       hit,
+      predicted: best,
       ...(targets !== undefined ? { target: targets.slice(filled * O, (filled + 1) * O), prediction: Float32Array.from(out) } : {}),
     })
     if (waiting.length - waitingHead > delay) release(emit)
@@ -517,6 +543,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     if (targets !== undefined && w.target !== undefined) targets.set(w.target, filled * O)
     if (arrivalPredictions !== undefined && w.prediction !== undefined) arrivalPredictions.set(w.prediction, filled * O)
     arrivalHits += w.hit
+    arrivalClasses[filled] = w.predicted
     lines.push(w.line)
     indices.push(w.index)
     filled++
@@ -546,6 +573,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     x.set(w.x, filled * S)
     if (arrivalPredictions !== undefined && w.prediction !== undefined) arrivalPredictions.set(w.prediction, filled * O)
     if (classifies && w.predicted === labels[filled]) arrivalHits++
+    arrivalClasses[filled] = w.predicted
     lines.push(w.line)
     indices.push(w.index)
     filled++

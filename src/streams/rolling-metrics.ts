@@ -92,6 +92,26 @@ export const classScore = (classes: number, label: number, predicted: number, pL
   }
 }
 
+/**
+ * The score of a batch of n examples: their labels and predicted classes, and the summed
+ * -log p(label) (the batch's cross-entropy times n, as the prequential loss has it).
+ */
+export const classScoreOfBatch = (classes: number, labels: ArrayLike<number>, predicted: ArrayLike<number>, n: number, logLossSum: number): ClassScore => {
+  const truePositives = new Array<number>(classes).fill(0)
+  const byPrediction = new Array<number>(classes).fill(0)
+  const actual = new Array<number>(classes).fill(0)
+  for (let i = 0; i < n; i++) {
+    const l = labels[i]
+    const p = predicted[i]
+    if (!(Number.isInteger(l) && l >= 0 && l < classes && Number.isInteger(p) && p >= 0 && p < classes))
+      throw new GradstreamError(`classScoreOfBatch: expected labels and predictions in 0..${classes - 1}, got ${l} and ${p}`)
+    actual[l]++
+    byPrediction[p]++
+    if (l === p) truePositives[l]++
+  }
+  return { truePositives, predicted: byPrediction, actual, logLoss: logLossSum, count: n }
+}
+
 export const accuracyOfScore = (s: ClassScore): number => (s.count === 0 ? NaN : s.truePositives.reduce((a, b) => a + b, 0) / s.count)
 export const logLossOf = (s: ClassScore): number => (s.count === 0 ? NaN : s.logLoss / s.count)
 export const macroF1 = (s: ClassScore): number => {

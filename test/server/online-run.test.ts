@@ -44,7 +44,7 @@ describe('an online run directory', () => {
     expect(run.status(Date.now())).toBe('running')
     // The appender reads only the step of the snapshot.
     const snapshot = { step: 60 } as unknown as Snapshot
-    const metrics = { seen: 60, examples: 58, learned: 58, skipped: 0, rejected: 2, rejectedByReason: {}, accuracy: 0.75, loss: 0.5, windowAccuracy: NaN, windowLoss: 0.4, windowExamples: 0, mae: NaN, rmse: NaN, windowMae: NaN, windowRmse: NaN, drifts: 0, resets: 0 }
+    const metrics = { seen: 60, examples: 58, learned: 58, skipped: 0, rejected: 2, rejectedByReason: {}, accuracy: 0.75, loss: 0.5, windowAccuracy: NaN, windowLoss: 0.4, windowExamples: 0, mae: NaN, rmse: NaN, windowMae: NaN, windowRmse: NaN, drifts: 0, resets: 0, macroF1: NaN, windowMacroF1: NaN }
     log.event({ type: 'snapshot', snapshot, metrics, final: true })
     expect(run.metrics().record).toEqual([10, 20, 30, 40, 50, 60])
     expect(run.metrics().windowAccuracy[5]).toBeNull()

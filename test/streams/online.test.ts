@@ -180,9 +180,11 @@ describe('prequential evaluation', () => {
     let before = l.right.snapshot()
     const hits: number[] = []
     const losses: number[] = []
+    const predicted: number[] = []
     data.forEach((ex, i) => {
       const x = { shape: [1, 4], data: Float32Array.from(ex.features) }
-      hits.push(argmaxRows(objective.predict(before.params, x))[0] === ex.label ? 1 : 0)
+      predicted.push(argmaxRows(objective.predict(before.params, x))[0])
+      hits.push(predicted[i] === ex.label ? 1 : 0)
       losses.push(events[i].snapshot.metrics.loss)
       before = events[i].snapshot
     })
@@ -192,6 +194,25 @@ describe('prequential evaluation', () => {
     expect(events[59].metrics.windowLoss).toBeCloseTo(acc(losses.slice(-10)), 10)
     expect(events[59].metrics.loss).toBeCloseTo(acc(losses), 10)
     expect(events[59].metrics.windowExamples).toBe(10)
+    // Macro F1, written out: the mean over the classes present of 2 TP_c / (predicted_c + actual_c).
+    const f1 = (from: number, to: number): number => {
+      const scores: number[] = []
+      for (let c = 0; c < 3; c++) {
+        let tp = 0
+        let p = 0
+        let a = 0
+        for (let i = from; i < to; i++) {
+          if (predicted[i] === c) p++
+          if (data[i].label === c) a++
+          if (predicted[i] === c && data[i].label === c) tp++
+        }
+        if (p + a > 0) scores.push((2 * tp) / (p + a))
+      }
+      return scores.reduce((s, v) => s + v, 0) / scores.length
+    }
+    expect(events[59].metrics.macroF1).toBeCloseTo(f1(0, 60), 12)
+    expect(events[59].metrics.windowMacroF1).toBeCloseTo(f1(50, 60), 12)
+    expect(events[29].metrics.windowMacroF1).toBeCloseTo(f1(20, 30), 12)
     expect(events[4].metrics.windowExamples).toBe(5)
     expect(acc(hits.slice(-20))).toBeGreaterThan(acc(hits.slice(0, 20))) // it learns as it goes
   })
