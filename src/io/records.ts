@@ -154,7 +154,19 @@ export const MAX_DEPTH = 64
 
 /** Whether a parsed JSON value nests deeper than `max` (iterative: no recursion to overflow). */
 export const nestedDeeper = (root: unknown, max: number): boolean => {
-  const stack: [unknown, number][] = [[root, 0]]
+  if (typeof root !== 'object' || root === null) return false
+  if (max <= 0) return true
+  // The common record is flat: look at its values without allocating, and walk only the
+  // nested ones (a record of 785 numbers costs no array and no stack).
+  const stack: [unknown, number][] = []
+  if (Array.isArray(root)) {
+    for (const c of root) if (typeof c === 'object' && c !== null) stack.push([c, 1])
+  } else
+    for (const k in root)
+      if (Object.hasOwn(root, k)) {
+        const c = (root as Record<string, unknown>)[k]
+        if (typeof c === 'object' && c !== null) stack.push([c, 1])
+      }
   while (stack.length > 0) {
     const [v, d] = stack.pop()!
     if (typeof v !== 'object' || v === null) continue
@@ -173,6 +185,13 @@ export const decodeObject = (obj: unknown, schema: Schema, labels: LabelMap, lin
   const features = new Float32Array(schema.features.length)
   for (let i = 0; i < schema.features.length; i++) {
     const name = schema.features[i]
+    // The common case first, with no allocation: an own finite number (Object.prototype
+    // holds no numbers, so a number read by name is the record's own).
+    const direct = rec[name]
+    if (typeof direct === 'number' && finite32(direct)) {
+      features[i] = direct
+      continue
+    }
     const v = get(name)
     if (v === undefined) return reject(line, 'missing field', `no field "${name}"`)
     const n = numeric(v)
