@@ -4,13 +4,23 @@
 // cnn-layers-softmax eqs 18-21 (the SGD update); PyTorch's torch.optim conventions.
 
 import type { F } from '../core/tensor.ts'
+import { kernelBackend } from './backend.ts'
 import { residentOf, residentSgdOuter } from './resident.ts'
+import { SGD_SIMD_MIN, sgdStepSimd } from './sgd-simd.ts'
 
 // p' = p - lr (g + wd p)
 // Every step returns 1 when each parameter it wrote is finite as stored (0 otherwise):
 // the learner keeps track of whether its parameters are all finite without a pass of
 // its own (streams/learner.ts), which sgdRowsInPlace relies on.
+// On the SIMD backend a float32 buffer takes the kernel (ops/sgd-simd.ts): the same bits.
 export function sgdStep(pOut: F, p: F, g: F, n: number, lr: number, wd: number): number {
+  if (n >= SGD_SIMD_MIN && pOut instanceof Float32Array && p instanceof Float32Array && g instanceof Float32Array && kernelBackend() === 'simd')
+    return sgdStepSimd(pOut, p, g, n, lr, wd)
+  return sgdStepTs(pOut, p, g, n, lr, wd)
+}
+
+/** sgdStep's TypeScript twin (the reference, and the path for short or float64 buffers). */
+export function sgdStepTs(pOut: F, p: F, g: F, n: number, lr: number, wd: number): number {
   let ok = 1
   for (let i = 0; i < n; i++) {
     pOut[i] = p[i] - lr * (g[i] + wd * p[i])

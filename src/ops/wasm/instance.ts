@@ -19,6 +19,8 @@ export interface KernelExports {
   scatter(dst: number, d: number, rs: number, cs: number, M: number, K: number): void
   /** kernels.wat `wadd`: out = (first ? 0 : out) + fl32(w g) over n floats; 0, or NaN if a term is not finite. */
   wadd(out: number, g: number, n: number, w: number, first: number): number
+  /** kernels.wat `sgd`: p = fl32(p - lr (g + wd p)) in place over n floats; 0, or NaN if a stored value is not finite. */
+  sgd(p: number, g: number, n: number, lr: number, wd: number): number
   /** kernels.wat `bias_rows`: c[r, o] = fl32(c[r, o] + b[o]) for r < M, o < O. */
   bias_rows(c: number, b: number, M: number, O: number): void
   /** kernels.wat `probe`: sum of x[i] * 0 over n floats: 0 when all are finite, else NaN. */

@@ -346,6 +346,72 @@
         (br $rest)))
     (local.get $q))
 
+  ;; ---- sgd: p[i] = fl32(p[i] - lr (g[i] + wd p[i])) over n floats, in place ------------
+  ;;
+  ;; The dense SGD step (ops/optim.ts sgdStep, its TS twin; cnn-layers-softmax eqs 18-21):
+  ;; the twin evaluates p - lr (g + wd p) in float64 from float32 operands and rounds once
+  ;; on the float32 store, which is exactly promote / f64x2 mul, add, mul, sub / demote
+  ;; here, the same operations in the same order, so the same bits (wd p is computed even
+  ;; when wd is 0: 0 * inf is NaN in both). Two float64 lanes at a time, four floats a
+  ;; quad, the n mod 4 tail scalar. Returns sum fl32(p') * 0: 0 when every stored value is
+  ;; finite, NaN otherwise (an f32 overflow on the store included).
+  (func $sgd (export "sgd")
+    (param $p i32) (param $g i32) (param $n i32) (param $lr f64) (param $wd f64) (result f32)
+    (local $lrs v128) (local $wds v128) (local $pv v128) (local $gv v128) (local $a v128) (local $b v128)
+    (local $lo v128) (local $hi v128) (local $v v128) (local $z v128)
+    (local $end i32) (local $tail i32) (local $x f64) (local $y f32) (local $q f32)
+    (local.set $lrs (f64x2.splat (local.get $lr)))
+    (local.set $wds (f64x2.splat (local.get $wd)))
+    (local.set $z (v128.const i32x4 0 0 0 0))
+    (local.set $tail (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $pv (v128.load (local.get $p)))
+        (local.set $gv (v128.load (local.get $g)))
+        ;; lanes 0, 1
+        (local.set $a (f64x2.promote_low_f32x4 (local.get $pv)))
+        (local.set $lo (f32x4.demote_f64x2_zero
+          (f64x2.sub (local.get $a)
+            (f64x2.mul (local.get $lrs)
+              (f64x2.add (f64x2.promote_low_f32x4 (local.get $gv))
+                (f64x2.mul (local.get $wds) (local.get $a)))))))
+        ;; lanes 2, 3
+        (local.set $b (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $pv) (local.get $pv))))
+        (local.set $hi (f32x4.demote_f64x2_zero
+          (f64x2.sub (local.get $b)
+            (f64x2.mul (local.get $lrs)
+              (f64x2.add
+                (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $gv) (local.get $gv)))
+                (f64x2.mul (local.get $wds) (local.get $b)))))))
+        (local.set $v (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi)))
+        (local.set $z (f32x4.add (local.get $z) (f32x4.mul (local.get $v) (v128.const i32x4 0 0 0 0))))
+        (v128.store (local.get $p) (local.get $v))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (br $quads)))
+    (local.set $q
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $z)) (f32x4.extract_lane 1 (local.get $z)))
+        (f32.add (f32x4.extract_lane 2 (local.get $z)) (f32x4.extract_lane 3 (local.get $z)))))
+    (block $tail_done
+      (loop $rest
+        (br_if $tail_done (i32.ge_u (local.get $p) (local.get $tail)))
+        (local.set $x (f64.promote_f32 (f32.load (local.get $p))))
+        (local.set $y (f32.demote_f64
+          (f64.sub (local.get $x)
+            (f64.mul (local.get $lr)
+              (f64.add (f64.promote_f32 (f32.load (local.get $g))) (f64.mul (local.get $wd) (local.get $x)))))))
+        (local.set $q (f32.add (local.get $q) (f32.mul (local.get $y) (f32.const 0))))
+        (f32.store (local.get $p) (local.get $y))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (br $rest)))
+    (local.get $q))
+
   ;; ---- bias rows: c[r, o] = fl32(c[r, o] + b[o]) for r < M, o < O ---------------------
   ;;
   ;; The bias of a convolution's output (conv2d-simd.ts forward: y = fl(s + b[o]), the TS
