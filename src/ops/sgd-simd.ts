@@ -5,7 +5,7 @@
 // fraction of that. Same bits as the twin (kernels.wat says why; tested in
 // test/ops/sgd-simd.test.ts), so which one runs changes the speed only.
 
-import { CHUNK, Layout, workspace } from './wasm/instance.ts'
+import { streamPair } from './wasm/instance.ts'
 
 /** Below this many floats the copies into the kernel memory cost more than they save. */
 export const SGD_SIMD_MIN = 1024
@@ -15,17 +15,6 @@ export const SGD_SIMD_MIN = 1024
  * p). Returns 1 when every value stored is finite, else 0 (sgdStep's contract).
  */
 export function sgdStepSimd(pOut: Float32Array, p: Float32Array, g: Float32Array, n: number, lr: number, wd: number): number {
-  const L = new Layout()
-  const pAt = L.take(Math.min(n, CHUNK) * 4)
-  const gAt = L.take(Math.min(n, CHUNK) * 4)
-  const { k, f32 } = workspace(L.end)
-  let probe = 0
-  for (let i0 = 0; i0 < n; i0 += CHUNK) {
-    const m = Math.min(CHUNK, n - i0)
-    f32.set(p.subarray(i0, i0 + m), pAt >> 2)
-    f32.set(g.subarray(i0, i0 + m), gAt >> 2)
-    probe += k.sgd(pAt, gAt, m, lr, wd)
-    pOut.set(f32.subarray(pAt >> 2, (pAt >> 2) + m), i0)
-  }
+  const probe = streamPair(pOut, p, g, n, false, (k, pAt, gAt, m) => k.sgd(pAt, gAt, m, lr, wd))
   return probe === 0 ? 1 : 0
 }

@@ -15,7 +15,7 @@
 // differ; a non-finite gradient is skipped whole by the step, so they are never used.)
 
 import { kernelBackend } from './backend.ts'
-import { CHUNK, Layout, workspace } from './wasm/instance.ts'
+import { streamPair } from './wasm/instance.ts'
 
 /** The TypeScript twin (the reference, and the path for short vectors). */
 export function weightedAddTs(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
@@ -78,19 +78,7 @@ const SMALL = 1024
 export function weightedAddSimd(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
   const n = out.length
   if (n < SMALL) return weightedAddTs(out, g, w, first)
-  const L = new Layout()
-  const oAt = L.take(Math.min(n, CHUNK) * 4)
-  const gAt = L.take(Math.min(n, CHUNK) * 4)
-  const { k, f32 } = workspace(L.end)
-  let probe = 0
-  for (let i0 = 0; i0 < n; i0 += CHUNK) {
-    const m = Math.min(CHUNK, n - i0)
-    if (!first) f32.set(out.subarray(i0, i0 + m), oAt >> 2)
-    f32.set(g.subarray(i0, i0 + m), gAt >> 2)
-    probe += k.wadd(oAt, gAt, m, w, first ? 1 : 0)
-    out.set(f32.subarray(oAt >> 2, (oAt >> 2) + m), i0)
-  }
-  return probe
+  return streamPair(out, out, g, n, first, (k, oAt, gAt, m) => k.wadd(oAt, gAt, m, w, first ? 1 : 0))
 }
 
 /** out = (first ? 0 : out) + fl32(w g) on this thread's kernel backend; 0, or NaN if a term is not finite. */

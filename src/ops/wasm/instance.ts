@@ -128,3 +128,32 @@ export class Layout {
     return this.top
   }
 }
+
+/**
+ * An in-place elementwise kernel over two n-float operands, streamed CHUNK floats at a
+ * time: each chunk of `a` (unless `skipA`: the kernel only writes it) and of `b` copied
+ * into the kernel memory, `run(k, aAt, bAt, m)`, and `a`'s chunk copied out to `out`.
+ * Returns the sum of what `run` returned (the kernels' finiteness probes).
+ */
+export function streamPair(
+  out: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  n: number,
+  skipA: boolean,
+  run: (k: KernelExports, aAt: number, bAt: number, m: number) => number,
+): number {
+  const L = new Layout()
+  const aAt = L.take(Math.min(n, CHUNK) * 4)
+  const bAt = L.take(Math.min(n, CHUNK) * 4)
+  const { k, f32 } = workspace(L.end)
+  let probe = 0
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const m = Math.min(CHUNK, n - i0)
+    if (!skipA) f32.set(a.subarray(i0, i0 + m), aAt >> 2)
+    f32.set(b.subarray(i0, i0 + m), bAt >> 2)
+    probe += run(k, aAt, bAt, m)
+    out.set(f32.subarray(aAt >> 2, (aAt >> 2) + m), i0)
+  }
+  return probe
+}
