@@ -29,3 +29,15 @@ export const watchedPage = async (browser: Browser, problems: string[]): Promise
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
   return page
 }
+
+/** Pixels of the canvases matching `selector` that are neither transparent nor white. */
+// (Functions run in the page are given as source text: this file is type-checked for Node.)
+export const canvasInk = (page: Page, selector: string): Promise<number> =>
+  page.evaluate(`(() => {
+    let n = 0
+    for (const c of document.querySelectorAll(${JSON.stringify(selector)})) {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++
+    }
+    return n
+  })()`)

@@ -15,7 +15,7 @@ import { startDashboard } from '../../src/server/dashboard-server.ts'
 import { streamData } from '../redis/data.ts'
 import type { RedisServer } from '../redis/server.ts'
 import { entries, startRedis } from '../redis/server.ts'
-import { launchChromium, watchedPage } from './chromium.ts'
+import { launchChromium, watchedPage, canvasInk } from './chromium.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-online-browser-'))
 const runs = join(tmp, 'runs')
@@ -72,15 +72,7 @@ afterAll(async () => {
 const until = (expression: string, timeout = 60_000): Promise<unknown> => page.waitForFunction(expression, undefined, { timeout })
 const text = (testid: string): string => `(document.querySelector('[data-testid="${testid}"]')?.textContent ?? '')`
 
-const inkOf = (selector: string): Promise<number> =>
-  page.evaluate(`(() => {
-    let n = 0
-    for (const c of document.querySelectorAll(${JSON.stringify(selector)})) {
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
-      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++
-    }
-    return n
-  })()`)
+const inkOf = (selector: string): Promise<number> => canvasInk(page, selector)
 
 const replayEntry = async (entry: string): Promise<{ step: number; hash: string }> =>
   lastJson(await cli('replay', join(runs, 'clicks-learner'), '--entry', entry, '--redis', redis.url, '--json'))

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { launchChromium } from './chromium.ts'
+import { launchChromium, canvasInk } from './chromium.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
 import type { Dashboard } from '../../src/server/dashboard-server.ts'
@@ -65,17 +65,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-/** Pixels of a canvas that are neither transparent nor white. */
-// (Functions run in the page are given as source text: this file is type-checked for Node.)
-const inkOf = (selector: string): Promise<number> =>
-  page.evaluate(`(() => {
-    let n = 0
-    for (const c of document.querySelectorAll(${JSON.stringify(selector)})) {
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
-      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240)) n++
-    }
-    return n
-  })()`)
+const inkOf = (selector: string): Promise<number> => canvasInk(page, selector)
 
 /** Waits until the page expression is true. */
 const until = (expression: string, timeout = 60_000): Promise<unknown> => page.waitForFunction(expression, undefined, { timeout })

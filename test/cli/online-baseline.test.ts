@@ -8,12 +8,8 @@ import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
 import { key, normal } from '../../src/core/rng.ts'
 import { loadCheckpoint } from '../../src/io/checkpoint-file.ts'
+import { textSink as sink } from '../cli-run.ts'
 
-const sink = () => {
-  let text = ''
-  const stream = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream
-  return { stream, text: () => text }
-}
 
 const cli = async (args: string[]) => {
   const out = sink()

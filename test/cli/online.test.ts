@@ -12,15 +12,11 @@ import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
 import { loadCheckpoint } from '../../src/io/checkpoint-file.ts'
+import { textSink as sink } from '../cli-run.ts'
 
 const root = resolve(import.meta.dirname, '..', '..')
 const fixture = (name: string) => join(root, 'test', 'fixtures', 'online', name)
 
-const sink = () => {
-  let text = ''
-  const stream = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream
-  return { stream, text: () => text }
-}
 
 const cli = async (args: string[], stdin?: Readable) => {
   const out = sink()

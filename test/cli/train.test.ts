@@ -4,16 +4,11 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
+import { textSink as sink } from '../cli-run.ts'
 
 const root = resolve(import.meta.dirname, '..', '..')
 const fixture = (name: string) => join(root, 'test', 'fixtures', name)
 
-/** A writable that records what is written (not a TTY: plain progress lines). */
-const sink = () => {
-  let text = ''
-  const stream = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream
-  return { stream, text: () => text }
-}
 
 const cli = async (args: string[]) => {
   const out = sink()

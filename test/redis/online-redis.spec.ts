@@ -13,6 +13,7 @@ import { hashParams } from '../../src/streams/snapshot.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
+import { textSink as sink } from '../cli-run.ts'
 
 let redis: RedisServer
 beforeAll(async () => {
@@ -22,11 +23,6 @@ afterAll(async () => {
   await redis.stop()
 })
 
-const sink = () => {
-  let text = ''
-  const stream = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream
-  return { stream, text: () => text }
-}
 
 const cli = async (args: string[]) => {
   const out = sink()

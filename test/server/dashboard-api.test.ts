@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
 import { decodePng } from '../../src/io/png.ts'
 import type { Dashboard } from '../../src/server/dashboard-server.ts'
 import { startDashboard } from '../../src/server/dashboard-server.ts'
 import { blobs } from '../helpers.ts'
+import { runCli } from '../cli-run.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-'))
@@ -31,13 +31,7 @@ interface Ran {
   readonly err: string
 }
 
-const cli = async (...argv: string[]): Promise<Ran> => {
-  let out = ''
-  let err = ''
-  const stream = (add: (s: string) => void) => ({ write: (s: string) => (add(s), true), isTTY: false, columns: 100 }) as unknown as NodeJS.WriteStream
-  const code = await main(argv, { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) })
-  return { code, out, err }
-}
+const cli = (...argv: string[]): Promise<Ran> => runCli(argv)
 
 const replayJson = async (dir: string, step: number): Promise<{ hash: string; loss: number | null; tensors: { name: string; norm: number }[] }> => {
   const r = await cli('replay', dir, '--step', String(step), '--json')

@@ -8,20 +8,14 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
 import { listCheckpoints } from '../../src/io/checkpoint-file.ts'
+import { runCli } from '../cli-run.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-cli-'))
 const run = join(tmp, 'digits')
 
-const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-  let out = ''
-  let err = ''
-  const stream = (add: (s: string) => void) => ({ write: (s: string) => (add(s), true), isTTY: false, columns: 100 }) as unknown as NodeJS.WriteStream
-  const code = await main(argv, { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) })
-  return { code, out, err }
-}
+const cli = (...argv: string[]) => runCli(argv)
 
 /** Processes whose command line mentions `text` (Linux /proc). */
 const processesWith = (text: string): number[] =>

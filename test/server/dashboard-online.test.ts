@@ -7,10 +7,10 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
 import type { Dashboard } from '../../src/server/dashboard-server.ts'
 import { startDashboard } from '../../src/server/dashboard-server.ts'
 import { streamData } from '../redis/data.ts'
+import { runCli } from '../cli-run.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-online-'))
 const runs = join(tmp, 'runs')
@@ -21,13 +21,7 @@ const N = 600
 const data = streamData(N)
 const MODEL = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.05', '--seed', '4']
 
-const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-  let out = ''
-  let err = ''
-  const stream = (add: (s: string) => void) => ({ write: (s: string) => (add(s), true), isTTY: false, columns: 100 }) as unknown as NodeJS.WriteStream
-  const code = await main(argv, { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) })
-  return { code, out, err }
-}
+const cli = (...argv: string[]) => runCli(argv)
 
 const lastJson = (out: string): Record<string, unknown> => {
   const lines = out.trim().split('\n')
