@@ -18,6 +18,7 @@ import { redisModelSink } from '../streams/redis-models.ts'
 import { redisConsumer } from '../streams/redis-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
+import { macroF1 } from '../streams/rolling-metrics.ts'
 import type { OnlineFlags } from './online-command.ts'
 import { onlineDriftOf, onlineModelOf, parseOnlineFlags } from './online-command.ts'
 import { stopOnSignals } from './signals.ts'
@@ -149,6 +150,13 @@ export interface OnlineRedisSummary {
   readonly rmse: number | null
   /** Over the last --window examples of this process. */
   readonly windowAccuracy: number | null
+  /**
+   * A classifier's prequential macro F1 over the whole stream (from per-class counts kept
+   * in the checkpoints, so a restarted learner reports the uninterrupted run's figure), and
+   * over the last --window examples of this process; null for a regressor.
+   */
+  readonly macroF1: number | null
+  readonly windowMacroF1: number | null
   readonly steps: number
   readonly lastEntryId: string | null
   readonly hash: string | null
@@ -203,7 +211,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   const LISTED = 10
   let listed = 0
   let checkpoints = 0
-  let last: { snapshot: Snapshot; counts: LogCounts; windowAccuracy: number; entryId?: string } | undefined
+  let last: { snapshot: Snapshot; counts: LogCounts; windowAccuracy: number; windowMacroF1: number; entryId?: string } | undefined
   let features: readonly string[] = resume?.features ?? o.features ?? []
   let params = 0
   const t0 = performance.now()
@@ -217,7 +225,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     }
     if (e.type === 'snapshot') {
       if (params === 0) params = countParams(e.snapshot.params)
-      last = { snapshot: e.snapshot, counts: e.counts, windowAccuracy: e.metrics.windowAccuracy, entryId: e.entryId ?? last?.entryId }
+      last = { snapshot: e.snapshot, counts: e.counts, windowAccuracy: e.metrics.windowAccuracy, windowMacroF1: e.metrics.windowMacroF1, entryId: e.entryId ?? last?.entryId }
       seenHere = e.counts.seen - (resume?.counts.seen ?? 0)
       if (e.final) return
       const secs = (performance.now() - t0) / 1000
@@ -290,6 +298,8 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     mae: c !== undefined && c.regCount > 0 ? c.absSum / c.regCount : null,
     rmse: c !== undefined && c.regCount > 0 ? Math.sqrt(c.sqSum / c.regCount) : null,
     windowAccuracy: last === undefined ? null : finiteOrNull(last.windowAccuracy),
+    macroF1: !regresses && c?.classCounts !== undefined ? finiteOrNull(macroF1(c.classCounts)) : null,
+    windowMacroF1: last === undefined ? null : finiteOrNull(last.windowMacroF1),
     steps: last?.snapshot.step ?? resume?.checkpoint.snapshot.step ?? 0,
     lastEntryId: last?.entryId ?? resume?.lastEntryId ?? null,
     hash: last !== undefined ? hashParams(last.snapshot) : resume !== undefined ? hashParams(resume.checkpoint.snapshot) : null,
@@ -310,7 +320,8 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   say(
     regresses
       ? `prequential MAE ${summary.mae?.toPrecision(4) ?? 'n/a'}, RMSE ${summary.rmse?.toPrecision(4) ?? 'n/a'} over the whole stream`
-      : `prequential accuracy ${pct(summary.accuracy ?? NaN)} over the whole stream, ${pct(summary.windowAccuracy ?? NaN)} over this process's last ${num(o.window)}`,
+      : `prequential accuracy ${pct(summary.accuracy ?? NaN)} over the whole stream, ${pct(summary.windowAccuracy ?? NaN)} over this process's last ${num(o.window)}` +
+          (summary.macroF1 === null ? '' : `; macro F1 ${summary.macroF1.toFixed(4)} / ${summary.windowMacroF1?.toFixed(4) ?? 'n/a'}`),
   )
   if (o.json) say(JSON.stringify(summary))
   return summary

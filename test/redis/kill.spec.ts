@@ -105,6 +105,9 @@ describe('gradstream online --redis after SIGKILL', () => {
     expect(s.rejected).toBe(data.bad.length)
     expect(s.rejectedByReason).toEqual(ref.rejectedByReason)
     expect(s.accuracy).toBe(ref.accuracy)
+    // the cumulative macro F1 survives the restarts: per-class counts ride in the checkpoints
+    expect(s.macroF1 as number).toBeGreaterThan(0.5)
+    expect(s.macroF1).toBe(ref.macroF1)
     expect(s.steps).toBe(N - data.bad.length)
     const summary = (await redis.client.xpending('killed', 'gradstream')) as [number, ...unknown[]]
     expect(summary[0]).toBe(0)
