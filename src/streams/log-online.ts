@@ -25,7 +25,17 @@
 // Labels are class indices or names of a fixed list (`classes`): a restarted learner
 // must map them exactly as the first one did, so no mapping is learned on the way.
 // Features are named, or those of the first entry with the label (kept in the checkpoint).
-// The sliding-window metrics restart empty after a restart; the cumulative ones do not.
+// The sliding-window metrics restart empty after a restart; the cumulative ones do not
+// (macro F1 too: the counts keep the per-class true positives, predictions and labels).
+//
+// Delayed labels (`labelDelay`). The examples read and predicted but still waiting for
+// their labels ride in every checkpoint with the predictions made at their arrival
+// (waiting-codec.ts), so a checkpoint covers every entry read and acknowledging up to the
+// last one stays exactly-once. The alternative, a checkpoint covering only the entries
+// whose label was learned and a restart reading the waiting ones again, cannot reproduce
+// their arrival predictions: those came from parameters older than the checkpoint's. At
+// the end of a run the waiting examples stay waiting (in the final checkpoint) unless
+// `releaseWaiting`: the stream is finished, their labels arrive as at the end of a file.
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
