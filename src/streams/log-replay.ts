@@ -42,6 +42,7 @@ export const replayLog = async (
   const runs: LogResume[] = all.map((c) => logResumeOf(loadCheckpoint(c.path)))
   const first = runs[0]
   if (runs.some((r) => r.stream !== first.stream)) throw new GradstreamError(`${dir}: checkpoints of more than one stream`)
+  if (first.join !== undefined) throw new GradstreamError(`${dir}: the run joined labels from stream "${first.join.labelStream}"; replay --entry reads one stream and does not replay such runs`)
   if (log.stream !== first.stream) throw new GradstreamError(`${dir}: learned from stream "${first.stream}", not "${log.stream}"`)
   let start: LogResume | undefined
   for (const r of runs) if (compare(r.lastEntryId, entryId) <= 0 && (start === undefined || compare(r.lastEntryId, start.lastEntryId) >= 0)) start = r
