@@ -194,6 +194,8 @@ export interface OnlineRedisSummary {
   readonly windowMacroF1: number | null
   /** --label-delay: the entries read and predicted whose labels have not arrived (in the final checkpoint). */
   readonly waiting?: number
+  /** --label-stream: label entries that named no waiting record, over the whole stream. */
+  readonly unmatchedLabels?: number
   readonly steps: number
   readonly lastEntryId: string | null
   readonly hash: string | null
@@ -342,6 +344,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     macroF1: !regresses && c?.classCounts !== undefined ? finiteOrNull(macroF1(c.classCounts)) : null,
     windowMacroF1: last === undefined ? null : finiteOrNull(last.windowMacroF1),
     ...(o.labelDelay > 0 || ls !== undefined ? { waiting: last?.waiting ?? resume?.waiting.length ?? 0 } : {}),
+    ...(ls !== undefined ? { unmatchedLabels: c?.unmatchedLabels ?? 0 } : {}),
     steps: last?.snapshot.step ?? resume?.checkpoint.snapshot.step ?? 0,
     lastEntryId: last?.entryId ?? resume?.lastEntryId ?? null,
     hash: last !== undefined ? hashParams(last.snapshot) : resume !== undefined ? hashParams(resume.checkpoint.snapshot) : null,

@@ -223,7 +223,8 @@ export const joinedRecords = async (
     const t = timeOf(row.right[time])
     if (E.isLeft(t)) return bad(t.left[0], `field "${time}": ${t.left[1]}`)
     const l = joinLabelOf(row.right, { id, label, target: options.target === true }, classMap, line)
-    return E.isLeft(l) ? bad(l.left.reason, l.left.detail) : { at: t.right, item: l.right }
+    // Its line is the labels file's, and events name the records file: left out.
+    return E.isLeft(l) ? bad(l.left.reason, l.left.detail) : { at: t.right, item: { ...l.right, line: undefined } }
   }
 
   async function* items(): AsyncGenerator<OnlineItem, void, undefined> {

@@ -93,6 +93,8 @@ export interface LogCounts {
    * classes, or when an older checkpoint did not keep them.
    */
   readonly classCounts?: ClassCounts
+  /** With a label stream: label entries that named no waiting record. */
+  readonly unmatchedLabels?: number
 }
 
 export const ZERO_COUNTS: LogCounts = {
@@ -191,6 +193,7 @@ const countsOf = (file: string, raw: string | undefined): LogCounts => {
     absSum: o.absSum === undefined ? 0 : n('absSum', false),
     sqSum: o.sqSum === undefined ? 0 : n('sqSum', false),
     regCount: o.regCount === undefined ? 0 : n('regCount'),
+    ...(o.unmatchedLabels === undefined ? {} : { unmatchedLabels: n('unmatchedLabels') }),
   }
 }
 
@@ -346,6 +349,7 @@ export const addCounts = (base: LogCounts, m: OnlineMetrics): LogCounts => {
   const classCounts = mc === undefined ? undefined : base.classCounts !== undefined ? addClassCounts(base.classCounts, mc) : base.examples === 0 ? mc : undefined
   return {
     ...(classCounts !== undefined ? { classCounts } : {}),
+    ...(m.unmatchedLabels !== undefined ? { unmatchedLabels: (base.unmatchedLabels ?? 0) + m.unmatchedLabels } : {}),
     seen: base.seen + m.seen,
     examples: base.examples + m.examples,
     learned: base.learned + m.learned,

@@ -374,6 +374,8 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     const learned = labels.filter((l) => !data.bad.includes(l.i)).length
     expect(ref.learned).toBe(learned)
     expect(ref.waiting).toBe(N - data.bad.length - learned)
+    // the labels of rejected records find nothing to label
+    expect(ref.unmatchedLabels).toBe(labels.length - learned)
 
     // the same events as two files with a time column, joined by `online --labels`
     const recordsFile = join(dir, 'records.ndjson')
@@ -400,7 +402,7 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     const s = lastJson(last.stdout)
     expect(s.resumed).toBe(true)
     expect(s.hash).toBe(ref.hash)
-    for (const k of ['seen', 'learned', 'rejected', 'waiting', 'accuracy', 'macroF1', 'steps']) expect(s[k], k).toBe(ref[k])
+    for (const k of ['seen', 'learned', 'rejected', 'waiting', 'unmatchedLabels', 'accuracy', 'macroF1', 'steps']) expect(s[k], k).toBe(ref[k])
     expect(s.lastEntryId).toBe(`${1000 * N}-0|${labels[labels.length - 1].at}-${seq[seq.length - 1]}`)
     for (const key of ['join-killed', 'join-killed:labels']) expect(((await redis.client.xpending(key, 'gradstream')) as [number])[0], key).toBe(0)
     const dead = await entries(redis.client, 'join-killed:rejected')
