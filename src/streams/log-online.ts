@@ -43,7 +43,7 @@ import { checkColumnName, decodeObject, inferFeatures, LabelMap } from '../io/re
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import type { LogConsumer, LogEntry, ModelSink, PublishedModel } from './log-source.ts'
-import { entryRecord } from './log-source.ts'
+import { decodePacked, entryRecord, F32_FIELD, packedAt } from './log-source.ts'
 import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
 import { savedDriftOf } from './drift-reset.ts'
 import { NumericTargets } from './numeric-targets.ts'
@@ -199,6 +199,8 @@ export type LogOnlineEvent =
 
 /** One entry as the learner reads it: an example, or a rejection with its reason. */
 export const decodeEntry = (e: LogEntry, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
+  const at = packedAt(e.fields)
+  if (at >= 0) return decodePacked(e.fields, at, schema, labels, line)
   const rec = entryRecord(e.fields)
   return E.isLeft(rec) ? E.left({ line, ...rec.left }) : decodeObject(rec.right, schema, labels, line)
 }
@@ -384,6 +386,8 @@ export const onlineFromLog = (
         if (batch === undefined) break
         for (const e of batch) {
           buffered.push(e)
+          if (features === undefined && packedAt(e.fields) >= 0)
+            throw new GradstreamError(`${log.name}: entry ${e.id} packs its features in "${F32_FIELD}", which names none: name them (--features, in the producer's order)`)
           const r = entryRecord(e.fields)
           if (features === undefined && E.isRight(r) && Object.hasOwn(r.right, label)) features = inferFeatures(Object.keys(r.right), r.right, label)
         }
