@@ -20,7 +20,7 @@
 // is pulled one record at a time, so when the hook runs every record yielded so far has
 // been learned or rejected (checked: metrics.seen must equal the records yielded), and
 // the last yielded entry is exactly what the checkpoint covers. Memory is bounded by the
-// read size: the next read is made only when the previous entries are used up.
+// read size: the consumer holds at most the entries being learned and one read made ahead.
 //
 // Labels are class indices or names of a fixed list (`classes`): a restarted learner
 // must map them exactly as the first one did, so no mapping is learned on the way.
@@ -49,6 +49,7 @@ import { savedDriftOf } from './drift-reset.ts'
 import { NumericTargets } from './numeric-targets.ts'
 import type { OnlineDriftEvent, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent } from './online.ts'
 import { online } from './online.ts'
+import { yieldToEventLoop } from './yield.ts'
 
 // ---- what a checkpoint of a log run records -------------------------------------------
 
@@ -196,6 +197,12 @@ export type LogOnlineEvent =
   | (OnlineDriftEvent & { readonly entryId: string })
 
 // ---- the run --------------------------------------------------------------------------
+
+// Records are handed over as microtasks, which never let the event loop read a socket: the
+// broker's reply to the read made ahead (redis-source.ts) would wait, unparsed, until the
+// learner ran dry. One event-loop turn every TURN_EVERY entries lets it arrive while the
+// current entries are learned (~5 us a turn, against ~1 ms of learning).
+const TURN_EVERY = 16
 
 /** One entry as the learner reads it: an example, or a rejection with its reason. */
 export const decodeEntry = (e: LogEntry, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
@@ -411,6 +418,7 @@ export const onlineFromLog = (
         throw new GradstreamError(`online from a log: the model takes ${size(objective.inShape)} inputs, but there are ${features.length} features`)
 
       let yielded = 0
+      let sinceTurn = 0
       let current: LogEntry | undefined
       async function* records(): AsyncGenerator<E.Either<Rejection, Example>, void, undefined> {
         for (;;) {
@@ -418,6 +426,11 @@ export const onlineFromLog = (
           if (batch === undefined) return
           for (const e of batch) {
             if (stopped) return
+            if (++sinceTurn >= TURN_EVERY) {
+              sinceTurn = 0
+              await yieldToEventLoop()
+              if (stopped) return
+            }
             const line = base.seen + yielded + 1
             const item = decodeEntry(e, schema, labels, line)
             if (E.isLeft(item)) await log.deadLetter(e, item.left.reason, item.left.detail)
