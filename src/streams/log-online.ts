@@ -20,7 +20,7 @@
 // is pulled one record at a time, so when the hook runs every record yielded so far has
 // been learned or rejected (checked: metrics.seen must equal the records yielded), and
 // the last yielded entry is exactly what the checkpoint covers. Memory is bounded by the
-// read size: the next read is made only when the previous entries are used up.
+// read size: the consumer holds at most the entries being learned and one read made ahead.
 //
 // Labels are class indices or names of a fixed list (`classes`): a restarted learner
 // must map them exactly as the first one did, so no mapping is learned on the way.
@@ -53,7 +53,7 @@ import { checkColumnName, decodeObject, inferFeatures, LabelMap } from '../io/re
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import type { LogConsumer, LogEntry, ModelSink, PublishedModel } from './log-source.ts'
-import { entryRecord } from './log-source.ts'
+import { decodePacked, entryRecord, F32_FIELD, packedAt } from './log-source.ts'
 import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
 import { savedDriftOf } from './drift-reset.ts'
 import { NumericTargets } from './numeric-targets.ts'
@@ -63,6 +63,7 @@ import type { OnlineDriftEvent, OnlineExample, OnlineLabel, OnlineMetrics, Onlin
 import { joinLabelOf, joinRecordOf } from './joined-records.ts'
 import { decodeWaiting, encodeWaiting } from './waiting-codec.ts'
 import { online } from './online.ts'
+import { yieldToEventLoop } from './yield.ts'
 
 // ---- what a checkpoint of a log run records -------------------------------------------
 
@@ -251,8 +252,16 @@ export type LogOnlineEvent =
 
 // ---- the run --------------------------------------------------------------------------
 
+// Records are handed over as microtasks, which never let the event loop read a socket: the
+// broker's reply to the read made ahead (redis-source.ts) would wait, unparsed, until the
+// learner ran dry. One event-loop turn every TURN_EVERY entries lets it arrive while the
+// current entries are learned (~5 us a turn, against ~1 ms of learning).
+const TURN_EVERY = 16
+
 /** One entry as the learner reads it: an example, or a rejection with its reason. */
 export const decodeEntry = (e: LogEntry, schema: Schema, labels: LabelMap, line: number): E.Either<Rejection, Example> => {
+  const at = packedAt(e.fields)
+  if (at >= 0) return decodePacked(e.fields, at, schema, labels, line)
   const rec = entryRecord(e.fields)
   return E.isLeft(rec) ? E.left({ line, ...rec.left }) : decodeObject(rec.right, schema, labels, line)
 }
@@ -478,6 +487,8 @@ export const onlineFromLog = (
         if (batch === undefined) break
         for (const e of batch) {
           buffered.push(e)
+          if (features === undefined && packedAt(e.fields) >= 0)
+            throw new GradstreamError(`${log.name}: entry ${e.id} packs its features in "${F32_FIELD}", which names none: name them (--features, in the producer's order)`)
           const r = entryRecord(e.fields)
           // Joined: the first record (not a label entry) with the id field; its label field, if any, is not a feature.
           if (joined !== undefined) {
@@ -505,6 +516,7 @@ export const onlineFromLog = (
         throw new GradstreamError(`online from a log: the model takes ${size(objective.inShape)} inputs, but there are ${features.length} features`)
 
       let yielded = 0
+      let sinceTurn = 0
       let current: LogEntry | undefined
       /** An entry as the learner reads it: a record, or with a label log, a joined record or a label. */
       const itemOf = (e: LogEntry, line: number): E.Either<Rejection, Example | OnlineExample> | OnlineLabel => {
@@ -521,6 +533,11 @@ export const onlineFromLog = (
           if (batch === undefined) return
           for (const e of batch) {
             if (stopped) return
+            if (++sinceTurn >= TURN_EVERY) {
+              sinceTurn = 0
+              await yieldToEventLoop()
+              if (stopped) return
+            }
             const line = base.seen + yielded + 1
             const item = itemOf(e, line)
             if (!('labelFor' in item) && E.isLeft(item)) await log.deadLetter(e, item.left.reason, item.left.detail)

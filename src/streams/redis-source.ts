@@ -6,7 +6,9 @@
 //             before the checkpointed id.
 //   read      first this consumer's pending entries after the checkpointed id
 //             (XREADGROUP ... STREAMS key <id>), then new ones (XREADGROUP ... COUNT n
-//             BLOCK ms STREAMS key >). At most n entries are in the learner's hands.
+//             BLOCK ms STREAMS key >). A read that comes back full sends the next one
+//             at once, without BLOCK, so its entries travel while these are learned;
+//             at most 2n entries are in the learner's hands.
 //   commit    XPENDING key group - <id> + XACK, 1,000 at a time: no list of ids is kept.
 //   deadLetter XADD <key>:rejected <the entry's own id> ...fields reason R detail D. Ids
 //             only grow, so a second copy of the same entry (after a crash) is refused by
@@ -77,6 +79,35 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
   }
   let seenConnection = 0
 
+  /** A read on its way: its reply (never a rejected promise: it may be dropped unread) and what it asked for. */
+  interface Sent {
+    readonly reply: Promise<{ ok: true; reply: unknown } | { ok: false; error: unknown }>
+    readonly max: number
+    readonly connection: number
+    readonly phase: 'pending' | 'new'
+    readonly cursor: string
+  }
+  let ahead: Sent | undefined
+  /** XREADGROUP from where the reading stands: the pending list after `cursor`, or new entries (blocking `blockMs` if given). */
+  const send = (max: number, blockMs: number | undefined): Sent => {
+    const call =
+      phase === 'pending'
+        ? redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, cursor)
+        : blockMs === undefined
+          ? redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, '>')
+          : redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', stream, '>')
+    return {
+      reply: call.then(
+        (reply) => ({ ok: true as const, reply }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+      max,
+      connection,
+      phase,
+      cursor,
+    }
+  }
+
   const ackDeleted = async (ids: readonly string[]): Promise<void> => {
     if (ids.length > 0) await redis.call('XACK', stream, group, ...ids)
   }
@@ -133,19 +164,24 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
       cursor = committed ?? '0'
       lastReturned = committed
       seenConnection = connection
+      ahead = undefined
     },
     read: async (max, waitMs) => {
       for (;;) {
         if (connection !== seenConnection) {
           seenConnection = connection
           rewind()
+          ahead = undefined
         }
-        const reply =
-          phase === 'pending'
-            ? await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, cursor)
-            : await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'BLOCK', Math.max(1, Math.round(waitMs)), 'STREAMS', stream, '>')
+        // The read made ahead (if it asked for as many) stands in for this one, unless a
+        // reconnection came since it was sent (its entries are pending, read again in order).
+        const early = ahead !== undefined && ahead.max === max && ahead.connection === connection && ahead.phase === phase && ahead.cursor === cursor ? ahead : undefined
+        ahead = undefined
+        const sent = early ?? send(max, Math.max(1, Math.round(waitMs)))
+        const outcome = await sent.reply
+        if (!outcome.ok) throw outcome.error
         if (connection !== seenConnection) continue // reconnected meanwhile: read again from the pending list
-        const got = entriesOf(reply)
+        const got = entriesOf(outcome.reply)
         if (phase === 'pending') {
           if (got.length === 0) {
             phase = 'new'
@@ -153,6 +189,10 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
           }
           cursor = got[got.length - 1].id
         }
+        // A full read says more entries are waiting: ask for the next ones now, without
+        // blocking, so that they arrive while these are learned (at most two reads' worth
+        // of entries are held). A blocking read is sent only when the learner waits.
+        if (got.length === max) ahead = send(max, undefined)
         // Entries deleted from the stream while pending cannot be learned: acknowledged now.
         await ackDeleted(got.filter((e) => e.fields === null).map((e) => e.id))
         const out: LogEntry[] = []

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { key, uniform } from '../../src/core/rng.ts'
+import { encodeF32 } from '../../src/streams/log-source.ts'
+import { appendEntries } from '../../src/streams/redis-sink.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
@@ -407,5 +409,67 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     for (const key of ['join-killed', 'join-killed:labels']) expect(((await redis.client.xpending(key, 'gradstream')) as [number])[0], key).toBe(0)
     const dead = await entries(redis.client, 'join-killed:rejected')
     expect(dead.map(([id]) => id)).toEqual(data.bad.map((i) => `${1000 * (i + 1)}-0`))
+  })
+})
+
+describe('gradstream online --redis with packed (f32) entries after SIGKILL', () => {
+  it('ends bit-identical to an uninterrupted run; the bad packed entries, and only they, are dead-lettered verbatim', async () => {
+    const N = 10_000
+    const data = streamData(N, 8, 0, 61)
+    const features = Array.from({ length: 8 }, (_, i) => `f${i}`)
+    // Every 97th entry is malformed, in one of four ways.
+    const badAt = Array.from({ length: N }, (_, i) => i).filter((i) => i % 97 === 50)
+    const malformed = (i: number, f: number[]): string[] =>
+      [
+        ['f32', encodeF32(f.slice(0, 7)), 'kind', 'a'],
+        ['f32', `${encodeF32(f).slice(0, 7)}!${encodeF32(f).slice(8)}`, 'kind', 'b'],
+        ['f32', encodeF32(f.map((v, d) => (d === 5 ? Infinity : v))), 'kind', 'c'],
+        ['f32', encodeF32(f), 'kind', 'zebra'],
+      ][i % 4]
+    const fields = data.lines.map((l, i) => {
+      const o = JSON.parse(l) as Record<string, number | string>
+      const f = features.map((k) => o[k] as number)
+      return badAt.includes(i) ? malformed(badAt.indexOf(i), f) : ['f32', encodeF32(f), 'kind', String(o.kind)]
+    })
+    for (const stream of ['packed-killed', 'packed-reference']) await appendEntries(redis.client, stream, fields)
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-kill-packed-'))
+    const learn = (stream: string, ck: string, extra: string[] = []): string[] => [
+      'online', '--redis', redis.url, '--stream', stream, '--label', 'kind', '--classes', 'a,b,c', '--features', features.join(','),
+      '--hidden', '32', '--optimizer', 'momentum', '--lr', '0.02', '--checkpoint-dir', join(dir, ck), '--checkpoint-every', '600',
+      '--report-every', '250', '--read-count', '128', '--until-idle', '1', '--json', ...extra,
+    ]
+    const reference = await run(learn('packed-reference', 'ref'))
+    expect(reference.code, reference.stderr).toBe(0)
+    const ref = lastJson(reference.stdout)
+    expect(ref.seen).toBe(N)
+    const u = uniform(key(2027), 8, 'float64')
+    const moments = Array.from({ length: 4 }, (_, i) => ({ entries: Math.floor(500 + u[i] * 9_000), extraMs: Math.floor(u[4 + i] * 40) })).sort((a, b) => a.entries - b.entries)
+    let kills = 0
+    for (const [i, m] of moments.entries()) {
+      const r = await run(learn('packed-killed', 'ck', ['--consumer', `learner-${i}`]), m)
+      if (r.signal === 'SIGKILL') kills++
+      else expect(r.code, r.stderr).toBe(0)
+    }
+    expect(kills).toBeGreaterThanOrEqual(3)
+    const last = await run(learn('packed-killed', 'ck', ['--consumer', 'last']))
+    expect(last.code, last.stderr).toBe(0)
+    const s = lastJson(last.stdout)
+    expect(s.resumed).toBe(true)
+    expect(s.hash).toBe(ref.hash)
+    expect(s.seen).toBe(N)
+    expect(s.learned).toBe(N - badAt.length)
+    expect(s.rejectedByReason).toEqual(ref.rejectedByReason)
+    expect(s.rejectedByReason).toEqual({
+      'wrong field count': badAt.filter((_, k) => k % 4 === 0).length,
+      'invalid f32': badAt.filter((_, k) => k % 4 === 1).length,
+      'non-finite feature': badAt.filter((_, k) => k % 4 === 2).length,
+      'unknown class': badAt.filter((_, k) => k % 4 === 3).length,
+    })
+    expect(s.accuracy).toBe(ref.accuracy)
+    expect(((await redis.client.xpending('packed-killed', 'gradstream')) as [number])[0]).toBe(0)
+    const ids = (await entries(redis.client, 'packed-killed')).map(([id]) => id)
+    const dead = await entries(redis.client, 'packed-killed:rejected')
+    expect(dead.map(([id]) => id)).toEqual(badAt.map((i) => ids[i]))
+    expect(dead.map(([, f]) => f.slice(0, 4))).toEqual(badAt.map((i) => fields[i]))
   })
 })
