@@ -266,6 +266,22 @@ export const decodeEntry = (e: LogEntry, schema: Schema, labels: LabelMap, line:
   return E.isLeft(rec) ? E.left({ line, ...rec.left }) : decodeObject(rec.right, schema, labels, line)
 }
 
+/** An entry as a learner reads it: a record, or with a label log (`join`), a joined record (with its id) or a label. */
+export const logItemOf = (
+  e: LogEntry,
+  schema: Schema,
+  labels: LabelMap,
+  line: number,
+  join?: { readonly id: string; readonly target: boolean },
+): E.Either<Rejection, Example | OnlineExample> | OnlineLabel => {
+  if (join === undefined) return decodeEntry(e, schema, labels, line)
+  const rec = entryRecord(e.fields)
+  if (E.isLeft(rec)) return E.left({ line, ...rec.left })
+  if (e.kind !== 'label') return joinRecordOf(rec.right, schema.features, join.id, line)
+  const l = joinLabelOf(rec.right, { id: join.id, label: schema.label, target: join.target }, labels, line)
+  return E.isLeft(l) ? l : l.right
+}
+
 export interface LogModel {
   readonly objective: AnyObjective
   readonly optimizer: Optimizer
@@ -519,14 +535,8 @@ export const onlineFromLog = (
       let sinceTurn = 0
       let current: LogEntry | undefined
       /** An entry as the learner reads it: a record, or with a label log, a joined record or a label. */
-      const itemOf = (e: LogEntry, line: number): E.Either<Rejection, Example | OnlineExample> | OnlineLabel => {
-        if (joined === undefined) return decodeEntry(e, schema, labels, line)
-        const rec = entryRecord(e.fields)
-        if (E.isLeft(rec)) return E.left({ line, ...rec.left })
-        if (e.kind !== 'label') return joinRecordOf(rec.right, schema.features, joined.id, line)
-        const l = joinLabelOf(rec.right, { id: joined.id, label, target: options.target === true }, labels, line)
-        return E.isLeft(l) ? l : l.right
-      }
+      const joinedAs = joined === undefined ? undefined : { id: joined.id, target: options.target === true }
+      const itemOf = (e: LogEntry, line: number): E.Either<Rejection, Example | OnlineExample> | OnlineLabel => logItemOf(e, schema, labels, line, joinedAs)
       async function* records(): AsyncGenerator<E.Either<Rejection, Example | OnlineExample> | OnlineLabel, void, undefined> {
         for (;;) {
           const batch = buffered.length > 0 ? buffered.splice(0) : await nextBatch()

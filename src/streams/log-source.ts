@@ -211,5 +211,7 @@ export interface LogRange {
   readonly stream: string
   /** Entries after `after` (exclusive; undefined: from the start) up to `upTo` (inclusive), at most `max`. */
   range(after: string | undefined, upTo: string, max: number): Promise<readonly LogEntry[]>
+  /** A merged range (merged-log.ts): the label log it reads beside `stream`. */
+  readonly labelStream?: string
   close(): Promise<void>
 }

@@ -18,7 +18,7 @@
 // crash they are pending and read again, in the same order.
 
 import { GradstreamError } from '../core/errors.ts'
-import type { LogConsumer, LogEntry } from './log-source.ts'
+import type { LogConsumer, LogEntry, LogRange } from './log-source.ts'
 
 /** A merged entry: `id` is the merged position after it; `origin` its id in its own log. */
 export interface MergedEntry extends LogEntry {
@@ -37,6 +37,58 @@ export const positionParts = (position: string): [string | undefined, string | u
 }
 
 const positionOf = (a: string | undefined, b: string | undefined): string => `${a ?? ''}${SEP}${b ?? ''}`
+
+/** Positions compared part by part (on one merged sequence both parts only grow). */
+export const comparePositions =
+  (compare: (a: string, b: string) => number) =>
+  (x: string, y: string): number => {
+    const [xa, xb] = positionParts(x)
+    const [ya, yb] = positionParts(y)
+    const part = (p: string | undefined, q: string | undefined): number => (p === q ? 0 : p === undefined ? -1 : q === undefined ? 1 : compare(p, q))
+    return part(xa, ya) || part(xb, yb)
+  }
+
+/**
+ * Two logs read by position range, merged as `mergedLog` merges them (for replay): the
+ * entries after position `after` up to position `upTo`, each log's part bounding it.
+ */
+export const mergedRange = (records: LogRange, labels: LogRange, compare: (a: string, b: string) => number): LogRange => ({
+  name: `${records.name} with labels from ${labels.name}`,
+  stream: records.stream,
+  labelStream: labels.stream,
+  range: async (after, upTo, max) => {
+    const [a, b] = after === undefined ? [undefined, undefined] : positionParts(after)
+    const [ua, ub] = positionParts(upTo)
+    const rs = ua === undefined ? [] : await records.range(a, ua, max)
+    const ls = ub === undefined ? [] : await labels.range(b, ub, max)
+    // A range shorter than asked for is all of that log up to its bound.
+    const rsAll = rs.length < max
+    const lsAll = ls.length < max
+    let lastR = a
+    let lastL = b
+    const out: MergedEntry[] = []
+    let i = 0
+    let j = 0
+    while (out.length < max) {
+      const r = rs[i]
+      const l = ls[j]
+      if (r !== undefined && (l !== undefined ? compare(r.id, l.id) <= 0 : lsAll)) {
+        lastR = r.id
+        out.push({ ...r, id: positionOf(lastR, lastL), origin: r.id })
+        i++
+      } else if (l !== undefined && (r !== undefined ? compare(l.id, r.id) < 0 : rsAll)) {
+        lastL = l.id
+        out.push({ ...l, id: positionOf(lastR, lastL), origin: l.id, kind: 'label' })
+        j++
+      } else break
+    }
+    return out
+  },
+  close: async () => {
+    await records.close()
+    await labels.close()
+  },
+})
 
 /** The records log and the labels log as one log, merged by id (same group on both). */
 export const mergedLog = (records: LogConsumer, labels: LogConsumer): LogConsumer => {
@@ -120,12 +172,7 @@ export const mergedLog = (records: LogConsumer, labels: LogConsumer): LogConsume
       const origin = (entry as Partial<MergedEntry>).origin ?? entry.id
       await (entry.kind === 'label' ? labels : records).deadLetter({ ...entry, id: origin }, reason, detail)
     },
-    compare: (x, y) => {
-      const [xa, xb] = positionParts(x)
-      const [ya, yb] = positionParts(y)
-      const part = (p: string | undefined, q: string | undefined): number => (p === q ? 0 : p === undefined ? -1 : q === undefined ? 1 : cmp(p, q))
-      return part(xa, ya) || part(xb, yb)
-    },
+    compare: comparePositions(cmp),
     close: async () => {
       await records.close()
       await labels.close()

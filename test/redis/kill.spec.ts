@@ -4,7 +4,7 @@
 // dead-letter stream holds exactly the bad entries, once each.
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -409,6 +409,30 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     for (const key of ['join-killed', 'join-killed:labels']) expect(((await redis.client.xpending(key, 'gradstream')) as [number])[0], key).toBe(0)
     const dead = await entries(redis.client, 'join-killed:rejected')
     expect(dead.map(([id]) => id)).toEqual(data.bad.map((i) => `${1000 * (i + 1)}-0`))
+
+    // replay --entry at a position "<records id>|<labels id>" of the merged sequence: the
+    // file join over the records and labels up to that position
+    const merged = [
+      ...recs.map((_, i) => ({ ms: 1000 * (i + 1), kind: 0, seq: 0, i, k: -1 })),
+      ...labels.map((l, k) => ({ ms: l.at, kind: 1, seq: seq[k], i: l.i, k })),
+    ].sort((p, q) => p.ms - q.ms || p.kind - q.kind || p.seq - q.seq)
+    for (const n of [3000, 9000]) {
+      const upTo = merged.slice(0, n)
+      const lastR = upTo.filter((e) => e.kind === 0).at(-1)!
+      const lastL = upTo.filter((e) => e.kind === 1).at(-1)!
+      const position = `${lastR.ms}-0|${lastL.ms}-${lastL.seq}`
+      const rp = await run(['replay', join(dir, 'ck'), '--entry', position, '--redis', redis.url, '--json'])
+      expect(rp.code, rp.stderr).toBe(0)
+      const p = lastJson(rp.stdout)
+      const rf = join(dir, `records-${n}.ndjson`)
+      const lf = join(dir, `labels-${n}.ndjson`)
+      writeFileSync(rf, `${readFileSync(recordsFile, 'utf8').split('\n').slice(0, lastR.i + 1).join('\n')}\n`)
+      writeFileSync(lf, `${readFileSync(labelsFile, 'utf8').split('\n').slice(0, lastL.k + 1).join('\n')}\n`)
+      const f = lastJson((await run(['online', '--input', rf, '--labels', lf, '--id', 'rid', '--time', 't', ...model])).stdout)
+      expect(p.hash, `position ${position}`).toBe(f.hash)
+      expect(p.seen).toBe(n)
+      expect(p.learned).toBe(f.learned)
+    }
   })
 })
 
