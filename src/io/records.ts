@@ -22,6 +22,7 @@ export type RejectReason =
   | 'invalid utf-8'
   | 'too deeply nested'
   | 'invalid f32'
+  | 'invalid time'
 
 export interface Rejection {
   readonly line: number
