@@ -131,8 +131,14 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
   let given: string[] = []
   let givenHead = 0
   const commit = async (upTo: string): Promise<void> => {
+    // The first id after upTo (ids are in log order): a binary search, ids compare as BigInts.
     let end = givenHead
-    while (end < given.length && compareStreamIds(given[end], upTo) <= 0) end++
+    let hi = given.length
+    while (end < hi) {
+      const mid = (end + hi) >>> 1
+      if (compareStreamIds(given[mid], upTo) <= 0) end = mid + 1
+      else hi = mid
+    }
     for (let i = givenHead; i < end; i += 1000) await redis.call('XACK', stream, group, ...given.slice(i, Math.min(end, i + 1000)))
     givenHead = end
     if (givenHead >= 4096 && givenHead * 2 >= given.length) {
