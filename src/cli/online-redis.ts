@@ -38,7 +38,8 @@ export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream
 Learns from the entries of a Redis stream through a consumer group, exactly once: entries
 are acknowledged only after a checkpoint contains them, and a restart with the same
 --checkpoint-dir continues from the newest one (after SIGKILL too). An entry is a record:
-its field/value pairs, or one field "json" holding a JSON object. Bad entries are copied
+its field/value pairs, one field "json" holding a JSON object, or packed: a field "f32" (the
+--features as base64 of little-endian float32, needs --features) beside the label. Bad entries are copied
 with their reason to KEY:rejected. Labels are class names of --classes, or class indices.
 --until-idle ends the run after that many seconds without a new entry; SIGINT/SIGTERM
 end it the same way (final checkpoint, acknowledgement, summary). --publish-every appends

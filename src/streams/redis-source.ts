@@ -9,7 +9,7 @@
 //             BLOCK ms STREAMS key >). A read that comes back full sends the next one
 //             at once, without BLOCK, so its entries travel while these are learned;
 //             at most 2n entries are in the learner's hands.
-//   commit    XPENDING key group - <id> + XACK, 1,000 at a time: no list of ids is kept.
+//   commit    XACK of the ids read returned, up to <id>, 1,000 at a time (see `given`).
 //   deadLetter XADD <key>:rejected <the entry's own id> ...fields reason R detail D. Ids
 //             only grow, so a second copy of the same entry (after a crash) is refused by
 //             Redis, which is what makes the copy idempotent.
@@ -112,12 +112,38 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
     if (ids.length > 0) await redis.call('XACK', stream, group, ...ids)
   }
 
-  const commit = async (upTo: string): Promise<void> => {
+  /** Acknowledges every pending entry of the group up to an id, found with XPENDING (at open). */
+  const ackPending = async (upTo: string): Promise<void> => {
     for (;;) {
       const rows = (await redis.call('XPENDING', stream, group, '-', upTo, 1000)) as [string, string, number, number][]
       if (rows.length === 0) return
       await redis.call('XACK', stream, group, ...rows.map((r) => String(r[0])))
       if (rows.length < 1000) return
+    }
+  }
+
+  // The ids read returned since open and not acknowledged yet, in log order (from
+  // givenHead on). After open, every pending entry of this consumer at or before an id the
+  // learner has passed is one of them: those taken over at open were read from the pending
+  // list, a reply lost to a reconnection is read again from there, and a deleted entry is
+  // acknowledged as it is read. So commit acknowledges them by id: no XPENDING scan and
+  // its 1,000-row reply per checkpoint.
+  let given: string[] = []
+  let givenHead = 0
+  const commit = async (upTo: string): Promise<void> => {
+    // The first id after upTo (ids are in log order): a binary search, ids compare as BigInts.
+    let end = givenHead
+    let hi = given.length
+    while (end < hi) {
+      const mid = (end + hi) >>> 1
+      if (compareStreamIds(given[mid], upTo) <= 0) end = mid + 1
+      else hi = mid
+    }
+    for (let i = givenHead; i < end; i += 1000) await redis.call('XACK', stream, group, ...given.slice(i, Math.min(end, i + 1000)))
+    givenHead = end
+    if (givenHead >= 4096 && givenHead * 2 >= given.length) {
+      given = given.slice(givenHead)
+      givenHead = 0
     }
   }
 
@@ -159,7 +185,9 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
         const r = (await redis.call('XAUTOCLAIM', stream, group, consumer, 0, start, 'COUNT', 1000, 'JUSTID')) as unknown[]
         start = String(r[0])
       } while (start !== '0-0')
-      if (committed !== undefined) await commit(committed)
+      if (committed !== undefined) await ackPending(committed)
+      given = []
+      givenHead = 0
       phase = 'pending'
       cursor = committed ?? '0'
       lastReturned = committed
@@ -176,6 +204,8 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
         // The read made ahead (if it asked for as many) stands in for this one, unless a
         // reconnection came since it was sent (its entries are pending, read again in order).
         const early = ahead !== undefined && ahead.max === max && ahead.connection === connection && ahead.phase === phase && ahead.cursor === cursor ? ahead : undefined
+        // A read made ahead and not used may have been given entries: read them again from the pending list.
+        if (ahead !== undefined && early === undefined) rewind()
         ahead = undefined
         const sent = early ?? send(max, Math.max(1, Math.round(waitMs)))
         const outcome = await sent.reply
@@ -196,7 +226,11 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
         // Entries deleted from the stream while pending cannot be learned: acknowledged now.
         await ackDeleted(got.filter((e) => e.fields === null).map((e) => e.id))
         const out: LogEntry[] = []
-        for (const e of got) if (e.fields !== null) out.push({ id: e.id, fields: e.fields, appendedAt: appendedAt(e.id) })
+        for (const e of got)
+          if (e.fields !== null) {
+            out.push({ id: e.id, fields: e.fields, appendedAt: appendedAt(e.id) })
+            given.push(e.id)
+          }
         if (got.length > 0) lastReturned = got[got.length - 1].id
         if (out.length > 0 || phase === 'new') return out
       }

@@ -133,6 +133,19 @@ describe('the f32 encoding through Redis', () => {
       [['--label', 'kind'], /^gradstream produce: --label\/--features: only with --encoding f32/],
       [['--encoding', 'f32', '--label', 'kind', '--features', 'f0,kind'], /^gradstream produce: --features: the label field "kind" cannot also be a feature\n$/],
     ]
+    // from CSV: the named columns in the named order; a row that cannot be packed is not sent
+    const csv = join(dir, 'rows.csv')
+    writeFileSync(csv, 'y,label,x\n2.5,a,1\nz,b,2\n-1,c,3e38\n')
+    const pc = await cli(['produce', '--redis', redis.url, '--stream', 'from-csv', '--input', csv, '--encoding', 'f32', '--label', 'label', '--features', 'x,y', '--json'])
+    expect(pc.code, pc.stderr).toBe(0)
+    expect(pc.stderr).toBe(`${csv} line 3: not sent, non-numeric feature: field "y" is "z"\n`)
+    expect((await entries(redis.client, 'from-csv')).map(([, f]) => f)).toEqual([
+      ['f32', encodeF32([1, 2.5]), 'label', 'a'],
+      ['f32', encodeF32([3e38, -1]), 'label', 'c'],
+    ])
+    const missing = await cli(['produce', '--redis', redis.url, '--stream', 'unused', '--input', csv, '--encoding', 'f32', '--label', 'label', '--features', 'x,w'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toBe(`gradstream produce: ${csv}: line 1: expected columns named "w" in the CSV header row\n`)
     for (const [args, re] of cases) {
       const p = await cli(['produce', '--redis', redis.url, '--stream', 'unused', '--input', file, ...args])
       expect(p.code, args.join(' ')).toBe(2)
