@@ -44,6 +44,10 @@ import { adwin } from '../streams/drift-adwin.ts'
 import { pageHinkley } from '../streams/drift-page-hinkley.ts'
 import type { OnDrift, OnlineDrift, SavedDrift } from '../streams/drift-reset.ts'
 import { savedDriftOf } from '../streams/drift-reset.ts'
+import type { LogCounts } from '../streams/log-online.ts'
+import { addCounts, countsOf, metricsOf, ZERO_COUNTS } from '../streams/log-online.ts'
+import type { WaitingExample } from '../streams/online.ts'
+import { decodeWaiting, encodeWaiting } from '../streams/waiting-codec.ts'
 import type { Io } from './io.ts'
 import { choiceFlag, intFlag, listFlag, numFlag, parseFlags, UsageError } from './usage.ts'
 import { onlineRunConfig, openOnlineRunLog } from './online-run-log.ts'
@@ -70,12 +74,17 @@ then scales it; a prediction scales with the statistics as they are. Its state i
 with the Euclidean loss, one output; the summary has the prequential MAE and RMSE.
 --label-delay N: the label of a record arrives N records later: each record is predicted on
 arrival (the metrics score that prediction) and learned when its label arrives; at the end
-the labels still waiting arrive. A checkpoint holds no waiting records.
+the labels still waiting arrive, unless a signal ended the run: then they stay waiting in the
+final checkpoint (every checkpoint holds the records waiting at its step) and a restart given
+the rest of the records continues with them, as if never stopped.
 --labels FILE2 --id COL --time COL: the labels come in a second log, rows {COL id, COL time,
 --label column}; the records carry an id and a time (and no label). Both logs are merged in
 time order (a number or a date; at equal times the record first) and each record is predicted
 on arrival and learned when the label naming its id arrives. Records whose label never comes
-are counted as waiting, labels for no waiting record as unmatched.
+are counted as waiting, labels for no waiting record as unmatched. The checkpoints hold the
+records waiting, so a restart given the rest of both logs joins their labels when they come.
+After a restart the counts and cumulative metrics are over the whole stream (the checkpoint's
+plus this process's); the window ones are this process's.
 --drift watches the prequential errors with ADWIN (default) or Page-Hinkley; --on-drift warn
 reports each change on stderr, reset also re-initialises the model (from the seed and the
 reset count) when the error rose. The detector's state is checkpointed.`
@@ -317,6 +326,10 @@ const openInput = async (
 
 /** The checkpoint metadata key of the drift detector's saved state. */
 export const DRIFT_META = 'online_drift'
+/** The counts over the whole stream so far (log-online.ts LogCounts), so a restart's summary is cumulative. */
+export const COUNTS_META = 'online_counts'
+/** The records predicted and waiting for their labels (--label-delay, --labels; waiting-codec.ts). */
+export const WAITING_META = 'online_waiting'
 
 const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : 'n/a')
 const num = (v: number): string => v.toLocaleString('en-US')
@@ -405,24 +418,35 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const from = dir !== undefined ? newestUsable(dir, objective, optimizer, warn) : undefined
   const runLog = dir === undefined ? undefined : openOnlineRunLog(dir, onlineRunConfig(flags, input.name === 'stdin' ? { type: 'stdin' } : { type: 'file', path: input.name, format }, from?.snapshot.step ?? 0, { objective, optimizer }))
   let checkpoints = 0
-  let savedStep = from?.snapshot.step ?? -1
+  // Delayed or joined labels: records read but not yet learned ride in every checkpoint,
+  // so a checkpoint covers every record read (as a Redis run's do: log-online.ts).
+  const waits = flags.labelDelay > 0 || flags.labels !== undefined
+  const base: LogCounts = from !== undefined && Object.hasOwn(from.extra, COUNTS_META) ? countsOf(from.file, from.extra[COUNTS_META]) : ZERO_COUNTS
+  const resumedWaiting: readonly WaitingExample[] = from !== undefined && Object.hasOwn(from.extra, WAITING_META) ? decodeWaiting(from.file, from.extra[WAITING_META]) : []
+  // A checkpoint at the step of the last one is the same file unless records were read
+  // since that wait for their labels (then it is written again, over it).
+  let saved = from !== undefined ? `${from.snapshot.step}` : ''
   const checkpoint =
     dir === undefined
       ? undefined
       : {
           every: flags.checkpointEvery,
-          save: (s: Snapshot, m: OnlineMetrics, drift?: SavedDrift): void => {
-            if (s.step === savedStep) return
+          save: (s: Snapshot, m: OnlineMetrics, drift?: SavedDrift, waiting?: readonly WaitingExample[]): void => {
+            const at = waits ? `${s.step}:${m.seen}` : `${s.step}`
+            if (at === saved) return
+            const counts = addCounts(base, m)
             saveCheckpoint(join(dir, checkpointName(s.step)), s, {
               model: objective.spec,
               optimizer: optimizer.spec,
               extra: {
-                online_records: String(m.seen),
-                online_examples: String(m.examples),
+                online_records: String(counts.seen),
+                online_examples: String(counts.examples),
+                [COUNTS_META]: JSON.stringify(counts),
                 ...(drift !== undefined ? { [DRIFT_META]: JSON.stringify(drift) } : {}),
+                ...(waits ? { [WAITING_META]: encodeWaiting(waiting ?? []) } : {}),
               },
             })
-            savedStep = s.step
+            saved = at
             checkpoints++
           },
         }
@@ -432,6 +456,10 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     seed: flags.seed,
     ...(flags.labelDelay > 0 ? { labelDelay: flags.labelDelay } : {}),
     ...(flags.labels !== undefined ? { joinLabels: true } : {}),
+    // A signal leaves the delayed labels waiting (in the final checkpoint, for a restart);
+    // the end of the input makes them arrive. Joined records wait for labels to come.
+    ...(waits && dir !== undefined ? { keepWaiting: flags.labels !== undefined ? true : () => stop.signal() !== undefined } : {}),
+    ...(resumedWaiting.length > 0 ? { waiting: resumedWaiting } : {}),
     ...(drift !== undefined ? { drift } : {}),
     batchSize: flags.batch,
     window: flags.window,
@@ -450,13 +478,18 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   )
   const LISTED = 10
   let listed = 0
-  let last: { snapshot: Snapshot; metrics: OnlineMetrics; drift?: SavedDrift } | undefined
+  let last: { snapshot: Snapshot; metrics: OnlineMetrics; drift?: SavedDrift; waiting?: readonly WaitingExample[] } | undefined
+  let lastRaw: OnlineMetrics | undefined
   if (from !== undefined) say(`continuing from step ${from.snapshot.step}: ${from.file}`)
   const t0 = performance.now()
-  const report = (e: OnlineEvent): void => {
+  const report = (raw: OnlineEvent): void => {
+    // Snapshot metrics over the whole stream (the checkpoint's counts plus this process's).
+    const c = raw.type === 'snapshot' && base !== ZERO_COUNTS ? addCounts(base, raw.metrics) : undefined
+    const e: OnlineEvent = raw.type === 'snapshot' && c !== undefined ? { ...raw, metrics: { ...metricsOf(c, raw.metrics), drifts: c.drifts, resets: c.resets } } : raw
     runLog?.event(e)
     if (e.type === 'snapshot') {
       last = e
+      if (raw.type === 'snapshot') lastRaw = raw.metrics
       if (e.final) return
       const m = e.metrics
       const secs = (performance.now() - t0) / 1000
@@ -505,7 +538,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const seconds = (performance.now() - t0) / 1000
   if (last === undefined) throw new GradstreamError(`${input.name}: the stream ended without a result`)
   const m = last.metrics
-  if (checkpoint !== undefined) checkpoint.save(last.snapshot, m, last.drift)
+  if (checkpoint !== undefined) checkpoint.save(last.snapshot, lastRaw ?? m, last.drift, last.waiting ?? (waits ? [] : undefined))
   const interrupted = stop.signal()
   const summary: OnlineSummary = {
     model: flags.model,

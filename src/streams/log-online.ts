@@ -165,7 +165,7 @@ const classCountsOf = (file: string, v: unknown): ClassCounts => {
   return c
 }
 
-const countsOf = (file: string, raw: string | undefined): LogCounts => {
+export const countsOf = (file: string, raw: string | undefined): LogCounts => {
   let v: unknown
   try {
     v = JSON.parse(raw ?? '')
@@ -395,7 +395,7 @@ export const addCounts = (base: LogCounts, m: OnlineMetrics): LogCounts => {
 }
 
 /** The cumulative metrics of counts (the window ones are this process's). */
-const metricsOf = (c: LogCounts, m: OnlineMetrics): OnlineMetrics => ({
+export const metricsOf = (c: LogCounts, m: OnlineMetrics): OnlineMetrics => ({
   ...m,
   seen: c.seen,
   examples: c.examples,

@@ -321,8 +321,9 @@ export interface OnlineOptions extends LearnerOptions {
    * At the end of the source the examples still waiting stay waiting (default false: their
    * labels arrive then, as at the end of a file): the final snapshot event carries them
    * (`waiting`) for a checkpoint, so that a run continued later equals one never stopped.
+   * A function is asked when the source ends.
    */
-  readonly keepWaiting?: boolean
+  readonly keepWaiting?: boolean | (() => boolean)
 }
 
 
@@ -477,9 +478,12 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     return undefined
   }
 
+  // A function: decided when the source ends (a CLI run keeps them when a signal ended it).
+  const keepsWaiting = (): boolean => (typeof options.keepWaiting === 'function' ? options.keepWaiting() : options.keepWaiting === true)
+
   const emitSnapshot = (emit: (e: OnlineEvent) => void, final: boolean): void => {
     const e: OnlineSnapshotEvent = { type: 'snapshot', snapshot: learner.snapshot(), metrics: metrics(), final }
-    const kept = final && options.keepWaiting === true ? savedWaiting() : undefined
+    const kept = final && keepsWaiting() ? savedWaiting() : undefined
     emit({ ...e, ...(drift !== undefined ? { drift: drift.save() } : {}), ...(kept !== undefined ? { waiting: kept } : {}) })
   }
 
@@ -670,7 +674,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       if (filled === k) learnBatch(emit)
     },
     finish: (emit: (e: OnlineEvent) => void): void => {
-      if (options.keepWaiting !== true) while (waitingHead < waiting.length) release(emit)
+      if (!keepsWaiting()) while (waitingHead < waiting.length) release(emit)
       if (filled > 0) learnBatch(emit)
       emitSnapshot(emit, true)
     },

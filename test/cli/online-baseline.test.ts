@@ -129,7 +129,9 @@ describe('gradstream online --drift / --on-drift', () => {
     const second = await cli([...flags, '--on-drift', 'reset', '--input', b, '--checkpoint-dir', ck])
     expect(second.code, second.stderr).toBe(0)
     expect(lastJson(second.stdout).hash).toBe(r.hash)
-    expect((lastJson(first.stdout).resets as number) + (lastJson(second.stdout).resets as number)).toBe(r.resets)
+    // the restart's counts are over the whole stream
+    expect(lastJson(first.stdout).resets as number).toBeGreaterThanOrEqual(1)
+    expect(lastJson(second.stdout).resets).toBe(r.resets)
   })
 })
 
