@@ -174,7 +174,8 @@ export class WorkerPool implements ShardExecutor {
     const at = w * P.SLOT + P.STATE
     const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
     for (;;) {
-      const s = Atomics.load(this.ctrl, at)
+      // DONE and ERROR are the states >= DONE a step can reach.
+      const s = P.spinUntil(this.ctrl, at, P.DONE)
       if (s === P.DONE) break
       if (s === P.ERROR) {
         const m = this.members[w].arenas
@@ -382,7 +383,7 @@ export class WorkerPool implements ShardExecutor {
   private awaitShards(S: number): boolean {
     const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
     for (;;) {
-      const got = Atomics.load(this.ctrl, P.SHARDS_IN)
+      const got = P.spinUntil(this.ctrl, P.SHARDS_IN, S)
       if (got >= S) return Atomics.load(this.ctrl, P.ABORTED) === 0
       if (this.broken !== null) throw new GradstreamError(this.broken)
       if (performance.now() > deadline) {

@@ -84,6 +84,27 @@ export const sharedF32 = (n: number): Float32Array => new Float32Array(new Share
 export const sharedF64 = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8))
 
 /**
+ * How long a thread spins on a shared value before it sleeps (Atomics.wait), in ms: the
+ * waits inside a step (the other thread's shard, its half of the reduction) are usually
+ * shorter than waking from a futex, which costs tens of microseconds on a virtual machine
+ * and may preempt the thread that notifies. Never longer: a longer spin would take the
+ * core from the garbage collector's helper threads.
+ */
+export const SPIN_MS = 0.1
+
+/**
+ * Spins until ctrl[at] >= target or SPIN_MS have passed; returns the last value read
+ * (the caller sleeps on it with Atomics.wait when it is still short of the target).
+ */
+export const spinUntil = (ctrl: Int32Array, at: number, target: number): number => {
+  let v = Atomics.load(ctrl, at)
+  if (v >= target) return v
+  const end = performance.now() + SPIN_MS
+  while (v < target && performance.now() < end) v = Atomics.load(ctrl, at)
+  return v
+}
+
+/**
  * The parameters [r0, r1) that thread s of S reduces in a reduced step: S near-equal
  * ranges, cut at multiples of 16 floats (64 bytes: whole SIMD vectors and cache lines).
  * Any cut gives the same bits (the reduction is elementwise); this one only balances it.

@@ -110,7 +110,7 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
     Atomics.notify(ctrl, P.SHARDS_IN)
     if (!ok) return
     for (;;) {
-      const got = Atomics.load(ctrl, P.SHARDS_IN)
+      const got = P.spinUntil(ctrl, P.SHARDS_IN, S)
       if (got >= S) break
       Atomics.wait(ctrl, P.SHARDS_IN, got)
     }
