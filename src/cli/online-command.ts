@@ -31,7 +31,8 @@ import { ZOO_NAMES, zooEntry } from '../models/zoo/index.ts'
 
 const ONLINE_MODELS = ZOO_NAMES.filter((m) => m !== 'rbm' && m !== 'autoencoder')
 import { ACTIVATIONS } from '../models/zoo/mlp.ts'
-import type { OnlineEvent, OnlineMetrics } from '../streams/online.ts'
+import type { OnlineEvent, OnlineItem, OnlineMetrics } from '../streams/online.ts'
+import { joinedRecords } from '../streams/joined-records.ts'
 import { online, onlineLearner } from '../streams/online.ts'
 import type { RecordFormat } from '../streams/record-source.ts'
 import { recordsFromReadable } from '../streams/record-source.ts'
@@ -52,7 +53,7 @@ export const ONLINE_USAGE = `usage: gradstream online --label COL | --target COL
        [--optimizer sgd|momentum|nesterov|adam] [--lr 0.01] [--momentum M] [--weight-decay W]
        [--batch 1] [--window 500] [--report-every 1000] [--seed S] [--json]
        [--checkpoint-dir DIR [--checkpoint-every 10000]] [--standardize online|none]
-       [--drift adwin|page-hinkley] [--on-drift warn|reset] [--label-delay N]
+       [--drift adwin|page-hinkley] [--on-drift warn|reset] [--label-delay N | --labels FILE2 --id COL --time COL]
 Reads NDJSON or CSV records (a header row names the columns) from FILE or stdin, predicts
 each example, then learns from it. Labels are class names (in order of first appearance,
 or the --classes list) or integer class indices; the model has --num-classes outputs
@@ -70,6 +71,11 @@ with the Euclidean loss, one output; the summary has the prequential MAE and RMS
 --label-delay N: the label of a record arrives N records later: each record is predicted on
 arrival (the metrics score that prediction) and learned when its label arrives; at the end
 the labels still waiting arrive. A checkpoint holds no waiting records.
+--labels FILE2 --id COL --time COL: the labels come in a second log, rows {COL id, COL time,
+--label column}; the records carry an id and a time (and no label). Both logs are merged in
+time order (a number or a date; at equal times the record first) and each record is predicted
+on arrival and learned when the label naming its id arrives. Records whose label never comes
+are counted as waiting, labels for no waiting record as unmatched.
 --drift watches the prequential errors with ADWIN (default) or Page-Hinkley; --on-drift warn
 reports each change on stderr, reset also re-initialises the model (from the seed and the
 reset count) when the error rose. The detector's state is checkpointed.`
@@ -101,6 +107,9 @@ const FLAGS = {
   'label-delay': { type: 'string' },
   drift: { type: 'string' },
   'on-drift': { type: 'string' },
+  labels: { type: 'string' },
+  id: { type: 'string' },
+  time: { type: 'string' },
 } as const
 
 export interface OnlineFlags {
@@ -134,6 +143,13 @@ export interface OnlineFlags {
   readonly loss: 'softmax' | 'euclidean'
   /** --label-delay: labels arrive this many records after their record (online.ts labelDelay). */
   readonly labelDelay: number
+  /**
+   * --labels FILE --id COL --time COL: labels arrive in a second log ({id, time, label}
+   * rows), merged with the records by time (streams/joined-records.ts) and joined by id.
+   */
+  readonly labels?: string
+  readonly id?: string
+  readonly time?: string
 }
 
 /** The drift option of online() the flags describe (continuing from a checkpoint's saved state). */
@@ -204,7 +220,14 @@ export const parseOnlineFlags = (args: readonly string[]): OnlineFlags => {
     throw new UsageError('--num-classes: give either --classes or --num-classes, not both')
   if (loss === 'euclidean' && (classes !== undefined || v['num-classes'] !== undefined))
     throw new UsageError(`--${classes !== undefined ? 'classes' : 'num-classes'}: not with a regressor (--target or --loss euclidean)`)
+  const join = { labels: v.labels, id: v.id, time: v.time }
+  const given = Object.entries(join).filter(([, x]) => x !== undefined)
+  if (given.length > 0 && given.length < 3)
+    throw new UsageError(`--${Object.entries(join).find(([, x]) => x === undefined)?.[0]}: labels from a second log need --labels FILE, --id COL and --time COL`)
+  for (const [k, x] of given) if (typeof x !== 'string' || x.trim() === '') throw new UsageError(`--${k}: expected ${k === 'labels' ? 'a file' : 'a column name'}, got ${JSON.stringify(x)}`)
+  if (given.length > 0 && v['label-delay'] !== undefined) throw new UsageError('--label-delay: give either --label-delay or --labels, not both')
   return {
+    ...(given.length === 3 ? { labels: join.labels as string, id: (join.id as string).trim(), time: (join.time as string).trim() } : {}),
     loss,
     labelDelay: intFlag('label-delay', v['label-delay'], 0) ?? 0,
     label: column.trim(),
@@ -260,8 +283,9 @@ export interface OnlineSummary extends Omit<OnlineMetrics, 'windowExamples'> {
 
 /** The input stream, with read errors turned into one-line GradstreamErrors. */
 const openInput = async (
-  flags: OnlineFlags,
+  flags: Pick<OnlineFlags, 'input'>,
   io: Io,
+  flag = 'input',
 ): Promise<{ stream: AsyncIterable<string | Uint8Array>; name: string; close: () => void }> => {
   const withStdin = io as Io & { readonly stdin?: Readable }
   if (flags.input === undefined || flags.input === '-') {
@@ -273,17 +297,17 @@ const openInput = async (
   const path = flags.input
   try {
     const s = await stat(path)
-    if (s.isDirectory()) throw new GradstreamError(`--input: ${path} is a directory`)
+    if (s.isDirectory()) throw new GradstreamError(`--${flag}: ${path} is a directory`)
   } catch (e) {
     if (e instanceof GradstreamError) throw e
-    throw new GradstreamError(`--input: could not read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    throw new GradstreamError(`--${flag}: could not read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
   }
   const file = createReadStream(path)
   async function* guarded(): AsyncGenerator<string | Uint8Array, void, undefined> {
     try {
       yield* file as AsyncIterable<Uint8Array>
     } catch (e) {
-      throw new GradstreamError(`--input: could not read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+      throw new GradstreamError(`--${flag}: could not read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
     } finally {
       file.destroy()
     }
@@ -345,16 +369,35 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const warn = (line: string): void => void io.stderr.write(`${line}\n`)
   const input = await openInput(flags, io)
   const format = flags.format ?? (input.name === 'stdin' ? undefined : formatOf(input.name))
-  const records = await recordsFromReadable(input.stream, {
-    label: flags.label,
-    features: flags.features,
-    classes: flags.classes,
-    numClasses: flags.classes === undefined ? flags.numClasses : undefined,
-    format,
-    ...(flags.loss === 'euclidean' ? { target: true } : {}),
-  }).catch((e: unknown) => {
-    throw e instanceof GradstreamError ? new GradstreamError(`${input.name}: ${e.message.replace(/^records: /, '')}`) : e
-  })
+  const labelsInput = flags.labels === undefined ? undefined : await openInput({ input: flags.labels }, io, 'labels')
+  const records: { features: readonly string[]; classCount?: number; classes(): readonly string[]; records: AsyncIterable<OnlineItem> } =
+    labelsInput === undefined
+      ? await recordsFromReadable(input.stream, {
+          label: flags.label,
+          features: flags.features,
+          classes: flags.classes,
+          numClasses: flags.classes === undefined ? flags.numClasses : undefined,
+          format,
+          ...(flags.loss === 'euclidean' ? { target: true } : {}),
+        }).catch((e: unknown) => {
+          throw e instanceof GradstreamError ? new GradstreamError(`${input.name}: ${e.message.replace(/^records: /, '')}`) : e
+        })
+      : await joinedRecords(input.stream, labelsInput.stream, {
+          id: flags.id ?? '',
+          time: flags.time ?? '',
+          label: flags.label,
+          features: flags.features,
+          classes: flags.classes,
+          format,
+          labelsFormat: formatOf(labelsInput.name),
+          labelsName: labelsInput.name,
+          ...(flags.loss === 'euclidean' ? { target: true } : {}),
+        }).then(
+          (j) => ({ features: j.features, classCount: flags.classes?.length, classes: j.classes, records: j.items }),
+          (e: unknown) => {
+            throw e instanceof GradstreamError ? new GradstreamError(`${input.name}: ${e.message.replace(/^records: /, '')}`) : e
+          },
+        )
   const regresses = flags.loss === 'euclidean'
   const classCount = regresses ? 1 : (records.classCount ?? flags.numClasses)
   const { objective, optimizer } = onlineModelOf(flags, records.features.length, classCount)
@@ -388,6 +431,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const options = {
     seed: flags.seed,
     ...(flags.labelDelay > 0 ? { labelDelay: flags.labelDelay } : {}),
+    ...(flags.labels !== undefined ? { joinLabels: true } : {}),
     ...(drift !== undefined ? { drift } : {}),
     batchSize: flags.batch,
     window: flags.window,
@@ -453,7 +497,10 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     throw e instanceof GradstreamError ? e : new GradstreamError(`${input.name}: ${(e as Error).message}`)
   } finally {
     stop.dispose()
-    if (stop.signal() !== undefined) input.close()
+    if (stop.signal() !== undefined) {
+      input.close()
+      labelsInput?.close()
+    }
   }
   const seconds = (performance.now() - t0) / 1000
   if (last === undefined) throw new GradstreamError(`${input.name}: the stream ended without a result`)
@@ -492,6 +539,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     drifts: m.drifts,
     resets: m.resets,
     labelDelay: flags.labelDelay,
+    ...(m.waiting !== undefined ? { waiting: m.waiting } : {}),
+    ...(m.unmatchedLabels !== undefined ? { unmatchedLabels: m.unmatchedLabels } : {}),
     ...(interrupted !== undefined ? { interrupted } : {}),
   }
   const reasons = Object.entries(m.rejectedByReason)
@@ -499,7 +548,9 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
     .join(', ')
   say(
     `online: ${num(m.seen)} records seen, ${num(m.learned)} learned, ${num(m.skipped)} skipped, ` +
-      `${num(m.rejected)} rejected${reasons ? ` (${reasons})` : ''} in ${summary.seconds}s`,
+      `${num(m.rejected)} rejected${reasons ? ` (${reasons})` : ''}` +
+      (m.unmatchedLabels !== undefined ? `, ${num(m.waiting ?? 0)} still waiting for a label, ${num(m.unmatchedLabels)} labels for no waiting record` : '') +
+      ` in ${summary.seconds}s`,
   )
   say(
     regresses

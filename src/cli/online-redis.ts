@@ -18,6 +18,7 @@ import { redisModelSink } from '../streams/redis-models.ts'
 import { redisConsumer } from '../streams/redis-source.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
+import { macroF1 } from '../streams/rolling-metrics.ts'
 import type { OnlineFlags } from './online-command.ts'
 import { onlineDriftOf, onlineModelOf, parseOnlineFlags } from './online-command.ts'
 import { stopOnSignals } from './signals.ts'
@@ -30,7 +31,7 @@ export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream
        [--checkpoint-every 1000] [--until-idle SECONDS] [--read-count 256] [--json]
        [--publish-every N [--models KEY:models] [--models-maxlen 10]]
        [--drift adwin|page-hinkley] [--on-drift warn|reset] [--standardize online]
-       [--target COL instead of --label/--classes: a regressor]
+       [--target COL instead of --label/--classes: a regressor] [--label-delay N [--release-waiting]]
        [the model flags of gradstream online]
 Learns from the entries of a Redis stream through a consumer group, exactly once: entries
 are acknowledged only after a checkpoint contains them, and a restart with the same
@@ -43,14 +44,23 @@ the model every N examples and at the end to a capped stream that gradstream pre
 --follow redis://HOST:PORT/KEY:models reads. --drift watches the prequential errors with
 ADWIN (default) or Page-Hinkley and reports each change on stderr (--on-drift warn); reset
 also re-initialises the model when the error rose. The detector's state is in every checkpoint,
-so a restarted learner resets at the same entries.`
+so a restarted learner resets at the same entries.
+--label-delay N: an entry's label arrives with the entry N entries later: each entry is
+predicted on arrival (the metrics score that prediction) and learned when its label arrives.
+The entries waiting for their labels ride in every checkpoint with their arrival predictions,
+so all entries read are acknowledged and a restart continues them as if never stopped; when
+the run ends they stay waiting, unless --release-waiting (the stream is finished: their labels
+arrive then, as at the end of a file, so the parameters equal online --input FILE --label-delay N's).`
 
 /** This mode's flags: taken out before the rest go to parseOnlineFlags. */
-const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen'] as const
+const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen', 'release-waiting'] as const
 type Own = (typeof OWN)[number]
 
 /** True when a `gradstream online` command line reads from Redis. */
 export const readsRedis = (args: readonly string[]): boolean => args.some((a) => a === '--redis' || a.startsWith('--redis='))
+
+/** This mode's flags without a value. */
+const OWN_SWITCHES: readonly Own[] = ['release-waiting']
 
 const splitOwn = (args: readonly string[]): { own: Partial<Record<Own, string>>; rest: string[] } => {
   const own: Partial<Record<Own, string>> = {}
@@ -61,6 +71,11 @@ const splitOwn = (args: readonly string[]): { own: Partial<Record<Own, string>>;
     const name = m?.[1] as Own | undefined
     if (m === null || name === undefined || !(OWN as readonly string[]).includes(name)) {
       rest.push(a)
+      continue
+    }
+    if (OWN_SWITCHES.includes(name)) {
+      if (m[2] !== undefined) throw new UsageError(`--${name}: takes no value, got ${JSON.stringify(m[2])}`)
+      own[name] = 'true'
       continue
     }
     const value = m[2] ?? args[++i]
@@ -84,6 +99,8 @@ export interface OnlineRedisFlags {
   readonly publishEvery?: number
   readonly models: string
   readonly modelsMaxLen: number
+  /** --release-waiting: with --label-delay, the labels still waiting arrive when this run ends. */
+  readonly releaseWaiting: boolean
   readonly online: OnlineFlags
 }
 
@@ -92,7 +109,8 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
   const online = parseOnlineFlags(rest)
   if (online.input !== undefined) throw new UsageError('--input: not with --redis (the records come from the stream)')
   if (online.format !== undefined) throw new UsageError('--format: not with --redis (an entry is field/value pairs or one "json" field)')
-  if (online.labelDelay > 0) throw new UsageError('--label-delay: not with --redis (a checkpoint must contain every acknowledged entry, and waiting ones are not learned yet)')
+  if (online.labels !== undefined) throw new UsageError('--labels: not with --redis (labels from a second stream are not supported yet; use --label-delay N)')
+  if (own['release-waiting'] !== undefined && online.labelDelay === 0) throw new UsageError('--release-waiting: only with --label-delay N')
   if (own.redis === undefined || own.redis === '') throw new UsageError('--redis: expected a URL like redis://127.0.0.1:6379')
   if (own.stream === undefined || own.stream === '') throw new UsageError('--stream: expected the key of the stream to learn from')
   if (online.checkpointDir === undefined)
@@ -116,6 +134,7 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
     publishEvery: count('publish-every'),
     models: name('models', own.models, `${own.stream}:models`),
     modelsMaxLen: count('models-maxlen') ?? 10,
+    releaseWaiting: own['release-waiting'] !== undefined,
     url: own.redis,
     stream: own.stream,
     group: name('group', own.group, 'gradstream'),
@@ -149,6 +168,15 @@ export interface OnlineRedisSummary {
   readonly rmse: number | null
   /** Over the last --window examples of this process. */
   readonly windowAccuracy: number | null
+  /**
+   * A classifier's prequential macro F1 over the whole stream (from per-class counts kept
+   * in the checkpoints, so a restarted learner reports the uninterrupted run's figure), and
+   * over the last --window examples of this process; null for a regressor.
+   */
+  readonly macroF1: number | null
+  readonly windowMacroF1: number | null
+  /** --label-delay: the entries read and predicted whose labels have not arrived (in the final checkpoint). */
+  readonly waiting?: number
   readonly steps: number
   readonly lastEntryId: string | null
   readonly hash: string | null
@@ -203,7 +231,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
   const LISTED = 10
   let listed = 0
   let checkpoints = 0
-  let last: { snapshot: Snapshot; counts: LogCounts; windowAccuracy: number; entryId?: string } | undefined
+  let last: { snapshot: Snapshot; counts: LogCounts; windowAccuracy: number; windowMacroF1: number; waiting?: number; entryId?: string } | undefined
   let features: readonly string[] = resume?.features ?? o.features ?? []
   let params = 0
   const t0 = performance.now()
@@ -217,7 +245,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     }
     if (e.type === 'snapshot') {
       if (params === 0) params = countParams(e.snapshot.params)
-      last = { snapshot: e.snapshot, counts: e.counts, windowAccuracy: e.metrics.windowAccuracy, entryId: e.entryId ?? last?.entryId }
+      last = { snapshot: e.snapshot, counts: e.counts, windowAccuracy: e.metrics.windowAccuracy, windowMacroF1: e.metrics.windowMacroF1, waiting: e.metrics.waiting, entryId: e.entryId ?? last?.entryId }
       seenHere = e.counts.seen - (resume?.counts.seen ?? 0)
       if (e.final) return
       const secs = (performance.now() - t0) / 1000
@@ -263,6 +291,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
         readCount: flags.readCount,
         publish,
         drift: onlineDriftOf(o),
+        ...(o.labelDelay > 0 ? { labelDelay: o.labelDelay, releaseWaiting: flags.releaseWaiting } : {}),
         seed: o.seed,
         batchSize: o.batch,
         window: o.window,
@@ -290,6 +319,9 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     mae: c !== undefined && c.regCount > 0 ? c.absSum / c.regCount : null,
     rmse: c !== undefined && c.regCount > 0 ? Math.sqrt(c.sqSum / c.regCount) : null,
     windowAccuracy: last === undefined ? null : finiteOrNull(last.windowAccuracy),
+    macroF1: !regresses && c?.classCounts !== undefined ? finiteOrNull(macroF1(c.classCounts)) : null,
+    windowMacroF1: last === undefined ? null : finiteOrNull(last.windowMacroF1),
+    ...(o.labelDelay > 0 ? { waiting: last?.waiting ?? resume?.waiting.length ?? 0 } : {}),
     steps: last?.snapshot.step ?? resume?.checkpoint.snapshot.step ?? 0,
     lastEntryId: last?.entryId ?? resume?.lastEntryId ?? null,
     hash: last !== undefined ? hashParams(last.snapshot) : resume !== undefined ? hashParams(resume.checkpoint.snapshot) : null,
@@ -305,12 +337,13 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     .join(', ')
   say(
     `online: ${num(summary.seen)} entries seen, ${num(summary.learned)} learned, ${num(summary.skipped)} skipped, ` +
-      `${num(summary.rejected)} rejected${reasons ? ` (${reasons})` : ''}; last entry ${summary.lastEntryId ?? '-'}; ${checkpoints} checkpoints in ${summary.seconds}s`,
+      `${num(summary.rejected)} rejected${reasons ? ` (${reasons})` : ''}${summary.waiting !== undefined ? `, ${num(summary.waiting)} waiting for their labels` : ''}; last entry ${summary.lastEntryId ?? '-'}; ${checkpoints} checkpoints in ${summary.seconds}s`,
   )
   say(
     regresses
       ? `prequential MAE ${summary.mae?.toPrecision(4) ?? 'n/a'}, RMSE ${summary.rmse?.toPrecision(4) ?? 'n/a'} over the whole stream`
-      : `prequential accuracy ${pct(summary.accuracy ?? NaN)} over the whole stream, ${pct(summary.windowAccuracy ?? NaN)} over this process's last ${num(o.window)}`,
+      : `prequential accuracy ${pct(summary.accuracy ?? NaN)} over the whole stream, ${pct(summary.windowAccuracy ?? NaN)} over this process's last ${num(o.window)}` +
+          (summary.macroF1 === null ? '' : `; macro F1 ${summary.macroF1.toFixed(4)} / ${summary.windowMacroF1?.toFixed(4) ?? 'n/a'}`),
   )
   if (o.json) say(JSON.stringify(summary))
   return summary

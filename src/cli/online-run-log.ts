@@ -21,6 +21,7 @@ import type { ModelSpec } from '../models/objective.ts'
 import type { OptimizerSpec } from '../models/optimizers.ts'
 import type { LogOnlineEvent } from '../streams/log-online.ts'
 import type { OnlineEvent } from '../streams/online.ts'
+import { macroF1 } from '../streams/rolling-metrics.ts'
 
 export const ONLINE_CONFIG = 'online.json'
 export const ONLINE_METRICS = 'metrics.ndjson'
@@ -79,6 +80,8 @@ export interface OnlineMetricsLine {
   readonly rmse?: number | null
   readonly windowMae?: number | null
   readonly windowRmse?: number | null
+  /** A classifier's cumulative prequential macro F1 (null: none yet). */
+  readonly macroF1?: number | null
   /** Changes the drift detector signalled (with --drift), and resets among them. */
   readonly drifts?: number
   readonly resets?: number
@@ -104,6 +107,7 @@ export const metricsLineOf = (e: OnlineEvent | LogOnlineEvent): OnlineMetricsLin
       rejected: c.rejected,
       accuracy: c.examples > 0 ? c.hits / c.examples : null,
       loss: c.lossCount > 0 ? c.lossSum / c.lossCount : null,
+      ...(c.classCounts !== undefined ? { macroF1: finite(macroF1(c.classCounts)) } : {}),
       ...w,
     }
   }

@@ -21,6 +21,7 @@ export type RejectReason =
   | 'line too long'
   | 'invalid utf-8'
   | 'too deeply nested'
+  | 'invalid time'
 
 export interface Rejection {
   readonly line: number

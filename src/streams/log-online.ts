@@ -25,7 +25,17 @@
 // Labels are class indices or names of a fixed list (`classes`): a restarted learner
 // must map them exactly as the first one did, so no mapping is learned on the way.
 // Features are named, or those of the first entry with the label (kept in the checkpoint).
-// The sliding-window metrics restart empty after a restart; the cumulative ones do not.
+// The sliding-window metrics restart empty after a restart; the cumulative ones do not
+// (macro F1 too: the counts keep the per-class true positives, predictions and labels).
+//
+// Delayed labels (`labelDelay`). The examples read and predicted but still waiting for
+// their labels ride in every checkpoint with the predictions made at their arrival
+// (waiting-codec.ts), so a checkpoint covers every entry read and acknowledging up to the
+// last one stays exactly-once. The alternative, a checkpoint covering only the entries
+// whose label was learned and a restart reading the waiting ones again, cannot reproduce
+// their arrival predictions: those came from parameters older than the checkpoint's. At
+// the end of a run the waiting examples stay waiting (in the final checkpoint) unless
+// `releaseWaiting`: the stream is finished, their labels arrive as at the end of a file.
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -47,7 +57,10 @@ import { entryRecord } from './log-source.ts'
 import type { OnlineDrift, SavedDrift } from './drift-reset.ts'
 import { savedDriftOf } from './drift-reset.ts'
 import { NumericTargets } from './numeric-targets.ts'
-import type { OnlineDriftEvent, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent } from './online.ts'
+import type { ClassCounts } from './rolling-metrics.ts'
+import { addClassCounts, macroF1 } from './rolling-metrics.ts'
+import type { OnlineDriftEvent, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent, WaitingExample } from './online.ts'
+import { decodeWaiting, encodeWaiting } from './waiting-codec.ts'
 import { online } from './online.ts'
 
 // ---- what a checkpoint of a log run records -------------------------------------------
@@ -73,6 +86,12 @@ export interface LogCounts {
   readonly absSum: number
   readonly sqSum: number
   readonly regCount: number
+  /**
+   * A classifier's per-class true positives, predictions and labels over the whole log
+   * (for the cumulative macro F1); absent for a regressor, above MAX_CONFUSION_CLASSES
+   * classes, or when an older checkpoint did not keep them.
+   */
+  readonly classCounts?: ClassCounts
 }
 
 export const ZERO_COUNTS: LogCounts = {
@@ -92,6 +111,10 @@ export interface LogResume {
   readonly counts: LogCounts
   /** The drift detector's state and counts, when the run had one (drift-reset.ts). */
   readonly drift?: SavedDrift
+  /** The run's label delay in entries (0: none). */
+  readonly labelDelay: number
+  /** The examples read and predicted but still waiting for their labels, oldest first. */
+  readonly waiting: readonly WaitingExample[]
 }
 
 const META = {
@@ -103,6 +126,8 @@ const META = {
   classes: 'log_classes',
   counts: 'log_counts',
   drift: 'log_drift',
+  labelDelay: 'log_label_delay',
+  waiting: 'log_waiting',
 } as const
 
 const bad = (file: string, what: string): never => {
@@ -118,6 +143,18 @@ const stringList = (file: string, key: string, raw: string | undefined): string[
   }
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) return bad(file, `metadata "${key}" is not a list of names`)
   return v as string[]
+}
+
+const classCountsOf = (file: string, v: unknown): ClassCounts => {
+  const o = v as Record<string, unknown>
+  if (typeof v !== 'object' || v === null) return bad(file, 'classCounts is not an object')
+  const list = (k: keyof ClassCounts): number[] => {
+    const a = o[k]
+    return Array.isArray(a) && a.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) ? (a as number[]) : bad(file, `classCounts.${k} is not a list of counts`)
+  }
+  const c = { truePositives: list('truePositives'), predicted: list('predicted'), actual: list('actual') }
+  if (c.predicted.length !== c.truePositives.length || c.actual.length !== c.truePositives.length) return bad(file, 'classCounts lists differ in length')
+  return c
 }
 
 const countsOf = (file: string, raw: string | undefined): LogCounts => {
@@ -141,6 +178,7 @@ const countsOf = (file: string, raw: string | undefined): LogCounts => {
     byReason[r] = c
   }
   return {
+    ...(o.classCounts === undefined ? {} : { classCounts: classCountsOf(file, o.classCounts) }),
     seen: n('seen'), examples: n('examples'), learned: n('learned'), skipped: n('skipped'), rejected: n('rejected'),
     rejectedByReason: byReason, hits: n('hits'), lossSum: n('lossSum', false), lossCount: n('lossCount'),
     drifts: o.drifts === undefined ? 0 : n('drifts'),
@@ -166,7 +204,14 @@ export const logResumeOf = (checkpoint: Checkpoint): LogResume => {
     classes: stringList(f, META.classes, get(META.classes)),
     counts: countsOf(f, get(META.counts)),
     ...(Object.hasOwn(x, META.drift) ? { drift: savedDriftOf(f, x[META.drift]) } : {}),
+    labelDelay: Object.hasOwn(x, META.labelDelay) ? delayOf(f, x[META.labelDelay]) : 0,
+    waiting: Object.hasOwn(x, META.waiting) ? decodeWaiting(f, x[META.waiting]) : [],
   }
+}
+
+const delayOf = (file: string, raw: string): number => {
+  const n = Number(raw)
+  return /^\d+$/.test(raw) && Number.isSafeInteger(n) ? n : bad(file, `metadata "${META.labelDelay}" is ${JSON.stringify(raw)}`)
 }
 
 /** The newest checkpoint of a log run in `dir`, or undefined when there is none. */
@@ -251,6 +296,20 @@ export interface LogOnlineOptions {
    * followers read (redis-models.ts). The newest waiting model replaces an unsent one.
    */
   readonly publish?: { readonly every: number; readonly sink: ModelSink }
+  /**
+   * Delayed labels (online.ts labelDelay): the label of an entry arrives with the entry
+   * `labelDelay` entries later. The examples still waiting ride in every checkpoint
+   * (features, label, prediction at arrival), so every entry read is covered by the
+   * checkpoint and acknowledged, and a restarted learner scores and learns them as an
+   * uninterrupted one would. A resumed run must keep the delay of its checkpoint.
+   */
+  readonly labelDelay?: number
+  /**
+   * When this run ends (idle, signal), the labels still waiting arrive, as at the end of a
+   * file: the stream is finished. Default false: they stay waiting in the final checkpoint
+   * and the next run continues them, so a stream learned over several runs ends on one run's bits.
+   */
+  readonly releaseWaiting?: boolean
   /** Called as each entry goes to the learner (e.g. for its lag); it must not throw. */
   readonly onEntry?: (entry: LogEntry) => void
 }
@@ -268,7 +327,12 @@ export const addCounts = (base: LogCounts, m: OnlineMetrics): LogCounts => {
   // The finite losses are the examples whose loss was finite; a skipped update with a
   // non-finite loss is not among them (a non-finite gradient's loss is).
   const lossCount = Number.isFinite(m.loss) ? m.examples - m.skipped : 0
+  // Per-class counts add up exactly; a base with examples but without them (an older
+  // checkpoint) leaves the cumulative macro F1 unknown rather than wrong.
+  const mc = m.classCounts
+  const classCounts = mc === undefined ? undefined : base.classCounts !== undefined ? addClassCounts(base.classCounts, mc) : base.examples === 0 ? mc : undefined
   return {
+    ...(classCounts !== undefined ? { classCounts } : {}),
     seen: base.seen + m.seen,
     examples: base.examples + m.examples,
     learned: base.learned + m.learned,
@@ -301,6 +365,8 @@ const metricsOf = (c: LogCounts, m: OnlineMetrics): OnlineMetrics => ({
   loss: c.lossCount > 0 ? c.lossSum / c.lossCount : NaN,
   mae: c.regCount > 0 ? c.absSum / c.regCount : m.mae,
   rmse: c.regCount > 0 ? Math.sqrt(c.sqSum / c.regCount) : m.rmse,
+  macroF1: c.classCounts === undefined ? NaN : macroF1(c.classCounts),
+  classCounts: c.classCounts,
 })
 
 /**
@@ -329,6 +395,7 @@ export const onlineFromLog = (
     const label = resume?.label ?? options.label
     const classes = resume?.classes ?? options.classes
     const base = resume?.counts ?? ZERO_COUNTS
+    const labelDelay = options.labelDelay ?? 0
 
     const main = async (): Promise<void> => {
       checkColumnName(label)
@@ -338,6 +405,8 @@ export const onlineFromLog = (
         throw new GradstreamError(
           `${resume.checkpoint.file}: learned from stream "${resume.stream}" group "${resume.group}", not stream "${log.stream}" group "${log.group}"`,
         )
+      if (resume !== undefined && resume.labelDelay !== labelDelay)
+        throw new GradstreamError(`${resume.checkpoint.file}: learned with a label delay of ${resume.labelDelay} entries, not ${labelDelay}; give the first run's --label-delay`)
       try {
         mkdirSync(options.checkpointDir, { recursive: true })
       } catch (e) {
@@ -428,7 +497,7 @@ export const onlineFromLog = (
       }
 
       const featureList = features
-      const metaOf = (m: OnlineMetrics, last: string, drift: SavedDrift | undefined) => {
+      const metaOf = (m: OnlineMetrics, last: string, drift: SavedDrift | undefined, waiting?: readonly WaitingExample[]) => {
         const counts = addCounts(base, m)
         return {
           counts,
@@ -444,15 +513,24 @@ export const onlineFromLog = (
               [META.classes]: JSON.stringify(classes),
               [META.counts]: JSON.stringify(counts),
               ...(drift !== undefined ? { [META.drift]: JSON.stringify(drift) } : {}),
+              ...(labelDelay > 0 ? { [META.labelDelay]: String(labelDelay), [META.waiting]: encodeWaiting(waiting ?? []) } : {}),
             },
           },
         }
       }
-      const write = (snapshot: OnlineSnapshotEvent['snapshot'], m: OnlineMetrics, drift: SavedDrift | undefined): LogCheckpointEvent | undefined => {
+      const write = (
+        snapshot: OnlineSnapshotEvent['snapshot'],
+        m: OnlineMetrics,
+        drift: SavedDrift | undefined,
+        waiting: readonly WaitingExample[] | undefined,
+      ): LogCheckpointEvent | undefined => {
         if (m.seen !== yielded)
           throw new GradstreamError(`online from a log: a checkpoint after ${m.seen} records, but ${yielded} were read: it would not line up with the log`)
-        if (lastId === undefined || yielded === 0) return undefined
-        const { counts, meta } = metaOf(m, lastId, drift)
+        // Nothing new read and nothing learned (a resumed run releasing waiting labels learns
+        // without reading): the newest checkpoint already says it all.
+        if (lastId === undefined || (yielded === 0 && m.examples === 0)) return undefined
+        if (labelDelay > 0 && waiting === undefined) throw new GradstreamError('online from a log: a checkpoint with a label delay needs the waiting examples')
+        const { counts, meta } = metaOf(m, lastId, drift, waiting)
         const file = join(options.checkpointDir, checkpointName(snapshot.step))
         saveCheckpoint(file, snapshot, meta)
         durable = lastId
@@ -479,11 +557,12 @@ export const onlineFromLog = (
         window: options.window,
         snapshotEvery: options.snapshotEvery,
         ...(options.drift !== undefined ? { drift: { ...options.drift, ...(resume?.drift !== undefined ? { resume: resume.drift } : {}) } } : {}),
+        ...(labelDelay > 0 ? { labelDelay, keepWaiting: options.releaseWaiting !== true, ...(resume !== undefined ? { waiting: resume.waiting } : {}) } : {}),
         checkpoint: {
           every: publishEvery === undefined ? every : gcd(every, publishEvery),
-          save: (s, m, drift) => {
+          save: (s, m, drift, waiting) => {
             if (crossed(m.examples, every)) {
-              const c = write(s, m, drift)
+              const c = write(s, m, drift, waiting)
               if (c !== undefined) subscriber.next(c)
             }
             if (publishEvery !== undefined && crossed(m.examples, publishEvery)) queuePublication(s, m, drift)
@@ -498,7 +577,7 @@ export const onlineFromLog = (
             const out = { ...e, metrics: metricsOf(counts, e.metrics), counts }
             subscriber.next(lastId === undefined ? out : { ...out, entryId: lastId })
             if (e.final) {
-              const c = write(e.snapshot, e.metrics, e.drift)
+              const c = write(e.snapshot, e.metrics, e.drift, e.waiting ?? (labelDelay > 0 ? [] : undefined))
               if (c !== undefined) subscriber.next(c)
               queuePublication(e.snapshot, e.metrics, e.drift)
             }

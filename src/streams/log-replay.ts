@@ -72,7 +72,11 @@ export const replayLog = async (
       }
     }
   }
-  const final = await lastValueFrom(online(objective.right, optimizer, items(), { initial }).pipe(filter(isSnapshotEvent)))
+  // With delayed labels the entries read but not yet labelled wait, as in the live run, from
+  // the checkpoint's waiting ones: the snapshot after an entry has learned only what was labelled.
+  const delay = first.labelDelay
+  const waiting = delay > 0 ? { labelDelay: delay, keepWaiting: true, waiting: start?.waiting ?? [] } : {}
+  const final = await lastValueFrom(online(objective.right, optimizer, items(), { initial, ...waiting }).pipe(filter(isSnapshotEvent)))
   if (last !== entryId)
     throw new GradstreamError(`${log.name}: no entry ${entryId}${last === undefined ? '' : ` (the last one at or before it is ${last})`}`)
   return {

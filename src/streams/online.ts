@@ -48,7 +48,7 @@ import { pulled } from './record-source.ts'
 import type { Snapshot } from './snapshot.ts'
 import { initialSnapshot } from './train.ts'
 import { trainsDifferently } from '../models/define.ts'
-import type { ClassScore, RegressionScore } from './rolling-metrics.ts'
+import type { ClassCounts, ClassScore, RegressionScore } from './rolling-metrics.ts'
 import { classScoreMonoid, classScoreOfBatch, macroF1, mae, RegressionMonoid, regressionScore, rmse } from './rolling-metrics.ts'
 import { MAX_CONFUSION_CLASSES } from './evaluate.ts'
 import { slidingWindow } from './sliding-window.ts'
@@ -77,6 +77,33 @@ export interface OnlineLabel {
   readonly label?: number
   readonly target?: number | ArrayLike<number>
   readonly line?: number
+}
+
+/**
+ * An example predicted on arrival and waiting for its label (labelDelay, joinLabels), as a
+ * checkpoint keeps it: a restarted run given these (`OnlineOptions.waiting`) learns them
+ * when their labels arrive, scored with the predictions made at their arrival, so it ends
+ * on the bits and figures of a run that was never stopped (log-online.ts, waiting-codec.ts).
+ */
+export interface WaitingExample {
+  readonly features: Float32Array
+  /** labelDelay, a classifier: its class (0 otherwise). */
+  readonly label: number
+  /** labelDelay, a regressor: its targets. */
+  readonly target?: Float32Array
+  /** The class predicted at arrival, and whether it was the label (labelDelay: 1 or 0). */
+  readonly predicted: number
+  readonly hit: number
+  /** A regressor's outputs at arrival. */
+  readonly prediction?: Float32Array
+  readonly line?: number
+  /**
+   * Where it was read: its 0-based position in the source, less the records read before
+   * the snapshot it was saved with (so negative: this many records before a resumed run's first).
+   */
+  readonly index: number
+  /** joinLabels: the record id its label names. */
+  readonly id?: string | number
 }
 
 /** What a source yields: examples, records already rejected by a decoder, or (with `joinLabels`) labels. */
@@ -121,6 +148,12 @@ export interface OnlineMetrics {
    */
   readonly macroF1: number
   readonly windowMacroF1: number
+  /**
+   * The per-class counts behind `macroF1` (over every example; classifiers up to
+   * MAX_CONFUSION_CLASSES classes): a log run adds them to its checkpoint's so that a
+   * restarted learner's cumulative macro F1 is the uninterrupted run's (log-online.ts).
+   */
+  readonly classCounts?: ClassCounts
   /** Changes signalled by the drift detector in this run (0 without one). */
   readonly drifts: number
   /** Of them, the ones that re-initialised the model (`onDrift: 'reset'`). */
@@ -139,6 +172,8 @@ export interface OnlineSnapshotEvent {
   readonly final: boolean
   /** With a drift detector: its state and counts to checkpoint with this snapshot (drift-reset.ts). */
   readonly drift?: SavedDrift
+  /** The final event of a run with `keepWaiting`: the examples still waiting for their labels, oldest first. */
+  readonly waiting?: readonly WaitingExample[]
 }
 
 export interface RejectedEvent {
@@ -256,7 +291,7 @@ export interface OnlineOptions extends LearnerOptions {
   readonly checkpoint?: {
     readonly every: number
     /** `drift`: the detector's state and the resets so far (with a drift option), to checkpoint. */
-    readonly save: (snapshot: Snapshot, metrics: OnlineMetrics, drift?: SavedDrift) => void
+    readonly save: (snapshot: Snapshot, metrics: OnlineMetrics, drift?: SavedDrift, waiting?: readonly WaitingExample[]) => void
   }
   /** A drift detector on the prequential errors, and what a signal does (driftReset.ts). */
   readonly drift?: OnlineDrift
@@ -277,6 +312,17 @@ export interface OnlineOptions extends LearnerOptions {
    * (`unmatchedLabels`); examples whose label never comes are never learned (`waiting`).
    */
   readonly joinLabels?: boolean
+  /**
+   * Examples a stopped run left waiting for their labels (the `waiting` of its checkpoint
+   * hook or final event), oldest first: this run continues with them (labelDelay, joinLabels).
+   */
+  readonly waiting?: readonly WaitingExample[]
+  /**
+   * At the end of the source the examples still waiting stay waiting (default false: their
+   * labels arrive then, as at the end of a file): the final snapshot event carries them
+   * (`waiting`) for a checkpoint, so that a run continued later equals one never stopped.
+   */
+  readonly keepWaiting?: boolean
 }
 
 
@@ -335,16 +381,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
   // first), and the arrival-time scores of the batch being filled.
   const delay = options.labelDelay ?? 0
   if (!(Number.isInteger(delay) && delay >= 0)) throw new GradstreamError(`online: expected labelDelay to be an integer >= 0, got ${delay}`)
-  interface Waiting {
-    readonly x: Float32Array
-    readonly label: number
-    readonly target?: Float32Array
-    readonly line: number | undefined
-    readonly index: number
-    readonly hit: number
-    readonly predicted: number
-    readonly prediction?: Float32Array
-  }
+  type Waiting = WaitingExample
   const waiting: Waiting[] = []
   let waitingHead = 0
   let arrivalHits = 0
@@ -378,6 +415,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       windowRmse: rmse(rw),
       macroF1: f1Total === undefined ? NaN : macroF1(f1Total),
       windowMacroF1: f1Window === undefined ? NaN : macroF1(f1Window.value()),
+      ...(f1Total !== undefined ? { classCounts: { truePositives: f1Total.truePositives, predicted: f1Total.predicted, actual: f1Total.actual } } : {}),
       drifts: drift?.drifts() ?? 0,
       resets: drift?.resets() ?? 0,
       ...(delay > 0 || join ? { waiting: waiting.length - waitingHead + byId.size } : {}),
@@ -441,7 +479,8 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
 
   const emitSnapshot = (emit: (e: OnlineEvent) => void, final: boolean): void => {
     const e: OnlineSnapshotEvent = { type: 'snapshot', snapshot: learner.snapshot(), metrics: metrics(), final }
-    emit(drift === undefined ? e : { ...e, drift: drift.save() })
+    const kept = final && options.keepWaiting === true ? savedWaiting() : undefined
+    emit({ ...e, ...(drift !== undefined ? { drift: drift.save() } : {}), ...(kept !== undefined ? { waiting: kept } : {}) })
   }
 
   const learnBatch = (emit: (e: OnlineEvent) => void): void => {
@@ -503,7 +542,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     indices.length = 0
     if (Math.floor(examples / every) > Math.floor(before / every)) emitSnapshot(emit, false)
     if (options.checkpoint && Math.floor(examples / checkpointEvery) > Math.floor(before / checkpointEvery))
-      options.checkpoint.save(learner.snapshot(), metrics(), drift?.save())
+      options.checkpoint.save(learner.snapshot(), metrics(), drift?.save(), savedWaiting())
   }
 
   /** The arrival prediction of the example in slot `filled`: its features, class (argmax) and outputs. */
@@ -520,7 +559,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     const { xi, best, out } = predictArrival()
     const hit = classifies && best === labels[filled] ? 1 : 0
     waiting.push({
-      x: xi,
+      features: xi,
       label: labels[filled],
       line,
       index,
@@ -538,7 +577,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       waiting.splice(0, waitingHead)
       waitingHead = 0
     }
-    x.set(w.x, filled * S)
+    x.set(w.features, filled * S)
     labels[filled] = w.label
     if (targets !== undefined && w.target !== undefined) targets.set(w.target, filled * O)
     if (arrivalPredictions !== undefined && w.prediction !== undefined) arrivalPredictions.set(w.prediction, filled * O)
@@ -557,7 +596,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       return reject(emit, index, ex.line, 'missing field', 'expected an id (a string or a number) to join its label by')
     if (byId.has(id)) return reject(emit, index, ex.line, 'invalid label', `id ${JSON.stringify(id)} is already waiting for its label`)
     const { xi, best, out } = predictArrival()
-    byId.set(id, { x: xi, label: 0, line: ex.line, index, hit: 0, predicted: best, ...(targets !== undefined ? { prediction: Float32Array.from(out) } : {}) })
+    byId.set(id, { features: xi, label: 0, id, line: ex.line, index, hit: 0, predicted: best, ...(targets !== undefined ? { prediction: Float32Array.from(out) } : {}) })
   }
 
   /** Joined labels: the label of a waiting example arrives; it joins the batch with its arrival score. */
@@ -570,7 +609,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     const bad = admitLabel(l)
     if (bad !== undefined) return reject(emit, index, l.line, bad[0], bad[1])
     byId.delete(l.labelFor)
-    x.set(w.x, filled * S)
+    x.set(w.features, filled * S)
     if (arrivalPredictions !== undefined && w.prediction !== undefined) arrivalPredictions.set(w.prediction, filled * O)
     if (classifies && w.predicted === labels[filled]) arrivalHits++
     arrivalClasses[filled] = w.predicted
@@ -579,6 +618,34 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
     filled++
     if (filled === k) learnBatch(emit)
   }
+
+  /** The examples waiting for their labels, oldest first, as a checkpoint keeps them (index relative to `seen`). */
+  const savedWaiting = (): readonly WaitingExample[] | undefined => {
+    if (delay === 0 && !join) return undefined
+    const all = delay > 0 ? waiting.slice(waitingHead) : [...byId.values()]
+    return all.map((w) => ({ ...w, index: w.index - seen }))
+  }
+
+  /** A resumed run's waiting examples (OnlineOptions.waiting), checked against this model. */
+  const restoreWaiting = (saved: readonly WaitingExample[]): void => {
+    if (saved.length > 0 && delay === 0 && !join) throw new GradstreamError(`online: ${saved.length} examples are waiting for labels, but there is no labelDelay or joinLabels`)
+    if (delay > 0 && saved.length > delay)
+      throw new GradstreamError(`online: expected at most labelDelay (${delay}) waiting examples, got ${saved.length}`)
+    for (const w of saved) {
+      if (!(w.features instanceof Float32Array) || w.features.length !== S)
+        throw new GradstreamError(`online: expected waiting examples of ${S} features, got ${w.features?.length}`)
+      if (classifies && !(Number.isInteger(w.predicted) && w.predicted >= 0 && w.predicted < C && (join || (Number.isInteger(w.label) && w.label >= 0 && w.label < C))))
+        throw new GradstreamError(`online: a waiting example's class is outside 0..${C - 1} (label ${w.label}, predicted ${w.predicted})`)
+      if (regresses && !(w.prediction?.length === O && (join || w.target?.length === O)))
+        throw new GradstreamError(`online: expected a waiting example of a regressor to keep its ${O} outputs at arrival${join ? '' : ' and its targets'}`)
+      if (join) {
+        const id = w.id
+        if (!(typeof id === 'string' || typeof id === 'number')) throw new GradstreamError('online: expected every waiting example to keep the id its label names')
+        byId.set(id, w)
+      } else waiting.push(w)
+    }
+  }
+  if (options.waiting !== undefined) restoreWaiting(options.waiting)
 
   return {
     push: (item: OnlineItem, emit: (e: OnlineEvent) => void): void => {
@@ -603,7 +670,7 @@ const prequentialRun = (objective: AnyObjective, optimizer: Optimizer, options: 
       if (filled === k) learnBatch(emit)
     },
     finish: (emit: (e: OnlineEvent) => void): void => {
-      while (waitingHead < waiting.length) release(emit)
+      if (options.keepWaiting !== true) while (waitingHead < waiting.length) release(emit)
       if (filled > 0) learnBatch(emit)
       emitSnapshot(emit, true)
     },

@@ -58,6 +58,15 @@ export interface ClassScore {
   readonly count: number
 }
 
+/** The per-class counts macro F1 is computed from (a ClassScore without its loss and count). */
+export type ClassCounts = Pick<ClassScore, 'truePositives' | 'predicted' | 'actual'>
+
+/** The sum of two ClassCounts over the same classes (e.g. a checkpoint's and a process's). */
+export const addClassCounts = (a: ClassCounts, b: ClassCounts): ClassCounts => {
+  const add = (x: readonly number[], y: readonly number[]): number[] => x.map((v, i) => v + y[i])
+  return { truePositives: add(a.truePositives, b.truePositives), predicted: add(a.predicted, b.predicted), actual: add(a.actual, b.actual) }
+}
+
 export const classScoreMonoid = (classes: number): Monoid<ClassScore> => {
   if (!(Number.isInteger(classes) && classes >= 1)) throw new GradstreamError(`classScoreMonoid: expected a positive number of classes, got ${classes}`)
   const zeros = (): number[] => new Array<number>(classes).fill(0)
@@ -114,7 +123,7 @@ export const classScoreOfBatch = (classes: number, labels: ArrayLike<number>, pr
 
 export const accuracyOfScore = (s: ClassScore): number => (s.count === 0 ? NaN : s.truePositives.reduce((a, b) => a + b, 0) / s.count)
 export const logLossOf = (s: ClassScore): number => (s.count === 0 ? NaN : s.logLoss / s.count)
-export const macroF1 = (s: ClassScore): number => {
+export const macroF1 = (s: ClassCounts): number => {
   let sum = 0
   let present = 0
   for (let c = 0; c < s.actual.length; c++) {

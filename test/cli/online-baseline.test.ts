@@ -192,9 +192,12 @@ describe('gradstream online --label-delay', () => {
     expect(s.accuracy as number).toBeGreaterThan(0.8)
   })
 
-  it('is refused with --redis, in one line', async () => {
-    const r = await cli(['--redis', 'redis://127.0.0.1:1', '--stream', 's', '--label', 'y', '--checkpoint-dir', join(dir, 'ck'), '--label-delay', '3'])
+  it('with --redis, --release-waiting needs a delay (one line; the delayed Redis runs are in test/redis/kill.spec.ts)', async () => {
+    const r = await cli(['--redis', 'redis://127.0.0.1:1', '--stream', 's', '--label', 'y', '--checkpoint-dir', join(dir, 'ck'), '--release-waiting'])
     expect(r.code).toBe(2)
-    expect(r.stderr.trim()).toBe('gradstream online: --label-delay: not with --redis (a checkpoint must contain every acknowledged entry, and waiting ones are not learned yet)')
+    expect(r.stderr.trim()).toBe('gradstream online: --release-waiting: only with --label-delay N')
+    const v = await cli(['--redis', 'redis://127.0.0.1:1', '--stream', 's', '--label', 'y', '--checkpoint-dir', join(dir, 'ck'), '--label-delay', '3', '--release-waiting=yes'])
+    expect(v.code).toBe(2)
+    expect(v.stderr.trim()).toBe('gradstream online: --release-waiting: takes no value, got "yes"')
   })
 })

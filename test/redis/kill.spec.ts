@@ -105,6 +105,9 @@ describe('gradstream online --redis after SIGKILL', () => {
     expect(s.rejected).toBe(data.bad.length)
     expect(s.rejectedByReason).toEqual(ref.rejectedByReason)
     expect(s.accuracy).toBe(ref.accuracy)
+    // the cumulative macro F1 survives the restarts: per-class counts ride in the checkpoints
+    expect(s.macroF1 as number).toBeGreaterThan(0.5)
+    expect(s.macroF1).toBe(ref.macroF1)
     expect(s.steps).toBe(N - data.bad.length)
     const summary = (await redis.client.xpending('killed', 'gradstream')) as [number, ...unknown[]]
     expect(summary[0]).toBe(0)
@@ -246,5 +249,84 @@ describe('gradstream online --redis --on-drift reset after SIGKILL', () => {
     const refResets = [...reference.stderr.matchAll(/at example ([\d,]+) .*; model reset/g)].map((x) => x[1])
     expect([...new Set(resetsAt)]).toEqual(refResets)
     expect(((await redis.client.xpending('reset-killed', 'gradstream')) as [number])[0]).toBe(0)
+  })
+})
+
+describe('gradstream online --redis --label-delay after SIGKILL', () => {
+  it('keeps the waiting entries and their arrival predictions in every checkpoint: the uninterrupted run\'s bits and counts, and the file run\'s once released', async () => {
+    const N = 8000
+    const D = 60
+    const data = streamData(N, 8, 0.02, 61)
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-kill-delay-'))
+    const file = join(dir, 'events.ndjson')
+    writeFileSync(file, `${data.lines.join('\n')}\n`)
+    for (const stream of ['delay-killed', 'delay-ref']) expect((await run(['produce', '--redis', redis.url, '--stream', stream, '--input', file])).code).toBe(0)
+    const undelayed = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.02', '--json']
+    const model = [...undelayed, '--label-delay', String(D)]
+    const learn = (stream: string, ck: string, consumer: string, extra: string[] = []): string[] => [
+      'online', '--redis', redis.url, '--stream', stream, ...model, '--checkpoint-dir', join(dir, ck),
+      '--checkpoint-every', '300', '--report-every', '100', '--until-idle', '1', '--consumer', consumer, ...extra,
+    ]
+    // the file run: the waiting labels arrive at the end of the file
+    const fileRun = await run(['online', '--input', file, ...model])
+    expect(fileRun.code, fileRun.stderr).toBe(0)
+    const byFile = lastJson(fileRun.stdout)
+    expect(byFile.learned).toBe(N - data.bad.length)
+
+    // one uninterrupted Redis run: the last D entries stay waiting, everything is acknowledged
+    const reference = await run(learn('delay-ref', 'ref', 'one'))
+    expect(reference.code, reference.stderr).toBe(0)
+    const ref = lastJson(reference.stdout)
+    expect(ref.seen).toBe(N)
+    expect(ref.waiting).toBe(D)
+    expect(ref.learned).toBe(N - data.bad.length - D)
+    expect(((await redis.client.xpending('delay-ref', 'gradstream')) as [number])[0]).toBe(0)
+
+    const u = uniform(key(61), 10, 'float64')
+    const moments = Array.from({ length: 5 }, (_, i) => ({ entries: Math.floor(500 + u[i] * 7000), extraMs: Math.floor(u[5 + i] * 40) })).sort((a, b) => a.entries - b.entries)
+    let kills = 0
+    for (const [i, m] of moments.entries()) {
+      const r = await run(learn('delay-killed', 'ck', `learner-${i}`), m)
+      if (r.signal === 'SIGKILL') kills++
+      else expect(r.code, r.stderr).toBe(0)
+    }
+    expect(kills).toBeGreaterThanOrEqual(4)
+    const last = await run(learn('delay-killed', 'ck', 'last'))
+    expect(last.code, last.stderr).toBe(0)
+    const s = lastJson(last.stdout)
+    expect(s.resumed).toBe(true)
+    expect(s.hash).toBe(ref.hash)
+    for (const k of ['seen', 'learned', 'rejected', 'waiting', 'accuracy', 'macroF1', 'steps']) expect(s[k], k).toBe(ref[k])
+    expect(s.rejectedByReason).toEqual(ref.rejectedByReason)
+    expect(((await redis.client.xpending('delay-killed', 'gradstream')) as [number])[0]).toBe(0)
+
+    // replay --entry: the state after entry k has learned the good entries whose labels had
+    // come by then (all but the last D good ones): an undelayed file run over those
+    const ids = (await entries(redis.client, 'delay-killed')).map(([id]) => id)
+    const bad = new Set(data.bad)
+    for (const k of [2500, 7000]) {
+      const good = Array.from({ length: k + 1 }, (_, i) => i).filter((i) => !bad.has(i))
+      const upTo = good[good.length - D - 1]
+      const prefix = join(dir, `prefix-${k}.ndjson`)
+      writeFileSync(prefix, `${data.lines.slice(0, upTo + 1).join('\n')}\n`)
+      const f = lastJson((await run(['online', '--input', prefix, ...undelayed])).stdout)
+      const rp = await run(['replay', join(dir, 'ck'), '--entry', ids[k], '--redis', redis.url, '--json'])
+      expect(rp.code, rp.stderr).toBe(0)
+      const p = lastJson(rp.stdout)
+      expect(p.hash, `entry ${k}`).toBe(f.hash)
+      expect(p.learned).toBe(good.length - D)
+      expect(p.seen).toBe(k + 1)
+    }
+
+    // the stream is finished: the waiting labels arrive, and the parameters and arrival-scored
+    // figures are the file run's
+    const released = await run(learn('delay-killed', 'ck', 'end', ['--release-waiting']))
+    expect(released.code, released.stderr).toBe(0)
+    const r = lastJson(released.stdout)
+    expect(r.waiting).toBe(0)
+    expect(r.hash).toBe(byFile.hash)
+    expect(r.learned).toBe(byFile.learned)
+    expect(r.accuracy).toBe(byFile.accuracy)
+    expect(r.macroF1).toBe(byFile.macroF1)
   })
 })
