@@ -22,6 +22,7 @@ export type RejectReason =
   | 'invalid utf-8'
   | 'too deeply nested'
   | 'invalid time'
+  | 'invalid f32'
 
 export interface Rejection {
   readonly line: number

@@ -6,8 +6,10 @@
 //             before the checkpointed id.
 //   read      first this consumer's pending entries after the checkpointed id
 //             (XREADGROUP ... STREAMS key <id>), then new ones (XREADGROUP ... COUNT n
-//             BLOCK ms STREAMS key >). At most n entries are in the learner's hands.
-//   commit    XPENDING key group - <id> + XACK, 1,000 at a time: no list of ids is kept.
+//             BLOCK ms STREAMS key >). A read that comes back full sends the next one
+//             at once, without BLOCK, so its entries travel while these are learned;
+//             at most 2n entries are in the learner's hands.
+//   commit    XACK of the ids read returned, up to <id>, 1,000 at a time (see `given`).
 //   deadLetter XADD <key>:rejected <the entry's own id> ...fields reason R detail D. Ids
 //             only grow, so a second copy of the same entry (after a crash) is refused by
 //             Redis, which is what makes the copy idempotent.
@@ -77,16 +79,71 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
   }
   let seenConnection = 0
 
+  /** A read on its way: its reply (never a rejected promise: it may be dropped unread) and what it asked for. */
+  interface Sent {
+    readonly reply: Promise<{ ok: true; reply: unknown } | { ok: false; error: unknown }>
+    readonly max: number
+    readonly connection: number
+    readonly phase: 'pending' | 'new'
+    readonly cursor: string
+  }
+  let ahead: Sent | undefined
+  /** XREADGROUP from where the reading stands: the pending list after `cursor`, or new entries (blocking `blockMs` if given). */
+  const send = (max: number, blockMs: number | undefined): Sent => {
+    const call =
+      phase === 'pending'
+        ? redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, cursor)
+        : blockMs === undefined
+          ? redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, '>')
+          : redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', stream, '>')
+    return {
+      reply: call.then(
+        (reply) => ({ ok: true as const, reply }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+      max,
+      connection,
+      phase,
+      cursor,
+    }
+  }
+
   const ackDeleted = async (ids: readonly string[]): Promise<void> => {
     if (ids.length > 0) await redis.call('XACK', stream, group, ...ids)
   }
 
-  const commit = async (upTo: string): Promise<void> => {
+  /** Acknowledges every pending entry of the group up to an id, found with XPENDING (at open). */
+  const ackPending = async (upTo: string): Promise<void> => {
     for (;;) {
       const rows = (await redis.call('XPENDING', stream, group, '-', upTo, 1000)) as [string, string, number, number][]
       if (rows.length === 0) return
       await redis.call('XACK', stream, group, ...rows.map((r) => String(r[0])))
       if (rows.length < 1000) return
+    }
+  }
+
+  // The ids read returned since open and not acknowledged yet, in log order (from
+  // givenHead on). After open, every pending entry of this consumer at or before an id the
+  // learner has passed is one of them: those taken over at open were read from the pending
+  // list, a reply lost to a reconnection is read again from there, and a deleted entry is
+  // acknowledged as it is read. So commit acknowledges them by id: no XPENDING scan and
+  // its 1,000-row reply per checkpoint.
+  let given: string[] = []
+  let givenHead = 0
+  const commit = async (upTo: string): Promise<void> => {
+    // The first id after upTo (ids are in log order): a binary search, ids compare as BigInts.
+    let end = givenHead
+    let hi = given.length
+    while (end < hi) {
+      const mid = (end + hi) >>> 1
+      if (compareStreamIds(given[mid], upTo) <= 0) end = mid + 1
+      else hi = mid
+    }
+    for (let i = givenHead; i < end; i += 1000) await redis.call('XACK', stream, group, ...given.slice(i, Math.min(end, i + 1000)))
+    givenHead = end
+    if (givenHead >= 4096 && givenHead * 2 >= given.length) {
+      given = given.slice(givenHead)
+      givenHead = 0
     }
   }
 
@@ -128,24 +185,33 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
         const r = (await redis.call('XAUTOCLAIM', stream, group, consumer, 0, start, 'COUNT', 1000, 'JUSTID')) as unknown[]
         start = String(r[0])
       } while (start !== '0-0')
-      if (committed !== undefined) await commit(committed)
+      if (committed !== undefined) await ackPending(committed)
+      given = []
+      givenHead = 0
       phase = 'pending'
       cursor = committed ?? '0'
       lastReturned = committed
       seenConnection = connection
+      ahead = undefined
     },
     read: async (max, waitMs) => {
       for (;;) {
         if (connection !== seenConnection) {
           seenConnection = connection
           rewind()
+          ahead = undefined
         }
-        const reply =
-          phase === 'pending'
-            ? await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', stream, cursor)
-            : await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'BLOCK', Math.max(1, Math.round(waitMs)), 'STREAMS', stream, '>')
+        // The read made ahead (if it asked for as many) stands in for this one, unless a
+        // reconnection came since it was sent (its entries are pending, read again in order).
+        const early = ahead !== undefined && ahead.max === max && ahead.connection === connection && ahead.phase === phase && ahead.cursor === cursor ? ahead : undefined
+        // A read made ahead and not used may have been given entries: read them again from the pending list.
+        if (ahead !== undefined && early === undefined) rewind()
+        ahead = undefined
+        const sent = early ?? send(max, Math.max(1, Math.round(waitMs)))
+        const outcome = await sent.reply
+        if (!outcome.ok) throw outcome.error
         if (connection !== seenConnection) continue // reconnected meanwhile: read again from the pending list
-        const got = entriesOf(reply)
+        const got = entriesOf(outcome.reply)
         if (phase === 'pending') {
           if (got.length === 0) {
             phase = 'new'
@@ -153,10 +219,18 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
           }
           cursor = got[got.length - 1].id
         }
+        // A full read says more entries are waiting: ask for the next ones now, without
+        // blocking, so that they arrive while these are learned (at most two reads' worth
+        // of entries are held). A blocking read is sent only when the learner waits.
+        if (got.length === max) ahead = send(max, undefined)
         // Entries deleted from the stream while pending cannot be learned: acknowledged now.
         await ackDeleted(got.filter((e) => e.fields === null).map((e) => e.id))
         const out: LogEntry[] = []
-        for (const e of got) if (e.fields !== null) out.push({ id: e.id, fields: e.fields, appendedAt: appendedAt(e.id) })
+        for (const e of got)
+          if (e.fields !== null) {
+            out.push({ id: e.id, fields: e.fields, appendedAt: appendedAt(e.id) })
+            given.push(e.id)
+          }
         if (got.length > 0) lastReturned = got[got.length - 1].id
         if (out.length > 0 || phase === 'new') return out
       }
@@ -175,6 +249,12 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
     compare: compareStreamIds,
     close: async () => {
       redis.disconnect()
+    },
+    // Ids of entries appended with `*` are the server's clock in ms, never below it: an entry
+    // appended after TIME returned has an id at or after `<that ms>-0`.
+    horizon: async () => {
+      const [sec, usec] = (await redis.call('TIME')) as [string, string]
+      return `${BigInt(sec) * 1000n + BigInt(usec) / 1000n}-0`
     },
   }
 }

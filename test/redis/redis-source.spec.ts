@@ -91,6 +91,32 @@ describe('redisConsumer', () => {
     await c2.close()
   })
 
+  it('a full read asks for the next entries at once, holding at most two reads; any read size continues in order', async () => {
+    const ids = await add('s5', 20)
+    const c = await redisConsumer({ url: redis.url, stream: 's5', group: 'g' })
+    await c.open(undefined)
+    const pendingCount = async (): Promise<number> => ((await redis.client.xpending('s5', 'g')) as [number])[0]
+    const a = await c.read(5, 50)
+    expect(a.map((x) => x.id)).toEqual(ids.slice(0, 5))
+    // the read made ahead: entries 5-9 are given to this consumer before it asks for them
+    while ((await pendingCount()) < 10) await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(await pendingCount()).toBe(10) // and no more than that
+    const b = await c.read(5, 50)
+    expect(b.map((x) => x.id)).toEqual(ids.slice(5, 10))
+    await c.commit(ids[4])
+    const left = (await redis.client.xpending('s5', 'g', '-', '+', 100)) as [string][]
+    expect(left[0][0]).toBe(ids[5])
+    // Reads of another size drop the read made ahead (ids 10-14, given already) and
+    // take its entries from the pending list: nothing is skipped or repeated.
+    const got: string[] = [...a, ...b].map((x) => x.id)
+    for (let r = await c.read(3, 50); r.length > 0; r = await c.read(3, 50)) got.push(...r.map((x) => x.id))
+    expect(got).toEqual(ids)
+    await c.commit(ids[19])
+    expect(await pendingCount()).toBe(0)
+    await c.close()
+  })
+
   it('refuses to start from scratch on a group that already acknowledged entries', async () => {
     const ids = await add('s3', 3)
     const c1 = await redisConsumer({ url: redis.url, stream: 's3', group: 'g' })
