@@ -129,6 +129,8 @@ export type {
   Learner, LearnerOptions, LearnOutcome, OnlineEvent, OnlineExample, OnlineItem, OnlineMetrics, OnlineOptions, OnlineSnapshotEvent,
   OnlineSource, RejectedEvent, Score, SkippedEvent, SlidingWindow, OnlineDriftEvent, OnlineLabel,
 } from './streams/online.ts'
+export type { WaitingExample } from './streams/online.ts'
+export type { JoinedRecordOptions, JoinedRecords } from './streams/joined-records.ts'
 export type { LineItem, RecordFormat, RecordOptions, RecordStream } from './streams/record-source.ts'
 export type { MnistSplit } from './io/mnist-split.ts'
 export type { TabularData, TabularOptions } from './io/tabular.ts'
@@ -140,4 +142,5 @@ export type { DriftSignal, DriftWatch, OnDrift, OnlineDrift, SavedDrift } from '
 export type { AdwinOptions } from './streams/drift-adwin.ts'
 export type { PageHinkleyOptions } from './streams/drift-page-hinkley.ts'
 export type { ClassScore, RegressionScore } from './streams/rolling-metrics.ts'
+export type { ClassCounts } from './streams/rolling-metrics.ts'
 export type { EntryRecord, LogConsumer, LogEntry, ModelSink, PublishedModel } from './streams/log-source.ts'

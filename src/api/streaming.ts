@@ -4,3 +4,5 @@
 export { isIssueEvent, isSnapshotEvent, onlineIssues, onlineLearner, onlineSnapshots } from '../streams/online.ts'
 export { MAX_LINE_LENGTH, pulled, recordsFromLines, recordsFromObjects, recordsFromReadable, textLines } from '../streams/record-source.ts'
 export { entryRecord } from '../streams/log-source.ts'
+export { joinedRecords } from '../streams/joined-records.ts'
+export { decodeWaiting, encodeWaiting } from '../streams/waiting-codec.ts'

@@ -16,6 +16,7 @@ import type { LogCounts, LogModel, LogOnlineEvent } from '../streams/log-online.
 import { latestLogCheckpoint, onlineFromLog } from '../streams/log-online.ts'
 import { redisModelSink } from '../streams/redis-models.ts'
 import { redisConsumer } from '../streams/redis-source.ts'
+import { mergedLog } from '../streams/merged-log.ts'
 import type { Snapshot } from '../streams/snapshot.ts'
 import { hashParams } from '../streams/snapshot.ts'
 import { macroF1 } from '../streams/rolling-metrics.ts'
@@ -32,6 +33,7 @@ export const ONLINE_REDIS_USAGE = `usage: gradstream online --redis URL --stream
        [--publish-every N [--models KEY:models] [--models-maxlen 10]]
        [--drift adwin|page-hinkley] [--on-drift warn|reset] [--standardize online]
        [--target COL instead of --label/--classes: a regressor] [--label-delay N [--release-waiting]]
+       [--label-stream KEY --id COL]
        [the model flags of gradstream online]
 Learns from the entries of a Redis stream through a consumer group, exactly once: entries
 are acknowledged only after a checkpoint contains them, and a restart with the same
@@ -51,10 +53,15 @@ predicted on arrival (the metrics score that prediction) and learned when its la
 The entries waiting for their labels ride in every checkpoint with their arrival predictions,
 so all entries read are acknowledged and a restart continues them as if never stopped; when
 the run ends they stay waiting, unless --release-waiting (the stream is finished: their labels
-arrive then, as at the end of a file, so the parameters equal online --input FILE --label-delay N's).`
+arrive then, as at the end of a file, so the parameters equal online --input FILE --label-delay N's).
+--label-stream KEY --id COL: the labels come as entries {COL, --label field} of a second stream
+(same group); both streams are merged by entry id (the time Redis appended them; at equal ids
+the record first) and each record is learned when the label naming its id arrives. The
+checkpoint holds both streams' last entries (lastEntryId "<records id>|<labels id>") and the
+records still waiting for a label; bad label entries go to KEY:rejected.`
 
 /** This mode's flags: taken out before the rest go to parseOnlineFlags. */
-const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen', 'release-waiting'] as const
+const OWN = ['redis', 'stream', 'group', 'consumer', 'until-idle', 'read-count', 'publish-every', 'models', 'models-maxlen', 'release-waiting', 'label-stream', 'id'] as const
 type Own = (typeof OWN)[number]
 
 /** True when a `gradstream online` command line reads from Redis. */
@@ -100,6 +107,8 @@ export interface OnlineRedisFlags {
   readonly publishEvery?: number
   readonly models: string
   readonly modelsMaxLen: number
+  /** --label-stream KEY --id COL: labels {id, label} from a second stream, merged by entry id and joined by id. */
+  readonly labelStream?: { readonly key: string; readonly id: string }
   /** --release-waiting: with --label-delay, the labels still waiting arrive when this run ends. */
   readonly releaseWaiting: boolean
   readonly online: OnlineFlags
@@ -107,10 +116,17 @@ export interface OnlineRedisFlags {
 
 export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags => {
   const { own, rest } = splitOwn(args)
+  // Files of labels are the file mode's; a stream of labels is this mode's (--label-stream).
+  for (const flag of ['labels', 'time'])
+    if (rest.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)))
+      throw new UsageError(`--${flag}: not with --redis (labels from a second stream: --label-stream KEY --id COL)`)
   const online = parseOnlineFlags(rest)
   if (online.input !== undefined) throw new UsageError('--input: not with --redis (the records come from the stream)')
   if (online.format !== undefined) throw new UsageError('--format: not with --redis (an entry is field/value pairs or one "json" field)')
-  if (online.labels !== undefined) throw new UsageError('--labels: not with --redis (labels from a second stream are not supported yet; use --label-delay N)')
+  if ((own['label-stream'] === undefined) !== (own.id === undefined))
+    throw new UsageError(`--${own.id === undefined ? 'id' : 'label-stream'}: labels from a second stream need --label-stream KEY and --id COL`)
+  if (own['label-stream'] !== undefined && online.labelDelay > 0) throw new UsageError('--label-delay: give either --label-delay or --label-stream, not both')
+  if (own['label-stream'] !== undefined && own['label-stream'] === own.stream) throw new UsageError('--label-stream: expected another stream than --stream')
   if (own['release-waiting'] !== undefined && online.labelDelay === 0) throw new UsageError('--release-waiting: only with --label-delay N')
   if (own.redis === undefined || own.redis === '') throw new UsageError('--redis: expected a URL like redis://127.0.0.1:6379')
   if (own.stream === undefined || own.stream === '') throw new UsageError('--stream: expected the key of the stream to learn from')
@@ -136,6 +152,7 @@ export const parseOnlineRedisFlags = (args: readonly string[]): OnlineRedisFlags
     models: name('models', own.models, `${own.stream}:models`),
     modelsMaxLen: count('models-maxlen') ?? 10,
     releaseWaiting: own['release-waiting'] !== undefined,
+    ...(own['label-stream'] !== undefined && own.id !== undefined ? { labelStream: { key: name('label-stream', own['label-stream'], ''), id: name('id', own.id, '').trim() } } : {}),
     url: own.redis,
     stream: own.stream,
     group: name('group', own.group, 'gradstream'),
@@ -178,6 +195,8 @@ export interface OnlineRedisSummary {
   readonly windowMacroF1: number | null
   /** --label-delay: the entries read and predicted whose labels have not arrived (in the final checkpoint). */
   readonly waiting?: number
+  /** --label-stream: label entries that named no waiting record, over the whole stream. */
+  readonly unmatchedLabels?: number
   readonly steps: number
   readonly lastEntryId: string | null
   readonly hash: string | null
@@ -221,7 +240,9 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
       throw new GradstreamError(`${resume.checkpoint.file}: its optimizer differs from the optimizer flags; give the flags of the first run, or a new --checkpoint-dir`)
     return { objective: objective.right, optimizer: optimizerFromSpec(resume.checkpoint.optimizer) }
   }
-  const log = await redisConsumer({ url: flags.url, stream: flags.stream, group: flags.group, consumer: flags.consumer })
+  const records = await redisConsumer({ url: flags.url, stream: flags.stream, group: flags.group, consumer: flags.consumer })
+  const ls = flags.labelStream
+  const log = ls === undefined ? records : mergedLog(records, await redisConsumer({ url: flags.url, stream: ls.key, group: flags.group, consumer: flags.consumer }))
   const publish =
     flags.publishEvery === undefined ? undefined : { every: flags.publishEvery, sink: await redisModelSink(flags.url, flags.models, flags.modelsMaxLen) }
   say(
@@ -293,6 +314,7 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
         publish,
         drift: onlineDriftOf(o),
         ...(o.labelDelay > 0 ? { labelDelay: o.labelDelay, releaseWaiting: flags.releaseWaiting } : {}),
+        ...(ls !== undefined ? { join: { id: ls.id, labelStream: ls.key } } : {}),
         seed: o.seed,
         batchSize: o.batch,
         window: o.window,
@@ -322,7 +344,8 @@ export const runOnlineRedis = async (flags: OnlineRedisFlags, io: Io, signal?: A
     windowAccuracy: last === undefined ? null : finiteOrNull(last.windowAccuracy),
     macroF1: !regresses && c?.classCounts !== undefined ? finiteOrNull(macroF1(c.classCounts)) : null,
     windowMacroF1: last === undefined ? null : finiteOrNull(last.windowMacroF1),
-    ...(o.labelDelay > 0 ? { waiting: last?.waiting ?? resume?.waiting.length ?? 0 } : {}),
+    ...(o.labelDelay > 0 || ls !== undefined ? { waiting: last?.waiting ?? resume?.waiting.length ?? 0 } : {}),
+    ...(ls !== undefined ? { unmatchedLabels: c?.unmatchedLabels ?? 0 } : {}),
     steps: last?.snapshot.step ?? resume?.checkpoint.snapshot.step ?? 0,
     lastEntryId: last?.entryId ?? resume?.lastEntryId ?? null,
     hash: last !== undefined ? hashParams(last.snapshot) : resume !== undefined ? hashParams(resume.checkpoint.snapshot) : null,

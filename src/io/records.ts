@@ -21,8 +21,8 @@ export type RejectReason =
   | 'line too long'
   | 'invalid utf-8'
   | 'too deeply nested'
-  | 'invalid f32'
   | 'invalid time'
+  | 'invalid f32'
 
 export interface Rejection {
   readonly line: number

@@ -24,7 +24,7 @@ import type { LineItem } from '../io/lines.ts'
 import type { RecordFormat, Rejection, RejectReason } from '../io/records.ts'
 import { checkColumnName, decodeObject, inferFeatures, LabelMap, lineRejection, MAX_DEPTH, nestedDeeper, numeric, show } from '../io/records.ts'
 import { MAX_LINE_LENGTH } from '../io/lines.ts'
-import type { OnlineItem, OnlineLabel } from './online.ts'
+import type { OnlineExample, OnlineItem, OnlineLabel } from './online.ts'
 import { textLines } from './record-source.ts'
 
 export interface JoinedRecordOptions {
@@ -138,6 +138,39 @@ class IdSlot extends LabelMap {
   }
 }
 
+const slot = new IdSlot()
+
+/**
+ * A record of a joined log: its features (decoded as any record's) and its id (a string);
+ * its label, if it has one, is not read. Shared with log runs joined with a label stream.
+ */
+export const joinRecordOf = (row: Record<string, unknown>, features: readonly string[], id: string, line: number): E.Either<Rejection, OnlineExample> => {
+  const ex = decodeObject(row, { features, label: id }, slot, line)
+  if (E.isLeft(ex)) return ex.left.detail.startsWith(`label "${id}"`) ? E.left({ line, reason: 'missing field', detail: `no id field "${id}"` }) : ex
+  return E.right({ features: ex.right.features, id: idOf(Object.hasOwn(row, id) ? row[id] : undefined) as string, line })
+}
+
+/** A label row: the id it names and its class (through `classes`) or a regressor's target. */
+export const joinLabelOf = (
+  row: Record<string, unknown>,
+  columns: { readonly id: string; readonly label: string; readonly target: boolean },
+  classes: LabelMap,
+  line: number,
+): E.Either<Rejection, OnlineLabel> => {
+  const get = (k: string): unknown => (Object.hasOwn(row, k) ? row[k] : undefined)
+  const forId = idOf(get(columns.id))
+  if (forId === undefined) return E.left({ line, reason: 'missing field', detail: `no id field "${columns.id}"` })
+  const raw = get(columns.label)
+  if (columns.target) {
+    const v = numeric(raw)
+    if (E.isLeft(v)) return E.left({ line, reason: raw === undefined ? 'missing label' : 'invalid label', detail: `target "${columns.label}" is ${show(raw)}` })
+    return E.right({ labelFor: forId, target: v.right, line })
+  }
+  const c = classes.lookup(raw)
+  if (E.isLeft(c)) return E.left({ line, reason: c.left, detail: `label "${columns.label}" is ${show(raw)}` })
+  return E.right({ labelFor: forId, label: c.right, line })
+}
+
 /** Records and labels of two logs (chunks of text: files, sockets), joined as the top of this file says. */
 export const joinedRecords = async (
   records: AsyncIterable<string | Uint8Array>,
@@ -171,8 +204,6 @@ export const joinedRecords = async (
     await labelRows.return(undefined)
     throw new GradstreamError(`records: expected a record with a numeric feature besides "${id}" and "${time}" within ${lookahead} rows`)
   }
-  const schema = { features, label: id }
-  const slot = new IdSlot()
   // Digit strings (CSV text) are class indices, as JSON numbers are.
   const classMap = new LabelMap(options.classes, true)
   const labelsName = options.labelsName ?? 'labels'
@@ -182,9 +213,8 @@ export const joinedRecords = async (
     if (E.isLeft(row)) return { at: -Infinity, item: row }
     const t = timeOf(row.right[time])
     if (E.isLeft(t)) return { at: -Infinity, item: E.left({ line, reason: t.left[0], detail: `field "${time}": ${t.left[1]}` }) }
-    const ex = decodeObject(row.right, schema, slot, line)
-    if (E.isLeft(ex)) return { at: t.right, item: ex.left.detail.startsWith(`label "${id}"`) ? E.left({ line, reason: 'missing field', detail: `no id field "${id}"` }) : ex }
-    return { at: t.right, item: E.right({ features: ex.right.features, id: idOf(row.right[id]) as string, line }) }
+    const ex = joinRecordOf(row.right, features, id, line)
+    return { at: E.isLeft(ex) ? -Infinity : t.right, item: ex }
   }
   const labelOf = ({ line, row }: Numbered): Timed => {
     const where = `${labelsName} line ${line}`
@@ -192,17 +222,9 @@ export const joinedRecords = async (
     if (E.isLeft(row)) return bad(row.left.reason, row.left.detail)
     const t = timeOf(row.right[time])
     if (E.isLeft(t)) return bad(t.left[0], `field "${time}": ${t.left[1]}`)
-    const forId = idOf(row.right[id])
-    if (forId === undefined) return bad('missing field', `no id field "${id}"`)
-    const raw = row.right[label]
-    if (options.target === true) {
-      const v = numeric(raw)
-      if (E.isLeft(v)) return bad(raw === undefined ? 'missing label' : 'invalid label', `target "${label}" is ${show(raw)}`)
-      return { at: t.right, item: { labelFor: forId, target: v.right } satisfies OnlineLabel }
-    }
-    const c = classMap.lookup(raw)
-    if (E.isLeft(c)) return bad(c.left, `label "${label}" is ${show(raw)}`)
-    return { at: t.right, item: { labelFor: forId, label: c.right } satisfies OnlineLabel }
+    const l = joinLabelOf(row.right, { id, label, target: options.target === true }, classMap, line)
+    // Its line is the labels file's, and events name the records file: left out.
+    return E.isLeft(l) ? bad(l.left.reason, l.left.detail) : { at: t.right, item: { ...l.right, line: undefined } }
   }
 
   async function* items(): AsyncGenerator<OnlineItem, void, undefined> {

@@ -59,7 +59,8 @@ import { savedDriftOf } from './drift-reset.ts'
 import { NumericTargets } from './numeric-targets.ts'
 import type { ClassCounts } from './rolling-metrics.ts'
 import { addClassCounts, macroF1 } from './rolling-metrics.ts'
-import type { OnlineDriftEvent, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent, WaitingExample } from './online.ts'
+import type { OnlineDriftEvent, OnlineExample, OnlineLabel, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent, WaitingExample } from './online.ts'
+import { joinLabelOf, joinRecordOf } from './joined-records.ts'
 import { decodeWaiting, encodeWaiting } from './waiting-codec.ts'
 import { online } from './online.ts'
 import { yieldToEventLoop } from './yield.ts'
@@ -93,6 +94,8 @@ export interface LogCounts {
    * classes, or when an older checkpoint did not keep them.
    */
   readonly classCounts?: ClassCounts
+  /** With a label stream: label entries that named no waiting record. */
+  readonly unmatchedLabels?: number
 }
 
 export const ZERO_COUNTS: LogCounts = {
@@ -116,6 +119,8 @@ export interface LogResume {
   readonly labelDelay: number
   /** The examples read and predicted but still waiting for their labels, oldest first. */
   readonly waiting: readonly WaitingExample[]
+  /** Labels joined by id from a label log (merged-log.ts): the id field and the label log's name. */
+  readonly join?: { readonly id: string; readonly labelStream: string }
 }
 
 const META = {
@@ -129,6 +134,8 @@ const META = {
   drift: 'log_drift',
   labelDelay: 'log_label_delay',
   waiting: 'log_waiting',
+  joinId: 'log_join_id',
+  labelStream: 'log_label_stream',
 } as const
 
 const bad = (file: string, what: string): never => {
@@ -187,6 +194,7 @@ const countsOf = (file: string, raw: string | undefined): LogCounts => {
     absSum: o.absSum === undefined ? 0 : n('absSum', false),
     sqSum: o.sqSum === undefined ? 0 : n('sqSum', false),
     regCount: o.regCount === undefined ? 0 : n('regCount'),
+    ...(o.unmatchedLabels === undefined ? {} : { unmatchedLabels: n('unmatchedLabels') }),
   }
 }
 
@@ -207,6 +215,7 @@ export const logResumeOf = (checkpoint: Checkpoint): LogResume => {
     ...(Object.hasOwn(x, META.drift) ? { drift: savedDriftOf(f, x[META.drift]) } : {}),
     labelDelay: Object.hasOwn(x, META.labelDelay) ? delayOf(f, x[META.labelDelay]) : 0,
     waiting: Object.hasOwn(x, META.waiting) ? decodeWaiting(f, x[META.waiting]) : [],
+    ...(Object.hasOwn(x, META.joinId) ? { join: { id: x[META.joinId], labelStream: get(META.labelStream) } } : {}),
   }
 }
 
@@ -255,6 +264,22 @@ export const decodeEntry = (e: LogEntry, schema: Schema, labels: LabelMap, line:
   if (at >= 0) return decodePacked(e.fields, at, schema, labels, line)
   const rec = entryRecord(e.fields)
   return E.isLeft(rec) ? E.left({ line, ...rec.left }) : decodeObject(rec.right, schema, labels, line)
+}
+
+/** An entry as a learner reads it: a record, or with a label log (`join`), a joined record (with its id) or a label. */
+export const logItemOf = (
+  e: LogEntry,
+  schema: Schema,
+  labels: LabelMap,
+  line: number,
+  join?: { readonly id: string; readonly target: boolean },
+): E.Either<Rejection, Example | OnlineExample> | OnlineLabel => {
+  if (join === undefined) return decodeEntry(e, schema, labels, line)
+  const rec = entryRecord(e.fields)
+  if (E.isLeft(rec)) return E.left({ line, ...rec.left })
+  if (e.kind !== 'label') return joinRecordOf(rec.right, schema.features, join.id, line)
+  const l = joinLabelOf(rec.right, { id: join.id, label: schema.label, target: join.target }, labels, line)
+  return E.isLeft(l) ? l : l.right
 }
 
 export interface LogModel {
@@ -319,6 +344,13 @@ export interface LogOnlineOptions {
    * and the next run continues them, so a stream learned over several runs ends on one run's bits.
    */
   readonly releaseWaiting?: boolean
+  /**
+   * Labels joined by record id (online.ts joinLabels) from a label log merged into `log`
+   * (mergedLog: entries of kind 'label', fields {id, label}): records carry the `id` field
+   * (and no label), are predicted on arrival and learned when their label entry comes. The
+   * records waiting for a label ride in every checkpoint, as with `labelDelay`.
+   */
+  readonly join?: { readonly id: string; readonly labelStream: string }
   /** Called as each entry goes to the learner (e.g. for its lag); it must not throw. */
   readonly onEntry?: (entry: LogEntry) => void
 }
@@ -342,6 +374,7 @@ export const addCounts = (base: LogCounts, m: OnlineMetrics): LogCounts => {
   const classCounts = mc === undefined ? undefined : base.classCounts !== undefined ? addClassCounts(base.classCounts, mc) : base.examples === 0 ? mc : undefined
   return {
     ...(classCounts !== undefined ? { classCounts } : {}),
+    ...(m.unmatchedLabels !== undefined ? { unmatchedLabels: (base.unmatchedLabels ?? 0) + m.unmatchedLabels } : {}),
     seen: base.seen + m.seen,
     examples: base.examples + m.examples,
     learned: base.learned + m.learned,
@@ -405,6 +438,9 @@ export const onlineFromLog = (
     const classes = resume?.classes ?? options.classes
     const base = resume?.counts ?? ZERO_COUNTS
     const labelDelay = options.labelDelay ?? 0
+    const joined = options.join
+    // Examples wait for their labels (and ride in the checkpoints) with a delay or a label log.
+    const waits = labelDelay > 0 || joined !== undefined
 
     const main = async (): Promise<void> => {
       checkColumnName(label)
@@ -414,6 +450,11 @@ export const onlineFromLog = (
         throw new GradstreamError(
           `${resume.checkpoint.file}: learned from stream "${resume.stream}" group "${resume.group}", not stream "${log.stream}" group "${log.group}"`,
         )
+      if (resume !== undefined && (resume.join?.id !== joined?.id || resume.join?.labelStream !== joined?.labelStream))
+        throw new GradstreamError(
+          `${resume.checkpoint.file}: learned ${resume.join === undefined ? 'without a label stream' : `with labels from "${resume.join.labelStream}" by "${resume.join.id}"`}, not ${joined === undefined ? 'without one' : `from "${joined.labelStream}" by "${joined.id}"`}`,
+        )
+      if (joined !== undefined && labelDelay > 0) throw new GradstreamError('online from a log: expected labelDelay or a label stream, not both')
       if (resume !== undefined && resume.labelDelay !== labelDelay)
         throw new GradstreamError(`${resume.checkpoint.file}: learned with a label delay of ${resume.labelDelay} entries, not ${labelDelay}; give the first run's --label-delay`)
       try {
@@ -465,13 +506,17 @@ export const onlineFromLog = (
           if (features === undefined && packedAt(e.fields) >= 0)
             throw new GradstreamError(`${log.name}: entry ${e.id} packs its features in "${F32_FIELD}", which names none: name them (--features, in the producer's order)`)
           const r = entryRecord(e.fields)
-          if (features === undefined && E.isRight(r) && Object.hasOwn(r.right, label)) features = inferFeatures(Object.keys(r.right), r.right, label)
+          // Joined: the first record (not a label entry) with the id field; its label field, if any, is not a feature.
+          if (joined !== undefined) {
+            if (features === undefined && e.kind !== 'label' && E.isRight(r) && Object.hasOwn(r.right, joined.id))
+              features = inferFeatures(Object.keys(r.right), r.right, label).filter((c) => c !== joined.id)
+          } else if (features === undefined && E.isRight(r) && Object.hasOwn(r.right, label)) features = inferFeatures(Object.keys(r.right), r.right, label)
         }
         if (features === undefined && buffered.length >= lookahead)
-          throw new GradstreamError(`${log.name}: expected an entry with a label field "${label}" within ${lookahead} entries to find the feature fields`)
+          throw new GradstreamError(`${log.name}: expected an entry with a${joined !== undefined ? `n id field "${joined.id}"` : ` label field "${label}"`} within ${lookahead} entries to find the feature fields`)
       }
       if (features === undefined && buffered.length > 0)
-        throw new GradstreamError(`${log.name}: none of the ${buffered.length} entries read has a label field "${label}" (to find the feature fields)`)
+        throw new GradstreamError(`${log.name}: none of the ${buffered.length} entries read has a${joined !== undefined ? `n id field "${joined.id}"` : ` label field "${label}"`} (to find the feature fields)`)
       if (features === undefined) {
         // Ended (idle or stopped) before any usable entry: nothing learned, nothing to save.
         await log.close()
@@ -489,7 +534,10 @@ export const onlineFromLog = (
       let yielded = 0
       let sinceTurn = 0
       let current: LogEntry | undefined
-      async function* records(): AsyncGenerator<E.Either<Rejection, Example>, void, undefined> {
+      /** An entry as the learner reads it: a record, or with a label log, a joined record or a label. */
+      const joinedAs = joined === undefined ? undefined : { id: joined.id, target: options.target === true }
+      const itemOf = (e: LogEntry, line: number): E.Either<Rejection, Example | OnlineExample> | OnlineLabel => logItemOf(e, schema, labels, line, joinedAs)
+      async function* records(): AsyncGenerator<E.Either<Rejection, Example | OnlineExample> | OnlineLabel, void, undefined> {
         for (;;) {
           const batch = buffered.length > 0 ? buffered.splice(0) : await nextBatch()
           if (batch === undefined) return
@@ -501,8 +549,8 @@ export const onlineFromLog = (
               if (stopped) return
             }
             const line = base.seen + yielded + 1
-            const item = decodeEntry(e, schema, labels, line)
-            if (E.isLeft(item)) await log.deadLetter(e, item.left.reason, item.left.detail)
+            const item = itemOf(e, line)
+            if (!('labelFor' in item) && E.isLeft(item)) await log.deadLetter(e, item.left.reason, item.left.detail)
             if (stopped) return
             current = e
             lastId = e.id
@@ -530,7 +578,9 @@ export const onlineFromLog = (
               [META.classes]: JSON.stringify(classes),
               [META.counts]: JSON.stringify(counts),
               ...(drift !== undefined ? { [META.drift]: JSON.stringify(drift) } : {}),
-              ...(labelDelay > 0 ? { [META.labelDelay]: String(labelDelay), [META.waiting]: encodeWaiting(waiting ?? []) } : {}),
+              ...(labelDelay > 0 ? { [META.labelDelay]: String(labelDelay) } : {}),
+              ...(joined !== undefined ? { [META.joinId]: joined.id, [META.labelStream]: joined.labelStream } : {}),
+              ...(waits ? { [META.waiting]: encodeWaiting(waiting ?? []) } : {}),
             },
           },
         }
@@ -546,7 +596,7 @@ export const onlineFromLog = (
         // Nothing new read and nothing learned (a resumed run releasing waiting labels learns
         // without reading): the newest checkpoint already says it all.
         if (lastId === undefined || (yielded === 0 && m.examples === 0)) return undefined
-        if (labelDelay > 0 && waiting === undefined) throw new GradstreamError('online from a log: a checkpoint with a label delay needs the waiting examples')
+        if (waits && waiting === undefined) throw new GradstreamError('online from a log: a checkpoint with labels to wait for needs the waiting examples')
         const { counts, meta } = metaOf(m, lastId, drift, waiting)
         const file = join(options.checkpointDir, checkpointName(snapshot.step))
         saveCheckpoint(file, snapshot, meta)
@@ -574,7 +624,9 @@ export const onlineFromLog = (
         window: options.window,
         snapshotEvery: options.snapshotEvery,
         ...(options.drift !== undefined ? { drift: { ...options.drift, ...(resume?.drift !== undefined ? { resume: resume.drift } : {}) } } : {}),
-        ...(labelDelay > 0 ? { labelDelay, keepWaiting: options.releaseWaiting !== true, ...(resume !== undefined ? { waiting: resume.waiting } : {}) } : {}),
+        ...(labelDelay > 0 ? { labelDelay, keepWaiting: options.releaseWaiting !== true } : {}),
+        ...(joined !== undefined ? { joinLabels: true, keepWaiting: true } : {}),
+        ...(waits && resume !== undefined ? { waiting: resume.waiting } : {}),
         checkpoint: {
           every: publishEvery === undefined ? every : gcd(every, publishEvery),
           save: (s, m, drift, waiting) => {
@@ -594,7 +646,7 @@ export const onlineFromLog = (
             const out = { ...e, metrics: metricsOf(counts, e.metrics), counts }
             subscriber.next(lastId === undefined ? out : { ...out, entryId: lastId })
             if (e.final) {
-              const c = write(e.snapshot, e.metrics, e.drift, e.waiting ?? (labelDelay > 0 ? [] : undefined))
+              const c = write(e.snapshot, e.metrics, e.drift, e.waiting ?? (waits ? [] : undefined))
               if (c !== undefined) subscriber.next(c)
               queuePublication(e.snapshot, e.metrics, e.drift)
             }

@@ -13,8 +13,9 @@ import { listCheckpoints, loadCheckpoint } from '../io/checkpoint-file.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import type { LogCounts, LogResume } from './log-online.ts'
-import { addCounts, decodeEntry, logResumeOf, ZERO_COUNTS } from './log-online.ts'
+import { addCounts, logItemOf, logResumeOf, ZERO_COUNTS } from './log-online.ts'
 import type { LogRange } from './log-source.ts'
+import type { OnlineExample, OnlineLabel } from './online.ts'
 import { isSnapshotEvent, online } from './online.ts'
 import type { Snapshot } from '../core/snapshot.ts'
 import { initialSnapshot } from './train.ts'
@@ -42,6 +43,8 @@ export const replayLog = async (
   const runs: LogResume[] = all.map((c) => logResumeOf(loadCheckpoint(c.path)))
   const first = runs[0]
   if (runs.some((r) => r.stream !== first.stream)) throw new GradstreamError(`${dir}: checkpoints of more than one stream`)
+  if (first.join !== undefined && log.labelStream !== first.join.labelStream)
+    throw new GradstreamError(`${dir}: the run joined labels from stream "${first.join.labelStream}"; replay it over both streams (mergedRange)`)
   if (log.stream !== first.stream) throw new GradstreamError(`${dir}: learned from stream "${first.stream}", not "${log.stream}"`)
   let start: LogResume | undefined
   for (const r of runs) if (compare(r.lastEntryId, entryId) <= 0 && (start === undefined || compare(r.lastEntryId, start.lastEntryId) >= 0)) start = r
@@ -58,24 +61,26 @@ export const replayLog = async (
   }
   const schema = { features: first.features, label: first.label }
   const labels = new LabelMap(first.classes)
+  const join = first.join === undefined ? undefined : { id: first.join.id, target: first.classes.length === 0 }
   const base = start?.counts ?? ZERO_COUNTS
   let replayed = 0
   let last = start?.lastEntryId
-  async function* items(): AsyncGenerator<E.Either<Rejection, Example>, void, undefined> {
+  async function* items(): AsyncGenerator<E.Either<Rejection, Example | OnlineExample> | OnlineLabel, void, undefined> {
     for (;;) {
       const batch = await log.range(last, entryId, 1000)
       if (batch.length === 0) return
       for (const e of batch) {
         replayed++
         last = e.id
-        yield decodeEntry(e, schema, labels, base.seen + replayed)
+        yield logItemOf(e, schema, labels, base.seen + replayed, join)
       }
     }
   }
   // With delayed labels the entries read but not yet labelled wait, as in the live run, from
   // the checkpoint's waiting ones: the snapshot after an entry has learned only what was labelled.
   const delay = first.labelDelay
-  const waiting = delay > 0 ? { labelDelay: delay, keepWaiting: true, waiting: start?.waiting ?? [] } : {}
+  const waiting =
+    delay > 0 ? { labelDelay: delay, keepWaiting: true, waiting: start?.waiting ?? [] } : join !== undefined ? { joinLabels: true, keepWaiting: true, waiting: start?.waiting ?? [] } : {}
   const final = await lastValueFrom(online(objective.right, optimizer, items(), { initial, ...waiting }).pipe(filter(isSnapshotEvent)))
   if (last !== entryId)
     throw new GradstreamError(`${log.name}: no entry ${entryId}${last === undefined ? '' : ` (the last one at or before it is ${last})`}`)

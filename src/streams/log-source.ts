@@ -39,6 +39,8 @@ export interface LogEntry {
   readonly fields: readonly string[]
   /** When it was appended (ms since the epoch), if the broker says. */
   readonly appendedAt?: number
+  /** 'label': an entry of a label log merged in (merged-log.ts): {id, label} for a record read earlier. */
+  readonly kind?: 'label'
 }
 
 export interface LogConsumer {
@@ -53,6 +55,12 @@ export interface LogConsumer {
   /** Negative, zero or positive as id a is before, at or after id b. */
   compare(a: string, b: string): number
   close(): Promise<void>
+  /**
+   * An id no entry appended from now on can precede (the broker's clock: Redis ids are
+   * `<ms>-<seq>`), for merging two logs by id without waiting for both (merged-log.ts);
+   * absent: the merge waits for an entry of each.
+   */
+  horizon?(): Promise<string>
 }
 
 /** The records of a log entry: a JSON object in a single `json` field, or the pairs themselves. */
@@ -203,5 +211,7 @@ export interface LogRange {
   readonly stream: string
   /** Entries after `after` (exclusive; undefined: from the start) up to `upTo` (inclusive), at most `max`. */
   range(after: string | undefined, upTo: string, max: number): Promise<readonly LogEntry[]>
+  /** A merged range (merged-log.ts): the label log it reads beside `stream`. */
+  readonly labelStream?: string
   close(): Promise<void>
 }

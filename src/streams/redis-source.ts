@@ -250,6 +250,12 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
     close: async () => {
       redis.disconnect()
     },
+    // Ids of entries appended with `*` are the server's clock in ms, never below it: an entry
+    // appended after TIME returned has an id at or after `<that ms>-0`.
+    horizon: async () => {
+      const [sec, usec] = (await redis.call('TIME')) as [string, string]
+      return `${BigInt(sec) * 1000n + BigInt(usec) / 1000n}-0`
+    },
   }
 }
 

@@ -97,5 +97,19 @@ describe('gradstream online --labels FILE --id COL --time COL', () => {
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.err.trim()).toBe(line)
     }
+    // with --redis: --label-stream KEY --id COL (the runs are in test/redis/kill.spec.ts)
+    const redis = ['online', '--redis', 'redis://127.0.0.1:1', '--stream', 's', ...model, '--checkpoint-dir', join(dir, 'ck')]
+    const redisCases: [string[], string][] = [
+      [['--label-stream', 'l'], 'gradstream online: --id: labels from a second stream need --label-stream KEY and --id COL'],
+      [['--id', 'rid'], 'gradstream online: --label-stream: labels from a second stream need --label-stream KEY and --id COL'],
+      [['--label-stream', 'l', '--id', 'rid', '--label-delay', '4'], 'gradstream online: --label-delay: give either --label-delay or --label-stream, not both'],
+      [['--label-stream', 's', '--id', 'rid'], 'gradstream online: --label-stream: expected another stream than --stream'],
+      [['--labels', labelsFile, '--id', 'id', '--time', 'time'], 'gradstream online: --labels: not with --redis (labels from a second stream: --label-stream KEY --id COL)'],
+    ]
+    for (const [args, line] of redisCases) {
+      const r = await runCli([...redis, ...args])
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.err.trim()).toBe(line)
+    }
   })
 })

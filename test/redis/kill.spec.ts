@@ -4,7 +4,7 @@
 // dead-letter stream holds exactly the bad entries, once each.
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -330,6 +330,109 @@ describe('gradstream online --redis --label-delay after SIGKILL', () => {
     expect(r.learned).toBe(byFile.learned)
     expect(r.accuracy).toBe(byFile.accuracy)
     expect(r.macroF1).toBe(byFile.macroF1)
+  })
+})
+
+describe('gradstream online --redis --label-stream after SIGKILL', () => {
+  it('merges the two streams by entry id, keeps both positions and the waiting records in every checkpoint: one run\'s bits, and the file join\'s', async () => {
+    // records at ms 1000 (i + 1), labels 5 to 400 s later (so they overtake each other); one
+    // label in 40 never comes. Both streams get these ids explicitly, as if appended then.
+    const N = 6000
+    const data = streamData(N, 8, 0.02, 71)
+    const u = uniform(key(72), N, 'float64')
+    const recs = data.lines.map((l, i) => {
+      if (data.bad.includes(i)) return l
+      const o = JSON.parse(l) as Record<string, unknown>
+      return JSON.stringify({ ...Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'kind')), rid: `r${i}` })
+    })
+    const labels = data.lines
+      .map((l, i) => ({ i, at: 1000 * (i + 1) + Math.round(5000 + u[i] * 395_000), kind: data.bad.includes(i) ? 'a' : (JSON.parse(l) as { kind: string }).kind }))
+      .filter((l) => l.i % 40 !== 3)
+      .sort((p, q) => p.at - q.at || p.i - q.i)
+    const seq: number[] = labels.map((l, k) => (k > 0 && labels[k - 1].at === l.at ? 1 : 0))
+    for (let k = 1; k < seq.length; k++) if (seq[k] > 0) seq[k] = seq[k - 1] + 1
+    const add = async (key: string, items: [string, string][]): Promise<void> => {
+      for (let s = 0; s < items.length; s += 1000) {
+        const p = redis.client.pipeline()
+        for (const [id, json] of items.slice(s, s + 1000)) p.xadd(key, id, 'json', json)
+        await p.exec()
+      }
+    }
+    for (const suffix of ['ref', 'killed']) {
+      await add(`join-${suffix}`, recs.map((l, i) => [`${1000 * (i + 1)}-0`, l]))
+      await add(`join-${suffix}:labels`, labels.map((l, k) => [`${l.at}-${seq[k]}`, JSON.stringify({ rid: `r${l.i}`, kind: l.kind })]))
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'gradstream-kill-join-'))
+    const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.02', '--json']
+    const learn = (s: string, ck: string, consumer: string): string[] => [
+      'online', '--redis', redis.url, '--stream', s, '--label-stream', `${s}:labels`, '--id', 'rid', ...model, '--checkpoint-dir', join(dir, ck),
+      '--checkpoint-every', '300', '--report-every', '100', '--until-idle', '1', '--consumer', consumer,
+    ]
+    const reference = await run(learn('join-ref', 'ref', 'one'))
+    expect(reference.code, reference.stderr).toBe(0)
+    const ref = lastJson(reference.stdout)
+    expect(ref.seen).toBe(N + labels.length)
+    expect(ref.rejected).toBe(data.bad.length)
+    const learned = labels.filter((l) => !data.bad.includes(l.i)).length
+    expect(ref.learned).toBe(learned)
+    expect(ref.waiting).toBe(N - data.bad.length - learned)
+    // the labels of rejected records find nothing to label
+    expect(ref.unmatchedLabels).toBe(labels.length - learned)
+
+    // the same events as two files with a time column, joined by `online --labels`
+    const recordsFile = join(dir, 'records.ndjson')
+    const labelsFile = join(dir, 'labels.ndjson')
+    writeFileSync(recordsFile, `${recs.map((l, i) => (data.bad.includes(i) ? l : JSON.stringify({ ...JSON.parse(l), t: 1000 * (i + 1) }))).join('\n')}\n`)
+    writeFileSync(labelsFile, `${labels.map((l) => JSON.stringify({ rid: `r${l.i}`, kind: l.kind, t: l.at })).join('\n')}\n`)
+    const byFile = lastJson((await run(['online', '--input', recordsFile, '--labels', labelsFile, '--id', 'rid', '--time', 't', ...model])).stdout)
+    expect(ref.hash).toBe(byFile.hash)
+    expect(ref.accuracy).toBe(byFile.accuracy)
+    expect(ref.macroF1).toBe(byFile.macroF1)
+
+    const w = uniform(key(73), 10, 'float64')
+    const total = N + labels.length
+    const moments = Array.from({ length: 5 }, (_, i) => ({ entries: Math.floor(500 + w[i] * (total - 1500)), extraMs: Math.floor(w[5 + i] * 40) })).sort((a, b) => a.entries - b.entries)
+    let kills = 0
+    for (const [i, m] of moments.entries()) {
+      const r = await run(learn('join-killed', 'ck', `learner-${i}`), m)
+      if (r.signal === 'SIGKILL') kills++
+      else expect(r.code, r.stderr).toBe(0)
+    }
+    expect(kills).toBeGreaterThanOrEqual(4)
+    const last = await run(learn('join-killed', 'ck', 'last'))
+    expect(last.code, last.stderr).toBe(0)
+    const s = lastJson(last.stdout)
+    expect(s.resumed).toBe(true)
+    expect(s.hash).toBe(ref.hash)
+    for (const k of ['seen', 'learned', 'rejected', 'waiting', 'unmatchedLabels', 'accuracy', 'macroF1', 'steps']) expect(s[k], k).toBe(ref[k])
+    expect(s.lastEntryId).toBe(`${1000 * N}-0|${labels[labels.length - 1].at}-${seq[seq.length - 1]}`)
+    for (const key of ['join-killed', 'join-killed:labels']) expect(((await redis.client.xpending(key, 'gradstream')) as [number])[0], key).toBe(0)
+    const dead = await entries(redis.client, 'join-killed:rejected')
+    expect(dead.map(([id]) => id)).toEqual(data.bad.map((i) => `${1000 * (i + 1)}-0`))
+
+    // replay --entry at a position "<records id>|<labels id>" of the merged sequence: the
+    // file join over the records and labels up to that position
+    const merged = [
+      ...recs.map((_, i) => ({ ms: 1000 * (i + 1), kind: 0, seq: 0, i, k: -1 })),
+      ...labels.map((l, k) => ({ ms: l.at, kind: 1, seq: seq[k], i: l.i, k })),
+    ].sort((p, q) => p.ms - q.ms || p.kind - q.kind || p.seq - q.seq)
+    for (const n of [3000, 9000]) {
+      const upTo = merged.slice(0, n)
+      const lastR = upTo.filter((e) => e.kind === 0).at(-1)!
+      const lastL = upTo.filter((e) => e.kind === 1).at(-1)!
+      const position = `${lastR.ms}-0|${lastL.ms}-${lastL.seq}`
+      const rp = await run(['replay', join(dir, 'ck'), '--entry', position, '--redis', redis.url, '--json'])
+      expect(rp.code, rp.stderr).toBe(0)
+      const p = lastJson(rp.stdout)
+      const rf = join(dir, `records-${n}.ndjson`)
+      const lf = join(dir, `labels-${n}.ndjson`)
+      writeFileSync(rf, `${readFileSync(recordsFile, 'utf8').split('\n').slice(0, lastR.i + 1).join('\n')}\n`)
+      writeFileSync(lf, `${readFileSync(labelsFile, 'utf8').split('\n').slice(0, lastL.k + 1).join('\n')}\n`)
+      const f = lastJson((await run(['online', '--input', rf, '--labels', lf, '--id', 'rid', '--time', 't', ...model])).stdout)
+      expect(p.hash, `position ${position}`).toBe(f.hash)
+      expect(p.seen).toBe(n)
+      expect(p.learned).toBe(f.learned)
+    }
   })
 })
 

@@ -18,6 +18,12 @@ import { hashParams } from '../../src/streams/snapshot.ts'
 import { streamData } from '../redis/data.ts'
 import type { MemoryLog } from './memory-log.ts'
 import { memoryLog } from './memory-log.ts'
+import { lastValueFrom } from 'rxjs'
+import { key, uniform } from '../../src/core/rng.ts'
+import { joinedRecords } from '../../src/streams/joined-records.ts'
+import { mergedLog } from '../../src/streams/merged-log.ts'
+import type { OnlineSnapshotEvent } from '../../src/streams/online.ts'
+import { online } from '../../src/streams/online.ts'
 
 const model = (features: readonly string[]) => ({
   objective: supervised(mlp({ hidden: [8], classes: 3 }), softmaxCrossEntropy(), [features.length]) as AnyObjective,
@@ -33,7 +39,7 @@ interface Ended {
 }
 
 /** One learner process over `log`, resuming from `dir`; with `crashAt`, it dies at the first snapshot at or after that many entries. */
-export const learnOnce = (log: MemoryLog, dir: string, options: Partial<LogOnlineOptions> = {}, crashAt?: number): Promise<Ended> =>
+export const learnOnce = (log: Pick<MemoryLog, 'consumer'>, dir: string, options: Partial<LogOnlineOptions> = {}, crashAt?: number): Promise<Ended> =>
   new Promise((resolve, reject) => {
     let last: Extract<LogOnlineEvent, { type: 'snapshot' }> | undefined
     const ended = (crashed: boolean): Ended =>
@@ -128,5 +134,67 @@ describe('onlineFromLog with delayed labels, restarted after crashes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gs-delay-other-'))
     await learnOnce(memoryLog(data.lines.slice(0, 300)), dir, { labelDelay: 5 })
     await expect(learnOnce(memoryLog(data.lines.slice(0, 300)), dir, { labelDelay: 6 })).rejects.toThrow(/learned with a label delay of 5 entries, not 6; give the first run's --label-delay$/)
+  })
+})
+
+describe('onlineFromLog with labels from a second log (mergedLog), restarted after crashes', () => {
+  // records at ms 1000 i (ids "<ms>-0"), labels 5 to 400 s later, so that they overtake each other
+  const N = 1200
+  const data = streamData(N, 6, 0.02, 13)
+  const u = uniform(key(14), N, 'float64')
+  const recIds = Array.from({ length: N }, (_, i) => `${1000 * (i + 1)}-0`)
+  const recLines = data.lines.map((l, i) => {
+    if (data.bad.includes(i)) return l
+    const o = JSON.parse(l) as Record<string, unknown>
+    return JSON.stringify({ ...Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'kind')), rid: `r${i}` })
+  })
+  const labels = data.lines
+    .map((l, i) => ({ i, at: 1000 * (i + 1) + Math.round(5000 + u[i] * 395_000), kind: data.bad.includes(i) ? 'a' : (JSON.parse(l) as { kind: string }).kind }))
+    .filter((l) => l.i % 40 !== 3)
+    .sort((p, q) => p.at - q.at || p.i - q.i)
+  // label ids: their ms, with a sequence number when two share one
+  const labIds = labels.map((l, k) => `${l.at}-${labels.slice(0, k).filter((m) => m.at === l.at).length}`)
+  const labLines = labels.map((l) => JSON.stringify({ rid: `r${l.i}`, kind: l.kind }))
+  const pair = () => {
+    const r = memoryLog(recLines, 'recs', recIds)
+    const l = memoryLog(labLines, 'labs', labIds)
+    return { r, l, consumer: () => mergedLog(r.consumer(), l.consumer()) }
+  }
+  const opts = { join: { id: 'rid', labelStream: 'labs' } }
+
+  it('learns in merged order, scored at arrival, and ends on one run\'s bits after crashes', async () => {
+    const refDir = mkdtempSync(join(tmpdir(), 'gs-join-ref-'))
+    const ref = await learnOnce(pair(), refDir, opts)
+    // the reference of the reference: the two logs as files, merged by joinedRecords
+    const asChunks = async function* (lines: string[]) {
+      yield `${lines.join('\n')}\n`
+    }
+    const j = await joinedRecords(
+      asChunks(recLines.map((l, i) => { try { return JSON.stringify({ ...JSON.parse(l), t: 1000 * (i + 1) }) } catch { return l } })),
+      asChunks(labLines.map((l, k) => JSON.stringify({ ...JSON.parse(l), t: labels[k].at }))),
+      { id: 'rid', time: 't', label: 'kind', classes: ['a', 'b', 'c'] },
+    )
+    const { objective, optimizer } = model(j.features)
+    const last = (await lastValueFrom(online(objective, optimizer, j.items, { joinLabels: true, snapshotEvery: 100_000 }))) as OnlineSnapshotEvent
+    expect(ref.hash).toBe(hashParams(last.snapshot))
+    expect(ref.counts?.learned).toBe(last.metrics.learned)
+    expect(ref.counts!.hits / ref.counts!.examples).toBe(last.metrics.accuracy)
+    expect(ref.counts?.learned).toBeGreaterThan(900)
+
+    const p = pair()
+    const dir = mkdtempSync(join(tmpdir(), 'gs-join-crash-'))
+    for (const at of [150, 800, 801, 1900]) expect((await learnOnce(p, dir, opts, at)).crashed).toBe(true)
+    const end = await learnOnce(p, dir, opts)
+    expect(end.hash).toBe(ref.hash)
+    expect({ ...end.counts, lossSum: 0 }).toEqual({ ...ref.counts, lossSum: 0 })
+    expect(end.macroF1).toBe(ref.macroF1)
+    expect(p.r.acked()).toBe(N)
+    expect(p.l.acked()).toBe(labels.length)
+    const saved = latestLogCheckpoint(dir)!
+    expect(saved.join).toEqual(opts.join)
+    // the records still waiting for a label, with their arrival predictions, as one run left them
+    expect(saved.waiting).toEqual(latestLogCheckpoint(refDir)!.waiting)
+    expect(saved.waiting.length).toBe(N - data.bad.length - (ref.counts?.learned ?? 0))
+    await expect(learnOnce(p, dir, {})).rejects.toThrow(/learned with labels from "labs" by "rid", not without one$/)
   })
 })

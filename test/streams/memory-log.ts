@@ -14,12 +14,22 @@ export interface MemoryLog {
   readonly dead: Map<string, string>
 }
 
-const idOf = (i: number): string => `${i + 1}-0`
-const indexOf = (id: string): number => Number(id.slice(0, id.indexOf('-'))) - 1
+/** Redis-style ids `<ms>-<seq>` compared as numbers. */
+export const compareIds = (a: string, b: string): number => {
+  const [am, as] = a.split('-').map(Number)
+  const [bm, bs] = b.split('-').map(Number)
+  return am - bm || as - bs
+}
 
-/** A log of JSON records, one entry each (field `json`), under stream `stream`. */
-export const memoryLog = (lines: readonly string[], stream = 'mem'): MemoryLog => {
-  const entries: LogEntry[] = lines.map((l, i) => ({ id: idOf(i), fields: ['json', l] }))
+/**
+ * A log of JSON records, one entry each (field `json`), under stream `stream`; ids are
+ * `<i+1>-0` unless given (increasing). Every entry is appended already, so its horizon
+ * is past them all.
+ */
+export const memoryLog = (lines: readonly string[], stream = 'mem', ids?: readonly string[]): MemoryLog => {
+  const entries: LogEntry[] = lines.map((l, i) => ({ id: ids?.[i] ?? `${i + 1}-0`, fields: ['json', l] }))
+  const at = new Map(entries.map((e, i) => [e.id, i]))
+  const indexOf = (id: string): number => at.get(id) ?? -1
   let acked = 0
   const dead = new Map<string, string>()
   return {
@@ -47,8 +57,9 @@ export const memoryLog = (lines: readonly string[], stream = 'mem'): MemoryLog =
         deadLetter: async (e, reason) => {
           dead.set(e.id, reason)
         },
-        compare: (a, b) => indexOf(a) - indexOf(b),
+        compare: compareIds,
         close: async () => undefined,
+        horizon: async () => `${Number.MAX_SAFE_INTEGER}-0`,
       }
     },
   }
