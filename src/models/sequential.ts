@@ -17,6 +17,7 @@ import type { Params } from '../core/tree.ts'
 import { leaves } from '../core/tree.ts'
 import type { AnyLayer, ForwardCtx, Layer, LayerSpec, LayerState } from './layer.ts'
 import { buildLayer, defineLayer, layerType } from './define.ts'
+import { withLazyDx } from './lazy.ts'
 
 export interface Child {
   readonly name: string
@@ -161,18 +162,11 @@ const create = (...inputs: ChildInput[]): Sequential => {
         pending = r
       }
       const head = pending
-      let dx: Tensor | undefined
-      return {
-        dparams: reorder(p, dparams),
-        get dx(): Tensor {
-          if (dx === undefined) {
-            let g = head.dx
-            for (let i = eagerFrom - 1; i >= 0; i--) g = back(i, g).dx
-            dx = g
-          }
-          return dx
-        },
-      }
+      return withLazyDx(reorder(p, dparams), () => {
+        let g = head.dx
+        for (let i = eagerFrom - 1; i >= 0; i--) g = back(i, g).dx
+        return g
+      })
     },
   }
 }

@@ -17,8 +17,8 @@ import type { AnyObjective } from '../models/objective.ts'
 import { modulesOf } from '../models/define.ts'
 import { gemm } from '../ops/gemm.ts'
 import { kernelBackend } from '../ops/backend.ts'
-import type { ShardExecutor, ShardResult, ShardState, ShardTask } from '../streams/shards.ts'
-import { computeShard } from '../streams/shards.ts'
+import type { ReducedGrads, ShardExecutor, ShardResult, ShardState, ShardTask } from '../streams/shards.ts'
+import { computeShard, reduceRangeInto } from '../streams/shards.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { size } from '../core/tensor.ts'
 import type { Layout } from '../core/tree.ts'
@@ -50,13 +50,12 @@ interface Member {
   arenas: Arenas
 }
 
-const newArenas = (P0: number, x: number, y: number, out: number, S0 = 0): Arenas => ({
+const newArenas = (x: number, y: number, out: number, S0 = 0): Arenas => ({
   state: P.sharedF32(S0),
   x: P.sharedF32(x),
   y: P.sharedF32(y),
-  grads: P.sharedF32(P0),
   outputs: P.sharedF32(out),
-  scalars: P.sharedF64(1),
+  scalars: P.sharedF64(2),
   error: new Uint8Array(new SharedArrayBuffer(2048)),
 })
 
@@ -78,6 +77,11 @@ export const gemmRowRanges = (M: number, threads: number): Array<readonly [numbe
 export class WorkerPool implements ShardExecutor {
   private readonly ctrl: Int32Array
   private readonly params: Float32Array
+  /** Thread t's shard gradient at [t P, (t + 1) P) (workers write theirs in place). */
+  private readonly grads: Float32Array
+  /** The reduced gradient of runReduced, and the shard weights it reads. */
+  private readonly sum: Float32Array
+  private readonly weights: Float64Array
   private readonly members: Member[] = []
   private gemmA = P.sharedF32(0)
   private gemmB = P.sharedF32(0)
@@ -86,7 +90,6 @@ export class WorkerPool implements ShardExecutor {
   private closed = false
   /** Scalars per output row, found once by a one-row prediction. */
   private outPer = 0
-  private scratch = new Float32Array(0)
   /** The model state workers read (shared), posted to them when its layout changes. */
   private stateIn: { flat: Float32Array; layout: Layout } | null = null
 
@@ -95,7 +98,11 @@ export class WorkerPool implements ShardExecutor {
     private readonly options: PoolOptions,
   ) {
     this.ctrl = new Int32Array(new SharedArrayBuffer(Math.max(1, threads) * P.SLOT * 4))
-    this.params = P.sharedF32(options.layout?.size ?? 0)
+    const size = options.layout?.size ?? 0
+    this.params = P.sharedF32(size)
+    this.grads = P.sharedF32(Math.max(1, threads) * size)
+    this.sum = P.sharedF32(size)
+    this.weights = P.sharedF64(Math.max(1, threads))
   }
 
   /** Starts threads - 1 workers and resolves once every one is ready. */
@@ -115,12 +122,16 @@ export class WorkerPool implements ShardExecutor {
   }
 
   private start(index: number): void {
-    const P0 = this.options.layout?.size ?? 0
-    const arenas = newArenas(P0, 0, 0, 0)
+    const arenas = newArenas(0, 0, 0)
     const init: WorkerInit = {
       index,
       control: this.ctrl.buffer as SharedArrayBuffer,
       params: this.params.buffer as SharedArrayBuffer,
+      reduction: {
+        grads: this.grads.buffer as SharedArrayBuffer,
+        sum: this.sum.buffer as SharedArrayBuffer,
+        weights: this.weights.buffer as SharedArrayBuffer,
+      },
       gemm: null,
       arenas,
       spec: this.options.objective?.spec ?? null,
@@ -163,7 +174,8 @@ export class WorkerPool implements ShardExecutor {
     const at = w * P.SLOT + P.STATE
     const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
     for (;;) {
-      const s = Atomics.load(this.ctrl, at)
+      // DONE and ERROR are the states >= DONE a step can reach.
+      const s = P.spinUntil(this.ctrl, at, P.DONE)
       if (s === P.DONE) break
       if (s === P.ERROR) {
         const m = this.members[w].arenas
@@ -193,12 +205,12 @@ export class WorkerPool implements ShardExecutor {
     const S0 = this.stateIn?.layout.size ?? 0
     if (a.x.length >= x && a.y.length >= y && a.outputs.length >= out && a.state.length >= S0) return
     const grow = (have: number, need: number): number => (have >= need ? have : Math.max(need, 2 * have))
-    m.arenas = newArenas(a.grads.length, grow(a.x.length, x), grow(a.y.length, y), grow(a.outputs.length, out), S0)
+    m.arenas = newArenas(grow(a.x.length, x), grow(a.y.length, y), grow(a.outputs.length, out), S0)
     m.worker.post({ arenas: m.arenas })
     this.ctrl[w * P.SLOT + P.RESIZED] = 1
   }
 
-  private postShard(w: number, task: ShardTask, outPer: number): void {
+  private postShard(w: number, task: ShardTask, outPer: number, reduce = 0): void {
     const { x, y } = task.batch
     const rows = x.shape[0]
     const yIsX = y === x || y.data === x.data
@@ -217,6 +229,7 @@ export class WorkerPool implements ShardExecutor {
     this.ctrl[base + P.TASK] = P.TASK_SHARD
     this.ctrl[base + P.HAS_STATE] = this.stateIn === null ? 0 : 1
     this.ctrl[base + P.ROWS] = rows
+    this.ctrl[base + P.REDUCE] = reduce
     this.ctrl[base + P.KEY0] = task.key.k0 | 0
     this.ctrl[base + P.KEY1] = task.key.k1 | 0
     this.post(w)
@@ -230,7 +243,8 @@ export class WorkerPool implements ShardExecutor {
     // within this step (ShardExecutor contract), which spares two copies per shard.
     const outputs: Tensor = { shape: [rows, ...dims], data: a.outputs.subarray(0, rows * size(dims)) }
     const state = this.stateIn === null ? {} : { state: a.state.subarray(0, this.stateIn.layout.size) }
-    return { loss: a.scalars[0], grads: a.grads.subarray(0, this.params.length), outputs, ...state }
+    const n = this.params.length
+    return { loss: a.scalars[0], grads: this.grads.subarray(w * n, (w + 1) * n), outputs, ...state }
   }
 
   /** Puts the step's model state where workers read it (posting a new buffer when its layout changes). */
@@ -254,6 +268,21 @@ export class WorkerPool implements ShardExecutor {
     target.flat.set(state.flat)
   }
 
+  /** What every step does first: parameters and state where workers read them; outputs' width. */
+  private begin(objective: AnyObjective, flat: Float32Array, layout: Layout, tasks: readonly ShardTask[], state: ShardState | null | undefined): void {
+    this.check()
+    if (layout.size !== this.params.length)
+      throw new GradstreamError(`worker pool: expected ${this.params.length} parameters, got ${layout.size}`)
+    this.params.set(flat)
+    this.shareState(state)
+    if (this.outPer === 0) {
+      const one = tasks[0].batch.x
+      const row = { shape: [1, ...one.shape.slice(1)], data: one.data.subarray(0, size(one.shape.slice(1))) }
+      const s0 = state == null ? null : unravel(state.layout, state.flat)
+      this.outPer = Math.max(1, size(objective.predict(unravel(layout, this.params), row, s0).shape.slice(1)))
+    }
+  }
+
   /**
    * ShardExecutor: task i goes to thread i mod threads (thread 0 is this one); results
    * are consumed in task order. While the next result due is a worker's, this thread
@@ -267,25 +296,14 @@ export class WorkerPool implements ShardExecutor {
     consume: (index: number, result: ShardResult) => void,
     state?: ShardState | null,
   ): void {
-    this.check()
-    if (layout.size !== this.params.length)
-      throw new GradstreamError(`worker pool: expected ${this.params.length} parameters, got ${layout.size}`)
-    this.params.set(flat)
-    this.shareState(state)
-    if (this.outPer === 0) {
-      const one = tasks[0].batch.x
-      const row = { shape: [1, ...one.shape.slice(1)], data: one.data.subarray(0, size(one.shape.slice(1))) }
-      const s0 = state == null ? null : unravel(state.layout, state.flat)
-      this.outPer = Math.max(1, size(objective.predict(unravel(layout, this.params), row, s0).shape.slice(1)))
-    }
+    this.begin(objective, flat, layout, tasks, state)
     const T = this.threads
     for (let w = 1; w < T && w < tasks.length; w++) this.postShard(w, tasks[w], this.outPer)
     const own = new Map<number, ShardResult>()
-    // Our own shard's gradient goes into a private buffer when it is consumed at once,
-    // a fresh one when it must wait its turn.
-    if (this.scratch.length !== layout.size) this.scratch = new Float32Array(layout.size)
+    // Our own shard's gradient goes into our slice of the shared gradients when it is
+    // consumed at once, a fresh buffer when it must wait its turn.
     const computeOwn = (i: number, now: boolean): ShardResult =>
-      computeShard(objective, this.params, layout, tasks[i], now ? this.scratch : undefined, state)
+      computeShard(objective, this.params, layout, tasks[i], now ? this.grads.subarray(0, layout.size) : undefined, state)
     for (let i = 0; i < tasks.length; i++) {
       const w = i % T
       if (w === 0) {
@@ -300,6 +318,79 @@ export class WorkerPool implements ShardExecutor {
       this.await(w)
       consume(i, this.collectShard(w, tasks[i].batch.x.shape[0]))
       if (i + T < tasks.length) this.postShard(w, tasks[i + T], this.outPer)
+    }
+  }
+
+  /**
+   * ShardExecutor.runReduced, for one task per thread: thread t computes task t into its
+   * slice of the shared gradients, then, once every shard is in, reduces its range of the
+   * parameters (protocol.ts, reduceRange) over all the shards into the shared sum, so the
+   * reduction is split across the threads instead of left to this one after the step's
+   * last shard. Each entry is the same chain of roundings as WeightedSum's (shards.ts,
+   * reduceRangeInto): the same bits as run's reduction. Other task counts: null (run).
+   */
+  runReduced(
+    objective: AnyObjective,
+    flat: Float32Array,
+    layout: Layout,
+    tasks: readonly ShardTask[],
+    weights: readonly number[],
+    consume: (index: number, result: ShardResult) => void,
+    state?: ShardState | null,
+  ): ReducedGrads | null {
+    const S = this.threads
+    if (S < 2 || tasks.length !== S) return null
+    this.begin(objective, flat, layout, tasks, state)
+    const n = layout.size
+    this.weights.set(weights)
+    Atomics.store(this.ctrl, P.SHARDS_IN, 0)
+    Atomics.store(this.ctrl, P.ABORTED, 0)
+    for (let w = 1; w < S; w++) this.postShard(w, tasks[w], this.outPer, S)
+    let own: ShardResult | null = null
+    let failure: unknown = null
+    try {
+      own = computeShard(objective, this.params, layout, tasks[0], this.grads.subarray(0, n), state)
+    } catch (e) {
+      failure = e
+      Atomics.store(this.ctrl, P.ABORTED, 1)
+    }
+    // Every thread counts itself in, failed or not, so no one waits for a shard that will not come.
+    Atomics.add(this.ctrl, P.SHARDS_IN, 1)
+    Atomics.notify(this.ctrl, P.SHARDS_IN)
+    let probe = 0
+    if (failure === null && this.awaitShards(S)) {
+      const [r0, r1] = P.reduceRange(n, S, 0)
+      probe = reduceRangeInto(this.sum, this.grads, n, weights, S, r0, r1)
+    }
+    // Every worker answers before anything is thrown, so the pool is idle for the next step.
+    for (let w = 1; w < S; w++) {
+      try {
+        this.await(w)
+      } catch (e) {
+        if (failure === null) failure = e
+      }
+    }
+    if (failure !== null || own === null) throw failure
+    consume(0, own)
+    for (let w = 1; w < S; w++) {
+      consume(w, this.collectShard(w, tasks[w].batch.x.shape[0]))
+      probe += this.members[w].arenas.scalars[1]
+    }
+    return { grads: this.sum.subarray(0, n), probe }
+  }
+
+  /** Waits until all S threads' shards are in; false when one failed (its error is the step's). */
+  private awaitShards(S: number): boolean {
+    const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
+    for (;;) {
+      const got = P.spinUntil(this.ctrl, P.SHARDS_IN, S)
+      if (got >= S) return Atomics.load(this.ctrl, P.ABORTED) === 0
+      if (this.broken !== null) throw new GradstreamError(this.broken)
+      if (performance.now() > deadline) {
+        this.broken = 'a worker stopped responding'
+        throw new GradstreamError(`worker pool: a worker's shard did not arrive within ${this.options.timeoutMs ?? 120_000} ms`)
+      }
+      Atomics.wait(this.ctrl, P.SHARDS_IN, got, 50)
     }
   }
 

@@ -31,6 +31,17 @@ export const OUT_DIMS = 17
 export const HAS_STATE = 24
 /** Messages posted to the worker so far (Web Workers count them; web-workers.ts). */
 export const MESSAGES = 25
+/**
+ * Shards of a reduced step (pool.ts, runReduced), or 0: after its shard the worker waits
+ * for every shard of the step, then reduces its range of the parameters (reduceRange).
+ */
+export const REDUCE = 26
+
+// Step-wide fields live in slot 0 (the main thread's slot, which no worker serves).
+/** Threads whose shard of a reduced step is in (counted up with Atomics.add). */
+export const SHARDS_IN = 1
+/** Set to 1 by a thread whose shard failed: the others skip their reduction. */
+export const ABORTED = 2
 
 // states
 export const IDLE = 0
@@ -61,11 +72,10 @@ export interface StateIn {
 export interface Arenas {
   readonly x: Float32Array
   readonly y: Float32Array
-  readonly grads: Float32Array
   readonly outputs: Float32Array
   /** The shard's next model state, flat (empty when the model has none). */
   readonly state: Float32Array
-  /** [loss] */
+  /** [loss, finiteness probe of its reduced range (0, or NaN)] */
   readonly scalars: Float64Array
   readonly error: Uint8Array
 }
@@ -73,11 +83,55 @@ export interface Arenas {
 export const sharedF32 = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4))
 export const sharedF64 = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8))
 
+/**
+ * How long a thread spins on a shared value before it sleeps (Atomics.wait), in ms: the
+ * waits inside a step (the other thread's shard, its half of the reduction) are usually
+ * shorter than waking from a futex, which costs tens of microseconds on a virtual machine
+ * and may preempt the thread that notifies. Never longer: a longer spin would take the
+ * core from the garbage collector's helper threads.
+ */
+export const SPIN_MS = 0.1
+
+/**
+ * Spins until ctrl[at] >= target or SPIN_MS have passed; returns the last value read
+ * (the caller sleeps on it with Atomics.wait when it is still short of the target).
+ */
+export const spinUntil = (ctrl: Int32Array, at: number, target: number): number => {
+  let v = Atomics.load(ctrl, at)
+  if (v >= target) return v
+  const end = performance.now() + SPIN_MS
+  while (v < target && performance.now() < end) v = Atomics.load(ctrl, at)
+  return v
+}
+
+/**
+ * The parameters [r0, r1) that thread s of S reduces in a reduced step: S near-equal
+ * ranges, cut at multiples of 16 floats (64 bytes: whole SIMD vectors and cache lines).
+ * Any cut gives the same bits (the reduction is elementwise); this one only balances it.
+ */
+export const reduceRange = (size: number, S: number, s: number): readonly [number, number] => {
+  const cut = (t: number): number => (t >= S ? size : Math.min(size, Math.round((size * t) / S / 16) * 16))
+  return [cut(s), cut(s + 1)]
+}
+
+/**
+ * Memory every thread of a pool shares (all SharedArrayBuffer-backed): thread t's shard
+ * gradient is grads[t P, (t + 1) P) (P parameters), which every thread reads when it
+ * reduces its range into `sum` with the shard weights in `weights`.
+ */
+export interface Reduction {
+  readonly grads: SharedArrayBuffer
+  readonly sum: SharedArrayBuffer
+  readonly weights: SharedArrayBuffer
+}
+
 /** What a worker starts from, whatever starts it (Node worker thread or Web Worker). */
 export interface WorkerInit {
   readonly index: number
   readonly control: SharedArrayBuffer
   readonly params: SharedArrayBuffer
+  /** Gradients of every thread's shard, their sum and its weights. */
+  readonly reduction: Reduction
   readonly gemm: { readonly a: SharedArrayBuffer; readonly b: SharedArrayBuffer; readonly c: SharedArrayBuffer } | null
   readonly arenas: Arenas
   readonly spec: unknown

@@ -10,7 +10,7 @@ import { gemm } from '../ops/gemm.ts'
 import { warmUpKernels } from '../ops/warm-up.ts'
 import { setKernelBackend } from '../ops/backend.ts'
 import type { ShardState } from '../streams/shards.ts'
-import { computeShard } from '../streams/shards.ts'
+import { computeShard, reduceRangeInto } from '../streams/shards.ts'
 import type { Layout } from '../core/tree.ts'
 import type { Arenas, WorkerInit, WorkerMessage } from './protocol.ts'
 import * as P from './protocol.ts'
@@ -37,6 +37,11 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
   const base = init.index * P.SLOT
   const params = new Float32Array(init.params)
   const layout = init.layout as Layout
+  // Every thread's shard gradient (ours at [index P, (index + 1) P)), their sum, the weights.
+  const grads = new Float32Array(init.reduction.grads)
+  const mine = grads.subarray(init.index * layout.size, (init.index + 1) * layout.size)
+  const sum = new Float32Array(init.reduction.sum)
+  const weights = new Float64Array(init.reduction.weights)
   let arenas: Arenas = init.arenas
   let state: ShardState | null = null
   let gemmA = init.gemm ? new Float32Array(init.gemm.a) : new Float32Array(0)
@@ -80,9 +85,9 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
       params,
       layout,
       { shard: 0, batch: { x, y, epoch: 0, position: 0 }, key: { k0: ctrl[base + P.KEY0] >>> 0, k1: ctrl[base + P.KEY1] >>> 0 } },
-      // The gradient straight into the shared arena the main thread reduces from: no fresh
-      // 1 MB array per shard (page faults) and no copy.
-      arenas.grads.subarray(0, layout.size),
+      // The gradient straight into our slice of the shared gradients, which the threads
+      // reduce from: no fresh 1 MB array per shard (page faults) and no copy.
+      mine,
       ctrl[base + P.HAS_STATE] === 1 ? state : null,
     )
     if (r.state !== undefined) arenas.state.set(r.state)
@@ -92,6 +97,27 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
     ctrl[base + P.OUT_RANK] = outDims.length
     outDims.forEach((d, i) => (ctrl[base + P.OUT_DIMS + i] = d))
     arenas.scalars[0] = r.loss
+  }
+
+  /**
+   * After our shard of a reduced step (pool.ts, runReduced): count ourselves in, wait for
+   * every shard of the step, then reduce our range of the parameters into the shared sum.
+   * A failed shard anywhere (ABORTED) skips the reduction: the step fails with its error.
+   */
+  const reduceTask = (S: number, ok: boolean): void => {
+    if (!ok) Atomics.store(ctrl, P.ABORTED, 1)
+    Atomics.add(ctrl, P.SHARDS_IN, 1)
+    Atomics.notify(ctrl, P.SHARDS_IN)
+    if (!ok) return
+    for (;;) {
+      const got = P.spinUntil(ctrl, P.SHARDS_IN, S)
+      if (got >= S) break
+      Atomics.wait(ctrl, P.SHARDS_IN, got)
+    }
+    arenas.scalars[1] = 0
+    if (Atomics.load(ctrl, P.ABORTED) !== 0) return
+    const [r0, r1] = P.reduceRange(layout.size, S, init.index)
+    arenas.scalars[1] = reduceRangeInto(sum, grads, layout.size, weights, S, r0, r1)
   }
 
   const gemmTask = (): void => {
@@ -139,8 +165,16 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
         const task = ctrl[base + P.TASK]
         if (task === P.TASK_EXIT) return 'exit'
         try {
-          if (task === P.TASK_SHARD) shardTask()
-          else if (task === P.TASK_GEMM) gemmTask()
+          if (task === P.TASK_SHARD) {
+            const S = ctrl[base + P.REDUCE]
+            try {
+              shardTask()
+            } catch (e) {
+              if (S > 0) reduceTask(S, false)
+              throw e
+            }
+            if (S > 0) reduceTask(S, true)
+          } else if (task === P.TASK_GEMM) gemmTask()
           else throw new Error(`unknown task ${task}`)
           Atomics.store(ctrl, base + P.STATE, P.DONE)
           Atomics.notify(ctrl, base + P.STATE)

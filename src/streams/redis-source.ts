@@ -212,6 +212,10 @@ export const redisConsumer = async (options: RedisConsumerOptions): Promise<LogC
         if (!outcome.ok) throw outcome.error
         if (connection !== seenConnection) continue // reconnected meanwhile: read again from the pending list
         const got = entriesOf(outcome.reply)
+        // An empty reply to the read made ahead is old news: it was sent before the caller
+        // asked (and before any horizon() it took first), so only a read sent now may say
+        // that nothing came after it (merged-log.ts relies on that).
+        if (early !== undefined && got.length === 0) continue
         if (phase === 'pending') {
           if (got.length === 0) {
             phase = 'new'

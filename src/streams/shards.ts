@@ -100,6 +100,29 @@ export interface ShardExecutor {
     consume: (index: number, result: ShardResult) => void,
     state?: ShardState | null,
   ): void
+  /**
+   * Optional: run, and also the gradient reduction sum_s weights[s] g_s, with the
+   * arithmetic of WeightedSum (reduceRangeInto), split as the executor likes (the worker
+   * pool: every thread reduces a range of the parameters). `consume` sees every result
+   * (their gradients are already reduced). Returns the sum, a buffer of the executor's
+   * valid until its next call, or null when it does not reduce these tasks (the caller
+   * then calls run).
+   */
+  runReduced?(
+    objective: AnyObjective,
+    flat: Float32Array,
+    layout: Layout,
+    tasks: readonly ShardTask[],
+    weights: readonly number[],
+    consume: (index: number, result: ShardResult) => void,
+    state?: ShardState | null,
+  ): ReducedGrads | null
+}
+
+/** A reduced gradient and its finiteness probe (0 when every term is finite, else NaN). */
+export interface ReducedGrads {
+  readonly grads: Float32Array
+  readonly probe: number
 }
 
 /** An executor running for one training run; stopped when the run ends. */
@@ -201,6 +224,27 @@ export class WeightedSum {
   }
 }
 
+/**
+ * Entries [r0, r1) of sum_s weights[s] g_s into out[r0, r1), where g_s is
+ * parts[s P, (s + 1) P): the terms added in shard order, each entry rounded exactly as
+ * WeightedSum rounds it (weightedAdd is elementwise), so any split of the entries across
+ * threads gives the bits of one WeightedSum. Returns the finiteness probe of the range.
+ */
+export const reduceRangeInto = (
+  out: Float32Array,
+  parts: Float32Array,
+  P: number,
+  weights: ArrayLike<number>,
+  S: number,
+  r0: number,
+  r1: number,
+): number => {
+  let probe = 0
+  const o = out.subarray(r0, r1)
+  for (let s = 0; s < S; s++) probe += weightedAdd(o, parts.subarray(s * P + r0, s * P + r1), weights[s], s === 0)
+  return probe
+}
+
 /** The whole reduction at once (tests; shardedBackward streams it). */
 export const weightedSum = (parts: readonly Float32Array[], weights: readonly number[], n: number): Float32Array => {
   const acc = new WeightedSum(n)
@@ -227,6 +271,7 @@ const reduceShards = (
   shards: number,
   { snapshot, batch }: StepInput,
   acc: WeightedSum,
+  fresh: boolean,
 ): BackwardResult => {
   let state: ShardState | null = null
   if (snapshot.modelState !== null) {
@@ -246,17 +291,27 @@ const reduceShards = (
   const outputs: Tensor[] = new Array(tasks.length)
   let loss = 0
   let probe = 0
-  executor.run(objective, snapshot.flat, snapshot.layout, tasks, (i, r) => {
+  let reducing = false
+  const consume = (i: number, r: ShardResult): void => {
     loss += weights[i] * r.loss
-    probe += acc.add(r.grads, weights[i])
+    if (!reducing) probe += acc.add(r.grads, weights[i])
     outputs[i] = { shape: r.outputs.shape, data: r.outputs.data.slice() }
     if (stateAcc !== null) {
       if (r.state === undefined) throw new GradstreamError('microbatches: a shard returned no model state')
       stateAcc.add(r.state, weights[i])
     }
-  }, state)
+  }
+  // An executor that reduces as well (the worker pool, one shard per thread) spares this
+  // thread the reduction; its sum is the same bits as acc's.
+  reducing = executor.runReduced !== undefined
+  const reduced = reducing ? (executor.runReduced?.(objective, snapshot.flat, snapshot.layout, tasks, weights, consume, state) ?? null) : null
+  if (reduced === null) {
+    reducing = false
+    executor.run(objective, snapshot.flat, snapshot.layout, tasks, consume, state)
+  } else probe = reduced.probe
+  const grads = reduced === null ? acc.out : fresh ? reduced.grads.slice() : reduced.grads
   const modelState = state === null || stateAcc === null ? null : unravel(state.layout, stateAcc.out)
-  return { snapshot, batch, loss, outputs: joinRows(outputs, B), grads: acc.out, modelState, finite: probe === 0 }
+  return { snapshot, batch, loss, outputs: joinRows(outputs, B), grads, modelState, finite: probe === 0 }
 }
 
 /**
@@ -267,13 +322,14 @@ const reduceShards = (
 export const shardedBackward =
   (objective: AnyObjective, executor: ShardExecutor, shards: number) =>
   (input: StepInput): BackwardResult =>
-    reduceShards(objective, executor, shards, input, new WeightedSum(input.snapshot.flat.length))
+    reduceShards(objective, executor, shards, input, new WeightedSum(input.snapshot.flat.length), true)
 
 /**
  * A whole sharded training step (backward, then update). The reduced gradient lives in a
- * buffer private to this step function, reused from step to step: it is read by the
- * optimizer, which writes fresh parameters, and never escapes, so no emitted value
- * changes (a fresh 1 MB array per step costs ~0.5 ms in page faults alone).
+ * buffer private to this step function (or the executor's, when it reduces: runReduced),
+ * reused from step to step: it is read by the optimizer, which writes fresh parameters,
+ * and never escapes, so no emitted value changes (a fresh 1 MB array per step costs
+ * ~0.5 ms in page faults alone).
  */
 export const shardedTrainStep = (
   objective: AnyObjective,
@@ -285,6 +341,6 @@ export const shardedTrainStep = (
   let acc = new WeightedSum(0)
   return (input) => {
     if (acc.out.length !== input.snapshot.flat.length) acc = new WeightedSum(input.snapshot.flat.length)
-    return update(reduceShards(objective, executor, shards, input, acc))
+    return update(reduceShards(objective, executor, shards, input, acc, false))
   }
 }

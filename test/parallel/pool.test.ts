@@ -10,6 +10,9 @@ import { gemmRowRanges, WorkerPool } from '../../src/parallel/pool.ts'
 import { key, uniform } from '../../src/core/rng.ts'
 import { initialSnapshot } from '../../src/streams/train.ts'
 import { gather } from '../../src/streams/source.ts'
+import type { ShardResult, ShardTask } from '../../src/streams/shards.ts'
+import { computeShard, shardOf, shardRanges, weightedSum } from '../../src/streams/shards.ts'
+import { relu } from '../../src/models/activations.ts'
 import { blobs } from '../helpers.ts'
 
 describe('worker pool', () => {
@@ -87,6 +90,50 @@ describe('worker pool', () => {
       ).toThrow(/worker 1: softmax_cross_entropy: expected a target of shape \[4, 3\]/)
     } finally {
       await pool.terminate()
+    }
+  })
+
+  it('reduces one shard per thread across the threads with the bits of the one-thread sum, and recovers from a failed shard', async () => {
+    // 30 inputs, 64 hidden: 2,179 parameters, so the reduction ranges take both the SIMD
+    // (>= 1024 entries) and the scalar path of weightedAdd, cut at multiples of 16.
+    const data = blobs(20, 3, 30, 5)
+    const obj = supervised(sequential(dense(64), relu(), dense(3)), softmaxCrossEntropy(), [30]) as AnyObjective
+    const snap = initialSnapshot(obj, sgd(0.1), key(2))
+    if (snap._tag === 'Left') throw snap.left
+    const { flat, layout } = snap.right
+    const batch = gather(data, Int32Array.from({ length: 50 }, (_, i) => i), 0, 0)
+    for (const threads of [2, 3]) {
+      const tasks: ShardTask[] = shardRanges(50, threads).map(([r0, r1], s) => ({ shard: s, batch: shardOf(batch, r0, r1), key: key(s) }))
+      const weights = tasks.map((t) => t.batch.x.shape[0] / 50)
+      const want = tasks.map((t) => computeShard(obj, flat, layout, t))
+      const pool = await WorkerPool.create({ threads, objective: obj, layout })
+      try {
+        const seen: ShardResult[] = []
+        const step = (f: Float32Array, ts: readonly ShardTask[]) =>
+          pool.runReduced(obj, f, layout, ts, weights, (i, r) => (seen[i] = { ...r, outputs: { ...r.outputs, data: r.outputs.data.slice() } }))
+        const r = step(flat, tasks)
+        expect(r).not.toBeNull()
+        expect(r?.grads).toEqual(weightedSum(want.map((w) => w.grads), weights, layout.size))
+        expect(r?.probe).toBe(0)
+        expect(seen.map((x) => x.loss)).toEqual(want.map((w) => w.loss))
+        expect(seen.map((x) => x.outputs)).toEqual(want.map((w) => w.outputs))
+        // Fewer tasks than threads: not reduced here (the caller runs them).
+        expect(pool.runReduced(obj, flat, layout, tasks.slice(1), weights, () => undefined)).toBeNull()
+        // A non-finite parameter: the probe says so.
+        const nan = flat.slice()
+        nan[layout.size - 1] = NaN
+        expect(step(nan, tasks)?.probe).toBeNaN()
+        // A failed shard, the last worker's or this thread's: the step fails with its
+        // error, and the next step gives the same bits as before (no thread left waiting).
+        const bad = (t: ShardTask): ShardTask => ({ ...t, batch: { ...t.batch, y: { shape: [t.batch.x.shape[0], 2], data: new Float32Array(2 * t.batch.x.shape[0]) } } })
+        expect(() => step(flat, tasks.map((t, i) => (i === threads - 1 ? bad(t) : t)))).toThrow(
+          new RegExp(`worker ${threads - 1}: softmax_cross_entropy: expected a target of shape`),
+        )
+        expect(() => step(flat, tasks.map((t, i) => (i === 0 ? bad(t) : t)))).toThrow(/^softmax_cross_entropy: expected a target of shape/)
+        expect(step(flat, tasks)?.grads).toEqual(weightedSum(want.map((w) => w.grads), weights, layout.size))
+      } finally {
+        await pool.terminate()
+      }
     }
   })
 

@@ -119,6 +119,15 @@ describe('the f32 encoding through Redis', () => {
       'feature "f3" (f32 value 3) is NaN',
     ])
     expect(await redis.client.xpending('packed', 'gradstream', '-', '+', 10)).toEqual([])
+
+    // replay --entry over packed entries: the state after entry k is online() over the good
+    // examples among the first k + 1 (all in the first half, so entry i is packable[i])
+    const k = 777
+    const rep = await cli(['replay', join(dir, 'ck'), '--entry', ids[k], '--redis', redis.url, '--json'])
+    expect(rep.code, rep.stderr).toBe(0)
+    const prefix = packable.slice(0, k + 1).filter((o) => classes.includes(o.kind as string))
+    const upTo = await lastValueFrom(online(objective, optimizer, prefix.map((o) => ({ features: Float32Array.from(FEATURES, (f) => o[f] as number), label: classes.indexOf(o.kind as string) }))))
+    expect(upTo.type === 'snapshot' && lastJson(rep.stdout).hash).toBe(upTo.type === 'snapshot' ? hashParams(upTo.snapshot) : 'no snapshot')
   })
 
   it('says in one line that packed entries need named features, and checks the producer flags', async () => {

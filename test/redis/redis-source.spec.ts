@@ -117,6 +117,17 @@ describe('redisConsumer', () => {
     await c.close()
   })
 
+  it('never answers with the empty reply of a read made ahead: entries added since are returned', async () => {
+    const ids = await add('s6', 4)
+    const c = await redisConsumer({ url: redis.url, stream: 's6', group: 'g' })
+    await c.open(undefined)
+    expect((await c.read(4, 50)).map((x) => x.id)).toEqual(ids) // full: a read is made ahead, and finds nothing
+    await new Promise((r) => setTimeout(r, 30))
+    const later = await add('s6', 2)
+    expect((await c.read(4, 50)).map((x) => x.id)).toEqual(later)
+    await c.close()
+  })
+
   it('refuses to start from scratch on a group that already acknowledged entries', async () => {
     const ids = await add('s3', 3)
     const c1 = await redisConsumer({ url: redis.url, stream: 's3', group: 'g' })
