@@ -9,7 +9,9 @@
 //  - Redis runs: the entry id of record n is found by walking the stream (XRANGE) from
 //    that checkpoint's last entry; then streams/log-replay.ts `replayLog`, exactly what
 //    `gradstream replay DIR --entry ID` runs. The URL and stream come from online.json,
-//    never from a request.
+//    never from a request. A run with --label-stream walks the two streams merged by
+//    entry id (merged-log.ts mergedRange, the label stream named by its checkpoints), and
+//    its entry ids are positions "<records id>|<labels id>".
 //  - File runs: the input named in online.json is read from its start (labels by first
 //    appearance and inferred features must be rebuilt the way the live run built them),
 //    the records up to the checkpoint's count are passed over and the rest up to n are
@@ -30,6 +32,7 @@ import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { optimizerFromSpec } from '../models/optimizers.ts'
 import { logResumeOf } from '../streams/log-online.ts'
 import { replayLog } from '../streams/log-replay.ts'
+import { comparePositions, mergedRange } from '../streams/merged-log.ts'
 import type { OnlineItem } from '../streams/online.ts'
 import { isSnapshotEvent, online } from '../streams/online.ts'
 import { recordsFromReadable } from '../streams/record-source.ts'
@@ -63,6 +66,8 @@ export interface OnlineCheckpoint {
   readonly step: number
   readonly record: number
   readonly entryId?: string
+  /** A Redis run with --label-stream: the stream of its labels (entry ids are then positions "<records id>|<labels id>"). */
+  readonly labelStream?: string
 }
 
 /** The state after one record. */
@@ -182,7 +187,7 @@ export class OnlineRun {
           const c = loadCheckpoint(path)
           if (redis) {
             const r = logResumeOf(c)
-            m = { path, step: c.snapshot.step, record: r.counts.seen, entryId: r.lastEntryId }
+            m = { path, step: c.snapshot.step, record: r.counts.seen, entryId: r.lastEntryId, ...(r.join !== undefined ? { labelStream: r.join.labelStream } : {}) }
           } else {
             const record = Number(c.extra.online_records)
             if (!Number.isSafeInteger(record)) return []
@@ -299,19 +304,24 @@ export class OnlineRun {
   }
 
   private async atEntry(url: string, stream: string, start: OnlineCheckpoint | undefined, n: number): Promise<OnlinePosition> {
-    const log = await redisRange(url, stream)
+    // A run with a label stream learned the two streams merged by entry id (merged-log.ts):
+    // record n is the n-th entry of that merged sequence, and positions are id pairs.
+    const labelStream = this.checkpoints().find((c) => c.labelStream !== undefined)?.labelStream
+    const records = await redisRange(url, stream)
+    const log = labelStream === undefined ? records : mergedRange(records, await redisRange(url, labelStream), compareStreamIds)
+    const end = labelStream === undefined ? '+' : '+|+'
     try {
       // Record n is the n-th entry of the stream: walk from the checkpoint's last entry.
       let after = start?.entryId
       let at = start?.record ?? 0
       while (at < n) {
-        const batch = await log.range(after, '+', Math.min(1000, n - at))
+        const batch = await log.range(after, end, Math.min(1000, n - at))
         if (batch.length === 0) throw new GradstreamError(`${log.name}: has ${at} entries, not ${n} (trimmed?)`)
         at += batch.length
         after = batch[batch.length - 1].id
       }
       if (after === undefined) throw new GradstreamError(`record ${n}: expected a record number >= 1`)
-      const r = await replayLog(this.dir, log, after, compareStreamIds)
+      const r = await replayLog(this.dir, log, after, labelStream === undefined ? compareStreamIds : comparePositions(compareStreamIds))
       return { record: n, snapshot: r.snapshot, entryId: r.lastEntryId, from: start?.record ?? 0, replayed: r.replayed }
     } finally {
       await log.close()
