@@ -26,6 +26,7 @@ import { checkColumnName, decodeObject, inferFeatures, LabelMap, lineRejection, 
 import { MAX_LINE_LENGTH } from '../io/lines.ts'
 import type { OnlineExample, OnlineItem, OnlineLabel } from './online.ts'
 import { textLines } from './record-source.ts'
+import { decodePacked } from './log-source.ts'
 
 export interface JoinedRecordOptions {
   /** The id column of both logs. */
@@ -148,6 +149,20 @@ export const joinRecordOf = (row: Record<string, unknown>, features: readonly st
   const ex = decodeObject(row, { features, label: id }, slot, line)
   if (E.isLeft(ex)) return ex.left.detail.startsWith(`label "${id}"`) ? E.left({ line, reason: 'missing field', detail: `no id field "${id}"` }) : ex
   return E.right({ features: ex.right.features, id: idOf(Object.hasOwn(row, id) ? row[id] : undefined) as string, line })
+}
+
+/**
+ * A packed record of a joined log (the `f32` field at `at` of its flat field/value pairs,
+ * log-source.ts): its features decoded as any packed entry's, and its id field (a string);
+ * a label field, if any, is not read. The same example as the record written as JSON.
+ */
+export const joinPackedRecordOf = (fields: readonly string[], at: number, features: readonly string[], id: string, line: number): E.Either<Rejection, OnlineExample> => {
+  let raw: string | undefined
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === id) raw = fields[i + 1]
+  const forId = idOf(raw)
+  if (forId === undefined) return E.left({ line, reason: 'missing field', detail: `no id field "${id}"` })
+  const ex = decodePacked(fields, at, { features, label: id }, slot, line)
+  return E.isLeft(ex) ? ex : E.right({ features: ex.right.features, id: forId, line })
 }
 
 /** A label row: the id it names and its class (through `classes`) or a regressor's target. */

@@ -60,7 +60,7 @@ import { NumericTargets } from './numeric-targets.ts'
 import type { ClassCounts } from './rolling-metrics.ts'
 import { addClassCounts, macroF1 } from './rolling-metrics.ts'
 import type { OnlineDriftEvent, OnlineExample, OnlineLabel, OnlineMetrics, OnlineSnapshotEvent, RejectedEvent, SkippedEvent, WaitingExample } from './online.ts'
-import { joinLabelOf, joinRecordOf } from './joined-records.ts'
+import { joinLabelOf, joinPackedRecordOf, joinRecordOf } from './joined-records.ts'
 import { decodeWaiting, encodeWaiting } from './waiting-codec.ts'
 import { online } from './online.ts'
 import { yieldToEventLoop } from './yield.ts'
@@ -275,6 +275,8 @@ export const logItemOf = (
   join?: { readonly id: string; readonly target: boolean },
 ): E.Either<Rejection, Example | OnlineExample> | OnlineLabel => {
   if (join === undefined) return decodeEntry(e, schema, labels, line)
+  const at = e.kind !== 'label' ? packedAt(e.fields) : -1
+  if (at >= 0) return joinPackedRecordOf(e.fields, at, schema.features, join.id, line)
   const rec = entryRecord(e.fields)
   if (E.isLeft(rec)) return E.left({ line, ...rec.left })
   if (e.kind !== 'label') return joinRecordOf(rec.right, schema.features, join.id, line)
