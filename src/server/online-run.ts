@@ -41,7 +41,8 @@ import type { Snapshot } from '../streams/snapshot.ts'
 import type { OnlineRunConfig } from '../cli/online-run-log.ts'
 import { ONLINE_CONFIG, ONLINE_METRICS, withCredentials } from '../cli/online-run-log.ts'
 import { holderAlive, readRunLock } from '../io/run-lock.ts'
-import { DRIFT_META, onlineDriftOf } from '../cli/online-command.ts'
+import { DRIFT_META, onlineDriftOf, WAITING_META } from '../cli/online-command.ts'
+import { decodeWaiting } from '../streams/waiting-codec.ts'
 import { savedDriftOf } from '../streams/drift-reset.ts'
 import type { RunStatus } from './run-files.ts'
 import { LIVE_WINDOW_MS, NdjsonTail, num, objectOf } from './run-files.ts'
@@ -68,6 +69,8 @@ export interface OnlineCheckpoint {
   readonly entryId?: string
   /** A Redis run with --label-stream: the stream of its labels (entry ids are then positions "<records id>|<labels id>"). */
   readonly labelStream?: string
+  /** A file run with delayed labels: the checkpoint holds the records waiting for theirs (online-command.ts WAITING_META). */
+  readonly waiting?: boolean
 }
 
 /** The state after one record. */
@@ -191,7 +194,7 @@ export class OnlineRun {
           } else {
             const record = Number(c.extra.online_records)
             if (!Number.isSafeInteger(record)) return []
-            m = { path, step: c.snapshot.step, record }
+            m = { path, step: c.snapshot.step, record, ...(Object.hasOwn(c.extra, WAITING_META) ? { waiting: true } : {}) }
           }
         } catch (e) {
           if (e instanceof GradstreamError) return []
@@ -296,8 +299,10 @@ export class OnlineRun {
     const why = this.notReplayable()
     if (why !== undefined) throw new GradstreamError(why)
     let start: OnlineCheckpoint | undefined
-    // With delayed labels a checkpoint does not hold the examples still waiting for theirs: replay from the start.
-    if ((this.config().labelDelay ?? 0) === 0) for (const c of this.checkpoints()) if (c.record <= n) start = c
+    // With delayed labels only a checkpoint holding the examples still waiting for theirs
+    // (written since file checkpoints keep them) can be replayed from; older ones: from the start.
+    const delayed = (this.config().labelDelay ?? 0) > 0
+    for (const c of this.checkpoints()) if (c.record <= n && (!delayed || c.waiting === true || this.config().source.type === 'redis')) start = c
     const s = this.config().source
     if (s.type === 'stdin') throw new GradstreamError(`${this.name}: learned from stdin; its positions cannot be replayed`)
     return s.type === 'redis' ? this.atEntry(withCredentials(s.url), s.stream, start, n) : this.atFileRecord(s.path, start, n)
@@ -362,6 +367,7 @@ export class OnlineRun {
         ...(ck !== undefined ? { initial: ck.snapshot } : { seed: cfg.seed }),
         ...(drift !== undefined ? { drift } : {}),
         ...((cfg.labelDelay ?? 0) > 0 ? { labelDelay: cfg.labelDelay } : {}),
+        ...(ck !== undefined && Object.hasOwn(ck.extra, WAITING_META) ? { waiting: decodeWaiting(ck.file, ck.extra[WAITING_META]) } : {}),
         batchSize: cfg.batch,
         snapshotEvery: 2 ** 30,
       }

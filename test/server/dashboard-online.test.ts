@@ -169,8 +169,8 @@ describe('dashboard: an online run from a file', () => {
 })
 
 // The baseline's options change how the state is replayed: the drift detector's state comes
-// from the checkpoint (reset re-initialises at the same records), delayed labels replay from
-// the start (a checkpoint does not hold the examples waiting for their labels), a regressor
+// from the checkpoint (reset re-initialises at the same records), delayed labels from the
+// checkpoint's examples waiting for their labels (online_waiting), a regressor
 // reads a numeric target. The drift run's stream changes concept at record 300 (classes
 // rotated), so the detector fires and resets the model.
 const rotated = data.lines.map((l, i) => (i < 300 ? l : l.replace(/"kind":"([abc])"/, (_, c: string) => `"kind":"${{ a: 'b', b: 'c', c: 'a' }[c]}"`)))
@@ -193,8 +193,10 @@ describe.each([
     expect(row.lastRecord).toBe(N)
     expect(row.error).toBeUndefined()
     for (const n of [29, row.checkpointRecords[2] + 13, row.checkpointRecords[4] + 41, N]) {
-      const v = await getJson<{ hash: string }>(`/api/runs/${row.id}/records/${n}`)
+      const v = await getJson<{ hash: string; from: number }>(`/api/runs/${row.id}/records/${n}`)
       expect(v.hash, `${name} record ${n}`).toBe(await hashOfFirst(n, model, lines))
+      // replayed from the nearest checkpoint, delayed labels too
+      if (n === row.checkpointRecords[2] + 13) expect(v.from).toBe(row.checkpointRecords[2])
     }
     expect((await getJson<{ hash: string }>(`/api/runs/${row.id}/records/${N}`)).hash).toBe(s.hash)
     const m = await getJson<{ windowLoss: (number | null)[]; windowAccuracy: (number | null)[] }>(`/api/runs/${row.id}/metrics`)
