@@ -3,10 +3,10 @@
 
 import { main } from '../src/cli.ts'
 
-/** A writable that records what is written. */
-export const textSink = (): { stream: NodeJS.WriteStream; text: () => string } => {
+/** A writable that records what is written (not a TTY unless asked: plain output). */
+export const textSink = (tty = false): { stream: NodeJS.WriteStream; text: () => string } => {
   let text = ''
-  const stream = { write: (s: string) => ((text += s), true), isTTY: false, columns: 100 } as unknown as NodeJS.WriteStream
+  const stream = { write: (s: string) => ((text += s), true), isTTY: tty, columns: 100 } as unknown as NodeJS.WriteStream
   return { stream, text: () => text }
 }
 
@@ -17,3 +17,6 @@ export const runCli = async (argv: readonly string[]): Promise<{ code: number; o
   const code = await main([...argv], { stdout: out.stream, stderr: err.stream })
   return { code, out: out.text(), err: err.text() }
 }
+
+/** The last line of a command's stdout, parsed as JSON (the `--json` summary). */
+export const lastJsonLine = <T = Record<string, unknown>>(out: string): T => JSON.parse(out.trim().split('\n').pop() ?? '') as T

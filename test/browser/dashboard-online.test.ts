@@ -16,6 +16,7 @@ import { streamData } from '../redis/data.ts'
 import type { RedisServer } from '../redis/server.ts'
 import { entries, startRedis } from '../redis/server.ts'
 import { launchChromium, watchedPage, canvasInk } from './chromium.ts'
+import { lastJsonLine } from '../cli-run.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-online-browser-'))
 const runs = join(tmp, 'runs')
@@ -29,11 +30,6 @@ const cli = async (...argv: string[]): Promise<string> => {
   const code = await main(argv, { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) })
   expect(code, err).toBe(0)
   return out
-}
-
-const lastJson = <T>(out: string): T => {
-  const lines = out.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as T
 }
 
 let redis: RedisServer
@@ -75,7 +71,7 @@ const text = (testid: string): string => `(document.querySelector('[data-testid=
 const inkOf = (selector: string): Promise<number> => canvasInk(page, selector)
 
 const replayEntry = async (entry: string): Promise<{ step: number; hash: string }> =>
-  lastJson(await cli('replay', join(runs, 'clicks-learner'), '--entry', entry, '--redis', redis.url, '--json'))
+  lastJsonLine(await cli('replay', join(runs, 'clicks-learner'), '--entry', entry, '--redis', redis.url, '--json'))
 
 describe('the dashboard page over online runs', () => {
   it('draws the online chart and, on a Redis run, shows each record with its step, entry id and replayed hash', async () => {

@@ -68,7 +68,7 @@ export const runMain = async (...argv: string[]): Promise<{ code: number; out: s
   return { code, out, err }
 }
 
-export const lastJson = (out: string): Record<string, unknown> => JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>
+export { lastJsonLine as lastJson } from '../cli-run.ts'
 
 /** 600 rows of 3 separable classes in 4 columns (a, b, c, d, class): 60 batches of 8 per epoch. */
 export const writeBlobsCsv = (path: string, seed = 21): void => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
 import { key, normal } from '../../src/core/rng.ts'
 import { loadCheckpoint } from '../../src/io/checkpoint-file.ts'
-import { textSink as sink } from '../cli-run.ts'
+import { textSink as sink, lastJsonLine } from '../cli-run.ts'
 
 
 const cli = async (args: string[]) => {
@@ -16,11 +16,6 @@ const cli = async (args: string[]) => {
   const err = sink()
   const code = await main(['online', ...args], { stdout: out.stream, stderr: err.stream })
   return { code, stdout: out.text(), stderr: err.text() }
-}
-
-const lastJson = (stdout: string): Record<string, unknown> => {
-  const lines = stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
 }
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gs-online-baseline-'))
@@ -45,8 +40,8 @@ describe('gradstream online --standardize online', () => {
     expect(a.code).toBe(0)
     expect(b.code).toBe(0)
     expect(a.stdout).toMatch(/online standardisation/)
-    const sa = lastJson(a.stdout)
-    const sb = lastJson(b.stdout)
+    const sa = lastJsonLine(a.stdout)
+    const sb = lastJsonLine(b.stdout)
     expect(sa.standardize).toBe('online')
     expect(sb.standardize).toBe('none')
     // measured: 0.987 against 0.511
@@ -61,7 +56,7 @@ describe('gradstream online --standardize online', () => {
     writeFileSync(half, `${lines.slice(0, 1501).join('\n')}\n`)
     writeFileSync(rest, `${[lines[0], ...lines.slice(1501)].join('\n')}\n`)
     const flags = ['--label', 'y', '--classes', 'down,up', '--hidden', '8', '--lr', '0.05', '--standardize', 'online', '--json']
-    const whole = lastJson((await cli([...flags, '--input', file])).stdout)
+    const whole = lastJsonLine((await cli([...flags, '--input', file])).stdout)
     const ck = tmp()
     const first = await cli([...flags, '--input', half, '--checkpoint-dir', ck])
     expect(first.code).toBe(0)
@@ -71,7 +66,7 @@ describe('gradstream online --standardize online', () => {
     expect(state.std1.count.data[0]).toBe(1500)
     const second = await cli([...flags, '--input', rest, '--checkpoint-dir', ck])
     expect(second.stdout).toMatch(/continuing from step 1500/)
-    expect(lastJson(second.stdout).hash).toBe(whole.hash)
+    expect(lastJsonLine(second.stdout).hash).toBe(whole.hash)
   })
 
   it('exits 2 with one line for a bad value', async () => {
@@ -106,9 +101,9 @@ describe('gradstream online --drift / --on-drift', () => {
     const warned = await cli([...flags, '--input', file, '--drift', 'adwin'])
     const plain = await cli([...flags, '--input', file])
     const reset = await cli([...flags, '--input', file, '--on-drift', 'reset'])
-    const w = lastJson(warned.stdout)
-    const r = lastJson(reset.stdout)
-    expect(w.hash).toBe(lastJson(plain.stdout).hash)
+    const w = lastJsonLine(warned.stdout)
+    const r = lastJsonLine(reset.stdout)
+    expect(w.hash).toBe(lastJsonLine(plain.stdout).hash)
     expect(w.resets).toBe(0)
     expect(w.drifts as number).toBeGreaterThanOrEqual(1)
     expect(r.resets as number).toBeGreaterThanOrEqual(1)
@@ -128,10 +123,10 @@ describe('gradstream online --drift / --on-drift', () => {
     const first = await cli([...flags, '--on-drift', 'reset', '--input', a, '--checkpoint-dir', ck])
     const second = await cli([...flags, '--on-drift', 'reset', '--input', b, '--checkpoint-dir', ck])
     expect(second.code, second.stderr).toBe(0)
-    expect(lastJson(second.stdout).hash).toBe(r.hash)
+    expect(lastJsonLine(second.stdout).hash).toBe(r.hash)
     // the restart's counts are over the whole stream
-    expect(lastJson(first.stdout).resets as number).toBeGreaterThanOrEqual(1)
-    expect(lastJson(second.stdout).resets).toBe(r.resets)
+    expect(lastJsonLine(first.stdout).resets as number).toBeGreaterThanOrEqual(1)
+    expect(lastJsonLine(second.stdout).resets).toBe(r.resets)
   })
 })
 
@@ -153,7 +148,7 @@ describe('gradstream online --target (regression)', () => {
     expect(r.stdout).toMatch(/target "y" \(euclidean\)/)
     expect(r.stdout).toMatch(/^records 1,002: 1,000 learned, 2 rejected, [\d,]+ records\/s, window MAE [\d.]+, RMSE [\d.]+ \(last 500\)$/m)
     expect(r.stdout).toMatch(/^prequential MAE [\d.]+, RMSE [\d.]+ over all; [\d.]+, [\d.]+ over the last 500$/m)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     expect(s).toMatchObject({ seen: 4002, learned: 4000, rejected: 2, rejectedByReason: { 'invalid label': 1, 'missing label': 1 }, accuracy: null })
     // measured: window MAE 0.041, RMSE 0.055 (a 16-unit ReLU MLP fitting a plane); over all 0.088, 0.234
     expect(s.windowMae as number).toBeLessThan(0.05)
@@ -178,11 +173,11 @@ describe('gradstream online --label-delay', () => {
   const flags = ['--label', 'y', '--classes', 'down,up', '--hidden', '8', '--lr', '0.05', '--standardize', 'online', '--json', '--input', file]
 
   it('scores the predictions made on arrival and learns every record when its label arrives', async () => {
-    const now = lastJson((await cli(flags)).stdout)
-    const zero = lastJson((await cli([...flags, '--label-delay', '0'])).stdout)
+    const now = lastJsonLine((await cli(flags)).stdout)
+    const zero = lastJsonLine((await cli([...flags, '--label-delay', '0'])).stdout)
     const late = await cli([...flags, '--label-delay', '200'])
     expect(late.code, late.stderr).toBe(0)
-    const s = lastJson(late.stdout)
+    const s = lastJsonLine(late.stdout)
     expect(zero.hash).toBe(now.hash)
     expect(s.labelDelay).toBe(200)
     expect(s.learned).toBe(1500)

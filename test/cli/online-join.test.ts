@@ -15,12 +15,7 @@ import { onlineModelOf, parseOnlineFlags } from '../../src/cli/online-command.ts
 import type { OnlineItem, OnlineSnapshotEvent } from '../../src/streams/online.ts'
 import { online } from '../../src/streams/online.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
-import { runCli } from '../cli-run.ts'
-
-const lastJson = (stdout: string): Record<string, unknown> => {
-  const lines = stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
-}
+import { runCli, lastJsonLine } from '../cli-run.ts'
 
 describe('gradstream online --labels FILE --id COL --time COL', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gs-online-join-'))
@@ -53,7 +48,7 @@ describe('gradstream online --labels FILE --id COL --time COL', () => {
   it('merges the two logs in time order and learns each record when its label arrives, scored at its arrival', async () => {
     const r = await runCli(['online', '--input', recordsFile, '--labels', labelsFile, '--id', 'id', '--time', 'time', ...model])
     expect(r.code, r.err).toBe(0)
-    const s = lastJson(r.out)
+    const s = lastJsonLine(r.out)
     // the merge by hand: every event by time, a record before a label at the same time
     type Ev = { at: number; kind: 0 | 1; item: OnlineItem }
     const evs: Ev[] = [
@@ -71,7 +66,7 @@ describe('gradstream online --labels FILE --id COL --time COL', () => {
     // the parameters: a plain run over the records in the order their labels arrived
     const reordered = join(dir, 'reordered.csv')
     writeFileSync(reordered, `a,b,y\n${learnedInOrder.map((l) => `${recs[l.i].a},${recs[l.i].b},${l.y}`).join('\n')}\n`)
-    const plain = lastJson((await runCli(['online', '--input', reordered, ...model])).out)
+    const plain = lastJsonLine((await runCli(['online', '--input', reordered, ...model])).out)
     expect(s.hash).toBe(plain.hash)
 
     // the scores: the library's join over the hand-merged items (the bad label left out: it is only counted)

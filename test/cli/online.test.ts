@@ -12,7 +12,7 @@ import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../src/cli.ts'
 import { loadCheckpoint } from '../../src/io/checkpoint-file.ts'
-import { textSink as sink } from '../cli-run.ts'
+import { textSink as sink, lastJsonLine } from '../cli-run.ts'
 
 const root = resolve(import.meta.dirname, '..', '..')
 const fixture = (name: string) => join(root, 'test', 'fixtures', 'online', name)
@@ -26,11 +26,6 @@ const cli = async (args: string[], stdin?: Readable) => {
   return { code, stdout: out.text(), stderr: err.text() }
 }
 
-const lastJson = (stdout: string): Record<string, unknown> => {
-  const lines = stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
-}
-
 describe('gradstream online', () => {
   it('learns from a dirty CSV file: progress lines, rejected lines on stderr, a JSON summary last', async () => {
     const r = await cli(['--model', 'mlp', '--hidden', '16', '--label', 'species', '--input', fixture('blobs.csv'), '--lr', '0.1', '--window', '100', '--report-every', '200', '--json'])
@@ -41,7 +36,7 @@ describe('gradstream online', () => {
     expect(progress[0]).toMatch(/^records 207: 200 learned, 7 rejected, [\d,]+ records\/s, window accuracy \d+\.\d\d% \(last 100\)$/)
     expect(r.stderr).toMatch(/blobs.csv line 11: rejected, non-numeric feature \(column "f2" is "abc"\)/)
     expect(r.stderr).toMatch(/line 51: rejected, non-finite feature/)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     expect(s).toMatchObject({
       seen: 607,
       examples: 600,
@@ -66,7 +61,7 @@ describe('gradstream online', () => {
     expect(s.hash).toMatch(/^[0-9a-f]{64}$/)
     expect(r.stdout).toMatch(/online: 607 records seen, 600 learned, 0 skipped, 7 rejected \(non-numeric feature 1, /)
     // Deterministic: the same input and seed give the same parameters.
-    const again = lastJson((await cli(['--model', 'mlp', '--hidden', '16', '--label', 'species', '--input', fixture('blobs.csv'), '--lr', '0.1', '--json'])).stdout)
+    const again = lastJsonLine((await cli(['--model', 'mlp', '--hidden', '16', '--label', 'species', '--input', fixture('blobs.csv'), '--lr', '0.1', '--json'])).stdout)
     expect(again.hash).toBe(s.hash)
   })
 
@@ -77,7 +72,7 @@ describe('gradstream online', () => {
     )
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/on stdin: 4 features, label "species", 2 classes/)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     const byReason = s.rejectedByReason as Record<string, number>
     // The 195 c rows are outside the class list, and so is the index 3 of line 75.
     expect(byReason['unknown class']).toBe(196)
@@ -92,7 +87,7 @@ describe('gradstream online', () => {
   it('caps the classes with --num-classes and learns with adam', async () => {
     const r = await cli(['--hidden', '8', '--label', 'species', '--input', fixture('blobs.csv'), '--num-classes', '2', '--optimizer', 'adam', '--lr', '0.01', '--json'])
     expect(r.code).toBe(0)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     expect((s.rejectedByReason as Record<string, number>)['too many classes']).toBe(195 - 1) // every 'a' (the third name); line 51 fails on a feature first
   })
 
@@ -100,7 +95,7 @@ describe('gradstream online', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gs-online-'))
     const r = await cli(['--hidden', '8', '--label', 'species', '--input', fixture('blobs.csv'), '--checkpoint-dir', dir, '--checkpoint-every', '250', '--json'])
     expect(r.code).toBe(0)
-    const summary = lastJson(r.stdout)
+    const summary = lastJsonLine(r.stdout)
     expect(summary).toMatchObject({ checkpoints: 3, steps: 600, resumedFrom: 0 })
     const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()
     expect(files).toEqual(['step-00000250.safetensors', 'step-00000500.safetensors', 'step-00000600.safetensors'])

@@ -3,19 +3,11 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
-import { textSink as sink } from '../cli-run.ts'
+import { cli } from './run-cli.ts'
 
 const root = resolve(import.meta.dirname, '..', '..')
 const fixture = (name: string) => join(root, 'test', 'fixtures', name)
 
-
-const cli = async (args: string[]) => {
-  const out = sink()
-  const err = sink()
-  const code = await main(args, { stdout: out.stream, stderr: err.stream })
-  return { code, stdout: out.text(), stderr: err.text() }
-}
 
 describe('gradstream train', () => {
   it('trains an MLP on a CSV file and ends with a JSON summary line; --out writes metrics and summary', async () => {

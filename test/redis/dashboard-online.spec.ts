@@ -13,6 +13,7 @@ import { startDashboard } from '../../src/server/dashboard-server.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
+import { lastJsonLine } from '../cli-run.ts'
 
 let redis: RedisServer
 let dash: Dashboard
@@ -30,11 +31,6 @@ const cli = async (...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err }
 }
 
-const lastJson = <T = Record<string, unknown>>(out: string): T => {
-  const lines = out.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as T
-}
-
 const produce = async (lines: string[], name: string): Promise<void> => {
   const file = join(tmp, name)
   writeFileSync(file, `${lines.join('\n')}\n`)
@@ -45,7 +41,7 @@ const produce = async (lines: string[], name: string): Promise<void> => {
 const learn = async (): Promise<Record<string, unknown>> => {
   const r = await cli('online', '--redis', redis.url, '--stream', 'events', ...MODEL, '--checkpoint-dir', runDir, '--checkpoint-every', '150', '--report-every', '40', '--until-idle', '0.3', '--json')
   expect(r.code, r.err).toBe(0)
-  return lastJson(r.out)
+  return lastJsonLine(r.out)
 }
 
 const getJson = async <T>(path: string): Promise<T> => {
@@ -103,7 +99,7 @@ describe('dashboard: an online --redis run', () => {
       expect(v.entryId).toBe(ids[n - 1])
       const r = await cli('replay', runDir, '--entry', v.entryId, '--redis', redis.url, '--json')
       expect(r.code, r.err).toBe(0)
-      const replay = lastJson<{ step: number; hash: string; tensors: { name: string; norm: number }[] }>(r.out)
+      const replay = lastJsonLine<{ step: number; hash: string; tensors: { name: string; norm: number }[] }>(r.out)
       expect(v.hash, `record ${n}`).toBe(replay.hash)
       expect(v.step).toBe(replay.step)
       expect(v.tensors.map((t) => t.norm)).toEqual(replay.tensors.map((t) => t.norm))

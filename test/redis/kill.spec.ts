@@ -14,6 +14,7 @@ import { appendEntries } from '../../src/streams/redis-sink.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
+import { lastJsonLine } from '../cli-run.ts'
 
 const root = resolve(import.meta.dirname, '..', '..')
 const bin = join(root, 'bin', 'gradstream.js')
@@ -59,11 +60,6 @@ const run = (args: string[], killAt?: { entries: number; extraMs: number }): Pro
     child.once('exit', (code, signal) => resolvePromise({ stdout, stderr, code, signal }))
   })
 
-const lastJson = (stdout: string): Record<string, unknown> => {
-  const lines = stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
-}
-
 describe('gradstream online --redis after SIGKILL', () => {
   it('ends bit-identical to an uninterrupted run, every good entry learned once, nothing pending', async () => {
     const N = 20_000
@@ -82,7 +78,7 @@ describe('gradstream online --redis after SIGKILL', () => {
     ]
     const reference = await run(learn('reference', 'ref'))
     expect(reference.code, reference.stderr).toBe(0)
-    const ref = lastJson(reference.stdout)
+    const ref = lastJsonLine(reference.stdout)
     expect(ref.seen).toBe(N)
 
     // 5 seeded moments: entry counts spread over the stream, plus 0-40 ms.
@@ -99,7 +95,7 @@ describe('gradstream online --redis after SIGKILL', () => {
     expect(kills).toBeGreaterThanOrEqual(4)
     const last = await run(learn('killed', 'ck', ['--consumer', 'last']))
     expect(last.code, last.stderr).toBe(0)
-    const s = lastJson(last.stdout)
+    const s = lastJsonLine(last.stdout)
     expect(s.resumed).toBe(true)
     expect(s.hash).toBe(ref.hash)
     expect(s.seen).toBe(N)
@@ -146,7 +142,7 @@ describe('gradstream online --redis and SIGTERM', () => {
     })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/gradstream online: SIGTERM: finishing the entry being learned, then saving and stopping/)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     expect(s.checkpoints).toBeGreaterThanOrEqual(1)
     expect(s.learned as number).toBeGreaterThanOrEqual(500)
     expect((s.learned as number) + (s.rejected as number)).toBe(s.seen)
@@ -157,7 +153,7 @@ describe('gradstream online --redis and SIGTERM', () => {
     // A restart learns the rest, exactly once.
     const rest = await run([...args, '--until-idle', '0.5'])
     expect(rest.code, rest.stderr).toBe(0)
-    const t = lastJson(rest.stdout)
+    const t = lastJsonLine(rest.stdout)
     expect(t.seen).toBe(3000)
     expect(t.learned).toBe(3000 - data.bad.length)
     expect(((await redis.client.xpending('term', 'gradstream')) as [number])[0]).toBe(0)
@@ -173,7 +169,7 @@ describe('gradstream online --redis when connections drop', () => {
     writeFileSync(file, `${data.lines.join('\n')}\n`)
     expect((await run(['produce', '--redis', redis.url, '--stream', 'drop', '--input', file])).code).toBe(0)
     const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--json']
-    const reference = lastJson((await run(['online', '--input', file, ...model])).stdout)
+    const reference = lastJsonLine((await run(['online', '--input', file, ...model])).stdout)
     const learner = run(['online', '--redis', redis.url, '--stream', 'drop', ...model, '--checkpoint-dir', join(dir, 'ck'), '--checkpoint-every', '400', '--read-count', '50', '--until-idle', '2'])
     let done = false
     void learner.then(() => (done = true))
@@ -195,7 +191,7 @@ describe('gradstream online --redis when connections drop', () => {
     const r = await learner
     expect(r.code, r.stderr).toBe(0)
     expect(drops).toBeGreaterThan(3)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     expect(s.hash).toBe(reference.hash)
     expect(s.seen).toBe(N)
     expect(s.learned).toBe(N - data.bad.length)
@@ -224,7 +220,7 @@ describe('gradstream online --redis --on-drift reset after SIGKILL', () => {
     // The uninterrupted reference: the same learner over the file.
     const reference = await run(['online', '--input', file, ...model])
     expect(reference.code, reference.stderr).toBe(0)
-    const ref = lastJson(reference.stdout)
+    const ref = lastJsonLine(reference.stdout)
     expect(ref.resets as number).toBeGreaterThanOrEqual(2)
     const learn = (consumer: string): string[] => [
       'online', '--redis', redis.url, '--stream', 'reset-killed', ...model, '--checkpoint-dir', join(dir, 'ck'),
@@ -242,7 +238,7 @@ describe('gradstream online --redis --on-drift reset after SIGKILL', () => {
     const last = await run(learn('last'))
     expect(last.code, last.stderr).toBe(0)
     resetsAt.push(...[...last.stderr.matchAll(/at example ([\d,]+) .*; model reset/g)].map((x) => x[1]))
-    const s = lastJson(last.stdout)
+    const s = lastJsonLine(last.stdout)
     expect(s.hash).toBe(ref.hash)
     expect(s.resets).toBe(ref.resets)
     expect(s.learned).toBe(N - data.bad.length)
@@ -272,13 +268,13 @@ describe('gradstream online --redis --label-delay after SIGKILL', () => {
     // the file run: the waiting labels arrive at the end of the file
     const fileRun = await run(['online', '--input', file, ...model])
     expect(fileRun.code, fileRun.stderr).toBe(0)
-    const byFile = lastJson(fileRun.stdout)
+    const byFile = lastJsonLine(fileRun.stdout)
     expect(byFile.learned).toBe(N - data.bad.length)
 
     // one uninterrupted Redis run: the last D entries stay waiting, everything is acknowledged
     const reference = await run(learn('delay-ref', 'ref', 'one'))
     expect(reference.code, reference.stderr).toBe(0)
-    const ref = lastJson(reference.stdout)
+    const ref = lastJsonLine(reference.stdout)
     expect(ref.seen).toBe(N)
     expect(ref.waiting).toBe(D)
     expect(ref.learned).toBe(N - data.bad.length - D)
@@ -295,7 +291,7 @@ describe('gradstream online --redis --label-delay after SIGKILL', () => {
     expect(kills).toBeGreaterThanOrEqual(4)
     const last = await run(learn('delay-killed', 'ck', 'last'))
     expect(last.code, last.stderr).toBe(0)
-    const s = lastJson(last.stdout)
+    const s = lastJsonLine(last.stdout)
     expect(s.resumed).toBe(true)
     expect(s.hash).toBe(ref.hash)
     for (const k of ['seen', 'learned', 'rejected', 'waiting', 'accuracy', 'macroF1', 'steps']) expect(s[k], k).toBe(ref[k])
@@ -311,10 +307,10 @@ describe('gradstream online --redis --label-delay after SIGKILL', () => {
       const upTo = good[good.length - D - 1]
       const prefix = join(dir, `prefix-${k}.ndjson`)
       writeFileSync(prefix, `${data.lines.slice(0, upTo + 1).join('\n')}\n`)
-      const f = lastJson((await run(['online', '--input', prefix, ...undelayed])).stdout)
+      const f = lastJsonLine((await run(['online', '--input', prefix, ...undelayed])).stdout)
       const rp = await run(['replay', join(dir, 'ck'), '--entry', ids[k], '--redis', redis.url, '--json'])
       expect(rp.code, rp.stderr).toBe(0)
-      const p = lastJson(rp.stdout)
+      const p = lastJsonLine(rp.stdout)
       expect(p.hash, `entry ${k}`).toBe(f.hash)
       expect(p.learned).toBe(good.length - D)
       expect(p.seen).toBe(k + 1)
@@ -324,7 +320,7 @@ describe('gradstream online --redis --label-delay after SIGKILL', () => {
     // figures are the file run's
     const released = await run(learn('delay-killed', 'ck', 'end', ['--release-waiting']))
     expect(released.code, released.stderr).toBe(0)
-    const r = lastJson(released.stdout)
+    const r = lastJsonLine(released.stdout)
     expect(r.waiting).toBe(0)
     expect(r.hash).toBe(byFile.hash)
     expect(r.learned).toBe(byFile.learned)
@@ -370,7 +366,7 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     ]
     const reference = await run(learn('join-ref', 'ref', 'one'))
     expect(reference.code, reference.stderr).toBe(0)
-    const ref = lastJson(reference.stdout)
+    const ref = lastJsonLine(reference.stdout)
     expect(ref.seen).toBe(N + labels.length)
     expect(ref.rejected).toBe(data.bad.length)
     const learned = labels.filter((l) => !data.bad.includes(l.i)).length
@@ -384,7 +380,7 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     const labelsFile = join(dir, 'labels.ndjson')
     writeFileSync(recordsFile, `${recs.map((l, i) => (data.bad.includes(i) ? l : JSON.stringify({ ...JSON.parse(l), t: 1000 * (i + 1) }))).join('\n')}\n`)
     writeFileSync(labelsFile, `${labels.map((l) => JSON.stringify({ rid: `r${l.i}`, kind: l.kind, t: l.at })).join('\n')}\n`)
-    const byFile = lastJson((await run(['online', '--input', recordsFile, '--labels', labelsFile, '--id', 'rid', '--time', 't', ...model])).stdout)
+    const byFile = lastJsonLine((await run(['online', '--input', recordsFile, '--labels', labelsFile, '--id', 'rid', '--time', 't', ...model])).stdout)
     expect(ref.hash).toBe(byFile.hash)
     expect(ref.accuracy).toBe(byFile.accuracy)
     expect(ref.macroF1).toBe(byFile.macroF1)
@@ -401,7 +397,7 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     expect(kills).toBeGreaterThanOrEqual(4)
     const last = await run(learn('join-killed', 'ck', 'last'))
     expect(last.code, last.stderr).toBe(0)
-    const s = lastJson(last.stdout)
+    const s = lastJsonLine(last.stdout)
     expect(s.resumed).toBe(true)
     expect(s.hash).toBe(ref.hash)
     for (const k of ['seen', 'learned', 'rejected', 'waiting', 'unmatchedLabels', 'accuracy', 'macroF1', 'steps']) expect(s[k], k).toBe(ref[k])
@@ -423,12 +419,12 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
       const position = `${lastR.ms}-0|${lastL.ms}-${lastL.seq}`
       const rp = await run(['replay', join(dir, 'ck'), '--entry', position, '--redis', redis.url, '--json'])
       expect(rp.code, rp.stderr).toBe(0)
-      const p = lastJson(rp.stdout)
+      const p = lastJsonLine(rp.stdout)
       const rf = join(dir, `records-${n}.ndjson`)
       const lf = join(dir, `labels-${n}.ndjson`)
       writeFileSync(rf, `${readFileSync(recordsFile, 'utf8').split('\n').slice(0, lastR.i + 1).join('\n')}\n`)
       writeFileSync(lf, `${readFileSync(labelsFile, 'utf8').split('\n').slice(0, lastL.k + 1).join('\n')}\n`)
-      const f = lastJson((await run(['online', '--input', rf, '--labels', lf, '--id', 'rid', '--time', 't', ...model])).stdout)
+      const f = lastJsonLine((await run(['online', '--input', rf, '--labels', lf, '--id', 'rid', '--time', 't', ...model])).stdout)
       expect(p.hash, `position ${position}`).toBe(f.hash)
       expect(p.seen).toBe(n)
       expect(p.learned).toBe(f.learned)
@@ -464,7 +460,7 @@ describe('gradstream online --redis with packed (f32) entries after SIGKILL', ()
     ]
     const reference = await run(learn('packed-reference', 'ref'))
     expect(reference.code, reference.stderr).toBe(0)
-    const ref = lastJson(reference.stdout)
+    const ref = lastJsonLine(reference.stdout)
     expect(ref.seen).toBe(N)
     const u = uniform(key(2027), 8, 'float64')
     const moments = Array.from({ length: 4 }, (_, i) => ({ entries: Math.floor(500 + u[i] * 9_000), extraMs: Math.floor(u[4 + i] * 40) })).sort((a, b) => a.entries - b.entries)
@@ -477,7 +473,7 @@ describe('gradstream online --redis with packed (f32) entries after SIGKILL', ()
     expect(kills).toBeGreaterThanOrEqual(3)
     const last = await run(learn('packed-killed', 'ck', ['--consumer', 'last']))
     expect(last.code, last.stderr).toBe(0)
-    const s = lastJson(last.stdout)
+    const s = lastJsonLine(last.stdout)
     expect(s.resumed).toBe(true)
     expect(s.hash).toBe(ref.hash)
     expect(s.seen).toBe(N)

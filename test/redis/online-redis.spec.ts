@@ -7,13 +7,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
 import { followModels } from '../../src/streams/redis-models.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
-import { textSink as sink } from '../cli-run.ts'
+import { lastJsonLine } from '../cli-run.ts'
+import { cli } from '../cli/run-cli.ts'
 
 let redis: RedisServer
 beforeAll(async () => {
@@ -23,18 +23,6 @@ afterAll(async () => {
   await redis.stop()
 })
 
-
-const cli = async (args: string[]) => {
-  const out = sink()
-  const err = sink()
-  const code = await main(args, { stdout: out.stream, stderr: err.stream })
-  return { code, stdout: out.text(), stderr: err.text() }
-}
-
-const lastJson = (stdout: string): Record<string, unknown> => {
-  const lines = stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
-}
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gradstream-redis-'))
 const MODEL = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.05']
@@ -52,12 +40,12 @@ describe('gradstream online --redis', () => {
   it('learns every good entry once, equal to learning from the file, and dead-letters exactly the bad ones', async () => {
     const p = await cli(['produce', '--redis', redis.url, '--stream', 'events', '--input', first, '--json'])
     expect(p.code).toBe(0)
-    expect(lastJson(p.stdout).produced).toBe(2000)
+    expect(lastJsonLine(p.stdout).produced).toBe(2000)
     const ck = join(dir, 'ck')
     const r = await cli(['online', '--redis', redis.url, '--stream', 'events', ...MODEL, '--checkpoint-dir', ck, '--checkpoint-every', '300', '--until-idle', '0.5', '--json'])
     expect(r.stderr).toMatch(/entry \d+-\d+: rejected, invalid json/)
     expect(r.code).toBe(0)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     const bad = data.bad.filter((i) => i < 2000)
     expect(s.seen).toBe(2000)
     expect(s.rejected).toBe(bad.length)
@@ -67,7 +55,7 @@ describe('gradstream online --redis', () => {
     expect(s.lastEntryId).toBe(ids[1999])
     // The same records from a file, through the file path of gradstream online.
     const f = await cli(['online', '--input', first, ...MODEL, '--json'])
-    const fs = lastJson(f.stdout)
+    const fs = lastJsonLine(f.stdout)
     expect(s.hash).toBe(fs.hash)
     expect(s.accuracy).toBe(fs.accuracy)
     expect(s.rejectedByReason).toEqual(fs.rejectedByReason)
@@ -83,8 +71,8 @@ describe('gradstream online --redis', () => {
     const r = await cli(['online', '--redis', redis.url, '--stream', 'events', ...MODEL, '--checkpoint-dir', join(dir, 'ck'), '--until-idle', '0.5', '--json'])
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/continuing from .*step-\d{8}\.safetensors \(after entry \d+-\d+\)/)
-    const s = lastJson(r.stdout)
-    const f = lastJson((await cli(['online', '--input', all, ...MODEL, '--json'])).stdout)
+    const s = lastJsonLine(r.stdout)
+    const f = lastJsonLine((await cli(['online', '--input', all, ...MODEL, '--json'])).stdout)
     expect(s.resumed).toBe(true)
     expect(s.seen).toBe(3000)
     expect(s.learned).toBe(3000 - data.bad.length)
@@ -100,10 +88,10 @@ describe('gradstream online --redis', () => {
     for (const k of [1234, 299, 2999]) {
       const prefix = join(dir, `prefix-${k}.ndjson`)
       writeFileSync(prefix, `${data.lines.slice(0, k + 1).join('\n')}\n`)
-      const f = lastJson((await cli(['online', '--input', prefix, ...MODEL, '--json'])).stdout)
+      const f = lastJsonLine((await cli(['online', '--input', prefix, ...MODEL, '--json'])).stdout)
       const r = await cli(['replay', join(dir, 'ck'), '--entry', ids[k], '--redis', redis.url, '--json'])
       expect(r.code, r.stderr).toBe(0)
-      const s = lastJson(r.stdout)
+      const s = lastJsonLine(r.stdout)
       expect(s.hash, `entry ${k}`).toBe(f.hash)
       expect(s.seen).toBe(k + 1)
       expect(s.learned).toBe(f.learned)
@@ -118,9 +106,9 @@ describe('gradstream online --redis', () => {
     const csv = join(dir, 'rows.csv')
     writeFileSync(csv, 'x,y,label\n1,0,1\n0,1,0\n1,1,2\n2,2,7\n')
     const p = await cli(['produce', '--redis', redis.url, '--stream', 'rows', '--input', csv, '--json'])
-    expect(lastJson(p.stdout).produced).toBe(4)
+    expect(lastJsonLine(p.stdout).produced).toBe(4)
     const r = await cli(['online', '--redis', redis.url, '--stream', 'rows', '--label', 'label', '--num-classes', '3', '--hidden', '4', '--checkpoint-dir', join(dir, 'rows'), '--until-idle', '0.3', '--json'])
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
     expect(s.features).toEqual(['x', 'y'])
     expect(s.learned).toBe(3)
     expect(s.rejectedByReason).toEqual({ 'unknown class': 1 })
@@ -163,7 +151,7 @@ describe('publication: --publish-every, followModels, predict --follow', () => {
 
   it('publishes every N examples and at the end, capped; a follower gets the newest, then each newer one', async () => {
     await cli(['produce', '--redis', redis.url, '--stream', 'pub', '--input', first])
-    const s = lastJson((await learn()).stdout)
+    const s = lastJsonLine((await learn()).stdout)
     const models = await redis.client.xrange('pub:models', '-', '+')
     // ~3 kept (MAXLEN ~ trims whole nodes only: at most the 11 published)
     expect(models.length).toBeGreaterThanOrEqual(3)
@@ -186,7 +174,7 @@ describe('publication: --publish-every, followModels, predict --follow', () => {
     while (seen.length === 0) await new Promise((r) => setTimeout(r, 20))
     expect(seen[0]).toBe(s.hash)
     await cli(['produce', '--redis', redis.url, '--stream', 'pub', '--input', later])
-    const s2 = lastJson((await learn()).stdout)
+    const s2 = lastJsonLine((await learn()).stdout)
     await two
     // The follower ends on the learner's final model (the test times out otherwise).
     while (seen[seen.length - 1] !== s2.hash) await new Promise((r) => setTimeout(r, 20))
@@ -233,8 +221,8 @@ describe('--drift and --on-drift warn', () => {
     for (const stream of ['drift-a', 'drift-b']) await cli(['produce', '--redis', redis.url, '--stream', stream, '--input', file])
     const watched = await cli(['online', '--redis', redis.url, '--stream', 'drift-a', ...MODEL, '--checkpoint-dir', join(dir, 'a'), '--on-drift', 'warn', '--until-idle', '0.3', '--json'])
     const plain = await cli(['online', '--redis', redis.url, '--stream', 'drift-b', ...MODEL, '--checkpoint-dir', join(dir, 'b'), '--until-idle', '0.3', '--json'])
-    const w = lastJson(watched.stdout)
-    const p = lastJson(plain.stdout)
+    const w = lastJsonLine(watched.stdout)
+    const p = lastJsonLine(plain.stdout)
     expect(w.hash).toBe(p.hash)
     expect(w.drifts as number).toBeGreaterThanOrEqual(1)
     expect(p.drifts).toBe(0)
@@ -274,8 +262,8 @@ describe('gradstream online --redis --target (regression)', () => {
     expect((await cli(['produce', '--redis', redis.url, '--stream', 'reg', '--input', rest])).code).toBe(0)
     const r2 = await run()
     expect(r2.code, r2.stderr).toBe(0)
-    const s = lastJson(r2.stdout)
-    const f = lastJson((await cli(['online', '--input', all, ...flags])).stdout)
+    const s = lastJsonLine(r2.stdout)
+    const f = lastJsonLine((await cli(['online', '--input', all, ...flags])).stdout)
     expect(s.resumed).toBe(true)
     expect(s.hash).toBe(f.hash)
     expect(s.seen).toBe(2001)

@@ -9,16 +9,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lastValueFrom } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
 import { onlineModelOf, parseOnlineFlags } from '../../src/cli/online-command.ts'
 import { encodeF32 } from '../../src/streams/log-source.ts'
 import type { OnlineExample } from '../../src/streams/online.ts'
 import { online } from '../../src/streams/online.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
-import { textSink as sink } from '../cli-run.ts'
+import { lastJsonLine } from '../cli-run.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
+import { cli } from '../cli/run-cli.ts'
 
 let redis: RedisServer
 beforeAll(async () => {
@@ -27,18 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis.stop()
 })
-
-const cli = async (args: string[]) => {
-  const out = sink()
-  const err = sink()
-  const code = await main(args, { stdout: out.stream, stderr: err.stream })
-  return { code, stdout: out.text(), stderr: err.text() }
-}
-
-const lastJson = (stdout: string): Record<string, unknown> => {
-  const lines = stdout.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
-}
 
 const FEATURES = Array.from({ length: 8 }, (_, i) => `f${i}`)
 const MODEL = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.05']
@@ -81,14 +69,14 @@ describe('the f32 encoding through Redis', () => {
       (r): r is Record<string, unknown> =>
         r !== undefined && !Array.isArray(r) && FEATURES.every((k) => typeof r[k] === 'number' && Number.isFinite(r[k])) && typeof r.kind === 'string',
     )
-    const s1 = lastJson(p1.stdout)
-    const s2 = lastJson(p2.stdout)
+    const s1 = lastJsonLine(p1.stdout)
+    const s2 = lastJsonLine(p2.stdout)
     expect((s1.produced as number) + (s2.produced as number)).toBe(packable.length)
     expect((s1.skipped as number) + (s2.skipped as number)).toBe(2000 - packable.length)
 
     const r = await cli(['online', '--redis', redis.url, '--stream', 'packed', ...MODEL, '--features', FEATURES.join(','), '--checkpoint-dir', join(dir, 'ck'), '--checkpoint-every', '300', '--until-idle', '0.5', '--json'])
     expect(r.code, r.stderr).toBe(0)
-    const s = lastJson(r.stdout)
+    const s = lastJsonLine(r.stdout)
 
     // online() from memory: the good records' features as float32, labels as indices.
     const classes = ['a', 'b', 'c']
@@ -127,7 +115,7 @@ describe('the f32 encoding through Redis', () => {
     expect(rep.code, rep.stderr).toBe(0)
     const prefix = packable.slice(0, k + 1).filter((o) => classes.includes(o.kind as string))
     const upTo = await lastValueFrom(online(objective, optimizer, prefix.map((o) => ({ features: Float32Array.from(FEATURES, (f) => o[f] as number), label: classes.indexOf(o.kind as string) }))))
-    expect(upTo.type === 'snapshot' && lastJson(rep.stdout).hash).toBe(upTo.type === 'snapshot' ? hashParams(upTo.snapshot) : 'no snapshot')
+    expect(upTo.type === 'snapshot' && lastJsonLine(rep.stdout).hash).toBe(upTo.type === 'snapshot' ? hashParams(upTo.snapshot) : 'no snapshot')
   })
 
   it('says in one line that packed entries need named features, and checks the producer flags', async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Dashboard } from '../../src/server/dashboard-server.ts'
 import { startDashboard } from '../../src/server/dashboard-server.ts'
 import { streamData } from '../redis/data.ts'
-import { runCli } from '../cli-run.ts'
+import { runCli, lastJsonLine } from '../cli-run.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'gs-dashboard-online-'))
 const runs = join(tmp, 'runs')
@@ -23,18 +23,13 @@ const MODEL = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr'
 
 const cli = (...argv: string[]) => runCli(argv)
 
-const lastJson = (out: string): Record<string, unknown> => {
-  const lines = out.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>
-}
-
 /** The hash of `gradstream online` over the first n records only (no checkpoints). */
 const hashOfFirst = async (n: number, model: readonly string[] = MODEL, lines: readonly string[] = data.lines): Promise<string> => {
   const part = join(tmp, `first-${n}.ndjson`)
   writeFileSync(part, `${lines.slice(0, n).join('\n')}\n`)
   const r = await cli('online', '--input', part, ...model, '--json')
   expect(r.code, r.err).toBe(0)
-  return lastJson(r.out).hash as string
+  return lastJsonLine(r.out).hash as string
 }
 
 let dash: Dashboard
@@ -67,7 +62,7 @@ beforeAll(async () => {
   writeFileSync(input, `${data.lines.join('\n')}\n`)
   const r = await cli('online', '--input', input, ...MODEL, '--checkpoint-dir', runDir, '--checkpoint-every', '100', '--report-every', '50', '--json')
   expect(r.code, r.err).toBe(0)
-  summary = lastJson(r.out)
+  summary = lastJsonLine(r.out)
   dash = await startDashboard({ dirs: [runs], dataDirs: [dataDir], port: 0, token: 'online-token' })
 }, 120_000)
 
@@ -186,7 +181,7 @@ describe.each([
     writeFileSync(rotatedInput, `${rotated.join('\n')}\n`)
     const r = await cli('online', '--input', name === 'drift-reset' ? rotatedInput : input, ...model, '--checkpoint-dir', join(runs, name), '--checkpoint-every', '100', '--report-every', '50', '--json')
     expect(r.code, r.err).toBe(0)
-    const s = lastJson(r.out)
+    const s = lastJsonLine(r.out)
     const row = (await getJson<Row[]>('/api/runs')).find((x) => x.name === name)
     expect(row).toBeDefined()
     if (row === undefined) return
