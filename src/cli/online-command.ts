@@ -485,7 +485,7 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const report = (raw: OnlineEvent): void => {
     // Snapshot metrics over the whole stream (the checkpoint's counts plus this process's).
     const c = raw.type === 'snapshot' && base !== ZERO_COUNTS ? addCounts(base, raw.metrics) : undefined
-    const e: OnlineEvent = raw.type === 'snapshot' && c !== undefined ? { ...raw, metrics: { ...metricsOf(c, raw.metrics), drifts: c.drifts, resets: c.resets } } : raw
+    const e: OnlineEvent = raw.type === 'snapshot' && c !== undefined ? { ...raw, metrics: { ...metricsOf(c, raw.metrics), drifts: c.drifts, resets: c.resets, ...(c.unmatchedLabels !== undefined ? { unmatchedLabels: c.unmatchedLabels } : {}) } } : raw
     runLog?.event(e)
     if (e.type === 'snapshot') {
       last = e

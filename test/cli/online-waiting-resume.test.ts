@@ -117,6 +117,8 @@ describe('gradstream online --labels, split in time and restarted', () => {
   const labels = recs
     .map((r, i) => ({ at: r.at + Math.round(5_000 + u[i] * 395_000), id: r.id, y: r.y, i }))
     .filter((l) => l.i % 50 !== 7)
+    // labels for records that do not exist, on both sides of the cut
+    .concat([100, 500].map((k) => ({ at: T0 + 10_000 * k + 1, id: `ghost${k}`, y: 'up', i: -k })))
     .sort((p, q) => p.at - q.at || p.i - q.i)
   const write = (name: string, from: number, to: number): [string, string] => {
     const r = join(tmp, `${name}-records.csv`)
@@ -147,5 +149,6 @@ describe('gradstream online --labels, split in time and restarted', () => {
     expect(bs.resumedFrom).toBe(as.steps)
     expect(cumulative(bs)).toEqual(cumulative(ws))
     expect(bs.waiting).toBe(ws.waiting)
+    expect([as.unmatchedLabels, bs.unmatchedLabels, ws.unmatchedLabels]).toEqual([1, 2, 2])
   })
 })
