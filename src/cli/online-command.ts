@@ -423,6 +423,8 @@ const runOnlineLocked = async (flags: OnlineFlags, io: Io): Promise<OnlineSummar
   const waits = flags.labelDelay > 0 || flags.labels !== undefined
   const base: LogCounts = from !== undefined && Object.hasOwn(from.extra, COUNTS_META) ? countsOf(from.file, from.extra[COUNTS_META]) : ZERO_COUNTS
   const resumedWaiting: readonly WaitingExample[] = from !== undefined && Object.hasOwn(from.extra, WAITING_META) ? decodeWaiting(from.file, from.extra[WAITING_META]) : []
+  if (from !== undefined && resumedWaiting.length > 0 && !waits)
+    throw new GradstreamError(`${from.file}: ${resumedWaiting.length} records are waiting for their labels; continue with that run's --label-delay or --labels`)
   // A checkpoint at the step of the last one is the same file unless records were read
   // since that wait for their labels (then it is written again, over it).
   let saved = from !== undefined ? `${from.snapshot.step}` : ''

@@ -68,6 +68,13 @@ describe('gradstream online --label-delay, stopped by a signal and restarted', (
     expect(waiting).toHaveLength(DELAY)
     expect(Array.from(waiting[0].features, (v) => v.toFixed(3))).toEqual(body[300 - DELAY].split(',').slice(0, 2).map((v) => Number(v).toFixed(3)))
 
+    // continued without the delay: one line, exit 2, nothing written
+    const plain = start([...ck.filter((x, i) => x !== '--label-delay' && ck[i - 1] !== '--label-delay')], { stdin: 'pipe' })
+    plain.process.stdin!.end(`${header}\n${body.slice(300).join('\n')}\n`)
+    const p = await plain.done
+    expect(p.code).toBe(2)
+    expect(p.err.trim()).toBe(`gradstream online: ${c.file}: ${DELAY} records are waiting for their labels; continue with that run's --label-delay or --labels`)
+
     const rest = start(ck, { stdin: 'pipe' })
     rest.process.stdin!.end(`${header}\n${body.slice(300).join('\n')}\n`)
     const b = await rest.done
