@@ -3,6 +3,8 @@
 // step. The main thread computes its share of the work itself, then waits (Atomics.wait,
 // no event-loop turn) for the workers' shares; results are assembled in a fixed order,
 // so they do not depend on how many threads computed them.
+// In a reduced step (runReduced) the tasks are claimed, not assigned: a worker slow to
+// wake leaves its shard to this thread, and the step does not wait for it.
 //
 // A worker that throws reports the error in shared memory and the step fails with it.
 // A worker that dies outright cannot report: the wait gives up after `timeoutMs` (and the

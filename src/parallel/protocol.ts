@@ -8,6 +8,10 @@
 // task: a Node worker with receiveMessageOnPort (synchronous, no event loop needed), a
 // Web Worker by returning to its event loop until MESSAGES messages have arrived
 // (web-worker.ts; browsers have no synchronous receive).
+//
+// Reduced steps (pool.ts, runReduced) post once (TASK_STEPS): the worker then serves one
+// step per GEN bump, claiming its tasks (below), until LEAVE; the pool waits for it to
+// leave (STATE := DONE) before it posts anything else.
 
 export const SLOT = 32
 
