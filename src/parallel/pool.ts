@@ -3,6 +3,8 @@
 // step. The main thread computes its share of the work itself, then waits (Atomics.wait,
 // no event-loop turn) for the workers' shares; results are assembled in a fixed order,
 // so they do not depend on how many threads computed them.
+// In a reduced step (runReduced) the tasks are claimed, not assigned: a worker slow to
+// wake leaves its shard to this thread, and the step does not wait for it.
 //
 // A worker that throws reports the error in shared memory and the step fails with it.
 // A worker that dies outright cannot report: the wait gives up after `timeoutMs` (and the
@@ -43,6 +45,8 @@ export interface PoolOptions {
   readonly startTimeoutMs?: number
   /** Starts one worker (default: a Node worker thread). */
   readonly spawn?: Spawn
+  /** For tests: workers sleep this long (ms) on waking for a reduced step, as descheduled ones would. */
+  readonly lateMs?: number
 }
 
 interface Member {
@@ -90,6 +94,10 @@ export class WorkerPool implements ShardExecutor {
   private closed = false
   /** Scalars per output row, found once by a one-row prediction. */
   private outPer = 0
+  /** Reduced steps started (their generation, protocol.ts GEN). */
+  private gen = 0
+  /** True while the workers serve reduced steps (TASK_STEPS), until settle(). */
+  private stepping = false
   /** The model state workers read (shared), posted to them when its layout changes. */
   private stateIn: { flat: Float32Array; layout: Layout } | null = null
 
@@ -138,6 +146,7 @@ export class WorkerPool implements ShardExecutor {
       modules: this.options.objective ? modulesOf(this.options.objective.spec) : [],
       layout: this.options.layout ?? { names: [], shapes: [], offsets: [], size: 0 },
       backend: kernelBackend(),
+      lateMs: this.options.lateMs ?? 0,
     }
     const fail = (why: string): void => {
       if (!this.closed && this.broken === null) this.broken = why
@@ -210,7 +219,14 @@ export class WorkerPool implements ShardExecutor {
     this.ctrl[w * P.SLOT + P.RESIZED] = 1
   }
 
-  private postShard(w: number, task: ShardTask, outPer: number, reduce = 0): void {
+  private postShard(w: number, task: ShardTask, outPer: number): void {
+    this.stage(w, task, outPer)
+    this.ctrl[w * P.SLOT + P.TASK] = P.TASK_SHARD
+    this.post(w)
+  }
+
+  /** Writes shard task `task` where worker w reads it (arenas and slot w). */
+  private stage(w: number, task: ShardTask, outPer: number): void {
     const { x, y } = task.batch
     const rows = x.shape[0]
     const yIsX = y === x || y.data === x.data
@@ -226,13 +242,32 @@ export class WorkerPool implements ShardExecutor {
       this.ctrl[base + P.Y_RANK] = dims.length
       dims.forEach((d, i) => (this.ctrl[base + P.Y_DIMS + i] = d))
     }
-    this.ctrl[base + P.TASK] = P.TASK_SHARD
     this.ctrl[base + P.HAS_STATE] = this.stateIn === null ? 0 : 1
     this.ctrl[base + P.ROWS] = rows
-    this.ctrl[base + P.REDUCE] = reduce
     this.ctrl[base + P.KEY0] = task.key.k0 | 0
     this.ctrl[base + P.KEY1] = task.key.k1 | 0
-    this.post(w)
+  }
+
+  /**
+   * Takes the workers out of their loop of reduced steps (TASK_STEPS) and waits until each
+   * has left it, so their slots are free for a GEMM, a run or exit.
+   */
+  private settle(): void {
+    if (!this.stepping) return
+    this.stepping = false
+    Atomics.store(this.ctrl, P.LEAVE, 1)
+    Atomics.add(this.ctrl, P.GEN, 1)
+    Atomics.notify(this.ctrl, P.GEN)
+    let failure: unknown = null
+    for (let w = 1; w < this.threads; w++) {
+      try {
+        this.await(w)
+      } catch (e) {
+        failure ??= e
+      }
+    }
+    Atomics.store(this.ctrl, P.LEAVE, 0)
+    if (failure !== null) throw failure
   }
 
   private collectShard(w: number, rows: number): ShardResult {
@@ -297,6 +332,7 @@ export class WorkerPool implements ShardExecutor {
     state?: ShardState | null,
   ): void {
     this.begin(objective, flat, layout, tasks, state)
+    this.settle()
     const T = this.threads
     for (let w = 1; w < T && w < tasks.length; w++) this.postShard(w, tasks[w], this.outPer)
     const own = new Map<number, ShardResult>()
@@ -322,12 +358,16 @@ export class WorkerPool implements ShardExecutor {
   }
 
   /**
-   * ShardExecutor.runReduced, for one task per thread: thread t computes task t into its
-   * slice of the shared gradients, then, once every shard is in, reduces its range of the
-   * parameters (protocol.ts, reduceRange) over all the shards into the shared sum, so the
-   * reduction is split across the threads instead of left to this one after the step's
-   * last shard. Each entry is the same chain of roundings as WeightedSum's (shards.ts,
-   * reduceRangeInto): the same bits as run's reduction. Other task counts: null (run).
+   * ShardExecutor.runReduced, for one task per thread. The tasks are fixed by the config,
+   * never by who computes them: this thread computes task 0, then claims (protocol.ts,
+   * claimShard) and computes any of tasks 1.. that its worker t has not claimed yet (a
+   * worker slow to wake is not waited for); each shard's gradient goes into its slice of
+   * the shared gradients. Once every shard is in, all threads claim the reduction's
+   * ranges (more ranges than threads: reductionRanges) and reduce each over all the shards
+   * into the shared sum (shards.ts, reduceRangeInto: each entry is the same chain of
+   * roundings as WeightedSum's), so the bits are run's, whoever computed what. The step
+   * ends when every task is done, not when every worker has answered. Other task counts:
+   * null (run).
    */
   runReduced(
     objective: AnyObjective,
@@ -342,55 +382,75 @@ export class WorkerPool implements ShardExecutor {
     if (S < 2 || tasks.length !== S) return null
     this.begin(objective, flat, layout, tasks, state)
     const n = layout.size
+    const ctrl = this.ctrl
     this.weights.set(weights)
-    Atomics.store(this.ctrl, P.SHARDS_IN, 0)
-    Atomics.store(this.ctrl, P.ABORTED, 0)
-    for (let w = 1; w < S; w++) this.postShard(w, tasks[w], this.outPer, S)
-    let own: ShardResult | null = null
-    let failure: unknown = null
-    try {
-      own = computeShard(objective, this.params, layout, tasks[0], this.grads.subarray(0, n), state)
-    } catch (e) {
-      failure = e
-      Atomics.store(this.ctrl, P.ABORTED, 1)
-    }
-    // Every thread counts itself in, failed or not, so no one waits for a shard that will not come.
-    Atomics.add(this.ctrl, P.SHARDS_IN, 1)
-    Atomics.notify(this.ctrl, P.SHARDS_IN)
-    let probe = 0
-    if (failure === null && this.awaitShards(S)) {
-      const [r0, r1] = P.reduceRange(n, S, 0)
-      probe = reduceRangeInto(this.sum, this.grads, n, weights, S, r0, r1)
-    }
-    // Every worker answers before anything is thrown, so the pool is idle for the next step.
-    for (let w = 1; w < S; w++) {
-      try {
-        this.await(w)
-      } catch (e) {
-        if (failure === null) failure = e
+    for (let w = 1; w < S; w++) this.stage(w, tasks[w], this.outPer)
+    // A new generation: every claim of an older step (a late worker's) now fails.
+    const g = (this.gen = (this.gen + 1) | 0)
+    for (let t = 1; t < S; t++) Atomics.store(ctrl, t * P.SLOT + P.CLAIM, P.stepTag(g))
+    Atomics.store(ctrl, P.SHARDS, S)
+    Atomics.store(ctrl, P.SHARDS_IN, 0)
+    Atomics.store(ctrl, P.ABORTED, 0)
+    Atomics.store(ctrl, P.RANGES_DONE, 0)
+    Atomics.store(ctrl, P.NONFINITE, 0)
+    Atomics.store(ctrl, P.RANGE_NEXT, P.rangeTag(g))
+    Atomics.store(ctrl, P.GEN, g)
+    if (this.stepping) Atomics.notify(ctrl, P.GEN)
+    else {
+      this.stepping = true
+      for (let w = 1; w < S; w++) {
+        ctrl[w * P.SLOT + P.TASK] = P.TASK_STEPS
+        this.post(w)
       }
     }
-    if (failure !== null || own === null) throw failure
-    consume(0, own)
-    for (let w = 1; w < S; w++) {
-      consume(w, this.collectShard(w, tasks[w].batch.x.shape[0]))
-      probe += this.members[w].arenas.scalars[1]
+    const mine: Array<ShardResult | null> = tasks.map(() => null)
+    let failure: unknown = null
+    const compute = (t: number): void => {
+      // After a failure the step is lost: the tasks left are counted in, not computed.
+      if (failure === null)
+        try {
+          mine[t] = computeShard(objective, this.params, layout, tasks[t], this.grads.subarray(t * n, (t + 1) * n), state)
+        } catch (e) {
+          failure = t === 0 || !(e instanceof Error) ? e : new GradstreamError(`shard ${t}: ${e.message}`)
+          Atomics.compareExchange(ctrl, P.ABORTED, 0, t + 1)
+        }
+      P.shardDone(ctrl)
     }
-    return { grads: this.sum.subarray(0, n), probe }
+    compute(0)
+    for (let t = 1; t < S; t++) if (P.claimShard(ctrl, t, g)) compute(t)
+    // Every shard must be in before anything is thrown: no thread still writes this step.
+    const ok = this.awaitCount(P.SHARDS_IN, S, "a worker's shard")
+    if (!ok) {
+      if (failure !== null) throw failure
+      const t = Atomics.load(ctrl, P.ABORTED) - 1
+      const msg = new TextDecoder().decode(this.members[t].arenas.error.slice(0, ctrl[t * P.SLOT + P.ERROR_LENGTH]))
+      throw new GradstreamError(`shard ${t}: ${msg}`)
+    }
+    const R = P.reductionRanges(S)
+    P.claimRanges(ctrl, g, R, (r) => {
+      const [r0, r1] = P.reduceRange(n, R, r)
+      return reduceRangeInto(this.sum, this.grads, n, weights, S, r0, r1)
+    })
+    this.awaitCount(P.RANGES_DONE, R, "a worker's reduction range")
+    for (let t = 0; t < S; t++) consume(t, mine[t] ?? this.collectShard(t, tasks[t].batch.x.shape[0]))
+    return { grads: this.sum.subarray(0, n), probe: Atomics.load(ctrl, P.NONFINITE) === 0 ? 0 : NaN }
   }
 
-  /** Waits until all S threads' shards are in; false when one failed (its error is the step's). */
-  private awaitShards(S: number): boolean {
+  /**
+   * Waits until ctrl[at] >= target (a count of the step's tasks done); false when a shard
+   * failed (ABORTED). A worker that died holding a claim: the broken pool, or the timeout.
+   */
+  private awaitCount(at: number, target: number, what: string): boolean {
     const deadline = performance.now() + (this.options.timeoutMs ?? 120_000)
     for (;;) {
-      const got = P.spinUntil(this.ctrl, P.SHARDS_IN, S)
-      if (got >= S) return Atomics.load(this.ctrl, P.ABORTED) === 0
+      const got = P.spinUntil(this.ctrl, at, target)
+      if (got >= target) return Atomics.load(this.ctrl, P.ABORTED) === 0
       if (this.broken !== null) throw new GradstreamError(this.broken)
       if (performance.now() > deadline) {
         this.broken = 'a worker stopped responding'
-        throw new GradstreamError(`worker pool: a worker's shard did not arrive within ${this.options.timeoutMs ?? 120_000} ms`)
+        throw new GradstreamError(`worker pool: ${what} did not arrive within ${this.options.timeoutMs ?? 120_000} ms`)
       }
-      Atomics.wait(this.ctrl, P.SHARDS_IN, got, 50)
+      Atomics.wait(this.ctrl, at, got, 50)
     }
   }
 
@@ -404,6 +464,7 @@ export class WorkerPool implements ShardExecutor {
    */
   gemm(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void {
     this.check()
+    this.settle()
     if (this.gemmA.length < M * K || this.gemmB.length < K * N || this.gemmC.length < M * N) {
       this.gemmA = P.sharedF32(M * K)
       this.gemmB = P.sharedF32(K * N)
@@ -437,6 +498,11 @@ export class WorkerPool implements ShardExecutor {
   /** Stops every worker. */
   async terminate(): Promise<void> {
     if (this.closed) return
+    try {
+      if (this.broken === null) this.settle()
+    } catch {
+      // A worker that does not leave its steps is stopped below all the same.
+    }
     this.closed = true
     for (let w = 1; w < this.threads; w++) {
       if (!this.members[w]) continue

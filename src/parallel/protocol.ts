@@ -8,6 +8,10 @@
 // task: a Node worker with receiveMessageOnPort (synchronous, no event loop needed), a
 // Web Worker by returning to its event loop until MESSAGES messages have arrived
 // (web-worker.ts; browsers have no synchronous receive).
+//
+// Reduced steps (pool.ts, runReduced) post once (TASK_STEPS): the worker then serves one
+// step per GEN bump, claiming its tasks (below), until LEAVE; the pool waits for it to
+// leave (STATE := DONE) before it posts anything else.
 
 export const SLOT = 32
 
@@ -31,17 +35,69 @@ export const OUT_DIMS = 17
 export const HAS_STATE = 24
 /** Messages posted to the worker so far (Web Workers count them; web-workers.ts). */
 export const MESSAGES = 25
-/**
- * Shards of a reduced step (pool.ts, runReduced), or 0: after its shard the worker waits
- * for every shard of the step, then reduces its range of the parameters (reduceRange).
- */
-export const REDUCE = 26
+/** Task t's claim in the current reduced step (slot t): 2 G unclaimed, 2 G + 1 claimed (stepTag). */
+export const CLAIM = 26
 
-// Step-wide fields live in slot 0 (the main thread's slot, which no worker serves).
-/** Threads whose shard of a reduced step is in (counted up with Atomics.add). */
+// Step-wide fields of a reduced step (pool.ts, runReduced) live in slot 0 (the main
+// thread's slot, which no worker serves). Shards and reduction ranges are tasks fixed by
+// the config; any thread may compute a task (the main thread any shard, worker t shard
+// t, every thread any range), the first to claim it, so a late worker never holds up a
+// step. A step is generation GEN; claims carry it, so a worker waking after its step
+// ended (or was failed) claims nothing and writes nothing.
+/** Shards of the step done (counted up with Atomics.add, failed or not). */
 export const SHARDS_IN = 1
-/** Set to 1 by a thread whose shard failed: the others skip their reduction. */
+/** 0, or 1 + the index of a shard that failed: the threads then skip the reduction. */
 export const ABORTED = 2
+/** The current reduced step's generation (bumped, with a notify, to start one). */
+export const GEN = 3
+/** 1 when the workers are to leave their loop of reduced steps (before a GEMM, run, exit). */
+export const LEAVE = 4
+/** Next reduction range to claim, tagged with the generation (rangeTag). */
+export const RANGE_NEXT = 5
+/** Reduction ranges done. */
+export const RANGES_DONE = 6
+/** 1 when a reduced range had a non-finite term (its probe was not 0). */
+export const NONFINITE = 7
+/** Shards in the step (its thread count). */
+export const SHARDS = 8
+
+/** Generation tag of a shard claim: 2 tag (unclaimed), 2 tag + 1 (claimed); fits an Int32. */
+export const stepTag = (g: number): number => 2 * (g & 0x3fffffff)
+/** Generation tag of RANGE_NEXT, whose low 6 bits count the ranges claimed. */
+export const rangeTag = (g: number): number => (g & 0x1ffffff) * 64
+
+/**
+ * Reduction ranges of a step of S shards: more than threads, so a thread that comes late
+ * finds the others have taken its share; at most 63 (RANGE_NEXT's count bits).
+ */
+export const reductionRanges = (S: number): number => Math.min(63, Math.max(8, 2 * S))
+
+/** Claims shard t for step g (true when this thread is to compute it). */
+export const claimShard = (ctrl: Int32Array, t: number, g: number): boolean =>
+  Atomics.compareExchange(ctrl, t * SLOT + CLAIM, stepTag(g), stepTag(g) + 1) === stepTag(g)
+
+/** Counts a shard of the step in (whoever computed it, failed or not) and wakes the waiters. */
+export const shardDone = (ctrl: Int32Array): void => {
+  Atomics.add(ctrl, SHARDS_IN, 1)
+  Atomics.notify(ctrl, SHARDS_IN)
+}
+
+/**
+ * Claims and reduces ranges of step g until none is left: `reduce(r, R)` reduces range r
+ * of R and returns its finiteness probe. Each range's arithmetic does not depend on who
+ * reduces it, so neither do the bits.
+ */
+export const claimRanges = (ctrl: Int32Array, g: number, R: number, reduce: (r: number, R: number) => number): void => {
+  const tag = rangeTag(g)
+  for (;;) {
+    const v = Atomics.load(ctrl, RANGE_NEXT)
+    const r = v & 63
+    if (v - r !== tag || r >= R) return
+    if (Atomics.compareExchange(ctrl, RANGE_NEXT, v, v + 1) !== v) continue
+    if (reduce(r, R) !== 0) Atomics.store(ctrl, NONFINITE, 1)
+    if (Atomics.add(ctrl, RANGES_DONE, 1) + 1 === R) Atomics.notify(ctrl, RANGES_DONE)
+  }
+}
 
 // states
 export const IDLE = 0
@@ -54,6 +110,8 @@ export const READY = 4
 export const TASK_SHARD = 1
 export const TASK_GEMM = 2
 export const TASK_EXIT = 3
+/** Serve reduced steps (each a new GEN) until LEAVE. */
+export const TASK_STEPS = 4
 
 // GEMM task arguments reuse the slot: rows [ROWS, ROWS+1) of C, and M, N, K.
 export const GEMM_ROW0 = 2
@@ -105,7 +163,7 @@ export const spinUntil = (ctrl: Int32Array, at: number, target: number): number 
 }
 
 /**
- * The parameters [r0, r1) that thread s of S reduces in a reduced step: S near-equal
+ * The parameters [r0, r1) of reduction range s of S in a reduced step: S near-equal
  * ranges, cut at multiples of 16 floats (64 bytes: whole SIMD vectors and cache lines).
  * Any cut gives the same bits (the reduction is elementwise); this one only balances it.
  */
@@ -140,6 +198,8 @@ export interface WorkerInit {
   readonly layout: { readonly names: readonly string[]; readonly shapes: readonly (readonly number[])[]; readonly offsets: readonly number[]; readonly size: number }
   /** The main thread's kernel backend: every thread computes with the same kernels. */
   readonly backend: 'simd' | 'ts'
+  /** For tests: the worker sleeps this long (ms) on waking for a reduced step, as a descheduled one would. */
+  readonly lateMs: number
 }
 
 /** A message the pool posts to a worker: new arenas, GEMM buffers or model state. */

@@ -100,24 +100,55 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
   }
 
   /**
-   * After our shard of a reduced step (pool.ts, runReduced): count ourselves in, wait for
-   * every shard of the step, then reduce our range of the parameters into the shared sum.
-   * A failed shard anywhere (ABORTED) skips the reduction: the step fails with its error.
+   * Our part of reduced step g (pool.ts, runReduced): our shard t = index, unless a
+   * thread claimed it first (the main thread, when we woke late), then, once every shard
+   * of the step is in, whatever reduction ranges are left. A step that has ended, or
+   * failed, leaves nothing to claim: a late worker does nothing.
    */
-  const reduceTask = (S: number, ok: boolean): void => {
-    if (!ok) Atomics.store(ctrl, P.ABORTED, 1)
-    Atomics.add(ctrl, P.SHARDS_IN, 1)
-    Atomics.notify(ctrl, P.SHARDS_IN)
-    if (!ok) return
+  const step = (g: number): void => {
+    if (init.lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, init.lateMs)
+    const S = Atomics.load(ctrl, P.SHARDS)
+    if (P.claimShard(ctrl, init.index, g)) {
+      try {
+        shardTask()
+      } catch (e) {
+        writeError(e)
+        Atomics.compareExchange(ctrl, P.ABORTED, 0, init.index + 1)
+      }
+      P.shardDone(ctrl)
+    }
     for (;;) {
+      if (Atomics.load(ctrl, P.GEN) !== g) return
       const got = P.spinUntil(ctrl, P.SHARDS_IN, S)
       if (got >= S) break
-      Atomics.wait(ctrl, P.SHARDS_IN, got)
+      Atomics.wait(ctrl, P.SHARDS_IN, got, 50)
     }
-    arenas.scalars[1] = 0
     if (Atomics.load(ctrl, P.ABORTED) !== 0) return
-    const [r0, r1] = P.reduceRange(layout.size, S, init.index)
-    arenas.scalars[1] = reduceRangeInto(sum, grads, layout.size, weights, S, r0, r1)
+    P.claimRanges(ctrl, g, P.reductionRanges(S), (r, R) => {
+      const [r0, r1] = P.reduceRange(layout.size, R, r)
+      return reduceRangeInto(sum, grads, layout.size, weights, S, r0, r1)
+    })
+  }
+
+  /**
+   * Serves reduced steps, each a new GEN, until LEAVE ('leave') or until messages the
+   * pool posted have not arrived ('wait'; the step's shard is then left to the others).
+   */
+  const steps = (drain: () => boolean): 'leave' | 'wait' => {
+    for (;;) {
+      const g = Atomics.load(ctrl, P.GEN)
+      if (Atomics.load(ctrl, P.LEAVE) !== 0) return 'leave'
+      // Cleared before draining: a message posted meanwhile sets it again.
+      if (Atomics.load(ctrl, base + P.RESIZED) !== 0) {
+        Atomics.store(ctrl, base + P.RESIZED, 0)
+        if (!drain()) {
+          Atomics.store(ctrl, base + P.RESIZED, 1)
+          return 'wait'
+        }
+      }
+      step(g)
+      while (Atomics.load(ctrl, P.GEN) === g) Atomics.wait(ctrl, P.GEN, g)
+    }
   }
 
   const gemmTask = (): void => {
@@ -129,10 +160,14 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
     gemm(gemmC.subarray(r0 * N, r1 * N), gemmA.subarray(r0 * K, r1 * K), gemmB, r1 - r0, N, K)
   }
 
-  const fail = (e: unknown): void => {
+  const writeError = (e: unknown): void => {
     const msg = new TextEncoder().encode(e instanceof Error ? e.message : String(e)).subarray(0, arenas.error.length)
     arenas.error.set(msg)
     ctrl[base + P.ERROR_LENGTH] = msg.length
+  }
+
+  const fail = (e: unknown): void => {
+    writeError(e)
     Atomics.store(ctrl, base + P.STATE, P.ERROR)
     Atomics.notify(ctrl, base + P.STATE)
   }
@@ -158,23 +193,21 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
           Atomics.wait(ctrl, base + P.STATE, s)
           continue
         }
+        const task = ctrl[base + P.TASK]
+        if (task === P.TASK_STEPS) {
+          if (steps(drain) === 'wait') return 'wait'
+          Atomics.store(ctrl, base + P.STATE, P.DONE)
+          Atomics.notify(ctrl, base + P.STATE)
+          continue
+        }
         if (ctrl[base + P.RESIZED] !== 0) {
           if (!drain()) return 'wait'
           ctrl[base + P.RESIZED] = 0
         }
-        const task = ctrl[base + P.TASK]
         if (task === P.TASK_EXIT) return 'exit'
         try {
-          if (task === P.TASK_SHARD) {
-            const S = ctrl[base + P.REDUCE]
-            try {
-              shardTask()
-            } catch (e) {
-              if (S > 0) reduceTask(S, false)
-              throw e
-            }
-            if (S > 0) reduceTask(S, true)
-          } else if (task === P.TASK_GEMM) gemmTask()
+          if (task === P.TASK_SHARD) shardTask()
+          else if (task === P.TASK_GEMM) gemmTask()
           else throw new Error(`unknown task ${task}`)
           Atomics.store(ctrl, base + P.STATE, P.DONE)
           Atomics.notify(ctrl, base + P.STATE)

@@ -127,10 +127,54 @@ describe('worker pool', () => {
         // error, and the next step gives the same bits as before (no thread left waiting).
         const bad = (t: ShardTask): ShardTask => ({ ...t, batch: { ...t.batch, y: { shape: [t.batch.x.shape[0], 2], data: new Float32Array(2 * t.batch.x.shape[0]) } } })
         expect(() => step(flat, tasks.map((t, i) => (i === threads - 1 ? bad(t) : t)))).toThrow(
-          new RegExp(`worker ${threads - 1}: softmax_cross_entropy: expected a target of shape`),
+          new RegExp(`shard ${threads - 1}: softmax_cross_entropy: expected a target of shape`),
         )
         expect(() => step(flat, tasks.map((t, i) => (i === 0 ? bad(t) : t)))).toThrow(/^softmax_cross_entropy: expected a target of shape/)
         expect(step(flat, tasks)?.grads).toEqual(weightedSum(want.map((w) => w.grads), weights, layout.size))
+      } finally {
+        await pool.terminate()
+      }
+    }
+  })
+
+  it('finishes a reduced step without a worker that wakes late, with the same bits, and a late worker harms nothing', async () => {
+    // lateMs: each worker sleeps 1 s on waking for a step; timeoutMs 1 s: a step that
+    // waited for a sleeping worker would fail, so each step below is all the main thread's.
+    const data = blobs(20, 3, 30, 5)
+    const obj = supervised(sequential(dense(64), relu(), dense(3)), softmaxCrossEntropy(), [30]) as AnyObjective
+    const snap = initialSnapshot(obj, sgd(0.1), key(2))
+    if (snap._tag === 'Left') throw snap.left
+    const { flat, layout } = snap.right
+    const batch = gather(data, Int32Array.from({ length: 50 }, (_, i) => i), 0, 0)
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+    for (const threads of [2, 3]) {
+      const tasks: ShardTask[] = shardRanges(50, threads).map(([r0, r1], s) => ({ shard: s, batch: shardOf(batch, r0, r1), key: key(s) }))
+      const weights = tasks.map((t) => t.batch.x.shape[0] / 50)
+      const want = tasks.map((t) => computeShard(obj, flat, layout, t))
+      const sum = weightedSum(want.map((w) => w.grads), weights, layout.size)
+      const pool = await WorkerPool.create({ threads, objective: obj, layout, lateMs: 1000, timeoutMs: 1000 })
+      try {
+        const check = (f: Float32Array = flat) => {
+          const losses: number[] = []
+          const r = pool.runReduced(obj, f, layout, tasks, weights, (i, x) => (losses[i] = x.loss))
+          expect(r?.grads).toEqual(sum)
+          expect(r?.probe).toBe(0)
+          expect(losses).toEqual(want.map((w) => w.loss))
+        }
+        for (let i = 0; i < 5; i++) check()
+        // The workers wake now, their step long over: they claim nothing, write nothing.
+        await sleep(1500)
+        check()
+        // A GEMM takes the workers out of their steps (once awake), then steps resume.
+        await sleep(1500)
+        const A = uniform(key(7), 37 * 40, 'float32', -1, 1) as Float32Array
+        const B = uniform(key(8), 40 * 9, 'float32', -1, 1) as Float32Array
+        const C = new Float32Array(37 * 9)
+        const D = new Float32Array(37 * 9)
+        gemm(C, A, B, 37, 9, 40)
+        pool.gemm(D, A, B, 37, 9, 40)
+        expect(D).toEqual(C)
+        check()
       } finally {
         await pool.terminate()
       }
