@@ -117,12 +117,20 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
   )
   const none: Attempt<OnlineFigures> = { ok: false, reason: 'n/a: batch-1 updates are sequential; no thread parallelism to use' }
   const jax: Attempt<OnlineFigures> = { ok: false, reason: 'n/a: not one of the jax-js workloads (W1, W2, W3, W5)' }
+  const gsOnly: Attempt<LongStreamResult> = { ok: false, reason: 'n/a: the long stream runs on the default backend only (it measures memory)' }
   const runs = { gradstream: gs, gradstreamThreads: none, gradstreamTs: gsTs, gradstreamTsThreads: none, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
   return {
     id: 'W4',
     title: `online MLP 784-${s.hidden}-10 ReLU, batch 1, SGD lr ${s.lr}`,
     rows: [
       { key: 'updatesPerSec', label: 'updates/s', unit: 'updates/s', better: 'higher', cells: perSystem(runs, rateCell), reference: REFERENCE.w4Speed },
+      {
+        key: 'longStreamUpdatesPerSec',
+        label: `long stream, updates/s (${s.longStream.toLocaleString('en-US')} records)`,
+        unit: 'updates/s',
+        better: 'higher',
+        cells: perSystem({ ...runs, gradstream: long, gradstreamTs: gsOnly, tfjsCpu: gsOnly, tfjsWasm: gsOnly }, (r) => (r.ok ? measured(single(r.value.records / r.value.seconds)) : missing(r.reason))),
+      },
       { key: 'prequentialAcc', label: `prequential acc (${s.prequentialSamples} samples)`, unit: 'acc', better: 'none', cells: perSystem(runs, accCell), reference: REFERENCE.w4Acc },
     ],
     details: longStreamDetails(long),
