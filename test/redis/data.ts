@@ -35,3 +35,44 @@ export const streamData = (n: number, D = 8, badRate = 0.02, seed = 7): StreamDa
   }
   return { lines, bad }
 }
+
+/** The records and labels of `labelsApart`: two event logs, ids `<ms>-<seq>` as Redis gives them. */
+export interface LabelsApart {
+  /** The records without their label, with an id `rid` ("r<i>"); bad lines as they were. */
+  readonly recLines: string[]
+  /** Record i at ms 1000 (i + 1). */
+  readonly recIds: string[]
+  /** The labels in arrival order: record i's, `at` ms; one in 40 never comes. */
+  readonly labels: { readonly i: number; readonly at: number; readonly kind: string }[]
+  /** Each label's id: its ms, and a sequence number when two share one. */
+  readonly labIds: string[]
+  /** Each label as a record {rid, kind}. */
+  readonly labLines: string[]
+}
+
+/** Splits a stream into records and labels that arrive 5 s to 5 s + spreadMs later (so they overtake each other). */
+export const labelsApart = (data: StreamData, seed: number, spreadMs: number): LabelsApart => {
+  const n = data.lines.length
+  const u = uniform(key(seed), n, 'float64')
+  const recLines = data.lines.map((l, i) => {
+    if (data.bad.includes(i)) return l
+    const o = JSON.parse(l) as Record<string, unknown>
+    return JSON.stringify({ ...Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'kind')), rid: `r${i}` })
+  })
+  const labels = data.lines
+    .map((l, i) => ({ i, at: 1000 * (i + 1) + Math.round(5000 + u[i] * spreadMs), kind: data.bad.includes(i) ? 'a' : (JSON.parse(l) as { kind: string }).kind }))
+    .filter((l) => l.i % 40 !== 3)
+    .sort((p, q) => p.at - q.at || p.i - q.i)
+  const labIds: string[] = []
+  for (let k = 0; k < labels.length; k++) {
+    const prev = k > 0 && labels[k - 1].at === labels[k].at ? Number(labIds[k - 1].split('-')[1]) + 1 : 0
+    labIds.push(`${labels[k].at}-${prev}`)
+  }
+  return {
+    recLines,
+    recIds: Array.from({ length: n }, (_, i) => `${1000 * (i + 1)}-0`),
+    labels,
+    labIds,
+    labLines: labels.map((l) => JSON.stringify({ rid: `r${l.i}`, kind: l.kind })),
+  }
+}

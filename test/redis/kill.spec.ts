@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { key, uniform } from '../../src/core/rng.ts'
 import { encodeF32 } from '../../src/streams/log-source.ts'
 import { appendEntries } from '../../src/streams/redis-sink.ts'
-import { streamData } from './data.ts'
+import { labelsApart, streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
 import { lastJsonLine } from '../cli-run.ts'
@@ -335,18 +335,7 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     // label in 40 never comes. Both streams get these ids explicitly, as if appended then.
     const N = 6000
     const data = streamData(N, 8, 0.02, 71)
-    const u = uniform(key(72), N, 'float64')
-    const recs = data.lines.map((l, i) => {
-      if (data.bad.includes(i)) return l
-      const o = JSON.parse(l) as Record<string, unknown>
-      return JSON.stringify({ ...Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'kind')), rid: `r${i}` })
-    })
-    const labels = data.lines
-      .map((l, i) => ({ i, at: 1000 * (i + 1) + Math.round(5000 + u[i] * 395_000), kind: data.bad.includes(i) ? 'a' : (JSON.parse(l) as { kind: string }).kind }))
-      .filter((l) => l.i % 40 !== 3)
-      .sort((p, q) => p.at - q.at || p.i - q.i)
-    const seq: number[] = labels.map((l, k) => (k > 0 && labels[k - 1].at === l.at ? 1 : 0))
-    for (let k = 1; k < seq.length; k++) if (seq[k] > 0) seq[k] = seq[k - 1] + 1
+    const { recLines: recs, recIds, labels, labIds, labLines } = labelsApart(data, 72, 395_000)
     const add = async (key: string, items: [string, string][]): Promise<void> => {
       for (let s = 0; s < items.length; s += 1000) {
         const p = redis.client.pipeline()
@@ -355,8 +344,8 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
       }
     }
     for (const suffix of ['ref', 'killed']) {
-      await add(`join-${suffix}`, recs.map((l, i) => [`${1000 * (i + 1)}-0`, l]))
-      await add(`join-${suffix}:labels`, labels.map((l, k) => [`${l.at}-${seq[k]}`, JSON.stringify({ rid: `r${l.i}`, kind: l.kind })]))
+      await add(`join-${suffix}`, recs.map((l, i) => [recIds[i], l]))
+      await add(`join-${suffix}:labels`, labLines.map((l, k) => [labIds[k], l]))
     }
     const dir = mkdtempSync(join(tmpdir(), 'gradstream-kill-join-'))
     const model = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.02', '--json']
@@ -401,7 +390,7 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     expect(s.resumed).toBe(true)
     expect(s.hash).toBe(ref.hash)
     for (const k of ['seen', 'learned', 'rejected', 'waiting', 'unmatchedLabels', 'accuracy', 'macroF1', 'steps']) expect(s[k], k).toBe(ref[k])
-    expect(s.lastEntryId).toBe(`${1000 * N}-0|${labels[labels.length - 1].at}-${seq[seq.length - 1]}`)
+    expect(s.lastEntryId).toBe(`${recIds[N - 1]}|${labIds[labIds.length - 1]}`)
     for (const key of ['join-killed', 'join-killed:labels']) expect(((await redis.client.xpending(key, 'gradstream')) as [number])[0], key).toBe(0)
     const dead = await entries(redis.client, 'join-killed:rejected')
     expect(dead.map(([id]) => id)).toEqual(data.bad.map((i) => `${1000 * (i + 1)}-0`))
@@ -410,7 +399,7 @@ describe('gradstream online --redis --label-stream after SIGKILL', () => {
     // file join over the records and labels up to that position
     const merged = [
       ...recs.map((_, i) => ({ ms: 1000 * (i + 1), kind: 0, seq: 0, i, k: -1 })),
-      ...labels.map((l, k) => ({ ms: l.at, kind: 1, seq: seq[k], i: l.i, k })),
+      ...labels.map((l, k) => ({ ms: l.at, kind: 1, seq: Number(labIds[k].split('-')[1]), i: l.i, k })),
     ].sort((p, q) => p.ms - q.ms || p.kind - q.kind || p.seq - q.seq)
     for (const n of [3000, 9000]) {
       const upTo = merged.slice(0, n)

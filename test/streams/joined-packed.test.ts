@@ -8,7 +8,6 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { key, uniform } from '../../src/core/rng.ts'
 import { joinPackedRecordOf } from '../../src/streams/joined-records.ts'
 import type { LogConsumer, LogEntry } from '../../src/streams/log-source.ts'
 import { encodeF32, packedAt } from '../../src/streams/log-source.ts'
@@ -23,7 +22,7 @@ import type { LogOnlineEvent } from '../../src/streams/log-online.ts'
 import { onlineFromLog } from '../../src/streams/log-online.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import { memoryLog } from './memory-log.ts'
-import { streamData } from '../redis/data.ts'
+import { labelsApart, streamData } from '../redis/data.ts'
 
 const FEATURES = Array.from({ length: 6 }, (_, i) => `f${i}`)
 
@@ -58,19 +57,7 @@ const packedConsumer = (c: LogConsumer): LogConsumer => ({ ...c, read: async (ma
 describe('onlineFromLog with a label log and packed f32 records', () => {
   const N = 900
   const data = streamData(N, 6, 0.02, 17)
-  const u = uniform(key(18), N, 'float64')
-  const recIds = Array.from({ length: N }, (_, i) => `${1000 * (i + 1)}-0`)
-  const recLines = data.lines.map((l, i) => {
-    if (data.bad.includes(i)) return l
-    const o = JSON.parse(l) as Record<string, unknown>
-    return JSON.stringify({ ...Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'kind')), rid: `r${i}` })
-  })
-  const labels = data.lines
-    .map((l, i) => ({ i, at: 1000 * (i + 1) + Math.round(5000 + u[i] * 300_000), kind: data.bad.includes(i) ? 'a' : (JSON.parse(l) as { kind: string }).kind }))
-    .filter((l) => l.i % 40 !== 3)
-    .sort((p, q) => p.at - q.at || p.i - q.i)
-  const labIds = labels.map((l, k) => `${l.at}-${labels.slice(0, k).filter((m) => m.at === l.at).length}`)
-  const labLines = labels.map((l) => JSON.stringify({ rid: `r${l.i}`, kind: l.kind }))
+  const { recLines, recIds, labIds, labLines } = labelsApart(data, 18, 300_000)
 
   it('ends on the bits, counts and accuracy of the same records as JSON entries', async () => {
     // the packed side really is packed

@@ -15,11 +15,10 @@ import type { LogCounts, LogOnlineEvent, LogOnlineOptions } from '../../src/stre
 import { latestLogCheckpoint, onlineFromLog } from '../../src/streams/log-online.ts'
 import { macroF1 } from '../../src/streams/rolling-metrics.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
-import { streamData } from '../redis/data.ts'
+import { labelsApart, streamData } from '../redis/data.ts'
 import type { MemoryLog } from './memory-log.ts'
 import { memoryLog } from './memory-log.ts'
 import { lastValueFrom } from 'rxjs'
-import { key, uniform } from '../../src/core/rng.ts'
 import { joinedRecords } from '../../src/streams/joined-records.ts'
 import { mergedLog } from '../../src/streams/merged-log.ts'
 import type { OnlineSnapshotEvent } from '../../src/streams/online.ts'
@@ -138,23 +137,10 @@ describe('onlineFromLog with delayed labels, restarted after crashes', () => {
 })
 
 describe('onlineFromLog with labels from a second log (mergedLog), restarted after crashes', () => {
-  // records at ms 1000 i (ids "<ms>-0"), labels 5 to 400 s later, so that they overtake each other
   const N = 1200
   const data = streamData(N, 6, 0.02, 13)
-  const u = uniform(key(14), N, 'float64')
-  const recIds = Array.from({ length: N }, (_, i) => `${1000 * (i + 1)}-0`)
-  const recLines = data.lines.map((l, i) => {
-    if (data.bad.includes(i)) return l
-    const o = JSON.parse(l) as Record<string, unknown>
-    return JSON.stringify({ ...Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'kind')), rid: `r${i}` })
-  })
-  const labels = data.lines
-    .map((l, i) => ({ i, at: 1000 * (i + 1) + Math.round(5000 + u[i] * 395_000), kind: data.bad.includes(i) ? 'a' : (JSON.parse(l) as { kind: string }).kind }))
-    .filter((l) => l.i % 40 !== 3)
-    .sort((p, q) => p.at - q.at || p.i - q.i)
-  // label ids: their ms, with a sequence number when two share one
-  const labIds = labels.map((l, k) => `${l.at}-${labels.slice(0, k).filter((m) => m.at === l.at).length}`)
-  const labLines = labels.map((l) => JSON.stringify({ rid: `r${l.i}`, kind: l.kind }))
+  // records at ms 1000 (i + 1), labels 5 to 400 s later
+  const { recLines, recIds, labels, labIds, labLines } = labelsApart(data, 14, 395_000)
   const pair = () => {
     const r = memoryLog(recLines, 'recs', recIds)
     const l = memoryLog(labLines, 'labs', labIds)
