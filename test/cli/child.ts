@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { main } from '../../src/cli.ts'
+import { key, normal, uniform } from '../../src/core/rng.ts'
 import { blobs } from '../helpers.ts'
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -80,3 +81,26 @@ export const writeBlobsCsv = (path: string, seed = 21): void => {
 /** A one-line error on stderr, exit code 2, no stack trace. */
 export const isCleanError = (r: { code: number | null; err: string }): boolean =>
   r.code === 2 && r.err.trim().split('\n').length === 1 && !/\n\s+at /.test(r.err)
+
+/** A timed record (two features, class up/down) and a label that arrives on its own. */
+export interface TimedRecord { readonly at: number; readonly id: string; readonly a: number; readonly b: number; readonly y: string }
+export interface TimedLabel { readonly at: number; readonly id: string; readonly y: string; readonly i: number }
+
+/**
+ * n records, record i at T0 + 10 s * i with id "r<i>", and their labels 5 to 400 s later (so
+ * labels overtake each other), except every 50th record's (i % 50 === 7), which never comes.
+ */
+export const recordsAndLaterLabels = (n: number, seed: number): { T0: number; recs: TimedRecord[]; labels: TimedLabel[] } => {
+  const z = normal(key(seed), 2 * n, 'float64')
+  const u = uniform(key(seed + 1), n, 'float64')
+  const T0 = Date.UTC(2026, 0, 1)
+  const recs = Array.from({ length: n }, (_, i) => ({
+    at: T0 + 10_000 * i,
+    id: `r${i}`,
+    a: Math.round(z[2 * i] * 1000) / 1000,
+    b: Math.round(z[2 * i + 1] * 1000) / 1000,
+    y: z[2 * i] - z[2 * i + 1] > 0 ? 'up' : 'down',
+  }))
+  const labels = recs.map((r, i) => ({ at: r.at + Math.round(5_000 + u[i] * 395_000), id: r.id, y: r.y, i })).filter((l) => l.i % 50 !== 7)
+  return { T0, recs, labels }
+}

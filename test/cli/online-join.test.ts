@@ -10,31 +10,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lastValueFrom } from 'rxjs'
 import { describe, expect, it } from 'vitest'
-import { key, normal, uniform } from '../../src/core/rng.ts'
 import { onlineModelOf, parseOnlineFlags } from '../../src/cli/online-command.ts'
 import type { OnlineItem, OnlineSnapshotEvent } from '../../src/streams/online.ts'
 import { online } from '../../src/streams/online.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
 import { runCli, lastJsonLine } from '../cli-run.ts'
+import { recordsAndLaterLabels } from './child.ts'
 
 describe('gradstream online --labels FILE --id COL --time COL', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gs-online-join-'))
   const N = 600
-  const z = normal(key(31), 2 * N, 'float64')
-  const u = uniform(key(32), N, 'float64')
-  const T0 = Date.UTC(2026, 0, 1)
-  // record i at T0 + 10 s * i; its label 5 to 400 s later (so labels overtake each other),
-  // except every 50th record, whose label never comes
-  const recs = Array.from({ length: N }, (_, i) => ({
-    at: T0 + 10_000 * i,
-    id: `r${i}`,
-    a: Math.round(z[2 * i] * 1000) / 1000,
-    b: Math.round(z[2 * i + 1] * 1000) / 1000,
-    y: z[2 * i] - z[2 * i + 1] > 0 ? 'up' : 'down',
-  }))
-  const labels = recs
-    .map((r, i) => ({ at: r.at + Math.round(5_000 + u[i] * 395_000), id: r.id, y: r.y, i }))
-    .filter((l) => l.i % 50 !== 7)
+  // record i at T0 + 10 s * i; its label 5 to 400 s later, except every 50th record's
+  const { T0, recs, labels } = recordsAndLaterLabels(N, 31)
   // one label for a record that does not exist, and one of a class outside --classes
   labels.push({ at: T0 + 123_456, id: 'ghost', y: 'up', i: -1 }, { at: T0 + 234_567, id: 'r3', y: 'sideways', i: -2 })
   labels.sort((p, q) => p.at - q.at || p.i - q.i)

@@ -10,10 +10,10 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { checkpointName } from '../../src/io/checkpoint.ts'
 import { loadCheckpoint } from '../../src/io/checkpoint-file.ts'
-import { key, normal, uniform } from '../../src/core/rng.ts'
+import { key, normal } from '../../src/core/rng.ts'
 import { decodeWaiting } from '../../src/streams/waiting-codec.ts'
 import { WAITING_META } from '../../src/cli/online-command.ts'
-import { lastJson, start, until } from './child.ts'
+import { lastJson, recordsAndLaterLabels, start, until } from './child.ts'
 import { runCli } from '../cli-run.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'gs-online-waiting-'))
@@ -110,20 +110,9 @@ describe('gradstream online --label-delay, stopped by a signal and restarted', (
 
 describe('gradstream online --labels, split in time and restarted', () => {
   const N = 600
-  const z = normal(key(41), 2 * N, 'float64')
-  const u = uniform(key(42), N, 'float64')
-  const T0 = Date.UTC(2026, 0, 1)
-  const recs = Array.from({ length: N }, (_, i) => ({
-    at: T0 + 10_000 * i,
-    id: `r${i}`,
-    a: Math.round(z[2 * i] * 1000) / 1000,
-    b: Math.round(z[2 * i + 1] * 1000) / 1000,
-    y: z[2 * i] - z[2 * i + 1] > 0 ? 'up' : 'down',
-  }))
   // labels 5 to 400 s after their record; every 50th never comes
-  const labels = recs
-    .map((r, i) => ({ at: r.at + Math.round(5_000 + u[i] * 395_000), id: r.id, y: r.y, i }))
-    .filter((l) => l.i % 50 !== 7)
+  const { T0, recs, labels: later } = recordsAndLaterLabels(N, 41)
+  const labels = later
     // labels for records that do not exist, on both sides of the cut
     .concat([100, 500].map((k) => ({ at: T0 + 10_000 * k + 1, id: `ghost${k}`, y: 'up', i: -k })))
     .sort((p, q) => p.at - q.at || p.i - q.i)

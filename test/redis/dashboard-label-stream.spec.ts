@@ -8,13 +8,19 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
 import { key, uniform } from '../../src/core/rng.ts'
 import type { Dashboard } from '../../src/server/dashboard-server.ts'
 import { startDashboard } from '../../src/server/dashboard-server.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { startRedis } from './server.ts'
+import { lastJsonLine, runCli } from '../cli-run.ts'
+import type { OnlinePosition } from '../dashboard-client.ts'
+import { dashboardJson } from '../dashboard-client.ts'
+
+const cli = (...argv: string[]) => runCli(argv)
+const getJson = <T>(path: string): Promise<T> => dashboardJson<T>(dash, path)
+type Position = OnlinePosition
 
 let redis: RedisServer
 let dash: Dashboard
@@ -23,33 +29,6 @@ const runs = join(tmp, 'runs')
 const runDir = join(runs, 'joined-learner')
 const N = 700
 const MODEL = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.05']
-
-const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-  let out = ''
-  let err = ''
-  const stream = (add: (s: string) => void) => ({ write: (s: string) => (add(s), true), isTTY: false }) as unknown as NodeJS.WriteStream
-  const code = await main(argv, { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) })
-  return { code, out, err }
-}
-
-const lastJson = <T = Record<string, unknown>>(out: string): T => {
-  const lines = out.trim().split('\n')
-  return JSON.parse(lines[lines.length - 1]) as T
-}
-
-const getJson = async <T>(path: string): Promise<T> => {
-  const r = await fetch(`http://127.0.0.1:${dash.port}${path}`, { headers: { authorization: `Bearer ${dash.token}` } })
-  expect(r.status, `${path}: ${await r.clone().text()}`).toBe(200)
-  return (await r.json()) as T
-}
-
-interface Position {
-  record: number
-  step: number
-  entryId: string
-  hash: string
-  tensors: { name: string; norm: number }[]
-}
 
 let summary: Record<string, unknown>
 let labelCount = 0
@@ -84,7 +63,7 @@ beforeAll(async () => {
     '--checkpoint-dir', runDir, '--checkpoint-every', '150', '--report-every', '40', '--until-idle', '0.5', '--json',
   )
   expect(r.code, r.err).toBe(0)
-  summary = lastJson(r.out)
+  summary = lastJsonLine(r.out)
   dash = await startDashboard({ dirs: [runs], port: 0, token: 'join-token' })
 }, 120_000)
 
@@ -116,7 +95,7 @@ describe('dashboard: an online --redis --label-stream run', () => {
       if (line !== undefined) expect([v.entryId, v.step], `record ${n}`).toEqual([line.entryId, line.step])
       const r = await cli('replay', runDir, '--entry', v.entryId, '--redis', redis.url, '--json')
       expect(r.code, r.err).toBe(0)
-      const replay = lastJson<{ entry: string; seen: number; step: number; hash: string; tensors: { name: string; norm: number }[] }>(r.out)
+      const replay = lastJsonLine<{ entry: string; seen: number; step: number; hash: string; tensors: { name: string; norm: number }[] }>(r.out)
       expect(replay.seen, `record ${n}`).toBe(n)
       expect(v.hash, `record ${n}`).toBe(replay.hash)
       expect(v.step).toBe(replay.step)

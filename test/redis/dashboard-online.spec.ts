@@ -7,13 +7,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli.ts'
 import type { Dashboard } from '../../src/server/dashboard-server.ts'
 import { startDashboard } from '../../src/server/dashboard-server.ts'
 import { streamData } from './data.ts'
 import type { RedisServer } from './server.ts'
 import { entries, startRedis } from './server.ts'
-import { lastJsonLine } from '../cli-run.ts'
+import { lastJsonLine, runCli } from '../cli-run.ts'
+import type { OnlinePosition } from '../dashboard-client.ts'
+import { dashboardJson } from '../dashboard-client.ts'
+
+const cli = (...argv: string[]) => runCli(argv)
+const getJson = <T>(path: string): Promise<T> => dashboardJson<T>(dash, path)
+type Position = OnlinePosition
 
 let redis: RedisServer
 let dash: Dashboard
@@ -22,14 +27,6 @@ const runs = join(tmp, 'runs')
 const runDir = join(runs, 'events-learner')
 const data = streamData(900)
 const MODEL = ['--label', 'kind', '--classes', 'a,b,c', '--hidden', '16', '--lr', '0.05']
-
-const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-  let out = ''
-  let err = ''
-  const stream = (add: (s: string) => void) => ({ write: (s: string) => (add(s), true), isTTY: false }) as unknown as NodeJS.WriteStream
-  const code = await main(argv, { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) })
-  return { code, out, err }
-}
 
 const produce = async (lines: string[], name: string): Promise<void> => {
   const file = join(tmp, name)
@@ -42,20 +39,6 @@ const learn = async (): Promise<Record<string, unknown>> => {
   const r = await cli('online', '--redis', redis.url, '--stream', 'events', ...MODEL, '--checkpoint-dir', runDir, '--checkpoint-every', '150', '--report-every', '40', '--until-idle', '0.3', '--json')
   expect(r.code, r.err).toBe(0)
   return lastJsonLine(r.out)
-}
-
-const getJson = async <T>(path: string): Promise<T> => {
-  const r = await fetch(`http://127.0.0.1:${dash.port}${path}`, { headers: { authorization: `Bearer ${dash.token}` } })
-  expect(r.status, `${path}: ${await r.clone().text()}`).toBe(200)
-  return (await r.json()) as T
-}
-
-interface Position {
-  record: number
-  step: number
-  entryId: string
-  hash: string
-  tensors: { name: string; norm: number }[]
 }
 
 beforeAll(async () => {
