@@ -1,9 +1,9 @@
-// W2 per step, one thread against N (a diagnostic, not part of `npm run bench`):
+// W2 or W3 per step, one thread against N (a diagnostic, not part of `npm run bench`):
 //
-//   npx tsx bench/workloads/w2-cpu.ts [threads=2] [repeats=5]
+//   npx tsx bench/workloads/step-cpu.ts [w2|w3] [threads=2] [repeats=5]
 //
-// Runs epochs of W2 (MLP 784-256-128-10, batch 64, SGD 0.1, the fixed order) as a plain
-// step loop, alternating the one-thread step and the N-thread sharded step (microbatches =
+// Runs epochs of W2 (MLP 784-256-128-10, batch 64, SGD 0.1) or W3 (the CNN, batch 32,
+// SGD 0.05), in the fixed order, as a plain step loop, alternating the one-thread step and the N-thread sharded step (microbatches =
 // N, the bench's "Nt" column) in one process, and prints for each: samples/s (median
 // [min-max] over the repeats), CPU per step of the main thread and of all the others
 // (pool workers and V8's helper threads: concurrent marking, sweeping) from
@@ -24,17 +24,21 @@ import { hashParams } from '../../src/streams/snapshot.ts'
 import { trainStep } from '../../src/streams/steps.ts'
 import type { StepInput } from '../../src/streams/steps.ts'
 import { CLASSES, loadBenchData, PIXELS } from '../data.ts'
-import { initialState, objectiveOf, w2Model } from '../gradstream.ts'
+import { initialState, objectiveOf, w2Model, w3Model } from '../gradstream.ts'
 import { summarize } from '../stats.ts'
 
-const [threads = 2, repeats = 5] = process.argv.slice(2, 4).map(Number)
-if (!(Number.isInteger(threads) && threads >= 2) || !(Number.isInteger(repeats) && repeats >= 1)) {
-  console.error(`usage: w2-cpu.ts [threads >= 2] [repeats >= 1], got ${process.argv.slice(2).join(' ')}`)
+const WORKLOADS = {
+  w2: { batch: 64, lr: 0.1, model: w2Model },
+  w3: { batch: 32, lr: 0.05, model: w3Model },
+} as const
+const [workload = 'w2', ...rest] = process.argv.slice(2, 5)
+const [threads = 2, repeats = 5] = rest.map(Number)
+if (!(workload === 'w2' || workload === 'w3') || !(Number.isInteger(threads) && threads >= 2) || !(Number.isInteger(repeats) && repeats >= 1)) {
+  console.error(`usage: step-cpu.ts [w2|w3] [threads >= 2] [repeats >= 1], got ${process.argv.slice(2).join(' ')}`)
   process.exit(2)
 }
 
-const B = 64
-const LR = 0.1
+const { batch: B, lr: LR, model: makeModel } = WORKLOADS[workload]
 warmUpKernels()
 const data = loadBenchData()
 const steps = Math.floor(data.order.length / B)
@@ -52,7 +56,7 @@ const batches: Batch[] = Array.from({ length: steps }, (_, p) => {
   return { x: { shape: [B, 28, 28, 1], data: x }, y: { shape: [B, CLASSES], data: y }, labels, epoch: 0, position: p }
 })
 
-const model = w2Model()
+const model = makeModel()
 const objective = objectiveOf(model)
 const pool = await WorkerPool.create({ threads, objective, layout: initialState(model, LR).layout })
 const variants: Record<string, () => (input: StepInput) => Snapshot> = {
