@@ -10,15 +10,11 @@ import type { Array as JaxArray } from '@jax-js/jax'
 import { grad, init, jit, lax, numpy as np, nn, tree } from '@jax-js/jax'
 import type { Params } from '../src/index.ts'
 import { trees } from '../src/index.ts'
-import { now, secondsSince, timeBatches } from './clock.ts'
+import type { TimedSystem } from './clock.ts'
+import { now, secondsSince } from './clock.ts'
 import { accuracyOf, CLASSES, gatherRows, oneHotRows, PIXELS } from './data.ts'
 import { initialParams } from './gradstream.ts'
-import type { Cell } from './report.ts'
-import { measured, missing } from './report.ts'
-import { summarize } from './stats.ts'
 import type { EpochPlan, EpochRun } from './workloads/epochs.ts'
-import type { WorkloadContext } from './workloads/context.ts'
-import { errorMessage } from './tfjs.ts'
 
 let ready: Promise<void> | null = null
 
@@ -35,25 +31,22 @@ const arrayOf = (data: Float32Array, shape: number[]): JaxArray => np.array(data
 
 // ---- W1 ------------------------------------------------------------------------------
 
-export const jaxGemm = async (n: number, ctx: WorkloadContext): Promise<Cell> => {
-  try {
-    await start()
-    const { warmup, repeats, minBatchMs } = ctx.settings.w1
-    const rnd = (salt: number) => Float32Array.from({ length: n * n }, (_, i) => (((i * 2654435761 + salt) >>> 0) / 2 ** 32) * 2 - 1)
-    const a = arrayOf(rnd(1), [n, n])
-    const b = arrayOf(rnd(2), [n, n])
-    const mm = jit((x: JaxArray, y: JaxArray) => np.matmul(x, y))
-    const call = (): void => {
+/** W1's product on jax-js: jit(np.matmul) + dataSync(), operands made up front; close() frees them. */
+export const jaxGemm = async (n: number): Promise<TimedSystem> => {
+  await start()
+  const rnd = (salt: number) => Float32Array.from({ length: n * n }, (_, i) => (((i * 2654435761 + salt) >>> 0) / 2 ** 32) * 2 - 1)
+  const a = arrayOf(rnd(1), [n, n])
+  const b = arrayOf(rnd(2), [n, n])
+  const mm = jit((x: JaxArray, y: JaxArray) => np.matmul(x, y))
+  return {
+    call: () => {
       mm(a.ref, b.ref).dataSync()
-    }
-    for (let i = 0; i < warmup; i++) call()
-    const times = timeBatches(call, repeats, minBatchMs)
-    a.dispose()
-    b.dispose()
-    mm.dispose()
-    return measured(summarize(times.map((s) => (2 * n ** 3) / s / 1e9)))
-  } catch (e) {
-    return missing(`jax-js failed: ${errorMessage(e)}`)
+    },
+    close: () => {
+      a.dispose()
+      b.dispose()
+      mm.dispose()
+    },
   }
 }
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { parseBenchArgs, UsageError } from '../bench/args.ts'
+import { interleavedBatches } from '../bench/clock.ts'
 import { summarize } from '../bench/stats.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -89,5 +90,19 @@ describe('bench helpers', () => {
     expect(many.p90).toBe(9)
     expect(() => summarize([])).toThrow(/at least one/)
     expect(() => summarize([1, NaN])).toThrow(/finite/)
+  })
+
+  it('times systems interleaved: warm-up and calibration of each, then one batch of every system per round, each after its own before()', async () => {
+    const log: string[] = []
+    const system = (name: string) => ({ before: () => void log.push(`${name}.before`), call: () => void log.push(name) })
+    const times = await interleavedBatches([system('a'), system('b')], 1, 2, 0)
+    expect(log).toEqual([
+      ...['a.before', 'a', 'a'], // warm-up call, then one calibration batch (1 call already lasts >= 0 ms)
+      ...['b.before', 'b', 'b'],
+      ...['a.before', 'a', 'b.before', 'b'], // round 1
+      ...['a.before', 'a', 'b.before', 'b'], // round 2
+    ])
+    expect(times.map((t) => t.length)).toEqual([2, 2])
+    for (const t of times.flat()) expect(t).toBeGreaterThanOrEqual(0)
   })
 })
