@@ -12,6 +12,8 @@ import type { Params } from '../src/index.ts'
 import { trees } from '../src/index.ts'
 import type { TimedSystem } from './clock.ts'
 import { now, secondsSince } from './clock.ts'
+import type { Turn } from './turns.ts'
+import { ownTurn } from './turns.ts'
 import { accuracyOf, CLASSES, gatherRows, oneHotRows, PIXELS } from './data.ts'
 import { initialParams } from './gradstream.ts'
 import type { EpochPlan, EpochRun } from './workloads/epochs.ts'
@@ -110,7 +112,8 @@ const loss = (net: Net, p: JaxParams, x: JaxArray, y: JaxArray, B: number): JaxA
  * Training epochs through jit(grad) SGD steps, in the plan's order (the last partial batch
  * included: a second compiled shape). Samples/s per epoch, test accuracy after chosen epochs.
  */
-export const jaxEpochs = async (plan: EpochPlan, net: Net): Promise<EpochRun> => {
+export const jaxEpochs = async (plan: EpochPlan, net: Net, turn: Turn = ownTurn): Promise<EpochRun> => {
+  await turn()
   await start()
   const { batch: Bt, order, lr } = plan
   const x = plan.train.x.data
@@ -159,6 +162,7 @@ export const jaxEpochs = async (plan: EpochPlan, net: Net): Promise<EpochRun> =>
   const rates: number[] = []
   const acc = new Map<number, number>()
   for (let e = 1; e <= plan.epochs; e++) {
+    await turn()
     const t0 = now()
     p = runSteps(p, steps)
     sync(p)

@@ -9,6 +9,8 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { parseBenchArgs, UsageError } from '../bench/args.ts'
 import { interleavedBatches } from '../bench/clock.ts'
+import type { Turn } from '../bench/turns.ts'
+import { inTurns } from '../bench/turns.ts'
 import { summarize } from '../bench/stats.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -104,5 +106,42 @@ describe('bench helpers', () => {
     ])
     expect(times.map((t) => t.length)).toEqual([2, 2])
     for (const t of times.flat()) expect(t).toBeGreaterThanOrEqual(0)
+  })
+
+  it('gives runs turns round-robin (setups, then epoch by epoch), one run at a time, and goes on without a run that ended or failed', async () => {
+    const log: string[] = []
+    let inside = 0
+    let most = 0
+    // Work that yields to the event loop, as an epoch through train() does.
+    const work = async (what: string): Promise<void> => {
+      inside++
+      most = Math.max(most, inside)
+      log.push(what)
+      await new Promise((done) => setImmediate(done))
+      await new Promise((done) => setImmediate(done))
+      inside--
+    }
+    const run = (name: string, epochs: number, failAt?: number) => async (turn: Turn): Promise<number> => {
+      await turn()
+      await work(`${name} setup`)
+      for (let e = 1; e <= epochs; e++) {
+        await turn()
+        if (e === failAt) throw new Error(`${name} failed in epoch ${e}`)
+        await work(`${name} ${e}`)
+      }
+      return epochs
+    }
+    const done = await inTurns([
+      ['a', run('a', 3)],
+      ['b', run('b', 1)],
+      ['c', run('c', 3, 2)],
+      ['d', run('d', 2)],
+    ])
+    expect(log).toEqual(['a setup', 'b setup', 'c setup', 'd setup', 'a 1', 'b 1', 'c 1', 'd 1', 'a 2', 'd 2', 'a 3'])
+    expect(most).toBe(1)
+    expect(done.get('a')).toEqual({ ok: true, value: 3 })
+    expect(done.get('b')).toEqual({ ok: true, value: 1 })
+    expect(done.get('c')).toEqual({ ok: false, reason: 'c failed in epoch 2' })
+    expect(done.get('d')).toEqual({ ok: true, value: 2 })
   })
 })

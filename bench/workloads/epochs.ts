@@ -5,7 +5,7 @@
 // accuracy is that of exactly `epochs` epochs.
 
 import { lastValueFrom, take, tap } from 'rxjs'
-import type { Dataset, Params, Sequential } from '../../src/node.ts'
+import type { BatchSource, Dataset, Params, Sequential } from '../../src/node.ts'
 import { arraySource, key, sgd, softmaxCrossEntropy, train } from '../../src/node.ts'
 import { now, secondsSince } from '../clock.ts'
 import { gatherRows, oneHotRows, PIXELS, RUN_SEED } from '../data.ts'
@@ -20,6 +20,10 @@ import { tf, useBackend } from '../tfjs.ts'
 import type { TfNet } from '../tfjs-nets.ts'
 import { tfAccuracy, tfTrainStep } from '../tfjs-nets.ts'
 import type { Attempt } from './context.ts'
+import type { Turn } from '../turns.ts'
+import { ownTurn } from '../turns.ts'
+import type { KernelBackend } from '../../src/ops/backend.ts'
+import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 
 type Labelled = Dataset & { readonly labels: Int32Array }
 
@@ -53,11 +57,23 @@ export interface EpochRun {
  * { order }) }), timed from the snapshot stream's endOfEpoch flags. Evaluation and
  * memory sampling happen between epochs, outside the timed spans.
  */
-export const gradstreamEpochs = async (plan: EpochPlan, threads: number, memoryAfter: readonly number[] = []): Promise<EpochRun> => {
-  const data = arraySource(plan.train, { batchSize: plan.batch, order: plan.order })
-  const config = (epochs: number) => withThreads({ data, epochs, key: key(RUN_SEED) }, threads)
+export const gradstreamEpochs = async (
+  plan: EpochPlan,
+  threads: number,
+  memoryAfter: readonly number[] = [],
+  turn: Turn = ownTurn,
+  backend: KernelBackend = kernelBackend(),
+): Promise<EpochRun> => {
+  // The kernel backend is this thread's; other runs may take turns between ours.
+  const myTurn = async (): Promise<void> => {
+    await turn()
+    setKernelBackend(backend)
+  }
+  await myTurn()
+  const source = arraySource(plan.train, { batchSize: plan.batch, order: plan.order })
+  const config = (epochs: number, data: BatchSource) => withThreads({ data, epochs, key: key(RUN_SEED) }, threads)
   // Warm-up: a throwaway run of a few steps (JIT, scratch buffers).
-  await lastValueFrom(train(plan.model(), softmaxCrossEntropy(), sgd(plan.lr), config(1)).pipe(take(plan.warmupSteps)))
+  await lastValueFrom(train(plan.model(), softmaxCrossEntropy(), sgd(plan.lr), config(1, source)).pipe(take(plan.warmupSteps)))
 
   const model = plan.model()
   const objective = objectiveOf(model)
@@ -66,15 +82,26 @@ export const gradstreamEpochs = async (plan: EpochPlan, threads: number, memoryA
   const accuracy = new Map<number, number>()
   const memory = new Map<number, MemorySample>()
   let t0 = now()
+  // Each epoch starts on our turn (the clock starts there) and ends at the stream's
+  // endOfEpoch flag; evaluation and memory sampling follow, untimed, still on our turn.
+  const timed: BatchSource = {
+    ...source,
+    epoch: (e, k, from) => ({
+      async *[Symbol.asyncIterator]() {
+        await myTurn()
+        t0 = now()
+        yield* source.epoch(e, k, from)
+      },
+    }),
+  }
   const last = await lastValueFrom(
-    train(model, softmaxCrossEntropy(), sgd(plan.lr), config(plan.epochs)).pipe(
+    train(model, softmaxCrossEntropy(), sgd(plan.lr), config(plan.epochs, timed)).pipe(
       tap((s) => {
         if (!s.endOfEpoch) return
         rates.push(samples / secondsSince(t0))
         const e = s.epoch + 1
         if (plan.accuracyAfter.includes(e)) accuracy.set(e, gsAccuracy(objective, s.params, plan.test))
         if (memoryAfter.includes(e)) memory.set(e, sampleMemory())
-        t0 = now()
       }),
     ),
   )
@@ -108,12 +135,16 @@ export const tfjsEpochs = async (
   plan: EpochPlan,
   makeNet: (params: Params) => TfNet,
   samples: number = plan.order.length,
+  turn: Turn = ownTurn,
 ): Promise<EpochRun> => {
-  const status = await useBackend(backend)
-  if (!status.ok) throw new Error(status.reason)
+  const myTurn = async (): Promise<void> => {
+    await turn()
+    const status = await useBackend(backend)
+    if (!status.ok) throw new Error(status.reason)
+  }
+  await myTurn()
   const params = initialParams(plan.model())
   const steps = Math.ceil(samples / plan.batch)
-  const before = tf.memory().numTensors
   // Warm-up on a throwaway copy; also where a missing kernel shows up.
   const scratch = makeNet(params)
   const scratchOpt = tf.train.sgd(plan.lr)
@@ -129,15 +160,18 @@ export const tfjsEpochs = async (
   const accuracy = new Map<number, number>()
   try {
     for (let e = 1; e <= plan.epochs; e++) {
+      await myTurn()
+      // Counted within our turn (other runs' tensors live in the same engine, unchanged meanwhile).
+      const before = tf.memory().numTensors
       rates.push(tfjsEpoch(net, opt, plan, steps))
       if (plan.accuracyAfter.includes(e)) accuracy.set(e, tfAccuracy(net, plan.test))
+      const leaked = tf.memory().numTensors - before
+      if (leaked > 0) throw new Error(`TF.js ${backend}: ${leaked} tensors leaked by an epoch of training and evaluation (bench bug)`)
     }
   } finally {
     net.dispose()
     opt.dispose()
   }
-  const leaked = tf.memory().numTensors - before
-  if (leaked > 0) throw new Error(`TF.js ${backend}: ${leaked} tensors leaked by the training loop (bench bug)`)
   return { rates, accuracy, memory: new Map() }
 }
 

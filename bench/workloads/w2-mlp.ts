@@ -1,17 +1,20 @@
 // W2: MLP 784-256-128-10, ReLU, batch 64, SGD lr 0.1, 125 steps per epoch, 3 epochs.
 // Figure: training samples/s per epoch (median and min-max over the epochs); test
-// accuracy after epoch 1.
+// accuracy after epoch 1. The systems take turns epoch by epoch (bench/turns.ts).
 
 import { orderedSubset } from '../data.ts'
 import { w2Model } from '../gradstream.ts'
 import { REFERENCE } from '../reference.ts'
 import { perSystem } from '../report.ts'
 import { tfMlp } from '../tfjs-nets.ts'
-import type { WorkloadContext, WorkloadResult } from './context.ts'
-import { attempt, threadsAttempt } from './context.ts'
-import { onBackend } from '../gradstream.ts'
+import type { SystemId } from '../report.ts'
+import type { Turn } from '../turns.ts'
+import { inTurns } from '../turns.ts'
+import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
+import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
+import { ONE_THREAD_REASON } from './context.ts'
 import { jaxEpochs } from '../jaxjs.ts'
-import type { EpochPlan } from './epochs.ts'
+import type { EpochPlan, EpochRun } from './epochs.ts'
 import { accuracyCell, gradstreamEpochs, speedCell, tfjsEpochs } from './epochs.ts'
 
 export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
@@ -28,19 +31,21 @@ export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     accuracyAfter: [1],
     warmupSteps: s.warmupSteps,
   }
-  ctx.log('W2: gradstream, 1 thread')
-  const gs = await attempt(() => gradstreamEpochs(plan, 1))
-  ctx.log(`W2: gradstream, ${ctx.threads} threads`)
-  const gsN = await threadsAttempt(ctx, (n) => gradstreamEpochs(plan, n))
-  ctx.log(`W2: gradstream, TypeScript kernels, 1 and ${ctx.threads} threads`)
-  const gsTs = await attempt(() => onBackend('ts', () => gradstreamEpochs(plan, 1)))
-  const gsTsN = await threadsAttempt(ctx, (n) => onBackend('ts', () => gradstreamEpochs(plan, n)))
-  ctx.log('W2: jax-js')
-  const jax = await attempt(() => jaxEpochs(plan, 'mlp'))
-  ctx.log('W2: TF.js cpu')
-  const cpu = await attempt(() => tfjsEpochs('cpu', plan, tfMlp))
-  ctx.log('W2: TF.js wasm')
-  const wasm = await attempt(() => tfjsEpochs('wasm', plan, tfMlp))
+  ctx.log(`W2: gradstream 1t / ${ctx.threads}t, TypeScript kernels 1t / ${ctx.threads}t, jax-js, TF.js cpu and wasm, interleaved epoch by epoch`)
+  const fast = kernelBackend()
+  const nt = ctx.threads > 1
+  const done = await inTurns<SystemId, EpochRun>([
+    ['gradstream', (turn) => gradstreamEpochs(plan, 1, [], turn, fast)],
+    ...(nt ? [['gradstreamThreads', (turn: Turn) => gradstreamEpochs(plan, ctx.threads, [], turn, fast)] as const] : []),
+    ['gradstreamTs', (turn) => gradstreamEpochs(plan, 1, [], turn, 'ts')],
+    ...(nt ? [['gradstreamTsThreads', (turn: Turn) => gradstreamEpochs(plan, ctx.threads, [], turn, 'ts')] as const] : []),
+    ['jaxjs', (turn) => jaxEpochs(plan, 'mlp', turn)],
+    ['tfjsCpu', (turn) => tfjsEpochs('cpu', plan, tfMlp, undefined, turn)],
+    ['tfjsWasm', (turn) => tfjsEpochs('wasm', plan, tfMlp, undefined, turn)],
+  ])
+  setKernelBackend(fast)
+  const run = (s: SystemId): Attempt<EpochRun> => done.get(s) ?? { ok: false, reason: ONE_THREAD_REASON }
+  const [gs, gsN, gsTs, gsTsN, jax, cpu, wasm] = (['gradstream', 'gradstreamThreads', 'gradstreamTs', 'gradstreamTsThreads', 'jaxjs', 'tfjsCpu', 'tfjsWasm'] as const).map(run)
   const runs = { gradstream: gs, gradstreamThreads: gsN, gradstreamTs: gsTs, gradstreamTsThreads: gsTsN, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
 
   return {
@@ -67,6 +72,7 @@ export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     details: [],
     notes: [
       `${s.epochs} epochs of ${s.samples} samples (${Math.ceil(s.samples / s.batch)} steps each); samples/s = median [min-max] over the epochs`,
+      'interleaved: every system sets up in turn, then round e runs epoch e of every system in turn (bench/turns.ts), so all are timed in the same minutes',
       `all systems start from the same Glorot weights (gradstream's init, copied) and visit the same fixed order; ${s.warmupSteps} warm-up steps on a throwaway copy first`,
       'gradstream: train(mlp({ hidden: [256, 128], init: "glorot" }), softmaxCrossEntropy(), sgd(0.1), { data: arraySource(train, { batchSize: 64, order }), epochs })',
     ],
