@@ -6,6 +6,7 @@
 
 import * as E from 'fp-ts/lib/Either.js'
 import { GradstreamError } from './errors.ts'
+import { currentArena } from './arena.ts'
 
 export type Shape = readonly number[]
 export type F = Float32Array | Float64Array
@@ -25,8 +26,12 @@ export const size = (shape: Shape): number => {
 
 export const dtypeOf = (data: F): DType => (data instanceof Float64Array ? 'float64' : 'float32')
 
-export const alloc = (dtype: DType, n: number): F =>
-  dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)
+/** A zeroed array: fresh, or inside a step arena's scope the arena's (arena.ts). */
+export const alloc = (dtype: DType, n: number): F => {
+  const arena = currentArena()
+  if (arena !== null) return arena.take(dtype, n)
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)
+}
 
 /** `[2, 28, 28, 1]`, for messages. */
 export const showShape = (shape: Shape): string => `[${shape.join(', ')}]`

@@ -15,6 +15,7 @@
 // by default (node-spawn.ts), Web Workers in a browser (web-workers.ts).
 
 import { GradstreamError } from '../core/errors.ts'
+import { StepArena } from '../core/arena.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { modulesOf } from '../models/define.ts'
 import { gemm } from '../ops/gemm.ts'
@@ -98,6 +99,8 @@ export class WorkerPool implements ShardExecutor {
   private gen = 0
   /** True while the workers serve reduced steps (TASK_STEPS), until settle(). */
   private stepping = false
+  /** This thread's shard memory, reused shard after shard (core/arena.ts). */
+  private readonly arena = new StepArena()
   /** The model state workers read (shared), posted to them when its layout changes. */
   private stateIn: { flat: Float32Array; layout: Layout } | null = null
 
@@ -339,7 +342,7 @@ export class WorkerPool implements ShardExecutor {
     // Our own shard's gradient goes into our slice of the shared gradients when it is
     // consumed at once, a fresh buffer when it must wait its turn.
     const computeOwn = (i: number, now: boolean): ShardResult =>
-      computeShard(objective, this.params, layout, tasks[i], now ? this.grads.subarray(0, layout.size) : undefined, state)
+      computeShard(objective, this.params, layout, tasks[i], now ? this.grads.subarray(0, layout.size) : undefined, state, this.arena)
     for (let i = 0; i < tasks.length; i++) {
       const w = i % T
       if (w === 0) {
@@ -409,7 +412,7 @@ export class WorkerPool implements ShardExecutor {
       // After a failure the step is lost: the tasks left are counted in, not computed.
       if (failure === null)
         try {
-          mine[t] = computeShard(objective, this.params, layout, tasks[t], this.grads.subarray(t * n, (t + 1) * n), state)
+          mine[t] = computeShard(objective, this.params, layout, tasks[t], this.grads.subarray(t * n, (t + 1) * n), state, this.arena)
         } catch (e) {
           failure = t === 0 || !(e instanceof Error) ? e : new GradstreamError(`shard ${t}: ${e.message}`)
           Atomics.compareExchange(ctrl, P.ABORTED, 0, t + 1)

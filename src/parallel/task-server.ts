@@ -4,6 +4,7 @@
 // would (computeShard, gemm), so a result does not depend on who computed it.
 
 import * as E from 'fp-ts/lib/Either.js'
+import { StepArena } from '../core/arena.ts'
 import type { ModelSpec } from '../models/objective.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
 import { gemm } from '../ops/gemm.ts'
@@ -68,6 +69,8 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
   if (built !== null && E.isLeft(built)) throw built.left
   const objective = built === null ? null : built.right
 
+  // This worker's shard memory, reused shard after shard (core/arena.ts).
+  const arena = new StepArena()
   const shardTask = (): void => {
     if (objective === null) throw new Error('this pool has no objective')
     const rows = ctrl[base + P.ROWS]
@@ -89,6 +92,7 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
       // reduce from: no fresh 1 MB array per shard (page faults) and no copy.
       mine,
       ctrl[base + P.HAS_STATE] === 1 ? state : null,
+      arena,
     )
     if (r.state !== undefined) arenas.state.set(r.state)
     if (arenas.outputs.length < r.outputs.data.length) throw new Error('output arena too small')

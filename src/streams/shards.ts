@@ -18,6 +18,7 @@
 
 import type { Monoid } from 'fp-ts/lib/Monoid.js'
 import { GradstreamError } from '../core/errors.ts'
+import { inArena, StepArena } from '../core/arena.ts'
 import type { AnyObjective, Batch } from '../models/objective.ts'
 import type { Key } from '../core/rng.ts'
 import { foldIn } from '../core/rng.ts'
@@ -160,17 +161,21 @@ export const computeShard = (
   task: ShardTask,
   into?: Float32Array,
   state?: ShardState | null,
+  arena: StepArena = new StepArena(),
 ): ShardResult => {
-  const params = unravel(layout, flat)
-  const s0 = state != null ? unravel(state.layout, state.flat) : null
-  const fwd = objective.forward(params, s0, task.batch, { training: true, key: task.key })
-  const r = objective.backward(params, s0, task.batch, fwd)
   const g = into ?? new Float32Array(layout.size)
-  ravelInto(g, layout, r.grads)
-  if (state == null) return { loss: fwd.loss, grads: g, outputs: fwd.outputs }
-  const next = new Float32Array(state.layout.size)
-  ravelInto(next, state.layout, r.state as Params)
-  return { loss: fwd.loss, grads: g, outputs: fwd.outputs, state: next }
+  const next = state != null ? new Float32Array(state.layout.size) : null
+  // Everything the layers allocate stays in the arena; what leaves is copied out.
+  const { loss, outputs } = inArena(arena, () => {
+    const params = unravel(layout, flat)
+    const s0 = state != null ? unravel(state.layout, state.flat) : null
+    const fwd = objective.forward(params, s0, task.batch, { training: true, key: task.key })
+    const r = objective.backward(params, s0, task.batch, fwd)
+    ravelInto(g, layout, r.grads)
+    if (next !== null && state != null) ravelInto(next, state.layout, r.state as Params)
+    return { loss: fwd.loss, outputs: { shape: fwd.outputs.shape, data: fwd.outputs.data.slice() } }
+  })
+  return next === null ? { loss, grads: g, outputs } : { loss, grads: g, outputs, state: next }
 }
 
 /**
@@ -179,11 +184,13 @@ export const computeShard = (
  */
 export const localExecutor = (): ShardExecutor => {
   let scratch = new Float32Array(0)
+  // The shards' memory, reused shard after shard, freed with the executor (core/arena.ts).
+  const arena = new StepArena()
   return {
     run: (objective, flat, layout, tasks, consume, state) =>
       tasks.forEach((t, i) => {
         if (scratch.length !== layout.size) scratch = new Float32Array(layout.size)
-        consume(i, computeShard(objective, flat, layout, t, scratch, state))
+        consume(i, computeShard(objective, flat, layout, t, scratch, state, arena))
       }),
   }
 }
