@@ -17,7 +17,11 @@ import { tf, useBackend } from '../tfjs.ts'
 import { tfMlp, tfPredict, tfTrainStep } from '../tfjs-nets.ts'
 import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
 import { attempt } from './context.ts'
-import { onBackend } from '../gradstream.ts'
+import type { SystemId } from '../report.ts'
+import type { Turn } from '../turns.ts'
+import { inTurns } from '../turns.ts'
+import type { KernelBackend } from '../../src/ops/backend.ts'
+import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 
 interface OnlineFigures {
   /** Updates/s of each repeat. */
@@ -25,32 +29,46 @@ interface OnlineFigures {
   readonly prequentialAccuracy: number
 }
 
-const gradstreamW4 = async (ctx: WorkloadContext): Promise<OnlineFigures> => {
+const gradstreamW4 = async (ctx: WorkloadContext, backend: KernelBackend, turn: Turn): Promise<OnlineFigures> => {
   const s = ctx.settings.w4
   const base = { train: ctx.data.train, order: ctx.data.order, hidden: s.hidden, lr: s.lr }
   const rates: number[] = []
   for (let r = 0; r < s.repeats; r++) {
+    await turn()
+    setKernelBackend(backend)
     const res = await gradstreamOnline({ ...base, updates: s.warmup + s.timed, warmup: s.warmup, prequential: false })
     rates.push(res.timedUpdates / res.seconds)
   }
+  await turn()
+  setKernelBackend(backend)
   const p = await gradstreamOnline({ ...base, updates: s.prequentialSamples, warmup: 0, prequential: true })
   return { rates, prequentialAccuracy: p.correct / p.predicted }
 }
 
-const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext): Promise<OnlineFigures> => {
-  const status = await useBackend(backend)
-  if (!status.ok) throw new Error(status.reason)
+const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext, turn: Turn): Promise<OnlineFigures> => {
+  const myTurn = async (): Promise<void> => {
+    await turn()
+    const status = await useBackend(backend)
+    if (!status.ok) throw new Error(status.reason)
+  }
+  await myTurn()
   const s = ctx.settings.w4
   const { train, order } = ctx.data
   const params = initialParams(w4Model(s.hidden))
-  const before = tf.memory().numTensors
   // One sample, wrapped as the batch of one the step consumes (timed with the step).
   const sample = (i: number): [Float32Array, Float32Array] => {
     const idx = order.subarray(i, i + 1)
     return [gatherRows(train.x.data, idx, PIXELS), oneHotRows(train.labels, idx)]
   }
   const rates: number[] = []
+  // Tensors are counted within our turn (the other runs' live in the same engine, unchanged meanwhile).
+  const leakCheck = (before: number, what: string): void => {
+    const leaked = tf.memory().numTensors - before
+    if (leaked > 0) throw new Error(`TF.js ${backend}: ${leaked} tensors leaked by ${what} (bench bug)`)
+  }
   for (let r = 0; r < s.repeats; r++) {
+    await myTurn()
+    const before = tf.memory().numTensors
     const net = tfMlp(params)
     const opt = tf.train.sgd(s.lr)
     try {
@@ -62,7 +80,10 @@ const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext): Promise<OnlineF
       net.dispose()
       opt.dispose()
     }
+    leakCheck(before, 'a repeat of the online loop')
   }
+  await myTurn()
+  const before = tf.memory().numTensors
   const net = tfMlp(params)
   const opt = tf.train.sgd(s.lr)
   let correct = 0
@@ -76,8 +97,7 @@ const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext): Promise<OnlineF
     net.dispose()
     opt.dispose()
   }
-  const leaked = tf.memory().numTensors - before
-  if (leaked > 0) throw new Error(`TF.js ${backend}: ${leaked} tensors leaked by the online loop (bench bug)`)
+  leakCheck(before, 'the prequential run')
   return { rates, prequentialAccuracy: correct / s.prequentialSamples }
 }
 
@@ -103,14 +123,18 @@ const accCell = (r: Attempt<OnlineFigures>): Cell => (r.ok ? measured(single(r.v
 
 export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
   const s = ctx.settings.w4
-  ctx.log('W4: gradstream')
-  const gs = await attempt(() => gradstreamW4(ctx))
-  ctx.log('W4: gradstream, TypeScript kernels')
-  const gsTs = await attempt(() => onBackend('ts', () => gradstreamW4(ctx)))
-  ctx.log('W4: TF.js cpu')
-  const cpu = await attempt(() => tfjsW4('cpu', ctx))
-  ctx.log('W4: TF.js wasm')
-  const wasm = await attempt(() => tfjsW4('wasm', ctx))
+  ctx.log('W4: gradstream, its TypeScript kernels, TF.js cpu and wasm, interleaved repeat by repeat')
+  const fast = kernelBackend()
+  const done = await inTurns<SystemId, OnlineFigures>([
+    ['gradstream', (turn) => gradstreamW4(ctx, fast, turn)],
+    ['gradstreamTs', (turn) => gradstreamW4(ctx, 'ts', turn)],
+    ['tfjsCpu', (turn) => tfjsW4('cpu', ctx, turn)],
+    ['tfjsWasm', (turn) => tfjsW4('wasm', ctx, turn)],
+  ])
+  setKernelBackend(fast)
+  const [gs, gsTs, cpu, wasm] = (['gradstream', 'gradstreamTs', 'tfjsCpu', 'tfjsWasm'] as const).map(
+    (sys): Attempt<OnlineFigures> => done.get(sys) ?? { ok: false, reason: 'not run' },
+  )
   ctx.log(`W4: gradstream, memory over ${s.longStream.toLocaleString('en-US')} records`)
   const long = await attempt(() =>
     gradstreamLongStream({ train: ctx.data.train, order: ctx.data.order, hidden: s.hidden, lr: s.lr, records: s.longStream, every: s.memoryEvery }),
@@ -136,6 +160,7 @@ export const w4Online = async (ctx: WorkloadContext): Promise<WorkloadResult> =>
     details: longStreamDetails(long),
     notes: [
       `updates/s: fresh model, ${s.warmup} warm-up updates, ${s.timed} timed; median [min-max] of ${s.repeats} repeats with fresh models`,
+      'interleaved: repeat r of every system in turn (bench/turns.ts), so all are timed in the same minutes',
       'prequential: predict each sample with a separate forward + argmax, then learn from it, over the stream in the fixed order',
       'gradstream: the online operator (src/streams/online.ts) and its learner (src/streams/learner.ts): forward, backward and an in-place SGD on a private working copy (on the SIMD backend resident in WebAssembly memory: src/ops/resident.ts), the same step as every model and optimizer; a snapshot every 100 updates (bench/gradstream-online.ts)',
     ],

@@ -2,7 +2,8 @@
 // 0..999, each timed alone after 100 warm-up inferences; the 10 probabilities are read
 // out as plain numbers inside the timed span. Figure: median and p90 microseconds.
 // All systems use the same (initial, Glorot) weights; the bench also checks that their
-// probabilities agree, so a fast wrong answer cannot pass unnoticed.
+// probabilities agree, so a fast wrong answer cannot pass unnoticed. The systems take
+// turns, 100 samples at a time (bench/turns.ts).
 
 import type { Tensor } from '../../src/node.ts'
 import { evalCtx, softmax } from '../../src/node.ts'
@@ -17,8 +18,11 @@ import type { TfBackend } from '../tfjs.ts'
 import { useBackend } from '../tfjs.ts'
 import { tfCnn, tfProbabilities } from '../tfjs-nets.ts'
 import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
-import { attempt } from './context.ts'
-import { onBackend } from '../gradstream.ts'
+import type { SystemId } from '../report.ts'
+import type { Turn } from '../turns.ts'
+import { inTurns } from '../turns.ts'
+import type { KernelBackend } from '../../src/ops/backend.ts'
+import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 import { jaxInference } from '../jaxjs.ts'
 
 interface Latencies {
@@ -28,14 +32,22 @@ interface Latencies {
   readonly first: number[]
 }
 
-/** Times infer(i) for warm-ups, then for each sample alone. */
-const timeEach = (infer: (i: number) => number[], ctx: WorkloadContext): Latencies => {
+/** Samples timed per turn: the systems take turns chunk by chunk (bench/turns.ts). */
+const CHUNK = 100
+
+/**
+ * Times infer(i) for warm-ups, then for each sample alone, CHUNK samples per turn; `mine`
+ * waits for the turn and makes the system current (a kernel or TF.js backend).
+ */
+const timeEach = async (infer: (i: number) => number[], ctx: WorkloadContext, mine: () => Promise<void>): Promise<Latencies> => {
   const { warmup, samples } = ctx.settings.w5
   const N = ctx.data.test.x.shape[0]
+  await mine()
   for (let i = 0; i < warmup; i++) infer(i % N)
   const micros: number[] = []
   let sink = 0
   for (let i = 0; i < samples; i++) {
+    if (i % CHUNK === 0) await mine()
     const t0 = now()
     const p = infer(i)
     micros.push((now() - t0) * 1000)
@@ -47,7 +59,7 @@ const timeEach = (infer: (i: number) => number[], ctx: WorkloadContext): Latenci
 
 const sampleOf = (ctx: WorkloadContext, i: number): Float32Array => ctx.data.test.x.data.subarray(i * PIXELS, (i + 1) * PIXELS) as Float32Array
 
-const gradstreamW5 = (ctx: WorkloadContext): Latencies => {
+const gradstreamW5 = (ctx: WorkloadContext, backend: KernelBackend, turn: Turn): Promise<Latencies> => {
   const model = w3Model()
   const params = initialParams(model)
   const sm = softmax()
@@ -56,15 +68,22 @@ const gradstreamW5 = (ctx: WorkloadContext): Latencies => {
     const x: Tensor = { shape: [1, 28, 28, 1], data: sampleOf(ctx, i).slice() }
     const logits = model.forward(params, x, evalCtx).y
     return Array.from(sm.forward({}, logits, evalCtx).y.data)
-  }, ctx)
+  }, ctx, async () => {
+    await turn()
+    setKernelBackend(backend)
+  })
 }
 
-const tfjsW5 = async (backend: TfBackend, ctx: WorkloadContext): Promise<Latencies> => {
-  const status = await useBackend(backend)
-  if (!status.ok) throw new Error(status.reason)
+const tfjsW5 = async (backend: TfBackend, ctx: WorkloadContext, turn: Turn): Promise<Latencies> => {
+  const mine = async (): Promise<void> => {
+    await turn()
+    const status = await useBackend(backend)
+    if (!status.ok) throw new Error(status.reason)
+  }
+  await mine()
   const net = tfCnn(initialParams(w3Model()))
   try {
-    return timeEach((i) => tfProbabilities(net, sampleOf(ctx, i)), ctx)
+    return await timeEach((i) => tfProbabilities(net, sampleOf(ctx, i)), ctx, mine)
   } finally {
     net.dispose()
   }
@@ -74,19 +93,26 @@ const maxAbsDiff = (a: readonly number[], b: readonly number[]): number => a.red
 
 export const w5Latency = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
   const s = ctx.settings.w5
-  ctx.log('W5: gradstream')
-  const gs = await attempt(() => gradstreamW5(ctx))
-  ctx.log('W5: TF.js cpu')
-  const cpu = await attempt(() => tfjsW5('cpu', ctx))
-  ctx.log('W5: TF.js wasm')
-  const wasm = await attempt(() => tfjsW5('wasm', ctx))
-  ctx.log('W5: gradstream, TypeScript kernels')
-  const gsTs = await attempt(() => onBackend('ts', () => gradstreamW5(ctx)))
-  ctx.log('W5: jax-js')
-  const jax = await attempt(async () => {
-    const infer = await jaxInference(initialParams(w3Model()))
-    return timeEach((i) => infer(sampleOf(ctx, i)), ctx)
-  })
+  ctx.log(`W5: gradstream, its TypeScript kernels, TF.js cpu and wasm, jax-js, interleaved ${CHUNK} samples at a time`)
+  const fast = kernelBackend()
+  const done = await inTurns<SystemId, Latencies>([
+    ['gradstream', (turn) => gradstreamW5(ctx, fast, turn)],
+    ['tfjsCpu', (turn) => tfjsW5('cpu', ctx, turn)],
+    ['tfjsWasm', (turn) => tfjsW5('wasm', ctx, turn)],
+    ['gradstreamTs', (turn) => gradstreamW5(ctx, 'ts', turn)],
+    [
+      'jaxjs',
+      async (turn) => {
+        await turn()
+        const infer = await jaxInference(initialParams(w3Model()))
+        return timeEach((i) => infer(sampleOf(ctx, i)), ctx, turn)
+      },
+    ],
+  ])
+  setKernelBackend(fast)
+  const [gs, cpu, wasm, gsTs, jax] = (['gradstream', 'tfjsCpu', 'tfjsWasm', 'gradstreamTs', 'jaxjs'] as const).map(
+    (sys): Attempt<Latencies> => done.get(sys) ?? { ok: false, reason: 'not run' },
+  )
   const none: Attempt<Latencies> = { ok: false, reason: 'n/a: one batch-1 inference; no thread parallelism to use' }
   const runs = { gradstream: gs, gradstreamThreads: none, gradstreamTs: gsTs, gradstreamTsThreads: none, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
   const cell = (pick: 'median' | 'p90') => (r: Attempt<Latencies>): Cell => {
@@ -114,6 +140,7 @@ export const w5Latency = async (ctx: WorkloadContext): Promise<WorkloadResult> =
     details,
     notes: [
       `test samples 0..${s.samples - 1}, each timed alone after ${s.warmup} warm-ups; min-max over the samples`,
+      `interleaved: the systems take turns, ${CHUNK} samples each (bench/turns.ts), so all are timed in the same minutes`,
       'latency rows: lower is better, so gs/TF.js < 1 means gradstream is faster',
     ],
   }
