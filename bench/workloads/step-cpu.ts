@@ -8,7 +8,7 @@
 // [min-max] over the repeats), CPU per step of the main thread and of all the others
 // (pool workers and V8's helper threads: concurrent marking, sweeping) from
 // /proc/self/task/*/schedstat (Linux), and the full mark-compacts of the main thread per
-// 100 steps. On a shared, loaded machine the rates spread; the CPU times say where the
+// 100 steps (and the scavenges). On a shared, loaded machine the rates spread; the CPU times say where the
 // time goes: a step on N threads cannot take less than the CPU of all threads divided by
 // the cores, nor less than the main thread's CPU.
 
@@ -18,10 +18,9 @@ import type { Batch } from '../../src/models/objective.ts'
 import { sgd } from '../../src/node.ts'
 import { warmUpKernels } from '../../src/ops/warm-up.ts'
 import { WorkerPool } from '../../src/parallel/pool.ts'
-import { shardedTrainStep } from '../../src/streams/shards.ts'
+import { localExecutor, shardedTrainStep } from '../../src/streams/shards.ts'
 import type { Snapshot } from '../../src/streams/snapshot.ts'
 import { hashParams } from '../../src/streams/snapshot.ts'
-import { trainStep } from '../../src/streams/steps.ts'
 import type { StepInput } from '../../src/streams/steps.ts'
 import { CLASSES, loadBenchData, PIXELS } from '../data.ts'
 import { initialState, objectiveOf, w2Model, w3Model } from '../gradstream.ts'
@@ -60,7 +59,8 @@ const model = makeModel()
 const objective = objectiveOf(model)
 const pool = await WorkerPool.create({ threads, objective, layout: initialState(model, LR).layout })
 const variants: Record<string, () => (input: StepInput) => Snapshot> = {
-  '1 thread': () => trainStep(objective, sgd(LR)),
+  // The 1-thread step as train() runs it: one shard on the local executor (its step arena).
+  '1 thread': () => shardedTrainStep(objective, sgd(LR), localExecutor(), 1),
   [`${threads} threads`]: () => shardedTrainStep(objective, sgd(LR), pool, threads),
 }
 
@@ -78,8 +78,13 @@ const cpu = (): { main: number; others: number } | null => {
 }
 
 let majors = 0
+let minors = 0
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++
+  for (const e of list.getEntries()) {
+    const kind = (e as { detail?: { kind?: number } }).detail?.kind
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++
+    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minors++
+  }
 }).observe({ entryTypes: ['gc'] })
 
 const epoch = (name: string, n: number): Snapshot => {
@@ -94,6 +99,7 @@ interface Runs {
   readonly main: number[]
   readonly others: number[]
   readonly majors: number[]
+  readonly minors: number[]
 }
 const runs = new Map<string, Runs>()
 for (const name of Object.keys(variants)) console.log(`${name}: parameter hash after 60 steps ${hashParams(epoch(name, 60)).slice(0, 16)}`)
@@ -103,16 +109,18 @@ for (let r = 0; r < repeats; r++)
     // Let the GC observer's entries of the warm-up arrive before counting.
     await new Promise((done) => setTimeout(done, 0))
     const m0 = majors
+    const n0 = minors
     const c0 = cpu()
     const t0 = performance.now()
     epoch(name, steps)
     const ms = performance.now() - t0
     const c1 = cpu()
     await new Promise((done) => setTimeout(done, 0))
-    const run = runs.get(name) ?? { rates: [], main: [], others: [], majors: [] }
+    const run = runs.get(name) ?? { rates: [], main: [], others: [], majors: [], minors: [] }
     runs.set(name, run)
     run.rates.push((steps * B) / (ms / 1000))
     run.majors.push(((majors - m0) * 100) / steps)
+    run.minors.push(((minors - n0) * 100) / steps)
     if (c0 !== null && c1 !== null) {
       run.main.push((c1.main - c0.main) / steps / 1e6)
       run.others.push((c1.others - c0.others) / steps / 1e6)
@@ -125,7 +133,7 @@ for (const [name, r] of runs) {
   const s = summarize(r.rates)
   console.log(
     `${name.padEnd(10)} ${s.median.toFixed(0)} [${s.min.toFixed(0)}-${s.max.toFixed(0)}] samples/s; ` +
-      `CPU ms/step: main ${med(r.main)}, other threads ${med(r.others)}; full mark-compacts per 100 steps ${med(r.majors)}`,
+      `CPU ms/step: main ${med(r.main)}, other threads ${med(r.others)}; per 100 steps: full mark-compacts ${med(r.majors)}, scavenges ${med(r.minors)}`,
   )
 }
 process.exit(0)
