@@ -63,6 +63,12 @@ export const useBackend = async (backend: TfBackend): Promise<BackendStatus> => 
   }
 }
 
+/** useBackend, throwing its reason when the backend cannot start. */
+export const requireBackend = async (backend: TfBackend): Promise<void> => {
+  const status = await useBackend(backend)
+  if (!status.ok) throw new Error(status.reason)
+}
+
 export const tfjsVersion = (): string => tf.version.tfjs
 
 export { message as errorMessage }

@@ -61,6 +61,14 @@ export class Turns {
   }
 }
 
+/** A turn that then makes the run's system current (its kernel backend, its TF.js backend). */
+export const turnThen =
+  (turn: Turn, current: () => unknown): Turn =>
+  async () => {
+    await turn()
+    await current()
+  }
+
 /** A turn that is always granted at once: a run timed on its own. */
 export const ownTurn: Turn = () => Promise.resolve()
 

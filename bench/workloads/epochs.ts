@@ -16,12 +16,15 @@ import type { Cell } from '../report.ts'
 import { measured, missing } from '../report.ts'
 import { single, summarize } from '../stats.ts'
 import type { TfBackend } from '../tfjs.ts'
-import { tf, useBackend } from '../tfjs.ts'
+import { requireBackend, tf } from '../tfjs.ts'
 import type { TfNet } from '../tfjs-nets.ts'
 import { tfAccuracy, tfTrainStep } from '../tfjs-nets.ts'
-import type { Attempt } from './context.ts'
+import type { Attempt, WorkloadContext } from './context.ts'
+import { ONE_THREAD_REASON } from './context.ts'
+import type { SystemId } from '../report.ts'
+import { SYSTEMS } from '../report.ts'
 import type { Turn } from '../turns.ts'
-import { ownTurn } from '../turns.ts'
+import { inTurns, ownTurn, turnThen } from '../turns.ts'
 import type { KernelBackend } from '../../src/ops/backend.ts'
 import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 
@@ -65,10 +68,7 @@ export const gradstreamEpochs = async (
   backend: KernelBackend = kernelBackend(),
 ): Promise<EpochRun> => {
   // The kernel backend is this thread's; other runs may take turns between ours.
-  const myTurn = async (): Promise<void> => {
-    await turn()
-    setKernelBackend(backend)
-  }
+  const myTurn = turnThen(turn, () => setKernelBackend(backend))
   await myTurn()
   const source = arraySource(plan.train, { batchSize: plan.batch, order: plan.order })
   const config = (epochs: number, data: BatchSource) => withThreads({ data, epochs, key: key(RUN_SEED) }, threads)
@@ -137,11 +137,7 @@ export const tfjsEpochs = async (
   samples: number = plan.order.length,
   turn: Turn = ownTurn,
 ): Promise<EpochRun> => {
-  const myTurn = async (): Promise<void> => {
-    await turn()
-    const status = await useBackend(backend)
-    if (!status.ok) throw new Error(status.reason)
-  }
+  const myTurn = turnThen(turn, () => requireBackend(backend))
   await myTurn()
   const params = initialParams(plan.model())
   const steps = Math.ceil(samples / plan.batch)
@@ -173,6 +169,29 @@ export const tfjsEpochs = async (
     opt.dispose()
   }
   return { rates, accuracy, memory: new Map() }
+}
+
+/** A peer's epochs as a run taking turns. */
+export type EpochTurns = readonly [SystemId, (turn: Turn) => Promise<EpochRun>]
+
+/**
+ * The four gradstream columns (default and TypeScript kernels, 1 and ctx.threads threads)
+ * and the peers' runs, taking turns epoch by epoch (turns.ts); every system's result, the
+ * N-thread columns explained when there is one thread.
+ */
+export const interleavedEpochs = async (ctx: WorkloadContext, plan: EpochPlan, peers: readonly EpochTurns[]): Promise<Record<SystemId, Attempt<EpochRun>>> => {
+  const fast = kernelBackend()
+  const N = ctx.threads
+  const gradstream: EpochTurns[] = [
+    ['gradstream', (turn) => gradstreamEpochs(plan, 1, [], turn, fast)],
+    ['gradstreamThreads', (turn) => gradstreamEpochs(plan, N, [], turn, fast)],
+    ['gradstreamTs', (turn) => gradstreamEpochs(plan, 1, [], turn, 'ts')],
+    ['gradstreamTsThreads', (turn) => gradstreamEpochs(plan, N, [], turn, 'ts')],
+  ]
+  const runs = N > 1 ? gradstream : gradstream.filter(([s]) => s !== 'gradstreamThreads' && s !== 'gradstreamTsThreads')
+  const done = await inTurns([...runs, ...peers])
+  setKernelBackend(fast)
+  return Object.fromEntries(SYSTEMS.map((s) => [s, done.get(s) ?? { ok: false, reason: ONE_THREAD_REASON }])) as Record<SystemId, Attempt<EpochRun>>
 }
 
 /** The samples/s cell of a run: median [min-max] over its epochs. */

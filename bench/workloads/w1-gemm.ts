@@ -13,7 +13,7 @@ import type { Cell, Row } from '../report.ts'
 import { cellsOf, measured, missing } from '../report.ts'
 import { summarize } from '../stats.ts'
 import type { TfBackend } from '../tfjs.ts'
-import { tf, useBackend } from '../tfjs.ts'
+import { requireBackend, tf } from '../tfjs.ts'
 import type { WorkloadContext, WorkloadResult } from './context.ts'
 import { attempt } from './context.ts'
 import { onBackend } from '../gradstream.ts'
@@ -47,16 +47,13 @@ const gradstreamGemmThreads = async (n: number, b: KernelBackend, threads: numbe
 }
 
 const tfjsGemm = async (backend: TfBackend, n: number): Promise<TimedSystem> => {
-  const status = await useBackend(backend)
-  if (!status.ok) throw new Error(status.reason)
+  await requireBackend(backend)
   const [A, B] = operands(n)
   // Made while `backend` is active, so they live in its memory (no moves between backends).
   const a = tf.tensor2d(A, [n, n])
   const b = tf.tensor2d(B, [n, n])
   return {
-    before: async () => {
-      await useBackend(backend)
-    },
+    before: () => requireBackend(backend),
     call: () => {
       const c = tf.matMul(a, b)
       c.dataSync()

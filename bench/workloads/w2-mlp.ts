@@ -7,15 +7,10 @@ import { w2Model } from '../gradstream.ts'
 import { REFERENCE } from '../reference.ts'
 import { perSystem } from '../report.ts'
 import { tfMlp } from '../tfjs-nets.ts'
-import type { SystemId } from '../report.ts'
-import type { Turn } from '../turns.ts'
-import { inTurns } from '../turns.ts'
-import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
-import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
-import { ONE_THREAD_REASON } from './context.ts'
+import type { WorkloadContext, WorkloadResult } from './context.ts'
 import { jaxEpochs } from '../jaxjs.ts'
-import type { EpochPlan, EpochRun } from './epochs.ts'
-import { accuracyCell, gradstreamEpochs, speedCell, tfjsEpochs } from './epochs.ts'
+import type { EpochPlan } from './epochs.ts'
+import { accuracyCell, interleavedEpochs, speedCell, tfjsEpochs } from './epochs.ts'
 
 export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
   const s = ctx.settings.w2
@@ -32,21 +27,11 @@ export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     warmupSteps: s.warmupSteps,
   }
   ctx.log(`W2: gradstream 1t / ${ctx.threads}t, TypeScript kernels 1t / ${ctx.threads}t, jax-js, TF.js cpu and wasm, interleaved epoch by epoch`)
-  const fast = kernelBackend()
-  const nt = ctx.threads > 1
-  const done = await inTurns<SystemId, EpochRun>([
-    ['gradstream', (turn) => gradstreamEpochs(plan, 1, [], turn, fast)],
-    ...(nt ? [['gradstreamThreads', (turn: Turn) => gradstreamEpochs(plan, ctx.threads, [], turn, fast)] as const] : []),
-    ['gradstreamTs', (turn) => gradstreamEpochs(plan, 1, [], turn, 'ts')],
-    ...(nt ? [['gradstreamTsThreads', (turn: Turn) => gradstreamEpochs(plan, ctx.threads, [], turn, 'ts')] as const] : []),
+  const runs = await interleavedEpochs(ctx, plan, [
     ['jaxjs', (turn) => jaxEpochs(plan, 'mlp', turn)],
     ['tfjsCpu', (turn) => tfjsEpochs('cpu', plan, tfMlp, undefined, turn)],
     ['tfjsWasm', (turn) => tfjsEpochs('wasm', plan, tfMlp, undefined, turn)],
   ])
-  setKernelBackend(fast)
-  const run = (s: SystemId): Attempt<EpochRun> => done.get(s) ?? { ok: false, reason: ONE_THREAD_REASON }
-  const [gs, gsN, gsTs, gsTsN, jax, cpu, wasm] = (['gradstream', 'gradstreamThreads', 'gradstreamTs', 'gradstreamTsThreads', 'jaxjs', 'tfjsCpu', 'tfjsWasm'] as const).map(run)
-  const runs = { gradstream: gs, gradstreamThreads: gsN, gradstreamTs: gsTs, gradstreamTsThreads: gsTsN, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
 
   return {
     id: 'W2',

@@ -17,15 +17,11 @@ import type { Detail } from '../report.ts'
 import { missing, perSystem } from '../report.ts'
 import { tfCnn } from '../tfjs-nets.ts'
 import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
-import { attempt, ONE_THREAD_REASON } from './context.ts'
-import type { EpochPlan, EpochRun } from './epochs.ts'
-import { accuracyCell, gradstreamEpochs, speedCell, tfjsEpochs } from './epochs.ts'
+import { attempt } from './context.ts'
+import type { EpochPlan } from './epochs.ts'
+import { accuracyCell, gradstreamEpochs, interleavedEpochs, speedCell, tfjsEpochs } from './epochs.ts'
 import type { Overhead } from './overhead.ts'
 import { measureOverhead } from './overhead.ts'
-import type { SystemId } from '../report.ts'
-import type { Turn } from '../turns.ts'
-import { inTurns } from '../turns.ts'
-import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 import { jaxEpochs } from '../jaxjs.ts'
 
 const memoryDetails = (label: string, keyPrefix: string, m: MemorySample | undefined): Detail[] =>
@@ -71,22 +67,13 @@ export const w3Cnn = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
   ctx.log(`W3: gradstream 1t / ${ctx.threads}t, TypeScript kernels 1t / ${ctx.threads}t, jax-js (${s.jaxjsSamples} samples), TF.js cpu (${s.tfjsCpuSamples} samples) and wasm, interleaved epoch by epoch`)
   const jaxPlan: EpochPlan = { ...plan, order: plan.order.subarray(0, s.jaxjsSamples), epochs: 1, accuracyAfter: [] }
   const cpuPlan: EpochPlan = { ...plan, epochs: 1, accuracyAfter: [] }
-  const fast = kernelBackend()
-  const nt = ctx.threads > 1
-  const done = await inTurns<SystemId, EpochRun>([
-    ['gradstream', (turn) => gradstreamEpochs(plan, 1, [], turn, fast)],
-    ...(nt ? [['gradstreamThreads', (turn: Turn) => gradstreamEpochs(plan, ctx.threads, [], turn, fast)] as const] : []),
-    ['gradstreamTs', (turn) => gradstreamEpochs(plan, 1, [], turn, 'ts')],
-    ...(nt ? [['gradstreamTsThreads', (turn: Turn) => gradstreamEpochs(plan, ctx.threads, [], turn, 'ts')] as const] : []),
+  const all = await interleavedEpochs(ctx, plan, [
     ['jaxjs', (turn) => jaxEpochs(jaxPlan, 'cnn', turn)],
     ['tfjsCpu', (turn) => tfjsEpochs('cpu', cpuPlan, tfCnn, s.tfjsCpuSamples, turn)],
     ['tfjsWasm', (turn) => tfjsEpochs('wasm', plan, tfCnn, undefined, turn)],
   ])
-  setKernelBackend(fast)
-  const run = (sys: SystemId): Attempt<EpochRun> => done.get(sys) ?? { ok: false, reason: ONE_THREAD_REASON }
-  const [gs, gsN, gsTs, gsTsN, jax, cpu, wasmRun] = (['gradstream', 'gradstreamThreads', 'gradstreamTs', 'gradstreamTsThreads', 'jaxjs', 'tfjsCpu', 'tfjsWasm'] as const).map(run)
-  const wasm: Attempt<EpochRun> = wasmRun.ok ? wasmRun : { ok: false, reason: `cannot train: ${wasmRun.reason}` }
-  const runs = { gradstream: gs, gradstreamThreads: gsN, gradstreamTs: gsTs, gradstreamTsThreads: gsTsN, tfjsCpu: cpu, tfjsWasm: wasm, jaxjs: jax }
+  const wasm = all.tfjsWasm
+  const runs = { ...all, tfjsWasm: wasm.ok ? wasm : { ok: false as const, reason: `cannot train: ${wasm.reason}` } }
   const cpuNoAcc = `timed on the first ${s.tfjsCpuSamples} samples only (a full epoch takes ~6 min), so no accuracy`
   const jaxNoAcc = `timed on the first ${s.jaxjsSamples} samples only (~1 min per epoch), so no accuracy`
 

@@ -13,13 +13,13 @@ import type { Cell, Detail } from '../report.ts'
 import { measured, missing, perSystem } from '../report.ts'
 import { single, summarize } from '../stats.ts'
 import type { TfBackend } from '../tfjs.ts'
-import { tf, useBackend } from '../tfjs.ts'
+import { requireBackend, tf } from '../tfjs.ts'
 import { tfMlp, tfPredict, tfTrainStep } from '../tfjs-nets.ts'
 import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
 import { attempt } from './context.ts'
 import type { SystemId } from '../report.ts'
 import type { Turn } from '../turns.ts'
-import { inTurns } from '../turns.ts'
+import { inTurns, turnThen } from '../turns.ts'
 import type { KernelBackend } from '../../src/ops/backend.ts'
 import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 
@@ -33,24 +33,19 @@ const gradstreamW4 = async (ctx: WorkloadContext, backend: KernelBackend, turn: 
   const s = ctx.settings.w4
   const base = { train: ctx.data.train, order: ctx.data.order, hidden: s.hidden, lr: s.lr }
   const rates: number[] = []
+  const myTurn = turnThen(turn, () => setKernelBackend(backend))
   for (let r = 0; r < s.repeats; r++) {
-    await turn()
-    setKernelBackend(backend)
+    await myTurn()
     const res = await gradstreamOnline({ ...base, updates: s.warmup + s.timed, warmup: s.warmup, prequential: false })
     rates.push(res.timedUpdates / res.seconds)
   }
-  await turn()
-  setKernelBackend(backend)
+  await myTurn()
   const p = await gradstreamOnline({ ...base, updates: s.prequentialSamples, warmup: 0, prequential: true })
   return { rates, prequentialAccuracy: p.correct / p.predicted }
 }
 
 const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext, turn: Turn): Promise<OnlineFigures> => {
-  const myTurn = async (): Promise<void> => {
-    await turn()
-    const status = await useBackend(backend)
-    if (!status.ok) throw new Error(status.reason)
-  }
+  const myTurn = turnThen(turn, () => requireBackend(backend))
   await myTurn()
   const s = ctx.settings.w4
   const { train, order } = ctx.data

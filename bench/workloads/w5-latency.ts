@@ -15,12 +15,12 @@ import type { Cell, Detail } from '../report.ts'
 import { measured, missing, perSystem } from '../report.ts'
 import { single, summarize } from '../stats.ts'
 import type { TfBackend } from '../tfjs.ts'
-import { useBackend } from '../tfjs.ts'
+import { requireBackend } from '../tfjs.ts'
 import { tfCnn, tfProbabilities } from '../tfjs-nets.ts'
 import type { Attempt, WorkloadContext, WorkloadResult } from './context.ts'
 import type { SystemId } from '../report.ts'
 import type { Turn } from '../turns.ts'
-import { inTurns } from '../turns.ts'
+import { inTurns, turnThen } from '../turns.ts'
 import type { KernelBackend } from '../../src/ops/backend.ts'
 import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 import { jaxInference } from '../jaxjs.ts'
@@ -68,18 +68,11 @@ const gradstreamW5 = (ctx: WorkloadContext, backend: KernelBackend, turn: Turn):
     const x: Tensor = { shape: [1, 28, 28, 1], data: sampleOf(ctx, i).slice() }
     const logits = model.forward(params, x, evalCtx).y
     return Array.from(sm.forward({}, logits, evalCtx).y.data)
-  }, ctx, async () => {
-    await turn()
-    setKernelBackend(backend)
-  })
+  }, ctx, turnThen(turn, () => setKernelBackend(backend)))
 }
 
 const tfjsW5 = async (backend: TfBackend, ctx: WorkloadContext, turn: Turn): Promise<Latencies> => {
-  const mine = async (): Promise<void> => {
-    await turn()
-    const status = await useBackend(backend)
-    if (!status.ok) throw new Error(status.reason)
-  }
+  const mine = turnThen(turn, () => requireBackend(backend))
   await mine()
   const net = tfCnn(initialParams(w3Model()))
   try {
