@@ -63,3 +63,23 @@ export function fillEffectiveKernel(out: Float32Array | Float64Array, k: Float32
       else for (let e = 0; e < CO; e++) out[dst + e] = table[e] === 1 ? k[src + e] : 0
     }
 }
+
+/**
+ * acc[o] += sum_r d[r, o] over the rows of d [rows, O], each sum in double, r ascending
+ * (the bias gradient, cnn-derivation-lenet eq 10). Four columns per pass, each in its own
+ * register: a pass per column would read d O times.
+ */
+export function addColumnSums(acc: Float64Array, d: Float32Array | Float64Array, rows: number, O: number): void {
+  const n = rows * O
+  for (let o0 = 0; o0 < O; o0 += 4) {
+    const o1 = Math.min(o0 + 1, O - 1), o2 = Math.min(o0 + 2, O - 1), o3 = Math.min(o0 + 3, O - 1)
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    for (let e = 0; e < n; e += O) {
+      s0 += d[e + o0]; s1 += d[e + o1]; s2 += d[e + o2]; s3 += d[e + o3]
+    }
+    acc[o0] += s0
+    if (o0 + 1 < O) acc[o0 + 1] += s1
+    if (o0 + 2 < O) acc[o0 + 2] += s2
+    if (o0 + 3 < O) acc[o0 + 3] += s3
+  }
+}

@@ -17,11 +17,12 @@
 
 import type { F } from '../core/tensor.ts'
 import type { Conv2dGeometry } from './conv2d-geometry.ts'
-import { fillEffectiveKernel, imagesPerChunk } from './conv2d-geometry.ts'
+import { addColumnSums, fillEffectiveKernel, imagesPerChunk } from './conv2d-geometry.ts'
 import { KC, packBytes, packedMm, packPanels } from './gemm-simd.ts'
 import { Layout, workspace } from './wasm/instance.ts'
 
 let kEff = new Float32Array(0)
+let dbSum = new Float64Array(0)
 
 /** k' as a [K, O] matrix (flip and connection table applied): k itself when there is neither. */
 function effectiveKernel(k: F, g: Conv2dGeometry, flip: boolean, table: Uint8Array | null): F {
@@ -169,19 +170,10 @@ export function conv2dBackwardParamsSimd(dk: F, db: F, dy: F, x: F, g: Conv2dGeo
       else for (let e = 0; e < CO; e++) dk[dst + e] = table[e] === 1 ? f32[at + e] : 0
     }
   // db[o] = sum_r dy[r, o], in double, r ascending                 (cnn-derivation-lenet eq 10)
-  // Four columns per pass, each in its own register (a pass per column re-reads dy O times).
-  const MO = B * Ho * Wo * O
-  for (let o0 = 0; o0 < O; o0 += 4) {
-    const o1 = Math.min(o0 + 1, O - 1), o2 = Math.min(o0 + 2, O - 1), o3 = Math.min(o0 + 3, O - 1)
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    for (let e = 0; e < MO; e += O) {
-      s0 += dy[e + o0]; s1 += dy[e + o1]; s2 += dy[e + o2]; s3 += dy[e + o3]
-    }
-    db[o0] = s0
-    if (o0 + 1 < O) db[o0 + 1] = s1
-    if (o0 + 2 < O) db[o0 + 2] = s2
-    if (o0 + 3 < O) db[o0 + 3] = s3
-  }
+  if (dbSum.length < O) dbSum = new Float64Array(O)
+  dbSum.fill(0, 0, O)
+  addColumnSums(dbSum, dy, B * Ho * Wo, O)
+  for (let o = 0; o < O; o++) db[o] = dbSum[o]
 }
 
 // dx[n,h,w,c] = sum over windows covering (h,w) of sum_o dy[n,i,j,o] k'[p,q,c,o]   (conv2d.ts conv2dBackwardInput)

@@ -34,7 +34,7 @@
 
 import type { F } from '../core/tensor.ts'
 import type { Conv2dGeometry } from './conv2d-geometry.ts'
-import { fillEffectiveKernel, imagesPerChunk } from './conv2d-geometry.ts'
+import { addColumnSums, fillEffectiveKernel, imagesPerChunk } from './conv2d-geometry.ts'
 import { kernelBackend } from './backend.ts'
 import { conv2dBackwardInputSimd, conv2dBackwardParamsSimd, conv2dForwardSimd } from './conv2d-simd.ts'
 
@@ -378,17 +378,7 @@ function kernelGradImages(dy: F, x: F, g: Conv2dGeometry): void {
 
 
   // db[o] += sum_r dy[r, o]                               (cnn-derivation-lenet eq 10)
-  for (let o0 = 0; o0 < O; o0 += 4) {
-    const e1 = Math.min(o0 + 1, O - 1), e2 = Math.min(o0 + 2, O - 1), e3 = Math.min(o0 + 3, O - 1)
-    let b0 = 0, b1 = 0, b2 = 0, b3 = 0
-    for (let dr = 0; dr < M * O; dr += O) {
-      b0 += dd[dr + o0]; b1 += dd[dr + e1]; b2 += dd[dr + e2]; b3 += dd[dr + e3]
-    }
-    dbAcc[o0] += b0
-    if (o0 + 1 < O) dbAcc[o0 + 1] += b1
-    if (o0 + 2 < O) dbAcc[o0 + 2] += b2
-    if (o0 + 3 < O) dbAcc[o0 + 3] += b3
-  }
+  addColumnSums(dbAcc, dd, M, O)
 }
 
 // ---- input gradient ------------------------------------------------------------------
