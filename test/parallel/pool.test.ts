@@ -15,6 +15,19 @@ import { computeShard, shardOf, shardRanges, weightedSum } from '../../src/strea
 import { relu } from '../../src/models/activations.ts'
 import { blobs } from '../helpers.ts'
 
+/**
+ * The reduced-step tests' model and batch: 30 inputs, 64 hidden, 2,179 parameters (so the
+ * reduction ranges take both the SIMD (>= 1024 entries) and the scalar path of
+ * weightedAdd, cut at multiples of 16), and a batch of 50 rows.
+ */
+const reducedCase = () => {
+  const obj = supervised(sequential(dense(64), relu(), dense(3)), softmaxCrossEntropy(), [30]) as AnyObjective
+  const snap = initialSnapshot(obj, sgd(0.1), key(2))
+  if (snap._tag === 'Left') throw snap.left
+  const batch = gather(blobs(20, 3, 30, 5), Int32Array.from({ length: 50 }, (_, i) => i), 0, 0)
+  return { obj, flat: snap.right.flat, layout: snap.right.layout, batch }
+}
+
 describe('worker pool', () => {
   it('splits GEMM rows in blocks of 8 and never leaves a thread 1-7 rows of a product of 8 or more', () => {
     expect(gemmRowRanges(12, 2)).toEqual([[0, 12], [12, 12]])
@@ -94,14 +107,7 @@ describe('worker pool', () => {
   })
 
   it('reduces one shard per thread across the threads with the bits of the one-thread sum, and recovers from a failed shard', async () => {
-    // 30 inputs, 64 hidden: 2,179 parameters, so the reduction ranges take both the SIMD
-    // (>= 1024 entries) and the scalar path of weightedAdd, cut at multiples of 16.
-    const data = blobs(20, 3, 30, 5)
-    const obj = supervised(sequential(dense(64), relu(), dense(3)), softmaxCrossEntropy(), [30]) as AnyObjective
-    const snap = initialSnapshot(obj, sgd(0.1), key(2))
-    if (snap._tag === 'Left') throw snap.left
-    const { flat, layout } = snap.right
-    const batch = gather(data, Int32Array.from({ length: 50 }, (_, i) => i), 0, 0)
+    const { obj, flat, layout, batch } = reducedCase()
     for (const threads of [2, 3]) {
       const tasks: ShardTask[] = shardRanges(50, threads).map(([r0, r1], s) => ({ shard: s, batch: shardOf(batch, r0, r1), key: key(s) }))
       const weights = tasks.map((t) => t.batch.x.shape[0] / 50)
@@ -140,12 +146,7 @@ describe('worker pool', () => {
   it('finishes a reduced step without a worker that wakes late, with the same bits, and a late worker harms nothing', async () => {
     // lateMs: each worker sleeps 1 s on waking for a step; timeoutMs 1 s: a step that
     // waited for a sleeping worker would fail, so each step below is all the main thread's.
-    const data = blobs(20, 3, 30, 5)
-    const obj = supervised(sequential(dense(64), relu(), dense(3)), softmaxCrossEntropy(), [30]) as AnyObjective
-    const snap = initialSnapshot(obj, sgd(0.1), key(2))
-    if (snap._tag === 'Left') throw snap.left
-    const { flat, layout } = snap.right
-    const batch = gather(data, Int32Array.from({ length: 50 }, (_, i) => i), 0, 0)
+    const { obj, flat, layout, batch } = reducedCase()
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
     for (const threads of [2, 3]) {
       const tasks: ShardTask[] = shardRanges(50, threads).map(([r0, r1], s) => ({ shard: s, batch: shardOf(batch, r0, r1), key: key(s) }))
