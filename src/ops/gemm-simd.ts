@@ -140,6 +140,37 @@ export function packPanels(f32: Float32Array, at: number, B: F, N: number, K: nu
   }
 }
 
+/**
+ * One product C = A B (no transposes, no accumulation) computed in row blocks with B laid
+ * in this thread's kernel memory once: `rows(C, A, m)` writes m rows of C (at most
+ * maxRows) from the m rows of A. A block is gemmSimd's chain for its rows (row blocks of 4,
+ * the same slabs), so any split of a product into blocks gives gemmSimd's bits; the pool
+ * splits one product across threads this way (parallel/pool.ts, WorkerPool.gemm).
+ */
+export function simdRowBlocks(B: Float32Array, N: number, K: number, maxRows: number): (C: Float32Array, A: Float32Array, m: number) => void {
+  const kcMax = Math.min(K, KC)
+  const L = new Layout()
+  const bAt = L.take(K * N * 4 + 32) // read in place, 32 bytes of slack for the last panel's idle lanes
+  const aAt = L.take(maxRows * K * 4)
+  const cAt = L.take(maxRows * N * 4)
+  const rsAt = L.take(maxRows * 4)
+  const csAt = L.take(K * 4)
+  const apAt = L.take(packBytes(maxRows, kcMax))
+  const { f32, i32 } = workspace(L.end)
+  f32.set(B.subarray(0, K * N), bAt >> 2)
+  for (let i = 0, o = rsAt >> 2; i < maxRows; i++) i32[o + i] = i * K * 4
+  for (let t = 0, o = csAt >> 2; t < K; t++) i32[o + t] = t * 4
+  return (C, A, m) => {
+    if (m === 0 || N === 0) return
+    if (K === 0) return void C.fill(0, 0, m * N)
+    const { k, f32 } = workspace(L.end)
+    f32.set(A.subarray(0, m * K), aAt >> 2)
+    for (let k0 = 0; k0 < K; k0 += KC)
+      packedMm(k, apAt, cAt, N * 4, aAt, rsAt, csAt + k0 * 4, bAt + k0 * N * 4, N * 4, NR * 4, m, N, Math.min(KC, K - k0), k0 > 0 ? 1 : 0)
+    C.set(f32.subarray(cAt >> 2, (cAt >> 2) + m * N))
+  }
+}
+
 /** C[M,N] (+)= op(A)[M,K] op(B)[K,N] on the SIMD kernels; float32 operands, C not aliasing A or B. */
 export function gemmSimd(
   C: Float32Array,

@@ -16,7 +16,7 @@
 
 import type { F } from '../core/tensor.ts'
 import { kernelBackend } from './backend.ts'
-import { gemmSimd } from './gemm-simd.ts'
+import { gemmSimd, simdRowBlocks } from './gemm-simd.ts'
 
 // An 8 x 8 tile (64 accumulators) measured ~10% faster here than 4 x 4, 6 x 8 or 4 x 8:
 // each k loads 16 numbers for 64 multiply-adds.
@@ -222,6 +222,24 @@ export function gemm(
   if (C instanceof Float32Array && A instanceof Float32Array && B instanceof Float32Array && kernelBackend() === 'simd')
     gemmSimd(C, A, B, M, N, K, transA, transB, accumulate)
   else gemmTs(C, A, B, M, N, K, transA, transB, accumulate)
+}
+
+/**
+ * One product C = A B (no transposes) in row blocks, on the selected backend: `rows(C, A, m)`
+ * writes m <= maxRows rows of C from m rows of A. Blocks that start at multiples of 8 rows
+ * and hold at least 8 (or the whole product) give gemm's bits for the whole: each element
+ * is the same chain wherever its block starts. The SIMD backend lays B in the kernel
+ * memory once for all blocks (gemm-simd.ts, simdRowBlocks).
+ */
+export function gemmRowBlocks(B: F, N: number, K: number, maxRows: number): (C: F, A: F, m: number) => void {
+  if (B instanceof Float32Array && kernelBackend() === 'simd') {
+    const rows = simdRowBlocks(B, N, K, maxRows)
+    return (C, A, m) => {
+      if (C instanceof Float32Array && A instanceof Float32Array) rows(C, A, m)
+      else gemm(C, A, B, m, N, K)
+    }
+  }
+  return (C, A, m) => gemmTs(C, A, B, m, N, K)
 }
 
 /** The TypeScript kernel (double-precision sums), whatever the backend: same contract as gemm. */

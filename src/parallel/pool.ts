@@ -18,7 +18,8 @@ import { GradstreamError } from '../core/errors.ts'
 import { StepArena } from '../core/arena.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import { modulesOf } from '../models/define.ts'
-import { gemm } from '../ops/gemm.ts'
+import { gemm, gemmRowBlocks } from '../ops/gemm.ts'
+import { claimedFromTop, claimUnits, maxClaimRows, openClaims, rowUnits, unitRow } from './gemm-split.ts'
 import { kernelBackend } from '../ops/backend.ts'
 import type { ReducedGrads, ShardExecutor, ShardResult, ShardState, ShardTask } from '../streams/shards.ts'
 import { computeShard, reduceRangeInto } from '../streams/shards.ts'
@@ -63,21 +64,6 @@ const newArenas = (x: number, y: number, out: number, S0 = 0): Arenas => ({
   scalars: P.sharedF64(2),
   error: new Uint8Array(new SharedArrayBuffer(2048)),
 })
-
-/** gemm's register tile height: row blocks of a split GEMM are multiples of it. */
-const GEMM_ROWS = 8
-
-/**
- * Rows [r0, r1) of C per thread (thread 0 first): blocks of 8, and no range of 1-7 rows
- * when M >= 8 (a short tail joins the range before it; see WorkerPool.gemm).
- */
-export const gemmRowRanges = (M: number, threads: number): Array<readonly [number, number]> => {
-  const per = Math.ceil(Math.ceil(M / GEMM_ROWS) / threads) * GEMM_ROWS
-  const bounds = Array.from({ length: threads + 1 }, (_, w) => Math.min(M, w * per))
-  const last = bounds.findIndex((b) => b === M)
-  if (M >= GEMM_ROWS && last > 1 && bounds[last] - bounds[last - 1] < GEMM_ROWS) bounds[last - 1] = M
-  return Array.from({ length: threads }, (_, w) => [bounds[w], bounds[w + 1]] as const)
-}
 
 export class WorkerPool implements ShardExecutor {
   private readonly ctrl: Int32Array
@@ -458,16 +444,18 @@ export class WorkerPool implements ShardExecutor {
   }
 
   /**
-   * C[M,N] = A[M,K] B[K,N] with the rows of C split across the threads, in blocks of 8
-   * (the GEMM's register tile height), so every element is computed exactly as one call
-   * would. A tail of fewer than 8 rows is not given a thread of its own but joins the
-   * range before it: gemm takes its direct path for fewer than 8 rows, which rounds once
-   * where the packed path (taken by a whole call of M >= 8 rows) stores after every
-   * 256-deep slab, so for K > 256 the two can differ in the last bit (tested).
+   * C[M,N] = A[M,K] B[K,N] with the rows of C shared among the threads as gemm-split.ts
+   * describes: blocks claimed from both ends, each computed exactly as one call computes
+   * those rows (gemmRowBlocks), so the result has one call's bits whoever did which block.
+   * The workers are woken first and read A and B from shared memory once this thread has
+   * copied them there (their wake-up overlaps the copy); this thread reads A and B in
+   * place and writes its blocks of C directly.
    */
   gemm(C: Float32Array, A: Float32Array, B: Float32Array, M: number, N: number, K: number): void {
     this.check()
     this.settle()
+    const units = rowUnits(M)
+    if (this.threads === 1 || units.count <= 1) return gemm(C, A, B, M, N, K)
     if (this.gemmA.length < M * K || this.gemmB.length < K * N || this.gemmC.length < M * N) {
       this.gemmA = P.sharedF32(M * K)
       this.gemmB = P.sharedF32(K * N)
@@ -477,25 +465,30 @@ export class WorkerPool implements ShardExecutor {
         this.ctrl[w * P.SLOT + P.RESIZED] = 1
       }
     }
-    const ranges = gemmRowRanges(M, this.threads)
-    // Workers read A's rows past ours and B from shared memory; this thread reads A, B and
-    // writes its rows of C in place (no staging copies for its own share).
-    const r1 = ranges[0][1]
-    this.gemmA.set(A.subarray(r1 * K, M * K), r1 * K)
-    this.gemmB.set(B.subarray(0, K * N))
+    openClaims(this.ctrl, units.count)
+    Atomics.store(this.ctrl, P.GEMM_STAGED, 0)
     for (let w = 1; w < this.threads; w++) {
-      const [r0, r1] = ranges[w]
       const base = w * P.SLOT
       this.ctrl[base + P.TASK] = P.TASK_GEMM
-      this.ctrl[base + P.GEMM_ROW0] = r0
-      this.ctrl[base + P.GEMM_ROW1] = r1
+      this.ctrl[base + P.GEMM_THREADS] = this.threads
+      this.ctrl[base + P.GEMM_M] = M
       this.ctrl[base + P.GEMM_N] = N
       this.ctrl[base + P.GEMM_K] = K
       this.post(w)
     }
-    gemm(C.subarray(0, r1 * N), A.subarray(0, r1 * K), B, r1, N, K)
+    this.gemmB.set(B.subarray(0, K * N))
+    this.gemmA.set(A.subarray(0, M * K))
+    Atomics.store(this.ctrl, P.GEMM_STAGED, 1)
+    Atomics.notify(this.ctrl, P.GEMM_STAGED)
+    const product = gemmRowBlocks(B, N, K, maxClaimRows(units, this.threads))
+    for (let c = claimUnits(this.ctrl, this.threads, true); c !== null; c = claimUnits(this.ctrl, this.threads, true)) {
+      const r0 = unitRow(c[0], units, M)
+      const r1 = unitRow(c[1], units, M)
+      product(C.subarray(r0 * N, r1 * N), A.subarray(r0 * K, r1 * K), r1 - r0)
+    }
     for (let w = 1; w < this.threads; w++) this.await(w)
-    C.set(this.gemmC.subarray(r1 * N, M * N), r1 * N)
+    const met = unitRow(claimedFromTop(this.ctrl), units, M)
+    C.set(this.gemmC.subarray(0, met * N))
   }
 
   /** Stops every worker. */

@@ -61,6 +61,12 @@ export const NONFINITE = 7
 /** Shards in the step (its thread count). */
 export const SHARDS = 8
 
+// Step-wide fields of a split GEMM (pool.ts, WorkerPool.gemm), also in slot 0.
+/** The unclaimed units of rows [lo, hi) as lo | hi << 16 (gemm-split.ts). */
+export const GEMM_CLAIMS = 9
+/** 1 once A and B are in shared memory (the workers are woken before: their wake-up overlaps the copy). */
+export const GEMM_STAGED = 10
+
 /** Generation tag of a shard claim: 2 tag (unclaimed), 2 tag + 1 (claimed); fits an Int32. */
 export const stepTag = (g: number): number => 2 * (g & 0x3fffffff)
 /** Generation tag of RANGE_NEXT, whose low 6 bits count the ranges claimed. */
@@ -113,9 +119,8 @@ export const TASK_EXIT = 3
 /** Serve reduced steps (each a new GEN) until LEAVE. */
 export const TASK_STEPS = 4
 
-// GEMM task arguments reuse the slot: rows [ROWS, ROWS+1) of C, and M, N, K.
-export const GEMM_ROW0 = 2
-export const GEMM_ROW1 = 3
+// GEMM task arguments reuse the slot: the product's M, N, K and the thread count.
+export const GEMM_THREADS = 2
 export const GEMM_M = 4
 export const GEMM_N = 9
 export const GEMM_K = 10

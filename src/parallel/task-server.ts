@@ -7,7 +7,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { StepArena } from '../core/arena.ts'
 import type { ModelSpec } from '../models/objective.ts'
 import { objectiveFromSpec } from '../models/objective-spec.ts'
-import { gemm } from '../ops/gemm.ts'
+import { gemmRowBlocks } from '../ops/gemm.ts'
 import { warmUpKernels } from '../ops/warm-up.ts'
 import { setKernelBackend } from '../ops/backend.ts'
 import type { ShardState } from '../streams/shards.ts'
@@ -15,6 +15,7 @@ import { computeShard, reduceRangeInto } from '../streams/shards.ts'
 import type { Layout } from '../core/tree.ts'
 import type { Arenas, WorkerInit, WorkerMessage } from './protocol.ts'
 import * as P from './protocol.ts'
+import { claimUnits, maxClaimRows, rowUnits, unitRow } from './gemm-split.ts'
 
 export interface TaskServer {
   /** Takes new arenas, GEMM buffers or model state posted by the pool. */
@@ -156,12 +157,21 @@ export const taskServer = async (init: WorkerInit): Promise<TaskServer> => {
   }
 
   const gemmTask = (): void => {
-    const r0 = ctrl[base + P.GEMM_ROW0]
-    const r1 = ctrl[base + P.GEMM_ROW1]
+    const threads = ctrl[base + P.GEMM_THREADS]
+    const M = ctrl[base + P.GEMM_M]
     const N = ctrl[base + P.GEMM_N]
     const K = ctrl[base + P.GEMM_K]
-    // Rows r0..r1 of C = A B: the same per-element arithmetic as a whole-matrix call.
-    gemm(gemmC.subarray(r0 * N, r1 * N), gemmA.subarray(r0 * K, r1 * K), gemmB, r1 - r0, N, K)
+    const units = rowUnits(M)
+    // Woken before A and B are staged (pool.ts, WorkerPool.gemm): a short wait at most.
+    while (Atomics.load(ctrl, P.GEMM_STAGED) === 0) Atomics.wait(ctrl, P.GEMM_STAGED, 0, 1)
+    // Blocks of C = A B from the top (gemm-split.ts): the same per-element arithmetic as a
+    // whole-matrix call, whoever computes the block.
+    const product = gemmRowBlocks(gemmB.subarray(0, K * N), N, K, maxClaimRows(units, threads))
+    for (let c = claimUnits(ctrl, threads, false); c !== null; c = claimUnits(ctrl, threads, false)) {
+      const r0 = unitRow(c[0], units, M)
+      const r1 = unitRow(c[1], units, M)
+      product(gemmC.subarray(r0 * N, r1 * N), gemmA.subarray(r0 * K, r1 * K), r1 - r0)
+    }
   }
 
   const writeError = (e: unknown): void => {

@@ -6,7 +6,8 @@ import { supervised } from '../../src/models/objective.ts'
 import { sgd } from '../../src/models/optimizers.ts'
 import { sequential } from '../../src/models/sequential.ts'
 import { gemm } from '../../src/ops/gemm.ts'
-import { gemmRowRanges, WorkerPool } from '../../src/parallel/pool.ts'
+import { WorkerPool } from '../../src/parallel/pool.ts'
+import { kernelBackend, setKernelBackend } from '../../src/ops/backend.ts'
 import { key, uniform } from '../../src/core/rng.ts'
 import { initialSnapshot } from '../../src/streams/train.ts'
 import { gather } from '../../src/streams/source.ts'
@@ -29,31 +30,19 @@ const reducedCase = () => {
 }
 
 describe('worker pool', () => {
-  it('splits GEMM rows in blocks of 8 and never leaves a thread 1-7 rows of a product of 8 or more', () => {
-    expect(gemmRowRanges(12, 2)).toEqual([[0, 12], [12, 12]])
-    expect(gemmRowRanges(37, 2)).toEqual([[0, 24], [24, 37]])
-    expect(gemmRowRanges(9, 3)).toEqual([[0, 9], [9, 9], [9, 9]])
-    expect(gemmRowRanges(5, 2)).toEqual([[0, 5], [5, 5]])
-    expect(gemmRowRanges(64, 3)).toEqual([[0, 24], [24, 48], [48, 64]])
-    for (const M of [1, 7, 8, 9, 15, 16, 17, 33, 100])
-      for (const T of [1, 2, 3, 4]) {
-        const r = gemmRowRanges(M, T)
-        expect(r[0][0]).toBe(0)
-        expect(r[T - 1][1]).toBe(M)
-        r.forEach(([a, b], w) => {
-          if (w > 0) expect(a).toBe(r[w - 1][1])
-          if (M >= 8 && b > a) expect(b - a).toBeGreaterThanOrEqual(8)
-        })
-      }
-  })
-
-  it('splits a GEMM by rows with results identical to one call', async () => {
-    const pool = await WorkerPool.create({ threads: 2, objective: null, layout: null })
+  it.each([
+    [2, 'simd'],
+    [3, 'simd'],
+    [2, 'ts'],
+  ] as const)('splits a GEMM by rows on %i threads with results identical to one call (%s backend)', async (threads, backend) => {
+    const before = kernelBackend()
+    setKernelBackend(backend)
+    const pool = await WorkerPool.create({ threads, objective: null, layout: null })
     try {
       // [12, 16, 300] and [9, 16, 600]: 8-row blocks leave a tail of 4 and 1 rows, which
       // would take gemm's direct path (rounded once) where a whole call takes the packed
       // one (stored after each 256-deep slab): K > 256 shows the difference.
-      for (const [M, N, K] of [[37, 29, 300], [128, 128, 128], [5, 3, 2], [12, 16, 300], [9, 16, 600], [20, 9, 257]]) {
+      for (const [M, N, K] of [[37, 29, 300], [128, 128, 128], [5, 3, 2], [12, 16, 300], [9, 16, 600], [20, 9, 257], [300, 70, 520], [517, 33, 64]]) {
         const A = uniform(key(M), M * K, 'float32', -1, 1) as Float32Array
         const B = uniform(key(N), K * N, 'float32', -1, 1) as Float32Array
         const want = new Float32Array(M * N)
@@ -64,6 +53,7 @@ describe('worker pool', () => {
       }
     } finally {
       await pool.terminate()
+      setKernelBackend(before)
     }
   })
 
