@@ -6,6 +6,13 @@ export const now = (): number => performance.now()
 /** Seconds elapsed since t0 (a now() reading). */
 export const secondsSince = (t0: number): number => (now() - t0) / 1000
 
+/** Calls f once, then again until ms have passed since the first call began (a warm-up by time). */
+export const repeatFor = (ms: number, f: () => void): void => {
+  const t0 = now()
+  do f()
+  while (now() - t0 < ms)
+}
+
 /** Calls of f per batch so that a batch lasts at least minBatchMs (calibrated by running it). */
 export const callsPerBatch = (f: () => void, minBatchMs: number): number => {
   let calls = 1

@@ -11,7 +11,7 @@ import { grad, init, jit, lax, numpy as np, nn, tree } from '@jax-js/jax'
 import type { Params } from '../src/index.ts'
 import { trees } from '../src/index.ts'
 import type { TimedSystem } from './clock.ts'
-import { now, secondsSince } from './clock.ts'
+import { now, repeatFor, secondsSince } from './clock.ts'
 import type { Turn } from './turns.ts'
 import { ownTurn } from './turns.ts'
 import { accuracyOf, CLASSES, gatherRows, oneHotRows, PIXELS } from './data.ts'
@@ -152,7 +152,11 @@ export const jaxEpochs = async (plan: EpochPlan, net: Net, turn: Turn = ownTurn)
   }
   // Warm-up (compilation of both batch shapes) on a throwaway copy.
   const init0 = initialParams(plan.model())
-  const scratch = runSteps(jaxParams(init0, net), Math.min(plan.warmupSteps, steps))
+  let scratch = jaxParams(init0, net)
+  repeatFor(plan.warmupMs, () => {
+    scratch = runSteps(scratch, Math.min(plan.warmupSteps, steps))
+    sync(scratch)
+  })
   const tail = order.length % Bt
   if (tail !== 0) {
     const idx = order.subarray(order.length - tail)

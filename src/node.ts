@@ -7,7 +7,8 @@
 
 export * from './index.ts'
 // train / trainObjective with worker threads as the default executor for `threads` > 1
-export { train, trainObjective, workerThreads } from './parallel/threads.ts'
+export { keptWorkerThreads, train, trainObjective, workerThreads } from './parallel/threads.ts'
+export type { KeptWorkerThreads } from './parallel/threads.ts'
 // Root names a README reader uses in Node
 export { loadMnist } from './io/mnist.ts'
 export { loadTabular } from './io/tabular.ts'

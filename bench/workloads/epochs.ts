@@ -4,10 +4,11 @@
 // epoch, and is warmed up on a throwaway copy of the model first, so the timed run's
 // accuracy is that of exactly `epochs` epochs.
 
-import { lastValueFrom, take, tap } from 'rxjs'
+import { lastValueFrom, takeWhile, tap } from 'rxjs'
 import type { BatchSource, Dataset, Params, Sequential } from '../../src/node.ts'
-import { arraySource, key, sgd, softmaxCrossEntropy, train } from '../../src/node.ts'
-import { now, secondsSince } from '../clock.ts'
+import type { TrainConfig } from '../../src/node.ts'
+import { arraySource, keptWorkerThreads, key, sgd, softmaxCrossEntropy, train } from '../../src/node.ts'
+import { now, repeatFor, secondsSince } from '../clock.ts'
 import { gatherRows, oneHotRows, PIXELS, RUN_SEED } from '../data.ts'
 import { gsAccuracy, initialParams, objectiveOf, withThreads } from '../gradstream.ts'
 import type { MemorySample } from '../memory.ts'
@@ -41,7 +42,9 @@ export interface EpochPlan {
   readonly test: Labelled
   /** 1-based epochs after which to measure test accuracy (untimed). */
   readonly accuracyAfter: readonly number[]
+  /** Warm-up on a throwaway copy: this many steps, and for at least warmupMs. */
   readonly warmupSteps: number
+  readonly warmupMs: number
 }
 
 export interface EpochRun {
@@ -71,9 +74,33 @@ export const gradstreamEpochs = async (
   const myTurn = turnThen(turn, () => setKernelBackend(backend))
   await myTurn()
   const source = arraySource(plan.train, { batchSize: plan.batch, order: plan.order })
-  const config = (epochs: number, data: BatchSource) => withThreads({ data, epochs, key: key(RUN_SEED) }, threads)
-  // Warm-up: a throwaway run of a few steps (JIT, scratch buffers).
-  await lastValueFrom(train(plan.model(), softmaxCrossEntropy(), sgd(plan.lr), config(1, source)).pipe(take(plan.warmupSteps)))
+  // The warm-up and the timed run share their worker threads, as one thread's share the
+  // main thread's compiled code: a fresh worker spends its first seconds of training
+  // compiling, which the warm-up is there to leave out of the timing.
+  const kept = threads > 1 ? keptWorkerThreads() : null
+  const config = (epochs: number, data: BatchSource): TrainConfig => ({
+    ...withThreads({ data, epochs, key: key(RUN_SEED) }, threads),
+    ...(kept !== null ? { executor: kept.executor } : {}),
+  })
+  try {
+    return await timedEpochs(plan, source, config, myTurn, memoryAfter)
+  } finally {
+    await kept?.close()
+  }
+}
+
+/** gradstreamEpochs' warm-up and timed run, on `config`'s threads. */
+const timedEpochs = async (
+  plan: EpochPlan,
+  source: BatchSource,
+  config: (epochs: number, data: BatchSource) => TrainConfig,
+  myTurn: () => Promise<void>,
+  memoryAfter: readonly number[],
+): Promise<EpochRun> => {
+  // Warm-up: a throwaway run (JIT, scratch buffers) of warmupSteps steps and warmupMs.
+  const warm = now()
+  const warming = (_: unknown, i: number): boolean => i + 1 < plan.warmupSteps || now() - warm < plan.warmupMs
+  await lastValueFrom(train(plan.model(), softmaxCrossEntropy(), sgd(plan.lr), config(WARMUP_EPOCHS, source)).pipe(takeWhile(warming, true)))
 
   const model = plan.model()
   const objective = objectiveOf(model)
@@ -107,6 +134,9 @@ export const gradstreamEpochs = async (
   )
   return { rates, accuracy, memory, finalFlat: last.flat }
 }
+
+/** Epochs the warm-up run may take at most (it stops at warmupSteps and warmupMs). */
+const WARMUP_EPOCHS = 100
 
 /** One epoch of TF.js SGD steps over the plan's order; returns samples/s. */
 const tfjsEpoch = (net: TfNet, opt: tf.Optimizer, plan: EpochPlan, steps: number): number => {
@@ -145,7 +175,7 @@ export const tfjsEpochs = async (
   const scratch = makeNet(params)
   const scratchOpt = tf.train.sgd(plan.lr)
   try {
-    tfjsEpoch(scratch, scratchOpt, plan, Math.min(plan.warmupSteps, steps))
+    repeatFor(plan.warmupMs, () => void tfjsEpoch(scratch, scratchOpt, plan, Math.min(plan.warmupSteps, steps)))
   } finally {
     scratch.dispose()
     scratchOpt.dispose()

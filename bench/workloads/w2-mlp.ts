@@ -25,6 +25,7 @@ export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     test: ctx.data.test,
     accuracyAfter: [1],
     warmupSteps: s.warmupSteps,
+    warmupMs: s.warmupMs,
   }
   ctx.log(`W2: gradstream 1t / ${ctx.threads}t, TypeScript kernels 1t / ${ctx.threads}t, jax-js, TF.js cpu and wasm, interleaved epoch by epoch`)
   const runs = await interleavedEpochs(ctx, plan, [
@@ -58,7 +59,7 @@ export const w2Mlp = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     notes: [
       `${s.epochs} epochs of ${s.samples} samples (${Math.ceil(s.samples / s.batch)} steps each); samples/s = median [min-max] over the epochs`,
       'interleaved: every system sets up in turn, then round e runs epoch e of every system in turn (bench/turns.ts), so all are timed in the same minutes',
-      `all systems start from the same Glorot weights (gradstream's init, copied) and visit the same fixed order; ${s.warmupSteps} warm-up steps on a throwaway copy first`,
+      `all systems start from the same Glorot weights (gradstream's init, copied) and visit the same fixed order; warm-up on a throwaway copy first (${s.warmupSteps} steps and at least ${s.warmupMs} ms; the N-thread runs on the threads they are timed on)`,
       'gradstream: train(mlp({ hidden: [256, 128], init: "glorot" }), softmaxCrossEntropy(), sgd(0.1), { data: arraySource(train, { batchSize: 64, order }), epochs })',
     ],
   }

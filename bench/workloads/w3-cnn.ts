@@ -56,6 +56,7 @@ export const w3Cnn = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     test: ctx.data.test,
     accuracyAfter: [1, s.epochs],
     warmupSteps: s.warmupSteps,
+    warmupMs: s.warmupMs,
   }
   const memBefore = sampleMemory()
   // Memory on a run of its own: in the interleaved runs below, the other systems' state
@@ -116,7 +117,7 @@ export const w3Cnn = async (ctx: WorkloadContext): Promise<WorkloadResult> => {
     notes: [
       `${s.epochs} epochs of ${s.samples} samples (${Math.ceil(s.samples / s.batch)} steps each); samples/s = median [min-max] over the epochs`,
       'interleaved: every system sets up in turn, then round e runs epoch e of every system in turn (bench/turns.ts), so all are timed in the same minutes',
-      `same Glorot weights and fixed order for every system; ${s.warmupSteps} warm-up steps on a throwaway copy first`,
+      `same Glorot weights and fixed order for every system; warm-up on a throwaway copy first (${s.warmupSteps} steps and at least ${s.warmupMs} ms; the N-thread runs on the threads they are timed on)`,
       `overhead: a separate ${s.overheadEpochs}-epoch run, pipeline step k then bare step k on the same batch, timed separately (same load for both)`,
       `memory: a gradstream 1-thread run of its own before the timed ones, process.memoryUsage() inside the running stream at the end of the epoch, ${gcAvailable() ? 'after global.gc()' : 'WITHOUT a GC (node started without --expose-gc)'}`,
     ],

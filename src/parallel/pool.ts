@@ -191,6 +191,11 @@ export class WorkerPool implements ShardExecutor {
     Atomics.store(this.ctrl, at, P.IDLE)
   }
 
+  /** False once terminated or broken (a worker died or timed out): nothing more can run on it. */
+  get usable(): boolean {
+    return !this.closed && this.broken === null
+  }
+
   private check(): void {
     if (this.closed) throw new GradstreamError('worker pool: used after terminate()')
     if (this.broken !== null) throw new GradstreamError(this.broken)

@@ -24,7 +24,7 @@ const NAMESPACES = [
   'tensors', 'random', 'trees', 'init', 'schedules', 'zoo', 'rbm', 'registry', 'training', 'timeTravel', 'metrics', 'streaming', 'drift',
   'datasets', 'safetensors', 'checkpoint', 'kernels', 'hashing',
 ]
-const NODE_ADDS = ['loadMnist', 'loadTabular', 'loadCheckpoint', 'saveCheckpoint', 'workerThreads', 'png']
+const NODE_ADDS = ['loadMnist', 'loadTabular', 'loadCheckpoint', 'saveCheckpoint', 'workerThreads', 'keptWorkerThreads', 'png']
 
 /** Whether an export is a namespace object (`export * as x`), whose prototype is null. */
 const isNamespace = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === null
