@@ -56,7 +56,7 @@ export interface TimedSystem extends Contestant {
 
 /**
  * timeBatches for several systems at once, interleaved: after each one's warm-up and
- * calibration, round r runs one batch of each system in turn, so every system is timed
+ * calibration, round r runs one batch of each system in turn (after one untimed call), so every system is timed
  * in the same stretch of time. On a shared or virtual machine whose speed drifts over
  * minutes, ratios between systems timed this way do not carry the drift (measured here:
  * the same GEMM at 5.88 and 3.58 GFLOP/s in runs 30 minutes apart). Returns seconds per
@@ -73,6 +73,9 @@ export const interleavedBatches = async (systems: readonly Contestant[], warmup:
   for (let r = 0; r < repeats; r++)
     for (let i = 0; i < systems.length; i++) {
       await systems[i].before?.()
+      // One untimed call first: a batch times back-to-back calls, not the first call after
+      // the other systems ran (a pool's worker asleep meanwhile, the caches holding their data).
+      systems[i].call()
       times[i].push(timeBatch(systems[i].call, calls[i]))
     }
   return times
