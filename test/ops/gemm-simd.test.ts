@@ -35,7 +35,8 @@ describe('gemm on the SIMD backend', () => {
   // Edge tiles in both directions, one and several 256-deep slabs, thin and tiny products
   // (the tiny ones take the scalar path: the same arithmetic).
   const sizes: Array<[number, number, number]> = [
-    [1, 1, 1], [3, 5, 7], [4, 8, 16], [5, 9, 300], [17, 13, 256], [33, 65, 513], [64, 10, 784], [1, 100, 784], [128, 16, 25], [7, 3, 1000],
+    [1, 1, 1], [3, 5, 7], [4, 8, 16], [5, 9, 300], [17, 13, 256], [33, 65, 513], [48, 32, 300], [64, 10, 784], [1, 100, 784], [128, 16, 25], [7, 3, 1000],
+    // (from 32 rows and more than 8 columns a row-major B is packed into panels first: packsB)
     // more rows than one packed block (PACK_ROWS = 1024), ending in a partial block of four
     [1031, 9, 260],
   ]

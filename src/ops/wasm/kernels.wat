@@ -241,6 +241,38 @@
         (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
         (br $rows))))
 
+  ;; ---- op(B) into 8-column panels (mm's packed Bp) --------------------------------------
+  ;;
+  ;;   Bp(p)[k, 0:8] = B[k, 8p : 8p + 8]        k < kc, p < panels (whole panels only)
+  ;;
+  ;; B: kc rows at src, ldb bytes apart; panel p is written at dst + 32 kc p, row k of it at
+  ;; + 32 k (ldb = 32, pstride = 32 kc for mm). A row-major B read in place by mm walks a
+  ;; new row (ldb bytes on) at every k of every 4-row block: packed once per slab, the
+  ;; panel it walks is 32 kc contiguous bytes instead (fewer cache lines and pages). Only
+  ;; copies: the products, and so the bits, are the same. The caller packs a last panel of
+  ;; fewer than 8 columns (zero-padded) itself.
+  (func $pack8 (export "pack8")
+    (param $dst i32) (param $src i32) (param $ldb i32) (param $panels i32) (param $kc i32)
+    (local $p i32) (local $k i32) (local $s i32)
+    (local.set $p (i32.const 0))
+    (block $panels_done
+      (loop $panel
+        (br_if $panels_done (i32.ge_s (local.get $p) (local.get $panels)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $p) (i32.const 5))))
+        (local.set $k (local.get $kc))
+        (block $k_done
+          (loop $ks
+            (br_if $k_done (i32.eqz (local.get $k)))
+            (v128.store (local.get $dst) (v128.load (local.get $s)))
+            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $s (i32.add (local.get $s) (local.get $ldb)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $ks)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $panel)))
+  )
+
   ;; ---- A in row blocks of 4, for mm's packed form --------------------------------------
   ;;
   ;;   ap[(g kc + k) 4 + l] = A(min(4g + l, M - 1), k)        g < ceil(M / 4), k < kc, l < 4
