@@ -32,6 +32,8 @@ export interface Settings {
   readonly w4: {
     readonly hidden: number
     readonly lr: number
+    /** Untimed updates on a throwaway model first, for at least this long (ms): the JIT's warm-up, once per system. */
+    readonly warmupMs: number
     readonly warmup: number
     readonly timed: number
     readonly repeats: number
@@ -50,7 +52,7 @@ export const FULL: Settings = {
   w1: { sizes: [128, 256, 512], warmup: 3, repeats: 7, minBatchMs: 50 },
   w2: { batch: 64, lr: 0.1, epochs: 3, samples: 8000, warmupSteps: 5, warmupMs: 1000 },
   w3: { batch: 32, lr: 0.05, epochs: 3, samples: 8000, warmupSteps: 5, warmupMs: 1000, tfjsCpuSamples: 960, jaxjsSamples: 1920, overheadEpochs: 1 },
-  w4: { hidden: 64, lr: 0.01, warmup: 100, timed: 2000, repeats: 5, prequentialSamples: 8000, longStream: 1_000_000, memoryEvery: 100_000 },
+  w4: { hidden: 64, lr: 0.01, warmupMs: 1000, warmup: 100, timed: 2000, repeats: 5, prequentialSamples: 8000, longStream: 1_000_000, memoryEvery: 100_000 },
   w5: { warmup: 100, samples: 1000 },
 }
 
@@ -59,6 +61,6 @@ export const QUICK: Settings = {
   w1: { sizes: [128, 256, 512], warmup: 1, repeats: 3, minBatchMs: 10 },
   w2: { batch: 64, lr: 0.1, epochs: 2, samples: 640, warmupSteps: 2, warmupMs: 0 },
   w3: { batch: 32, lr: 0.05, epochs: 2, samples: 320, warmupSteps: 2, warmupMs: 0, tfjsCpuSamples: 64, jaxjsSamples: 64, overheadEpochs: 1 },
-  w4: { hidden: 64, lr: 0.01, warmup: 20, timed: 200, repeats: 2, prequentialSamples: 400, longStream: 20_000, memoryEvery: 5_000 },
+  w4: { hidden: 64, lr: 0.01, warmupMs: 0, warmup: 20, timed: 200, repeats: 2, prequentialSamples: 400, longStream: 20_000, memoryEvery: 5_000 },
   w5: { warmup: 20, samples: 100 },
 }
