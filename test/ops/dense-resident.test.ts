@@ -115,4 +115,20 @@ describe('resident parameters', () => {
         expect(bits(plain)).toEqual(bits(twin))
       }
     })
+
+  it('copies plain parameters into the kernel memory when 3 in 10 inputs or more are listed, with the twin\'s bits', () => {
+    for (const [I, O, every] of [[256, 120, 1], [256, 120, 2], [100, 16, 3], [784, 64, 5]]) {
+      const x = uniform(key(I + O), I, 'float32', -1, 1) as Float32Array
+      for (let i = 0; i < I; i++) if (i % every !== 0) x[i] = 0
+      const W = uniform(key(I + O + 1), I * O, 'float32', -1, 1) as Float32Array
+      const b = uniform(key(I + O + 2), O, 'float32', -1, 1) as Float32Array
+      const rows = new Int32Array(I)
+      const count = denseNonZeroInputs(rows, x, 1, I)
+      const twin = new Float32Array(O)
+      denseForwardRows(twin, x, W, b, O, rows, count)
+      const got = new Float32Array(O).fill(NaN)
+      withKernelBackend('simd', () => denseForwardRow(got, x, W, b, O, rows, count))
+      expect(bits(got), `${I}x${O}, ${count} listed`).toEqual(bits(twin))
+    }
+  })
 })

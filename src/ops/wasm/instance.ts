@@ -15,6 +15,8 @@ export interface KernelExports {
   mm(c: number, ldc: number, src: number, rs: number, cs: number, bp: number, ldb: number, pstride: number, M: number, N: number, kc: number, acc: number, packed?: number): void
   /** kernels.wat `pack8`: whole 8-column panels of a row-major B slab, for mm's packed Bp. */
   pack8(dst: number, src: number, ldb: number, panels: number, kc: number): void
+  /** kernels.wat `dense_row`: y[O] = sum over the listed rows of u[t] W[rows[t], :] (double sums), then + b. */
+  dense_row(y: number, u: number, rows: number, count: number, W: number, b: number, O: number): void
   /** kernels.wat `pack4`: A(i, k) for one slab in row blocks of 4, for mm's packed form; returns the all-zero blocks. */
   pack4(ap: number, src: number, rs: number, cs: number, M: number, kc: number): number
   /** kernels.wat `scatter`: col2im, dst[rs[r] + cs[t]] += D[r, t]. */
