@@ -31,8 +31,8 @@ export const unitRow = (u: number, units: RowUnits, M: number): number => (u >= 
 /** Units in a claim when `left` are unclaimed among `threads` threads. */
 const share = (left: number, threads: number): number => Math.max(1, Math.floor(left / (2 * threads)))
 
-/** Rows a single claim can cover at most (the first, the largest, plus a tail), for the kernel's scratch. */
-export const maxClaimRows = (units: RowUnits, threads: number): number => share(units.count, threads) * units.unit + 7
+/** Rows a single claim can cover at most (the first, the largest, plus the last unit's tail), for the kernel's scratch. */
+export const maxClaimRows = (units: RowUnits, threads: number): number => share(units.count, threads) * units.unit + units.unit - 1
 
 /** Sets every unit of a product of `count` units unclaimed. */
 export const openClaims = (ctrl: Int32Array, count: number): void => {

@@ -66,11 +66,13 @@ describe('sharing the rows of a GEMM among threads (gemm-split.ts)', () => {
     expect(top[top.length - 1][1] - top[top.length - 1][0]).toBe(1)
   })
 
-  it('sizes the scratch for the largest claim', () => {
-    const u = rowUnits(517)
-    const { top, bottom } = drain(u.count, 2, [false, true])
-    const rows = [...top, ...bottom].map(([a, b]) => unitRow(b, u, 517) - unitRow(a, u, 517))
-    expect(Math.max(...rows)).toBeLessThanOrEqual(maxClaimRows(u, 2))
+  it('sizes the scratch for the largest claim, tail included', () => {
+    for (const [M, threads, pattern] of [[517, 2, [false, true]], [15, 2, [true]], [8 * 32767 + 15, 3, [true]], [300015, 2, [true]]] as const) {
+      const u = rowUnits(M)
+      const { top, bottom } = drain(u.count, threads, pattern)
+      const rows = [...top, ...bottom].map(([a, b]) => unitRow(b, u, M) - unitRow(a, u, M))
+      expect(Math.max(...rows), `M ${M}`).toBeLessThanOrEqual(maxClaimRows(u, threads))
+    }
   })
 
   it('keeps the claim word in one Int32 of slot 0', () => {
