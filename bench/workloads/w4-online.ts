@@ -8,7 +8,7 @@ import { gatherRows, oneHotRows, PIXELS } from '../data.ts'
 import { initialParams, w4Model } from '../gradstream.ts'
 import type { LongStreamResult } from '../gradstream-online.ts'
 import { gradstreamLongStream, gradstreamOnline } from '../gradstream-online.ts'
-import { now } from '../clock.ts'
+import { now, repeatFor } from '../clock.ts'
 import { REFERENCE } from '../reference.ts'
 import type { Cell, Detail } from '../report.ts'
 import { measured, missing, perSystem } from '../report.ts'
@@ -71,8 +71,7 @@ const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext, turn: Turn): Pro
     for (let i = from; i < to; i++) tfTrainStep(net, opt, ...sample(i), 1)
   }
   // The process's warm-up for this backend (untimed), as for gradstream.
-  const t0 = now()
-  do {
+  repeatFor(s.warmupMs, () => {
     const before = tf.memory().numTensors
     const net = tfMlp(params)
     const opt = tf.train.sgd(s.lr)
@@ -83,7 +82,7 @@ const tfjsW4 = async (backend: TfBackend, ctx: WorkloadContext, turn: Turn): Pro
       opt.dispose()
     }
     leakCheck(before, 'the warm-up')
-  } while (now() - t0 < s.warmupMs)
+  })
   for (let r = 0; r < s.repeats; r++) {
     await myTurn()
     const before = tf.memory().numTensors

@@ -150,7 +150,8 @@ export function packPanels(f32: Float32Array, at: number, B: F, N: number, K: nu
 export function simdRowBlocks(B: Float32Array, N: number, K: number, maxRows: number): (C: Float32Array, A: Float32Array, m: number) => void {
   const kcMax = Math.min(K, KC)
   const L = new Layout()
-  const bAt = L.take(K * N * 4 + 32) // read in place, 32 bytes of slack for the last panel's idle lanes
+  // B as given (read in place when it is one panel, N <= 8: 32 bytes of slack for its idle lanes)
+  const bAt = L.take(K * N * 4 + 32)
   const aAt = L.take(maxRows * K * 4)
   const cAt = L.take(maxRows * N * 4)
   const rsAt = L.take(maxRows * 4)
