@@ -16,6 +16,7 @@ import { ravelInto, unravel } from '../core/tree.ts'
 import type { Snapshot, StepMetrics } from './snapshot.ts'
 import { forwardKey, makeSnapshot } from './snapshot.ts'
 import { allFinite as allFiniteOp } from '../ops/finite.ts'
+import { StepArena, inArena } from '../core/arena.ts'
 
 export interface StepInput {
   readonly snapshot: Snapshot
@@ -121,18 +122,30 @@ export const updateStep =
  * in a buffer private to this step function, reused from step to step (as in
  * shards.ts's shardedTrainStep): the optimizer reads it and writes fresh parameters, and
  * it never escapes, so no emitted value changes; a fresh 1 MB array per step costs page
- * faults and garbage collections. The operators below (backward) still emit fresh ones.
+ * faults and garbage collections. For the same reason the layers' own arrays (outputs,
+ * saved inputs, gradients) come from a step arena (core/arena.ts), as in a shard: of
+ * what they allocate only the outputs leave forward and backward, and the update reads
+ * them (the batch's accuracy) before the next step reuses them. A model with state keeps
+ * allocating: its next state leaves the step in the snapshot. The operators below
+ * (backward) still emit fresh arrays.
  */
 export const trainStep = (objective: AnyObjective, optimizer: Optimizer): ((input: StepInput) => Snapshot) => {
   const forwardOf = forwardStep(objective)
   const update = updateStep(optimizer, objective.task === 'classification')
+  const arena = new StepArena()
   let grads = new Float32Array(0)
-  return (input) => {
+  const pass = (input: StepInput): BackwardResult => {
     const { snapshot, batch, fwd } = forwardOf(input)
     const r = objective.backward(snapshot.params, snapshot.modelState, batch, fwd)
-    if (grads.length !== snapshot.flat.length) grads = new Float32Array(snapshot.flat.length)
     ravelInto(grads, snapshot.layout, r.grads)
-    return update({ snapshot, batch, loss: fwd.loss, outputs: fwd.outputs, grads, modelState: r.state })
+    return { snapshot, batch, loss: fwd.loss, outputs: fwd.outputs, grads, modelState: r.state }
+  }
+  return (input) => {
+    if (grads.length !== input.snapshot.flat.length) grads = new Float32Array(input.snapshot.flat.length)
+    if (input.snapshot.modelState !== null) return update(pass(input))
+    const r = inArena(arena, () => pass(input))
+    // A stateless model whose step made a state: it must not live in the arena.
+    return update(r.modelState == null ? r : { ...r, modelState: structuredClone(r.modelState) })
   }
 }
 

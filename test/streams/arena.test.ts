@@ -21,6 +21,9 @@ import { sequential } from '../../src/models/sequential.ts'
 import type { ShardResult } from '../../src/streams/shards.ts'
 import { computeShard } from '../../src/streams/shards.ts'
 import { initialSnapshot } from '../../src/streams/train.ts'
+import type { Snapshot } from '../../src/streams/snapshot.ts'
+import { backwardStep, forwardStep, trainStep, updateStep } from '../../src/streams/steps.ts'
+import type { Batch } from '../../src/models/objective.ts'
 
 describe('the step arena', () => {
   it('hands out zeroed arrays, the same ones again after a reset when size and type match, and alloc outside a scope is fresh', () => {
@@ -82,5 +85,47 @@ describe('the step arena', () => {
     })
     expect(fresh[0].grads).not.toEqual(fresh[1].grads)
     expect(reused[0].outputs.data).not.toEqual(reused[1].outputs.data)
+  })
+
+  it('trainStep draws the layers\' arrays from its arena (stateless models) with the bits of the fresh-array steps, and every snapshot it emitted stays intact', () => {
+    const batches: Batch[] = [6, 6, 4].map((rows, p) => {
+      const x = uniform(key(20 + p), rows * 64, 'float32', -1, 1) as Float32Array
+      const labels = Int32Array.from({ length: rows }, (_, r) => (r + p) % 3)
+      const y = new Float32Array(rows * 3)
+      labels.forEach((l, r) => (y[r * 3 + l] = 1))
+      return { x: { shape: [rows, 8, 8, 1], data: x }, y: { shape: [rows, 3], data: y }, labels, epoch: 0, position: p }
+    })
+    const run = (withBatchNorm: boolean): void => {
+      const layers = [conv2d({ kernelSize: 3, filters: 2 }), ...(withBatchNorm ? [batchNorm()] : []), relu(), maxPool2d({ pool: 2 }), flatten(), dropout(0.25), dense(3)]
+      const obj = supervised(sequential(...layers), softmaxCrossEntropy(), [8, 8, 1])
+      const opt = momentum(0.1)
+      const s0 = initialSnapshot(obj, opt, key(4))
+      if (s0._tag === 'Left') throw s0.left
+      // The reference: the three operators' functions, every array fresh.
+      const fwd = forwardStep(obj)
+      const bwd = backwardStep(obj)
+      const upd = updateStep(opt)
+      const step = trainStep(obj, opt)
+      const fresh: Snapshot[] = []
+      const reused: Snapshot[] = []
+      let a = s0.right
+      let b = s0.right
+      for (const batch of batches) {
+        a = upd(bwd(fwd({ snapshot: a, batch })))
+        fresh.push(a)
+        b = step({ snapshot: b, batch })
+        reused.push(b)
+      }
+      // Compared after every step ran: a snapshot aliasing reused memory would show later values.
+      reused.forEach((r, i) => {
+        expect(r.flat).toEqual(fresh[i].flat)
+        expect(r.metrics).toEqual(fresh[i].metrics)
+        expect(r.modelState).toEqual(fresh[i].modelState)
+      })
+      expect(reused[0].flat).not.toEqual(reused[2].flat)
+      if (withBatchNorm) expect(reused[0].modelState).not.toEqual(reused[2].modelState)
+    }
+    run(false)
+    run(true)
   })
 })
