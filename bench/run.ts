@@ -25,6 +25,8 @@ import { w4Online } from './workloads/w4-online.ts'
 import { withRedisRows } from './workloads/w4-redis.ts'
 import { w5Latency } from './workloads/w5-latency.ts'
 import { kernels } from '../src/index.ts'
+import { REPORT_ENV, reportsToJson, runIsolated } from './isolate.ts'
+import { writeFileSync } from 'node:fs'
 
 const WORKLOADS: { readonly [id in WorkloadId]: (ctx: WorkloadContext) => Promise<WorkloadResult> } = {
   W1: w1Gemm,
@@ -32,6 +34,46 @@ const WORKLOADS: { readonly [id in WorkloadId]: (ctx: WorkloadContext) => Promis
   W3: w3Cnn,
   W4: w4Online,
   W5: w5Latency,
+}
+
+/**
+ * Runs args.only's workloads in this process, printing each table; hands the reports to
+ * `done`. Returns 1 when a workload or a gradstream figure failed, else 0.
+ */
+const runHere = async (
+  args: BenchArgs,
+  ctx: WorkloadContext,
+  out: (text: string) => void,
+  log: (line: string) => void,
+  done: (reports: readonly WorkloadReport[]) => void,
+): Promise<number> => {
+  const reports: WorkloadReport[] = []
+  let failed = false
+  for (const id of args.only) {
+    const w0 = now()
+    let result: WorkloadResult
+    try {
+      result = await WORKLOADS[id](ctx)
+      if (id === 'W4') result = await withRedisRows(ctx, result) // W4 through Redis Streams (issue 15)
+    } catch (e) {
+      // A bench bug: keep the other workloads, report this one as failed.
+      failed = true
+      log(`${id} FAILED: ${errorMessage(e)}`)
+      result = { id, title: 'FAILED', rows: [], details: [], notes: [`the workload threw: ${errorMessage(e)}`] }
+    }
+    for (const row of result.rows) {
+      const g = row.cells.gradstream
+      if (!g.ok) {
+        failed = true
+        log(`${id} ${row.label}: gradstream figure missing: ${g.reason}`)
+      }
+    }
+    const report: WorkloadReport = { ...result, seconds: secondsSince(w0) }
+    reports.push(report)
+    out(renderWorkload(report) + '\n')
+  }
+  done(reports)
+  return failed ? 1 : 0
 }
 
 const main = async (args: BenchArgs): Promise<number> => {
@@ -59,6 +101,9 @@ const main = async (args: BenchArgs): Promise<number> => {
   const data = loadBenchData()
   log(`data loaded in ${secondsSince(t0).toFixed(1)} s (untimed): train ${data.train.x.shape[0]}, test ${data.test.x.shape[0]}`)
   const ctx: WorkloadContext = { data, settings, threads: args.threads, log }
+  // In a workload's own process (isolate.ts): its table and its report, nothing else.
+  const reportTo = process.env[REPORT_ENV]
+  if (reportTo !== undefined) return runHere(args, ctx, out, log, (reports) => writeFileSync(reportTo, reportsToJson(reports)))
 
   out(`gradstream bench${args.quick ? ' -- QUICK smoke run, NOT the WORKLOADS.md figures' : ''}`)
   out(describeMachine(machineStart))
@@ -70,31 +115,22 @@ const main = async (args: BenchArgs): Promise<number> => {
       'gs/cpu, gs/wasm, gs/jax, gs/ts = gradstream 1t / the other (throughput: >1 means gradstream is faster)\n',
   )
 
-  const reports: WorkloadReport[] = []
+  // Several workloads: each in a process of its own (isolate.ts says why); one: here.
   let failed = false
-  for (const id of args.only) {
-    const w0 = now()
-    let result: WorkloadResult
-    try {
-      result = await WORKLOADS[id](ctx)
-      if (id === 'W4') result = await withRedisRows(ctx, result) // W4 through Redis Streams (issue 15)
-    } catch (e) {
-      // A bench bug: keep the other workloads, report this one as failed.
-      failed = true
-      log(`${id} FAILED: ${errorMessage(e)}`)
-      result = { id, title: 'FAILED', rows: [], details: [], notes: [`the workload threw: ${errorMessage(e)}`] }
+  const reports: WorkloadReport[] = []
+  if (args.only.length === 1) failed = (await runHere(args, ctx, out, log, (r) => reports.push(...r))) !== 0
+  else
+    for (const id of args.only) {
+      log(`${id}: in a process of its own`)
+      const r = runIsolated(id, args)
+      if (r.code !== 0) failed = true
+      if (typeof r.report === 'string') {
+        log(`${id} FAILED: ${r.report}`)
+        const report: WorkloadReport = { id, title: 'FAILED', rows: [], details: [], notes: [`the workload's process failed: ${r.report}`], seconds: 0 }
+        reports.push(report)
+        out(renderWorkload(report) + '\n')
+      } else reports.push(r.report)
     }
-    for (const row of result.rows) {
-      const g = row.cells.gradstream
-      if (!g.ok) {
-        failed = true
-        log(`${id} ${row.label}: gradstream figure missing: ${g.reason}`)
-      }
-    }
-    const report: WorkloadReport = { ...result, seconds: secondsSince(w0) }
-    reports.push(report)
-    out(renderWorkload(report) + '\n')
-  }
 
   const machineEnd = machineInfo()
   const targets = targetChecks(reports)

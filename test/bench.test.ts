@@ -12,6 +12,8 @@ import { interleavedBatches } from '../bench/clock.ts'
 import type { Turn } from '../bench/turns.ts'
 import { inTurns } from '../bench/turns.ts'
 import { summarize } from '../bench/stats.ts'
+import { reportsFromJson, reportsToJson } from '../bench/isolate.ts'
+import type { WorkloadReport } from '../bench/report.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
@@ -35,13 +37,18 @@ const expectFigure = (cell: unknown, what: string): void => {
 }
 
 describe('npm run bench -- --quick --only W1,W5 --json', () => {
-  it('prints one JSON object on the last stdout line with every figure measured', async () => {
-    const { stdout } = await promisify(execFile)(npm, ['run', '--silent', 'bench', '--', '--quick', '--only', 'W1,W5', '--json', '--threads', '2'], {
+  it('prints one JSON object on the last stdout line with every figure measured (each workload run in a process of its own)', async () => {
+    const { stdout, stderr } = await promisify(execFile)(npm, ['run', '--silent', 'bench', '--', '--quick', '--only', 'W1,W5', '--json', '--threads', '2'], {
       cwd: root,
       maxBuffer: 64 * 1024 * 1024,
       timeout: 120_000,
     })
+    // Two workloads: each in a process of its own (bench/isolate.ts), its table on stderr under --json.
+    expect(stderr).toContain('W1: in a process of its own')
+    expect(stderr).toContain('W5: in a process of its own')
+    expect(stderr).toContain('== W1')
     const lines = stdout.trim().split('\n')
+    expect(lines.length).toBe(1)
     const report = obj(JSON.parse(lines[lines.length - 1]), 'report')
     expect(report.schema).toBe('gradstream-bench/1')
     expect(obj(report.meta, 'meta').quick).toBe(true)
@@ -77,6 +84,20 @@ describe('npm run bench -- --quick --only W1,W5 --json', () => {
 })
 
 describe('bench helpers', () => {
+  it('passes a workload report from its own process as JSON, non-finite numbers kept', () => {
+    const report: WorkloadReport = {
+      id: 'W4',
+      title: 't',
+      rows: [{ key: 'k', label: 'l', unit: 'u', better: 'higher', cells: { gradstream: { ok: true, value: { median: 2.5, min: 1, max: 3, p90: 3, n: 3 } }, gradstreamThreads: { ok: false, reason: 'n/a' }, gradstreamTs: { ok: false, reason: 'x' }, gradstreamTsThreads: { ok: false, reason: 'x' }, tfjsCpu: { ok: false, reason: 'x' }, tfjsWasm: { ok: false, reason: 'x' }, jaxjs: { ok: false, reason: 'x' } } }],
+      details: [{ key: 'a', label: 'a', value: NaN }, { key: 'b', label: 'b', value: Infinity }, { key: 'c', label: 'c', value: -Infinity }, { key: 'd', label: 'd', value: 'text' }],
+      notes: ['n'],
+      seconds: 1.25,
+    }
+    const back = reportsFromJson(reportsToJson([report]))
+    expect(back).toEqual([report])
+    expect(back[0].details.map((d) => d.value)).toEqual([NaN, Infinity, -Infinity, 'text'])
+  })
+
   it('parses --only, --quick, --json and --threads, and rejects bad flags with a clear message', () => {
     expect(parseBenchArgs(['--only', 'w3,W1', '--quick', '--threads', '4'])).toEqual({ only: ['W1', 'W3'], quick: true, json: false, threads: 4 })
     expect(parseBenchArgs([]).only).toEqual(['W1', 'W2', 'W3', 'W4', 'W5'])
