@@ -95,15 +95,19 @@ const main = async (args: BenchArgs): Promise<number> => {
   const wasm = await useBackend('wasm')
   log(`TF.js ${tfjsVersion()}: ${cpu.ok ? cpu.detail : cpu.reason}; ${wasm.ok ? wasm.detail : wasm.reason}`)
 
-  // The kernels' warm-up (every code path once, for complete type feedback) is explicit.
-  kernels.warmUpKernels()
-  const t0 = now()
-  const data = loadBenchData()
-  log(`data loaded in ${secondsSince(t0).toFixed(1)} s (untimed): train ${data.train.x.shape[0]}, test ${data.test.x.shape[0]}`)
-  const ctx: WorkloadContext = { data, settings, threads: args.threads, log }
+  // Where the workloads run (here, or in a workload's own process): the kernels' warm-up
+  // (every code path once, for complete type feedback, explicitly) and the data. A parent
+  // of several workloads' processes needs neither.
+  const context = (): WorkloadContext => {
+    kernels.warmUpKernels()
+    const t0 = now()
+    const data = loadBenchData()
+    log(`data loaded in ${secondsSince(t0).toFixed(1)} s (untimed): train ${data.train.x.shape[0]}, test ${data.test.x.shape[0]}`)
+    return { data, settings, threads: args.threads, log }
+  }
   // In a workload's own process (isolate.ts): its table and its report, nothing else.
   const reportTo = process.env[REPORT_ENV]
-  if (reportTo !== undefined) return runHere(args, ctx, out, log, (reports) => writeFileSync(reportTo, reportsToJson(reports)))
+  if (reportTo !== undefined) return runHere(args, context(), out, log, (reports) => writeFileSync(reportTo, reportsToJson(reports)))
 
   out(`gradstream bench${args.quick ? ' -- QUICK smoke run, NOT the WORKLOADS.md figures' : ''}`)
   out(describeMachine(machineStart))
@@ -118,7 +122,7 @@ const main = async (args: BenchArgs): Promise<number> => {
   // Several workloads: each in a process of its own (isolate.ts says why); one: here.
   let failed = false
   const reports: WorkloadReport[] = []
-  if (args.only.length === 1) failed = (await runHere(args, ctx, out, log, (r) => reports.push(...r))) !== 0
+  if (args.only.length === 1) failed = (await runHere(args, context(), out, log, (r) => reports.push(...r))) !== 0
   else
     for (const id of args.only) {
       log(`${id}: in a process of its own`)
