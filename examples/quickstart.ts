@@ -1,6 +1,7 @@
-// The README's example: build a model as a pipeline, run forward and vjp, check the gradient.
+// The README's example: build a model as a pipeline, run forward and vjp, check the gradient,
+// predict.
 import * as E from 'fp-ts/lib/Either.js'
-import { conv2d, dense, flatten, gradCheck, key, maxPool2d, relu, sequential, softmaxCrossEntropy, trees, random } from '../src/index.ts'
+import { conv2d, dense, evalCtx, flatten, gradCheck, key, maxPool2d, predictor, relu, sequential, softmaxCrossEntropy, trees, random } from '../src/index.ts'
 
 // A model is a value: a pipeline of layers, itself a Layer.
 const model = sequential(conv2d({ kernelSize: 3, filters: 4 }), relu(), maxPool2d({ pool: 2 }), flatten(), dense(10))
@@ -25,3 +26,9 @@ console.log('loss', l.loss.toFixed(4), 'grad of fc1.W', trees.getLeaf(dparams, '
 const check = gradCheck(model, [8, 8, 1], { batch: 2 })
 if (E.isLeft(check)) throw check.left
 console.log('worst relative error', check.right.worst.toExponential(1)) // ~1e-9
+
+// Inference: bind the parameters once. Each call is an evaluation forward (the bits of
+// model.forward(params, x, evalCtx).y) whose working arrays are reused, not reallocated.
+const predict = predictor(model, params)
+const same = predict(x).data.every((v, i) => Object.is(v, model.forward(params, x, evalCtx).y.data[i]))
+console.log('predictor matches forward', same) // true

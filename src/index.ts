@@ -34,6 +34,7 @@ export { residual } from './models/residual.ts'
 export { parallel } from './models/parallel.ts'
 export { named, sequential } from './models/sequential.ts'
 export { evalCtx } from './models/layer.ts'
+export { predictor } from './models/predictor.ts'
 export { tiedAutoencoder } from './models/autoencoder.ts'
 // Your own layers (README, "Adding a layer")
 export { defineLayer } from './models/define.ts'

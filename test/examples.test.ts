@@ -11,7 +11,7 @@ const runExample = (name: string, env: Record<string, string> = {}): string =>
   execFileSync(tsx, [join(root, 'examples', name)], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 })
 
 describe('examples', () => {
-  it('quickstart (the README example) builds, runs forward and vjp, and passes gradCheck', () => {
+  it('quickstart (the README example) builds, runs forward and vjp, passes gradCheck and predicts', () => {
     const out = runExample('quickstart.ts')
     expect(out).toMatch(/output shape \[ 10 \]/)
     const loss = Number(/loss (\d+\.\d+)/.exec(out)?.[1])
@@ -20,6 +20,7 @@ describe('examples', () => {
     expect(out).toMatch(/grad of fc1.W \[ 36, 10 \]/)
     const worst = Number(/worst relative error (\S+)/.exec(out)?.[1])
     expect(worst).toBeLessThan(1e-6)
+    expect(out).toMatch(/predictor matches forward true/)
   })
 
   it('compose prints every layer shape, the parameter tree and a Left for a bad model', () => {

@@ -6,7 +6,7 @@
 // turns, 100 samples at a time (bench/turns.ts).
 
 import type { Tensor } from '../../src/node.ts'
-import { evalCtx, softmax } from '../../src/node.ts'
+import { evalCtx, predictor, softmax } from '../../src/node.ts'
 import { now } from '../clock.ts'
 import { PIXELS } from '../data.ts'
 import { initialParams, w3Model } from '../gradstream.ts'
@@ -59,16 +59,19 @@ const timeEach = async (infer: (i: number) => number[], ctx: WorkloadContext, mi
 
 const sampleOf = (ctx: WorkloadContext, i: number): Float32Array => ctx.data.test.x.data.subarray(i * PIXELS, (i + 1) * PIXELS) as Float32Array
 
-const gradstreamW5 = (ctx: WorkloadContext, backend: KernelBackend, turn: Turn): Promise<Latencies> => {
+const gradstreamW5 = async (ctx: WorkloadContext, backend: KernelBackend, turn: Turn): Promise<Latencies> => {
+  const mine = turnThen(turn, () => setKernelBackend(backend))
+  await mine()
+  // The inference entry point, as a user would call it: the model bound to its parameters
+  // once (models/predictor.ts), on this system's backend.
   const model = w3Model()
-  const params = initialParams(model)
+  const predict = predictor(model, initialParams(model))
   const sm = softmax()
   return timeEach((i) => {
     // Wrap the sample as a [1, 28, 28, 1] tensor (a copy, like the TF.js side makes).
     const x: Tensor = { shape: [1, 28, 28, 1], data: sampleOf(ctx, i).slice() }
-    const logits = model.forward(params, x, evalCtx).y
-    return Array.from(sm.forward({}, logits, evalCtx).y.data)
-  }, ctx, turnThen(turn, () => setKernelBackend(backend)))
+    return Array.from(sm.forward({}, predict(x), evalCtx).y.data)
+  }, ctx, mine)
 }
 
 const tfjsW5 = async (backend: TfBackend, ctx: WorkloadContext, turn: Turn): Promise<Latencies> => {

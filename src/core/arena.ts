@@ -18,18 +18,31 @@ type DType = 'float32' | 'float64'
 type F = Float32Array | Float64Array
 
 export class StepArena {
-  private readonly arrays: F[] = []
+  private readonly arrays: (F | Int32Array)[] = []
   private next = 0
 
   /** A zeroed array of n elements: the one handed out at this position last time, if it fits. */
   take(dtype: DType, n: number): F {
     const i = this.next++
     const a = this.arrays[i]
-    if (a !== undefined && a.length === n && (dtype === 'float64') === a instanceof Float64Array) {
+    if (a !== undefined && a.length === n && !(a instanceof Int32Array) && (dtype === 'float64') === a instanceof Float64Array) {
       a.fill(0)
       return a
     }
     const fresh = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)
+    this.arrays[i] = fresh
+    return fresh
+  }
+
+  /** A zeroed Int32Array of n elements (indices: max pooling's argmax), as take does. */
+  takeInt32(n: number): Int32Array {
+    const i = this.next++
+    const a = this.arrays[i]
+    if (a instanceof Int32Array && a.length === n) {
+      a.fill(0)
+      return a
+    }
+    const fresh = new Int32Array(n)
     this.arrays[i] = fresh
     return fresh
   }

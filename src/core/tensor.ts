@@ -33,6 +33,12 @@ export const alloc = (dtype: DType, n: number): F => {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)
 }
 
+/** A zeroed Int32Array of indices (max pooling's argmax), from the arena like alloc. */
+export const allocInt32 = (n: number): Int32Array => {
+  const arena = currentArena()
+  return arena !== null ? arena.takeInt32(n) : new Int32Array(n)
+}
+
 /** `[2, 28, 28, 1]`, for messages. */
 export const showShape = (shape: Shape): string => `[${shape.join(', ')}]`
 

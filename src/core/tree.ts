@@ -48,6 +48,9 @@ export const mapTree = <T extends Params>(tree: T, f: (t: Tensor, path: string) 
   return out as T
 }
 
+/** A deep copy: the same structure and shapes, every array copied. */
+export const copyTree = <T extends Params>(tree: T): T => mapTree(tree, (t) => ({ shape: t.shape, data: t.data.slice() }))
+
 /** f over corresponding leaves of two trees of the same structure. */
 export const zipTree = <T extends Params>(
   a: T,

@@ -288,6 +288,7 @@ const pairSpec = (v: unknown): JsonValue =>
 const create = (options: Conv2dOptions): Layer<Conv2dParams, Conv2dSaved> => {
   const hyper = checkHyper(options)
 
+  let last: { g: Conv2dGeometry; h: Hyper; mask: Uint8Array | null } | null = null
   /** Everything forward and vjp need, checked against x and the parameters (throws LayerError). */
   const setup = (p: Conv2dParams, x: Tensor): { g: Conv2dGeometry; h: Hyper; mask: Uint8Array | null } => {
     const h = unwrap(hyper)
@@ -308,9 +309,11 @@ const create = (options: Conv2dOptions): Layer<Conv2dParams, Conv2dSaved> => {
       throw new LayerError(name, `expected b of shape [${h.filters}], got ${showShape(p.b.shape)}`)
     checkSameDtype(name, x, p.k, 'k')
     checkSameDtype(name, x, p.b, 'b')
-    const g = unwrap(geometry(h, B, H, W, C))
-    const mask = unwrap(tableMask(h, C))
-    return { g, h, mask }
+    // The geometry and mask are functions of the input's shape: the last ones are kept, so a
+    // stream of same-shaped inputs (every forward at inference) skips the Either-built checks.
+    if (last === null || last.g.B !== B || last.g.H !== H || last.g.W !== W || last.g.C !== C)
+      last = { g: unwrap(geometry(h, B, H, W, C)), h, mask: unwrap(tableMask(h, C)) }
+    return last
   }
 
   return {

@@ -8,7 +8,7 @@ import { denseBackwardInput, denseBackwardParams, denseBiasGrad, denseForward, d
 import { rowSparseOuter } from '../core/row-hint.ts'
 import { split } from '../core/rng.ts'
 import type { Tensor } from '../core/tensor.ts'
-import { alloc, dtypeOf } from '../core/tensor.ts'
+import { alloc, allocInt32, dtypeOf } from '../core/tensor.ts'
 import type { InitName } from './init.ts'
 import { initWeights, zeroBias } from './init.ts'
 import type { Layer } from './layer.ts'
@@ -77,7 +77,8 @@ const create = (units: number, options: DenseOptions = {}): Layer<DenseParams, D
       // weight gradient is those rows only.
       if (scan.length < I) scan = new Int32Array(I)
       const count = denseNonZeroInputs(scan, x.data, 1, I)
-      const rows = scan.slice(0, count)
+      const rows = allocInt32(count)
+      rows.set(scan.subarray(0, count))
       denseForwardRow(y, x.data, p.W.data, p.b.data, O, rows, count)
       return { y: { shape: [B, O], data: y }, saved: { x, rows } }
     },

@@ -11,7 +11,7 @@ import type { LayerError } from '../core/errors.ts'
 import type { Pool2dGeometry } from '../ops/pool.ts'
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from '../ops/pool.ts'
 import type { Tensor } from '../core/tensor.ts'
-import { alloc, dtypeOf } from '../core/tensor.ts'
+import { alloc, allocInt32, dtypeOf } from '../core/tensor.ts'
 import { expectPositivePair, outSize } from './conv2d.ts'
 import type { Layer, Params } from './layer.ts'
 import { checkCotangent, checkRank, expectRank, expectValidShape, unwrap } from './layer.ts'
@@ -63,10 +63,15 @@ const geometryOf = (name: string, h: PoolHyper, B: number, H: number, W: number,
 const pool2d = (type: 'maxpool2d' | 'avgpool2d', options: Pool2dOptions) => {
   const hyper = hyperOf(type, options)
   const pairSpec = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]])
+  // The geometry is a function of the input's shape: the last one is kept, so a stream of
+  // same-shaped batches (every forward at inference) skips the Either-built checks.
+  let last: Pool2dGeometry | null = null
   const geometry = (x: Tensor): Pool2dGeometry => {
     checkRank(type, x, 4, '[B, H, W, C]')
     const [B, H, W, C] = x.shape
-    return unwrap(geometryOf(type, unwrap(hyper), B, H, W, C))
+    if (last !== null && last.B === B && last.H === H && last.W === W && last.C === C) return last
+    last = unwrap(geometryOf(type, unwrap(hyper), B, H, W, C))
+    return last
   }
   return {
     spec: { type, pool: pairSpec(options.pool), stride: pairSpec(options.stride ?? options.pool) },
@@ -97,7 +102,7 @@ const createMax = (options: Pool2dOptions): Layer<Params, MaxPoolSaved> => {
       const g = geometry(x)
       const n = g.B * g.Ho * g.Wo * g.C
       const y = alloc(dtypeOf(x.data), n)
-      const argmax = new Int32Array(n)
+      const argmax = allocInt32(n)
       maxPool2dForward(y, argmax, x.data, g)
       return { y: { shape: [g.B, g.Ho, g.Wo, g.C], data: y }, saved: { x, argmax } }
     },

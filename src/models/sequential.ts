@@ -85,6 +85,19 @@ const create = (...inputs: ChildInput[]): Sequential => {
   const rename = (name: string, layer: AnyLayer) => (e: LayerError): LayerError =>
     new LayerError(`${name} (${layer.spec.type})`, e.layer === layer.spec.type ? e.detail : e.message)
 
+  // The children's contexts are a function of the parent's (foldIn(key, i)): those of the
+  // last context seen are kept, so repeated forwards with one context (every evaluation
+  // forward uses evalCtx) skip the per-child key derivation.
+  let lastCtx: ForwardCtx | null = null
+  let childCtxs: ForwardCtx[] = []
+  const contextsOf = (ctx: ForwardCtx): ForwardCtx[] => {
+    if (ctx !== lastCtx) {
+      childCtxs = children.map((_, i) => ({ training: ctx.training, key: foldIn(ctx.key, i) }))
+      lastCtx = ctx
+    }
+    return childCtxs
+  }
+
   return {
     spec,
     children,
@@ -124,11 +137,12 @@ const create = (...inputs: ChildInput[]): Sequential => {
       // Child states by child name, like the parameters; a child that returns none keeps its own.
       let next: Record<string, Params> | undefined
       let h: Tensor = x
+      const ctxs = contextsOf(ctx)
       for (let i = 0; i < children.length; i++) {
         const { name, layer } = children[i]
         try {
           const own = state?.[name] as LayerState | undefined
-          const r = layer.forward(childParams(p, name), h, { training: ctx.training, key: foldIn(ctx.key, i) }, own ?? null)
+          const r = layer.forward(childParams(p, name), h, ctxs[i], own ?? null)
           saved[i] = r.saved
           h = r.y
           if (r.state !== undefined && r.state !== own) (next ??= { ...(state ?? {}) } as Record<string, Params>)[name] = r.state

@@ -21,8 +21,7 @@ import { makeSnapshot } from '../core/snapshot.ts'
 import { rowValuesFinite, sparseRowsOf } from '../core/row-hint.ts'
 import type { Tensor } from '../core/tensor.ts'
 import { argmaxRows, size } from '../core/tensor.ts'
-import type { Params } from '../core/tree.ts'
-import { leaves, treeFromLeaves, unravel } from '../core/tree.ts'
+import { copyTree, leaves, unravel } from '../core/tree.ts'
 import type { AnyObjective } from '../models/objective.ts'
 import type { Optimizer } from '../models/optimizers.ts'
 import { forwardKey } from './snapshot.ts'
@@ -63,9 +62,6 @@ export interface Learner {
   snapshot(): Snapshot
 }
 
-/** A deep copy of a tree's arrays (the learner's private slots, or an emitted copy of them). */
-const copyTree = (t: Params): Params =>
-  treeFromLeaves(leaves(t).map(([path, x]) => [path, { shape: x.shape, data: x.data.slice() }] as const))
 
 /** Whether a gradient is finite: of a row-sparse one only its rows are judged (the rest is +0; core/row-hint.ts). */
 const gradientFinite = (g: Tensor): boolean => {

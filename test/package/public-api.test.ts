@@ -11,7 +11,7 @@ const ROOT_VALUES = [
   // layers and combinators
   'dense', 'relu', 'leakyRelu', 'lecunTanh', 'sigmoid', 'tanh', 'prelu', 'rrelu', 'swish', 'softmax', 'flatten', 'conv1d', 'conv2d',
   'LENET_C3_TABLE', 'maxPool2d', 'avgPool2d', 'subsample', 'dropout', 'batchNorm', 'onlineStandardize', 'globalAvgPool2d', 'residual', 'parallel',
-  'sequential', 'named', 'tiedAutoencoder', 'evalCtx', 'defineLayer', 'defineActivation',
+  'sequential', 'named', 'tiedAutoencoder', 'evalCtx', 'predictor', 'defineLayer', 'defineActivation',
   // losses, objectives, optimizers
   'softmaxCrossEntropy', 'euclidean', 'supervised', 'autoencoding', 'sgd', 'momentum', 'nesterov', 'adam',
   // training, evaluation, time travel, online
