@@ -15,7 +15,7 @@
 // differ; a non-finite gradient is skipped whole by the step, so they are never used.)
 
 import { kernelBackend } from './backend.ts'
-import { streamPair } from './wasm/instance.ts'
+import { streamPair, streamTriple } from './wasm/instance.ts'
 
 /** The TypeScript twin (the reference, and the path for short vectors). */
 export function weightedAddTs(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
@@ -84,3 +84,35 @@ export function weightedAddSimd(out: Float32Array, g: Float32Array, w: number, f
 /** out = (first ? 0 : out) + fl32(w g) on this thread's kernel backend; 0, or NaN if a term is not finite. */
 export const weightedAdd = (out: Float32Array, g: Float32Array, w: number, first: boolean): number =>
   kernelBackend() === 'simd' ? weightedAddSimd(out, g, w, first) : weightedAddTs(out, g, w, first)
+
+// Two terms at once: weightedAdd(out, ga, wa, first) then weightedAdd(out, gb, wb, false),
+// element by element in one pass (the same two roundings in the same order: the same bits).
+// The reduction of two or more shards takes its terms in pairs: on the SIMD path each
+// operand is copied into the kernel memory once and out back once (kernels.wat `wadd2`).
+
+/** The TypeScript twin of the pair. */
+export function weightedAdd2Ts(out: Float32Array, ga: Float32Array, gb: Float32Array, wa: number, wb: number, first: boolean): number {
+  const n = out.length
+  let pa = 0
+  let pb = 0
+  for (let i = 0; i < n; i++) {
+    const a = Math.fround(wa * ga[i])
+    const b = Math.fround(wb * gb[i])
+    // a float32 sum of float32 values, rounded once: what the kernel's f32 add gives
+    out[i] = Math.fround((first ? 0 : out[i]) + a) + b
+    pa += a * 0
+    pb += b * 0
+  }
+  return pa + pb
+}
+
+/** The SIMD path of the pair: out (unless first), ga and gb copied in, `wadd2`, out copied back. */
+export function weightedAdd2Simd(out: Float32Array, ga: Float32Array, gb: Float32Array, wa: number, wb: number, first: boolean): number {
+  const n = out.length
+  if (n < SMALL) return weightedAdd2Ts(out, ga, gb, wa, wb, first)
+  return streamTriple(out, out, ga, gb, n, first, (k, oAt, aAt, bAt, m) => k.wadd2(oAt, aAt, bAt, m, wa, wb, first ? 1 : 0))
+}
+
+/** out = ((first ? 0 : out) + fl32(wa ga)) + fl32(wb gb), each sum rounded to float32; 0, or NaN if a term is not finite. */
+export const weightedAdd2 = (out: Float32Array, ga: Float32Array, gb: Float32Array, wa: number, wb: number, first: boolean): number =>
+  kernelBackend() === 'simd' ? weightedAdd2Simd(out, ga, gb, wa, wb, first) : weightedAdd2Ts(out, ga, gb, wa, wb, first)

@@ -31,7 +31,7 @@ import type { Optimizer } from '../models/optimizers.ts'
 import type { Snapshot } from './snapshot.ts'
 import type { BackwardResult, StepInput } from './steps.ts'
 import { updateStep } from './steps.ts'
-import { weightedAdd } from '../ops/weighted-add.ts'
+import { weightedAdd, weightedAdd2 } from '../ops/weighted-add.ts'
 
 /** Row ranges [start, end) of each shard: sizes differ by at most one, larger first. */
 export const shardRanges = (B: number, shards: number): Array<readonly [number, number]> => {
@@ -248,7 +248,12 @@ export const reduceRangeInto = (
 ): number => {
   let probe = 0
   const o = out.subarray(r0, r1)
-  for (let s = 0; s < S; s++) probe += weightedAdd(o, parts.subarray(s * P + r0, s * P + r1), weights[s], s === 0)
+  const part = (s: number): Float32Array => parts.subarray(s * P + r0, s * P + r1)
+  // The terms in shard order, two at a time (one pass and one copy of each operand), the
+  // last one alone when S is odd: the fold's roundings either way.
+  let s = 0
+  for (; s + 2 <= S; s += 2) probe += weightedAdd2(o, part(s), part(s + 1), weights[s], weights[s + 1], s === 0)
+  if (s < S) probe += weightedAdd(o, part(s), weights[s], s === 0)
   return probe
 }
 

@@ -23,6 +23,8 @@ export interface KernelExports {
   scatter(dst: number, d: number, rs: number, cs: number, M: number, K: number): void
   /** kernels.wat `wadd`: out = (first ? 0 : out) + fl32(w g) over n floats; 0, or NaN if a term is not finite. */
   wadd(out: number, g: number, n: number, w: number, first: number): number
+  /** kernels.wat `wadd2`: wadd of ga then of gb in one pass; 0, or NaN if a term is not finite. */
+  wadd2(out: number, ga: number, gb: number, n: number, wa: number, wb: number, first: number): number
   /** kernels.wat `sgd`: p = fl32(p - lr (g + wd p)) in place over n floats; 0, or NaN if a stored value is not finite. */
   sgd(p: number, g: number, n: number, lr: number, wd: number): number
   /** kernels.wat `bias_rows`: c[r, o] = fl32(c[r, o] + b[o]) for r < M, o < O. */
@@ -157,6 +159,37 @@ export function streamPair(
     if (!skipA) f32.set(a.subarray(i0, i0 + m), aAt >> 2)
     f32.set(b.subarray(i0, i0 + m), bAt >> 2)
     probe += run(k, aAt, bAt, m)
+    out.set(f32.subarray(aAt >> 2, (aAt >> 2) + m), i0)
+  }
+  return probe
+}
+
+/**
+ * streamPair's three-operand form: each chunk of `a` (unless `skipA`), `b` and `c` copied
+ * into the kernel memory, `run(k, aAt, bAt, cAt, m)`, and `a`'s chunk copied out to `out`.
+ * Returns the sum of what `run` returned.
+ */
+export function streamTriple(
+  out: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  n: number,
+  skipA: boolean,
+  run: (k: KernelExports, aAt: number, bAt: number, cAt: number, m: number) => number,
+): number {
+  const L = new Layout()
+  const aAt = L.take(Math.min(n, CHUNK) * 4)
+  const bAt = L.take(Math.min(n, CHUNK) * 4)
+  const cAt = L.take(Math.min(n, CHUNK) * 4)
+  const { k, f32 } = workspace(L.end)
+  let probe = 0
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const m = Math.min(CHUNK, n - i0)
+    if (!skipA) f32.set(a.subarray(i0, i0 + m), aAt >> 2)
+    f32.set(b.subarray(i0, i0 + m), bAt >> 2)
+    f32.set(c.subarray(i0, i0 + m), cAt >> 2)
+    probe += run(k, aAt, bAt, cAt, m)
     out.set(f32.subarray(aAt >> 2, (aAt >> 2) + m), i0)
   }
   return probe

@@ -378,7 +378,78 @@
         (br $rest)))
     (local.get $q))
 
-  ;; ---- sgd: p[i] = fl32(p[i] - lr (g[i] + wd p[i])) over n floats, in place ------------
+  ;; ---- two terms of the weighted sum at once -------------------------------------------
+  ;;
+  ;;   a[i]   = fl32(wa ga[i]),  b[i] = fl32(wb gb[i])    (as wadd's v)
+  ;;   out[i] = fl32(fl32((first ? 0 : out[i]) + a[i]) + b[i])          for i < n
+  ;;   result = sum over lanes of a[i] * 0 + b[i] * 0 (0 when every term is finite, NaN otherwise)
+  ;;
+  ;; Exactly wadd(out, ga, wa, first) then wadd(out, gb, wb, 0): the same two roundings per
+  ;; element in the same order (the fold's), in one pass, so the reduction of two shards
+  ;; copies each operand into the kernel memory once and out back once (five copies and
+  ;; two passes for two wadds). The TypeScript twin is weightedAdd2Ts in
+  ;; src/ops/weighted-add.ts. Each probe term is added on its own: (a + b) * 0 would call
+  ;; two finite terms whose sum overflows non-finite.
+  (func $wadd2 (export "wadd2")
+    (param $out i32) (param $ga i32) (param $gb i32) (param $n i32) (param $wa f64) (param $wb f64) (param $first i32) (result f32)
+    (local $wsa v128) (local $wsb v128) (local $u v128) (local $a v128) (local $b v128) (local $p v128)
+    (local $end i32) (local $tail i32) (local $xa f32) (local $xb f32) (local $q f32)
+    (local.set $wsa (f64x2.splat (local.get $wa)))
+    (local.set $wsb (f64x2.splat (local.get $wb)))
+    (local.set $p (v128.const i32x4 0 0 0 0))
+    (local.set $tail (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $out) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        ;; a = fl32(wa ga), four lanes: low and high pairs promoted, multiplied, demoted
+        (local.set $u (v128.load (local.get $ga)))
+        (local.set $a (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.promote_low_f32x4 (local.get $u)) (local.get $wsa)))
+          (f32x4.demote_f64x2_zero (f64x2.mul
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $u) (local.get $u)))
+            (local.get $wsa)))))
+        ;; b = fl32(wb gb), likewise
+        (local.set $u (v128.load (local.get $gb)))
+        (local.set $b (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.promote_low_f32x4 (local.get $u)) (local.get $wsb)))
+          (f32x4.demote_f64x2_zero (f64x2.mul
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $u) (local.get $u)))
+            (local.get $wsb)))))
+        (local.set $p (f32x4.add (local.get $p) (f32x4.mul (local.get $a) (v128.const i32x4 0 0 0 0))))
+        (local.set $p (f32x4.add (local.get $p) (f32x4.mul (local.get $b) (v128.const i32x4 0 0 0 0))))
+        (v128.store (local.get $out)
+          (f32x4.add
+            (f32x4.add
+              (select (v128.const i32x4 0 0 0 0) (v128.load (local.get $out)) (local.get $first))
+              (local.get $a))
+            (local.get $b)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $ga (i32.add (local.get $ga) (i32.const 16)))
+        (local.set $gb (i32.add (local.get $gb) (i32.const 16)))
+        (br $quads)))
+    (local.set $q
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $p)) (f32x4.extract_lane 1 (local.get $p)))
+        (f32.add (f32x4.extract_lane 2 (local.get $p)) (f32x4.extract_lane 3 (local.get $p)))))
+    (block $tail_done
+      (loop $rest
+        (br_if $tail_done (i32.ge_u (local.get $out) (local.get $tail)))
+        (local.set $xa (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.load (local.get $ga))) (local.get $wa))))
+        (local.set $xb (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.load (local.get $gb))) (local.get $wb))))
+        (local.set $q (f32.add (local.get $q) (f32.mul (local.get $xa) (f32.const 0))))
+        (local.set $q (f32.add (local.get $q) (f32.mul (local.get $xb) (f32.const 0))))
+        (f32.store (local.get $out)
+          (f32.add
+            (f32.add (select (f32.const 0) (f32.load (local.get $out)) (local.get $first)) (local.get $xa))
+            (local.get $xb)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $ga (i32.add (local.get $ga) (i32.const 4)))
+        (local.set $gb (i32.add (local.get $gb) (i32.const 4)))
+        (br $rest)))
+    (local.get $q))
+
+    ;; ---- sgd: p[i] = fl32(p[i] - lr (g[i] + wd p[i])) over n floats, in place ------------
   ;;
   ;; The dense SGD step (ops/optim.ts sgdStep, its TS twin; cnn-layers-softmax eqs 18-21):
   ;; the twin evaluates p - lr (g + wd p) in float64 from float32 operands and rounds once
