@@ -14,6 +14,7 @@ import type { Shape, Tensor } from '../core/tensor.ts'
 import type { Params } from '../core/tree.ts'
 import type { AnyLayer, ForwardCtx, LayerSpec, LayerState } from './layer.ts'
 import type { AnyLoss } from './loss.ts'
+import { evaluationForward } from './predictor.ts'
 
 export type { Batch } from '../core/data.ts'
 
@@ -68,25 +69,29 @@ const layerObjective = (
   layer: AnyLayer,
   loss: AnyLoss,
   inShape: Shape,
-): Objective<SupervisedSaved, LayerState | null> => ({
-  spec: { kind, inShape: [...inShape], layer: layer.spec as LayerSpec, loss: loss.spec as LayerSpec },
-  inShape,
-  task: kind === 'autoencoding' ? 'reconstruction' : loss.spec.type === 'softmax_cross_entropy' ? 'classification' : 'regression',
-  // The layer's state (batch norm's running statistics) is the snapshot's modelState.
-  init: (key) =>
-    E.map((r: { params: Params; state?: LayerState }) => ({ params: r.params, state: r.state ?? null }))(layer.init(key, inShape)),
-  forward: (params, state, batch, ctx) => {
-    const { y, saved, state: next } = layer.forward(params, batch.x, ctx, state)
-    const r = loss.forward(y, kind === 'autoencoding' ? batch.x : batch.y)
-    return { loss: r.loss, outputs: y, saved: { layerSaved: saved, lossSaved: r.saved, state: next ?? state } }
-  },
-  backward: (params, _state, _batch, fwd) => {
-    const dy = loss.vjp(fwd.saved.lossSaved)
-    return { grads: layer.vjp(params, fwd.saved.layerSaved, dy).dparams, state: fwd.saved.state }
-  },
-  predict: (params, x, state) => layer.forward(params, x, evaluation, state ?? null).y,
-  shardedState: 'mean',
-})
+): Objective<SupervisedSaved, LayerState | null> => {
+  // Evaluation forwards in an arena of their own, y copied out (models/predictor.ts).
+  const evaluate = evaluationForward(layer, evaluation)
+  return {
+    spec: { kind, inShape: [...inShape], layer: layer.spec as LayerSpec, loss: loss.spec as LayerSpec },
+    inShape,
+    task: kind === 'autoencoding' ? 'reconstruction' : loss.spec.type === 'softmax_cross_entropy' ? 'classification' : 'regression',
+    // The layer's state (batch norm's running statistics) is the snapshot's modelState.
+    init: (key) =>
+      E.map((r: { params: Params; state?: LayerState }) => ({ params: r.params, state: r.state ?? null }))(layer.init(key, inShape)),
+    forward: (params, state, batch, ctx) => {
+      const { y, saved, state: next } = layer.forward(params, batch.x, ctx, state)
+      const r = loss.forward(y, kind === 'autoencoding' ? batch.x : batch.y)
+      return { loss: r.loss, outputs: y, saved: { layerSaved: saved, lossSaved: r.saved, state: next ?? state } }
+    },
+    backward: (params, _state, _batch, fwd) => {
+      const dy = loss.vjp(fwd.saved.lossSaved)
+      return { grads: layer.vjp(params, fwd.saved.layerSaved, dy).dparams, state: fwd.saved.state }
+    },
+    predict: (params, x, state) => evaluate(params, x, state ?? null),
+    shardedState: 'mean',
+  }
+}
 
 /** A network and a loss against the batch targets. */
 export const supervised = (layer: AnyLayer, loss: AnyLoss, inShape: Shape): Objective<SupervisedSaved, LayerState | null> =>

@@ -1,6 +1,7 @@
 // The predictor (models/predictor.ts): the evaluation forward with its arrays from an arena
 // and the parameters copied once (resident on the SIMD backend) gives the bare forward's
 // bits, hands out arrays no later call touches, and keeps its own copy of the parameters.
+// An objective's predict runs in an arena the same way.
 
 import * as E from 'fp-ts/lib/Either.js'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -17,6 +18,8 @@ import type { AnyLayer, LayerState } from '../../src/models/layer.ts'
 import { evalCtx } from '../../src/models/layer.ts'
 import { maxPool2d } from '../../src/models/pool.ts'
 import { predictor } from '../../src/models/predictor.ts'
+import { softmaxCrossEntropy } from '../../src/models/loss.ts'
+import { supervised } from '../../src/models/objective.ts'
 import { relu } from '../../src/models/activations.ts'
 import { sequential } from '../../src/models/sequential.ts'
 import { cnn } from '../../src/models/zoo/cnn.ts'
@@ -117,6 +120,16 @@ describe('predictor', () => {
     expect(Array.from(predict(x).data)).toEqual(want)
     // the inner call, made while the outer one held the arena, was right as well
     expect(seen).toEqual([Array.from(bare(model, params, other))])
+  })
+
+  it("an objective's predict runs the same way: the bare forward's bits, results not reused", () => {
+    const model = cnn()
+    const { params } = init(model, [28, 28, 1])
+    const objective = supervised(model, softmaxCrossEntropy(), [28, 28, 1])
+    const xs = [images(7, 5, 28, 28, 1), images(8, 5, 28, 28, 1)]
+    const ys = xs.map((x) => objective.predict(params, x))
+    xs.forEach((x, i) => expect(Array.from(ys[i].data)).toEqual(Array.from(bare(model, params, x))))
+    expect(ys[0].data.buffer).not.toBe(ys[1].data.buffer)
   })
 
   it('names what it expected on bad input', () => {
