@@ -15,7 +15,7 @@
 // differ; a non-finite gradient is skipped whole by the step, so they are never used.)
 
 import { kernelBackend } from './backend.ts'
-import { streamPair, streamTriple } from './wasm/instance.ts'
+import { streamPair, streamThrough } from './wasm/instance.ts'
 
 /** The TypeScript twin (the reference, and the path for short vectors). */
 export function weightedAddTs(out: Float32Array, g: Float32Array, w: number, first: boolean): number {
@@ -110,7 +110,7 @@ export function weightedAdd2Ts(out: Float32Array, ga: Float32Array, gb: Float32A
 export function weightedAdd2Simd(out: Float32Array, ga: Float32Array, gb: Float32Array, wa: number, wb: number, first: boolean): number {
   const n = out.length
   if (n < SMALL) return weightedAdd2Ts(out, ga, gb, wa, wb, first)
-  return streamTriple(out, out, ga, gb, n, first, (k, oAt, aAt, bAt, m) => k.wadd2(oAt, aAt, bAt, m, wa, wb, first ? 1 : 0))
+  return streamThrough(out, out, [ga, gb], n, first, (k, oAt, [aAt, bAt], m) => k.wadd2(oAt, aAt, bAt, m, wa, wb, first ? 1 : 0))
 }
 
 /** out = ((first ? 0 : out) + fl32(wa ga)) + fl32(wb gb), each sum rounded to float32; 0, or NaN if a term is not finite. */

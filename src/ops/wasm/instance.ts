@@ -136,61 +136,40 @@ export class Layout {
 }
 
 /**
- * An in-place elementwise kernel over two n-float operands, streamed CHUNK floats at a
- * time: each chunk of `a` (unless `skipA`: the kernel only writes it) and of `b` copied
- * into the kernel memory, `run(k, aAt, bAt, m)`, and `a`'s chunk copied out to `out`.
- * Returns the sum of what `run` returned (the kernels' finiteness probes).
+ * An in-place elementwise kernel over n-float operands, streamed CHUNK floats at a time:
+ * each chunk of `a` (unless `skipA`: the kernel only writes it) and of every one of `ins`
+ * copied into the kernel memory, `run(k, aAt, insAt, m)`, and `a`'s chunk copied out to
+ * `out`. Returns the sum of what `run` returned (the kernels' finiteness probes).
  */
-export function streamPair(
+export function streamThrough(
+  out: Float32Array,
+  a: Float32Array,
+  ins: readonly Float32Array[],
+  n: number,
+  skipA: boolean,
+  run: (k: KernelExports, aAt: number, insAt: readonly number[], m: number) => number,
+): number {
+  const L = new Layout()
+  const aAt = L.take(Math.min(n, CHUNK) * 4)
+  const insAt = ins.map(() => L.take(Math.min(n, CHUNK) * 4))
+  const { k, f32 } = workspace(L.end)
+  let probe = 0
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const m = Math.min(CHUNK, n - i0)
+    if (!skipA) f32.set(a.subarray(i0, i0 + m), aAt >> 2)
+    ins.forEach((b, j) => f32.set(b.subarray(i0, i0 + m), insAt[j] >> 2))
+    probe += run(k, aAt, insAt, m)
+    out.set(f32.subarray(aAt >> 2, (aAt >> 2) + m), i0)
+  }
+  return probe
+}
+
+/** streamThrough with one other operand `b`: `run(k, aAt, bAt, m)`. */
+export const streamPair = (
   out: Float32Array,
   a: Float32Array,
   b: Float32Array,
   n: number,
   skipA: boolean,
   run: (k: KernelExports, aAt: number, bAt: number, m: number) => number,
-): number {
-  const L = new Layout()
-  const aAt = L.take(Math.min(n, CHUNK) * 4)
-  const bAt = L.take(Math.min(n, CHUNK) * 4)
-  const { k, f32 } = workspace(L.end)
-  let probe = 0
-  for (let i0 = 0; i0 < n; i0 += CHUNK) {
-    const m = Math.min(CHUNK, n - i0)
-    if (!skipA) f32.set(a.subarray(i0, i0 + m), aAt >> 2)
-    f32.set(b.subarray(i0, i0 + m), bAt >> 2)
-    probe += run(k, aAt, bAt, m)
-    out.set(f32.subarray(aAt >> 2, (aAt >> 2) + m), i0)
-  }
-  return probe
-}
-
-/**
- * streamPair's three-operand form: each chunk of `a` (unless `skipA`), `b` and `c` copied
- * into the kernel memory, `run(k, aAt, bAt, cAt, m)`, and `a`'s chunk copied out to `out`.
- * Returns the sum of what `run` returned.
- */
-export function streamTriple(
-  out: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  c: Float32Array,
-  n: number,
-  skipA: boolean,
-  run: (k: KernelExports, aAt: number, bAt: number, cAt: number, m: number) => number,
-): number {
-  const L = new Layout()
-  const aAt = L.take(Math.min(n, CHUNK) * 4)
-  const bAt = L.take(Math.min(n, CHUNK) * 4)
-  const cAt = L.take(Math.min(n, CHUNK) * 4)
-  const { k, f32 } = workspace(L.end)
-  let probe = 0
-  for (let i0 = 0; i0 < n; i0 += CHUNK) {
-    const m = Math.min(CHUNK, n - i0)
-    if (!skipA) f32.set(a.subarray(i0, i0 + m), aAt >> 2)
-    f32.set(b.subarray(i0, i0 + m), bAt >> 2)
-    f32.set(c.subarray(i0, i0 + m), cAt >> 2)
-    probe += run(k, aAt, bAt, cAt, m)
-    out.set(f32.subarray(aAt >> 2, (aAt >> 2) + m), i0)
-  }
-  return probe
-}
+): number => streamThrough(out, a, [b], n, skipA, (k, aAt, [bAt], m) => run(k, aAt, bAt, m))
