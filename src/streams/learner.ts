@@ -62,7 +62,6 @@ export interface Learner {
   snapshot(): Snapshot
 }
 
-
 /** Whether a gradient is finite: of a row-sparse one only its rows are judged (the rest is +0; core/row-hint.ts). */
 const gradientFinite = (g: Tensor): boolean => {
   const rows = sparseRowsOf(g)
